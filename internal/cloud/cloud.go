@@ -1,0 +1,65 @@
+// Package cloud holds the vocabulary the broker and the cloud providers
+// share: what to launch, what an instance looks like, what a type offers.
+// It knows no AWS types.
+package cloud
+
+import (
+	"time"
+
+	"github.com/ohfp/ohfp/internal/config"
+)
+
+// Tag keys ohfp puts on every resource it creates.
+const (
+	TagRequestID  = "ohfp:request-id"
+	TagTemplateID = "ohfp:template-id"
+	TagProvider   = "ohfp:provider"
+)
+
+// LaunchSpec is one request to the cloud for machines.
+type LaunchSpec struct {
+	RequestID    string
+	ProviderName string
+	ClientToken  string // the same token never launches twice
+	Count        int
+	Template     config.Template
+}
+
+// Placement is the cloud's answer to a launch.
+type Placement struct {
+	Ref       string     // reservation, fleet or group id
+	Instances []Instance // the instances known at once (may be fewer than asked)
+}
+
+// Instance is one cloud instance as the broker sees it.
+type Instance struct {
+	ID            string
+	Name          string // private DNS name
+	PrivateIP     string
+	PublicIP      string
+	State         string // pending, running, shutting-down, terminated, stopping, stopped
+	StateReason   string
+	InstanceType  string
+	Spot          bool
+	SpotRequestID string
+	LaunchTime    time.Time
+	Zone          string
+	Tags          map[string]string
+}
+
+// Query selects instances to describe: those tagged with any of RequestIDs,
+// plus those with any of InstanceIDs. Unknown ids are simply absent from the
+// answer; they never fail the call.
+type Query struct {
+	RequestIDs  []string
+	InstanceIDs []string
+}
+
+// TypeFacts is what HostFactory needs to know about an instance type.
+type TypeFacts struct {
+	Name      string `json:"name"`
+	VCPUs     int    `json:"vcpus"`
+	Cores     int    `json:"cores"`
+	MemoryMiB int64  `json:"memoryMiB"`
+	Arch      string `json:"arch"` // x86_64 or arm64
+}

@@ -1,0 +1,148 @@
+// Package config reads a provider instance's configuration (IBM's
+// awsprov_config.json and awsprov_templates.json, or the seeds' YAML layout)
+// and the HF_* environment into one typed, validated model.
+package config
+
+import "time"
+
+// Config is everything one invocation of ohfp needs to know about its
+// provider instance.
+type Config struct {
+	ProviderName string // HF_PROVIDER_NAME
+	ConfDir      string // HF_PROVIDER_CONFDIR
+	WorkDir      string // HF_PROVIDER_WORKDIR: state lives here
+	LogDir       string // HF_PROVIDER_LOGDIR
+
+	ConfigFile    string // the file the settings came from
+	TemplatesFile string // the file the templates came from (may equal ConfigFile)
+
+	AWS       AWS
+	Storage   Storage
+	Logging   Logging
+	Timeout   time.Duration // HF_TIMEOUT: budget of one operation; 0 = none
+	Templates []Template
+}
+
+// AWS holds the settings of IBM's awsprov_config.json (and the seeds'
+// provider.aws section).
+type AWS struct {
+	Region                 string
+	Profile                string
+	CredentialFile         string
+	EndpointURL            string
+	ProxyHost              string
+	ProxyPort              int
+	ConnectionTimeout      time.Duration // AWS_CONNECTION_TIMEOUT_MS, default 10s
+	RetryAttempts          int           // AWS_REQUEST_RETRY_ATTEMPTS, 0-10, default 3
+	DescribeRetryAttempts  int           // AWS_DESCRIBE_REQUEST_RETRY_ATTEMPTS
+	DescribeInterval       time.Duration // AWS_DESCRIBE_REQUEST_INTERVAL
+	PendingTimeout         time.Duration // AWS_INSTANCE_PENDING_TIMEOUT_SEC, default 180s
+	SpotTerminateOnReclaim bool          // AWS_SPOT_TERMINATE_ON_RECLAIM
+	CreationTimeout        time.Duration // INSTANCE_CREATION_TIMEOUT (minutes), default 10m
+	KeyFile                string        // AWS_KEY_FILE
+}
+
+// Storage selects and configures the state store.
+type Storage struct {
+	Type      string // "sqlite" (default) or "dynamodb"
+	Path      string // sqlite file; default <WorkDir>/ohfp.db
+	Retention time.Duration
+	DynamoDB  DynamoDB
+}
+
+// DynamoDB configures the shared store.
+type DynamoDB struct {
+	TablePrefix string
+	Region      string
+	EndpointURL string
+}
+
+// Logging configures the log file.
+type Logging struct {
+	Level       string // debug, info, warn, error
+	FilePath    string // default <LogDir>/ohfp.log
+	MaxSize     int64  // bytes before rotation
+	BackupCount int
+	Console     bool // also log to stderr
+}
+
+// Attribute is one HostFactory attribute: a kind (String, Numeric, Boolean)
+// and a value that is always a string.
+type Attribute struct {
+	Kind  string
+	Value string
+}
+
+// Template is one machine template, with every field IBM's AWS plugin reads
+// and the project's own extensions. It is stored with each request, so its
+// JSON form must stay readable by later releases.
+type Template struct {
+	ID         string               `json:"templateId"`
+	MaxNumber  int                  `json:"maxNumber"`
+	Attributes map[string]Attribute `json:"attributes,omitempty"`
+	Priority   int                  `json:"priority,omitempty"`
+
+	ProviderAPI string `json:"providerApi,omitempty"` // RunInstances, EC2Fleet, SpotFleet, ASG
+	FleetType   string `json:"fleetType,omitempty"`   // instant, request, maintain
+
+	PriceType                  string         `json:"priceType,omitempty"` // ondemand, spot, heterogeneous
+	ImageID                    string         `json:"imageId,omitempty"`   // AMI id or SSM parameter path
+	VMType                     string         `json:"vmType,omitempty"`
+	VMTypes                    map[string]int `json:"vmTypes,omitempty"` // type -> weight
+	VMTypesOnDemand            map[string]int `json:"vmTypesOnDemand,omitempty"`
+	VMTypesPriority            map[string]int `json:"vmTypesPriority,omitempty"`
+	SubnetIDs                  []string       `json:"subnetIds,omitempty"`
+	SecurityGroupIDs           []string       `json:"securityGroupIds,omitempty"`
+	KeyName                    string         `json:"keyName,omitempty"`
+	InstanceProfile            string         `json:"instanceProfile,omitempty"` // name or ARN
+	UserData                   string         `json:"userData,omitempty"`        // k=v;k2=v2
+	UserDataScript             string         `json:"userDataScript,omitempty"`  // path of a script
+	InstanceTags               []Tag          `json:"instanceTags,omitempty"`
+	RootDeviceVolumeSize       int            `json:"rootDeviceVolumeSize,omitempty"` // GiB
+	VolumeType                 string         `json:"volumeType,omitempty"`
+	IOPS                       int            `json:"iops,omitempty"`
+	EBSOptimized               bool           `json:"ebsOptimized,omitempty"`
+	PlacementGroupName         string         `json:"placementGroupName,omitempty"`
+	Tenancy                    string         `json:"tenancy,omitempty"`
+	LaunchTemplateID           string         `json:"launchTemplateId,omitempty"`
+	LaunchTemplateVersion      string         `json:"launchTemplateVersion,omitempty"`
+	MaxSpotPrice               string         `json:"maxSpotPrice,omitempty"`
+	AllocationStrategy         string         `json:"allocationStrategy,omitempty"`
+	AllocationStrategyOnDemand string         `json:"allocationStrategyOnDemand,omitempty"`
+	PercentOnDemand            int            `json:"percentOnDemand,omitempty"`
+	FleetRole                  string         `json:"fleetRole,omitempty"`
+	SpotFleetRequestExpiry     int            `json:"spotFleetRequestExpiry,omitempty"` // minutes
+	PoolsCount                 int            `json:"poolsCount,omitempty"`
+}
+
+// Tag is one key=value pair of instanceTags, kept in the order given.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Price types.
+const (
+	PriceOnDemand      = "ondemand"
+	PriceSpot          = "spot"
+	PriceHeterogeneous = "heterogeneous"
+)
+
+// Template finds a template by id.
+func (c *Config) Template(id string) (Template, bool) {
+	for _, t := range c.Templates {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return Template{}, false
+}
+
+// TemplateIDs lists the ids of all templates, in file order.
+func (c *Config) TemplateIDs() []string {
+	ids := make([]string, len(c.Templates))
+	for i, t := range c.Templates {
+		ids[i] = t.ID
+	}
+	return ids
+}

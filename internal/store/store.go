@@ -1,0 +1,158 @@
+// Package store defines ohfp's durable state: requests, their machines and
+// cached cloud facts, and the Store that every backend implements.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Kind tells a create request from a return request.
+type Kind string
+
+// Request kinds.
+const (
+	KindCreate Kind = "create"
+	KindReturn Kind = "return"
+)
+
+// State is where a request stands.
+type State string
+
+// Request states. A request is stored Pending before the cloud is called,
+// so a crash between the call and the answer can be repaired.
+const (
+	StatePending           State = "pending"  // stored; the cloud call has not been answered yet
+	StateRunning           State = "running"  // the cloud accepted it; machines are on their way
+	StateComplete          State = "complete" // finished, all good
+	StateCompleteWithError State = "complete_with_error"
+	StateFailed            State = "failed" // the cloud refused it; HostFactory never got its id
+)
+
+// Finished reports whether nothing about a request in state s will change.
+func (s State) Finished() bool {
+	return s == StateComplete || s == StateCompleteWithError || s == StateFailed
+}
+
+// Request is one HostFactory request, to create or to return machines.
+type Request struct {
+	ID           string
+	Kind         Kind
+	TemplateID   string // create requests
+	Template     []byte // JSON snapshot of the template when the request was made
+	MachineCount int    // machines asked for (create requests)
+	// Outstanding is how many machines the request still expects beyond
+	// those stored; together with the alive machines it is what the request
+	// holds of its template's maxNumber.
+	Outstanding int
+	RCAccount   string
+	UserData    []byte       // LSF's userData object, verbatim JSON
+	ClientToken string       // idempotency token the cloud call carries
+	CloudRef    string       // what the cloud calls it: reservation, fleet id, group name
+	Machines    []MachineRef // return requests: the hosts HostFactory gave back
+	State       State
+	Message     string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64 // optimistic concurrency: bumped by every update
+}
+
+// MachineRef names a host as HostFactory does.
+type MachineRef struct {
+	Name       string `json:"name"`
+	InstanceID string `json:"machineId,omitempty"`
+}
+
+// Machine is one cloud instance that a create request obtained.
+type Machine struct {
+	InstanceID   string
+	RequestID    string // the create request that launched it
+	ReturnID     string // the return request that gave it back, if any
+	TemplateID   string
+	Name         string // private DNS name: HostFactory's host name
+	PrivateIP    string
+	PublicIP     string
+	State        string // last cloud state seen: pending, running, ...
+	Result       string // for the create request: executing, succeed, fail
+	Message      string
+	InstanceType string
+	PriceType    string // ondemand or spot
+	LaunchTime   time.Time
+	UpdatedAt    time.Time
+}
+
+// Machine results as HostFactory knows them.
+const (
+	ResultExecuting = "executing"
+	ResultSucceed   = "succeed"
+	ResultFail      = "fail"
+)
+
+// Alive reports whether m still holds a slot of its template's maxNumber.
+func (m Machine) Alive() bool {
+	switch m.State {
+	case "terminated", "shutting-down", "stopping", "stopped":
+		return false
+	}
+	return m.Result != ResultFail
+}
+
+// MachineQuery selects machines; the non-empty fields are ANDed, the values
+// inside one field are ORed. An empty query selects nothing.
+type MachineQuery struct {
+	RequestIDs  []string
+	ReturnIDs   []string
+	InstanceIDs []string
+	TemplateID  string
+	AliveOnly   bool
+}
+
+// RequestQuery selects requests for listings; the zero value lists all.
+type RequestQuery struct {
+	Kind       Kind
+	States     []State
+	TemplateID string
+	Limit      int // 0 = no limit; newest first
+}
+
+// Errors a Store returns that callers act on.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("changed by someone else")
+	ErrCapacity = errors.New("template capacity exhausted")
+	ErrExists   = errors.New("already exists")
+)
+
+// Store keeps ohfp's state. Every method is safe for concurrent use by many
+// goroutines and many processes sharing the same backing store.
+type Store interface {
+	// CreateRequest stores a new request. For a create request and limit >= 0
+	// it first checks, in the same atomic step, that the template's usage
+	// (alive machines plus the Outstanding of its requests) plus
+	// r.Outstanding stays within limit, else it returns ErrCapacity. An id
+	// already stored gives ErrExists. It sets CreatedAt, UpdatedAt, Version.
+	CreateRequest(ctx context.Context, r *Request, limit int) error
+	// UpdateRequest writes r, and upserts machines with it atomically, if
+	// r.Version is still the stored version (else ErrConflict, nothing
+	// written). On success r.Version and r.UpdatedAt are advanced.
+	UpdateRequest(ctx context.Context, r *Request, machines ...Machine) error
+	// GetRequests returns the stored requests among ids, in the order of
+	// ids; unknown ids are absent.
+	GetRequests(ctx context.Context, ids []string) ([]Request, error)
+	// ListRequests lists requests, newest first.
+	ListRequests(ctx context.Context, q RequestQuery) ([]Request, error)
+	// SaveMachines upserts machines (keyed by InstanceID).
+	SaveMachines(ctx context.Context, machines []Machine) error
+	// Machines returns the machines matching q, ordered by request then launch.
+	Machines(ctx context.Context, q MachineQuery) ([]Machine, error)
+	// Usage returns, per template id, the slots held: alive machines plus
+	// the Outstanding of unfinished create requests.
+	Usage(ctx context.Context) (map[string]int, error)
+	// Fact returns a cached cloud fact (such as an instance type's size).
+	Fact(ctx context.Context, key string) (value []byte, ok bool, err error)
+	// PutFact caches a fact; facts never expire by themselves.
+	PutFact(ctx context.Context, key string, value []byte) error
+	// Close releases the store.
+	Close() error
+}
