@@ -104,6 +104,7 @@ type MachineQuery struct {
 	RequestIDs  []string
 	ReturnIDs   []string
 	InstanceIDs []string
+	Names       []string // host names (private DNS names)
 	TemplateID  string
 	AliveOnly   bool
 }
