@@ -136,7 +136,8 @@ type Store interface {
 	CreateRequest(ctx context.Context, r *Request, limit int) error
 	// UpdateRequest writes r, and upserts machines with it atomically, if
 	// r.Version is still the stored version (else ErrConflict, nothing
-	// written). On success r.Version and r.UpdatedAt are advanced.
+	// written). On success r.Version and r.UpdatedAt are advanced. An id
+	// not stored gives ErrNotFound.
 	UpdateRequest(ctx context.Context, r *Request, machines ...Machine) error
 	// GetRequests returns the stored requests among ids, in the order of
 	// ids; unknown ids are absent.
@@ -154,6 +155,11 @@ type Store interface {
 	Fact(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// PutFact caches a fact; facts never expire by themselves.
 	PutFact(ctx context.Context, key string, value []byte) error
+	// Purge deletes the finished requests last updated before olderThan,
+	// with their machines, and returns how many requests it deleted. A
+	// request is kept while one of its machines is alive or is also tied to
+	// a request that is kept, so nothing kept loses a machine.
+	Purge(ctx context.Context, olderThan time.Time) (int, error)
 	// Close releases the store.
 	Close() error
 }
