@@ -21,6 +21,17 @@ type Config struct {
 	Logging   Logging
 	Timeout   time.Duration // HF_TIMEOUT: budget of one operation; 0 = none
 	Templates []Template
+
+	Monitoring Monitoring
+	// Ignored lists what the files give but ohfp does not use, as
+	// "file: field", so that doctor can report it.
+	Ignored []string
+}
+
+// Monitoring configures the metrics endpoint (the seeds' monitoring section).
+type Monitoring struct {
+	Enabled         bool
+	MetricsEndpoint string
 }
 
 // AWS holds the settings of IBM's awsprov_config.json (and the seeds'
