@@ -1,0 +1,118 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+// AWS error codes the provider acts on.
+const (
+	codeInstanceNotFound    = "InvalidInstanceID.NotFound"
+	codeInvalidInstanceType = "InvalidInstanceType"
+	codeUnauthorized        = "UnauthorizedOperation"
+)
+
+// quotaCodes are account limits: more capacity needs a quota raise.
+var quotaCodes = map[string]bool{
+	"InstanceLimitExceeded":        true,
+	"VcpuLimitExceeded":            true,
+	"MaxSpotInstanceCountExceeded": true,
+}
+
+// capacityCodes are refusals of one type in one place; another type or
+// subnet may still have room.
+var capacityCodes = map[string]bool{
+	"InsufficientInstanceCapacity":      true,
+	"InsufficientCapacity":              true,
+	"InsufficientHostCapacity":          true,
+	"InsufficientFreeAddressesInSubnet": true,
+	"Unsupported":                       true,
+	"SpotMaxPriceTooLow":                true,
+}
+
+// apiCode is the AWS error code err carries, or "" if it carries none.
+func apiCode(err error) string {
+	code, _ := apiError(err)
+	return code
+}
+
+// apiError is the AWS error code and message err carries, if any.
+func apiError(err error) (code, message string) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode(), ae.ErrorMessage()
+	}
+	return "", ""
+}
+
+// tryElsewhere reports whether a launch refused with err may succeed with
+// another instance type or subnet.
+func tryElsewhere(err error) bool {
+	code := apiCode(err)
+	return capacityCodes[code] || quotaCodes[code]
+}
+
+// awsError is the one place an AWS failure of call op (such as
+// "ec2:RunInstances") becomes a fault.Error. The AWS code and message are
+// always kept in the text.
+func awsError(op string, err error) *fault.Error {
+	var ae smithy.APIError
+	switch {
+	case errors.As(err, &ae):
+		code, msg := ae.ErrorCode(), ae.ErrorMessage()
+		fc := fault.Cloud
+		switch {
+		case quotaCodes[code]:
+			fc = fault.QuotaExceeded
+		case capacityCodes[code]:
+			fc = fault.ProvisioningFailed
+		case code == codeUnauthorized || strings.HasPrefix(code, "AccessDenied"):
+			msg += " (the AWS credentials lack permission for " + op + ": grant it in the IAM policy of the role or user)"
+		}
+		return fault.New(fc, "%s: %s: %s", op, code, msg).With("awsErrorCode", code)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fault.Wrap(fault.Cloud, err, "%s timed out", op)
+	case errors.Is(err, context.Canceled):
+		return fault.Wrap(fault.Cloud, err, "%s canceled", op)
+	default:
+		return fault.Wrap(fault.Cloud, err, "%s failed", op)
+	}
+}
+
+// namedIn returns the candidates that an AWS error message names, such as
+// the ids of "The instance IDs 'i-1, i-2' do not exist" or the types of
+// "The following supplied instance types do not exist: [a.b]".
+func namedIn(msg string, candidates []string) []string {
+	words := strings.FieldsFunc(msg, func(r rune) bool {
+		return !(r == '-' || r == '.' || r == '_' ||
+			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	})
+	named := make(map[string]bool, len(words))
+	for _, w := range words {
+		named[strings.TrimRight(w, ".")] = true
+	}
+	var out []string
+	for _, c := range candidates {
+		if named[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// without returns a new slice of the items not in drop.
+func without(items, drop []string) []string {
+	kept := make([]string, 0, len(items))
+	for _, it := range items {
+		if !slices.Contains(drop, it) {
+			kept = append(kept, it)
+		}
+	}
+	return kept
+}

@@ -1,0 +1,170 @@
+// Package aws places and inspects ohfp's capacity on Amazon EC2. It turns
+// the broker's cloud vocabulary (package cloud) into aws-sdk-go-v2 calls:
+// one handler per launch API shares a launch spec builder, and every
+// describe call is batched.
+package aws
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+// Cache keeps cloud facts between invocations (store.Store satisfies it).
+// It is best effort: a failing cache only costs an extra AWS call.
+type Cache interface {
+	Fact(ctx context.Context, key string) (value []byte, ok bool, err error)
+	PutFact(ctx context.Context, key string, value []byte) error
+}
+
+// Provider is the AWS cloud of one provider instance.
+type Provider struct {
+	ec2   *ec2.Client
+	ssm   *ssm.Client
+	cache Cache
+	log   *slog.Logger
+	// describeOpts tune the retries of read-only calls
+	// (AWS_DESCRIBE_REQUEST_RETRY_ATTEMPTS, AWS_DESCRIBE_REQUEST_INTERVAL).
+	describeOpts []func(*ec2.Options)
+}
+
+// New builds a Provider from the AWS settings. It makes no AWS call and
+// resolves credentials lazily, so a short-lived process pays nothing for
+// what it does not use. cache and logger may be nil.
+func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) (*Provider, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	httpClient, err := newHTTPClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithHTTPClient(httpClient),
+		// IBM's AWS_REQUEST_RETRY_ATTEMPTS counts retries, the SDK counts attempts.
+		awsconfig.WithRetryMaxAttempts(cfg.RetryAttempts + 1),
+	}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
+	}
+	if cfg.CredentialFile != "" {
+		opts = append(opts, awsconfig.WithSharedCredentialsFiles([]string{cfg.CredentialFile}))
+	}
+	// Without an endpoint in the config the SDK still honours
+	// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
+	if cfg.EndpointURL != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(cfg.EndpointURL))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fault.Wrap(fault.Configuration, err, "load AWS configuration")
+	}
+	if awsCfg.Region == "" {
+		return nil, fault.New(fault.Configuration, "no AWS region: set AWS_REGION in the provider config")
+	}
+	p := &Provider{
+		ec2:   ec2.NewFromConfig(awsCfg),
+		ssm:   ssm.NewFromConfig(awsCfg),
+		cache: cache,
+		log:   logger,
+	}
+	if cfg.DescribeRetryAttempts > 0 || cfg.DescribeInterval > 0 {
+		p.describeOpts = []func(*ec2.Options){func(o *ec2.Options) {
+			if cfg.DescribeRetryAttempts > 0 {
+				o.RetryMaxAttempts = cfg.DescribeRetryAttempts + 1
+			}
+			if cfg.DescribeInterval > 0 {
+				o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, cfg.DescribeInterval)
+			}
+		}}
+	}
+	return p, nil
+}
+
+// newHTTPClient applies the connect timeout and the proxy of the config.
+func newHTTPClient(cfg config.AWS) (*awshttp.BuildableClient, error) {
+	c := awshttp.NewBuildableClient()
+	if cfg.ConnectionTimeout > 0 {
+		c = c.WithDialerOptions(func(d *net.Dialer) { d.Timeout = cfg.ConnectionTimeout }).
+			WithTransportOptions(func(t *http.Transport) { t.TLSHandshakeTimeout = cfg.ConnectionTimeout })
+	}
+	if cfg.ProxyHost != "" {
+		raw := cfg.ProxyHost
+		if !strings.Contains(raw, "://") {
+			raw = "http://" + raw
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fault.Wrap(fault.Configuration, err, "AWS_PROXY_HOST %q", cfg.ProxyHost)
+		}
+		if cfg.ProxyPort > 0 {
+			u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(cfg.ProxyPort))
+		}
+		c = c.WithTransportOptions(func(t *http.Transport) { t.Proxy = http.ProxyURL(u) })
+	}
+	return c, nil
+}
+
+// Launch places spec on the API its template names.
+func (p *Provider) Launch(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
+	api := spec.Template.ProviderAPI
+	switch {
+	case api == "" || strings.EqualFold(api, "RunInstances"):
+		return p.runInstances(ctx, spec)
+	default:
+		return cloud.Placement{}, fault.New(fault.Configuration,
+			"template %s: providerApi %s not supported yet", spec.Template.ID, api)
+	}
+}
+
+// fact reads a cached fact into v; a miss or a broken cache is just false.
+func (p *Provider) fact(ctx context.Context, key string, v any) bool {
+	if p.cache == nil {
+		return false
+	}
+	raw, ok, err := p.cache.Fact(ctx, key)
+	if err != nil {
+		p.log.Warn("fact cache read failed", "key", key, "err", err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		p.log.Warn("fact cache holds an unreadable value", "key", key, "err", err)
+		return false
+	}
+	return true
+}
+
+// putFact caches v under key, logging instead of failing.
+func (p *Provider) putFact(ctx context.Context, key string, v any) {
+	if p.cache == nil {
+		return
+	}
+	raw, err := json.Marshal(v)
+	if err == nil {
+		err = p.cache.PutFact(ctx, key, raw)
+	}
+	if err != nil {
+		p.log.Warn("fact cache write failed", "key", key, "err", err)
+	}
+}
