@@ -1,0 +1,125 @@
+// Package app assembles ohfp from its parts for one provider instance:
+// configuration, log, store, cloud and broker. Commands call it; it holds
+// no business logic.
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/ohfp/ohfp/internal/broker"
+	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/hf"
+	"github.com/ohfp/ohfp/internal/logging"
+	"github.com/ohfp/ohfp/internal/store"
+	"github.com/ohfp/ohfp/internal/store/dynamo"
+	"github.com/ohfp/ohfp/internal/store/sqlite"
+)
+
+// App is an assembled provider instance.
+type App struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Store  store.Store
+	Broker *broker.Broker
+}
+
+// OpenStore opens the store the configuration selects.
+func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
+	switch cfg.Storage.Type {
+	case "", "sqlite":
+		st, err := sqlite.Open(ctx, cfg.Storage.Path)
+		if err != nil {
+			return nil, fault.Wrap(fault.Configuration, err, "opening the state store %s", cfg.Storage.Path)
+		}
+		return st, nil
+	case "dynamodb":
+		d := cfg.Storage.DynamoDB
+		region := d.Region
+		if region == "" {
+			region = cfg.AWS.Region
+		}
+		st, err := dynamo.Open(ctx, dynamo.Options{
+			TablePrefix: d.TablePrefix,
+			Region:      region,
+			EndpointURL: d.EndpointURL,
+			Retention:   cfg.Storage.Retention,
+			Logger:      log,
+		})
+		if err != nil {
+			return nil, fault.Wrap(fault.Configuration, err, "opening the DynamoDB store %s", d.TablePrefix)
+		}
+		return st, nil
+	}
+	return nil, fault.New(fault.Configuration, "%s: storage type %q is not sqlite or dynamodb", cfg.ConfigFile, cfg.Storage.Type)
+}
+
+// Open assembles the broker for cfg.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := awscloud.New(ctx, cfg.AWS, log, st)
+	if err != nil {
+		st.Close()
+		return nil, fault.Wrap(fault.Configuration, err, "setting up the AWS clients")
+	}
+	return &App{
+		Config: cfg,
+		Log:    log,
+		Store:  st,
+		Broker: broker.New(cfg, st, cl, broker.WithLogger(log)),
+	}, nil
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// OpenLog opens the log of a loaded configuration.
+func OpenLog(cfg *config.Config) (*slog.Logger, io.Closer, error) {
+	return logging.Open(cfg.Logging)
+}
+
+// RunHF carries out one HostFactory operation with the configuration env
+// describes, and returns the JSON answer and exit status. Every failure,
+// the configuration's included, is answered in the contract's envelope.
+func RunHF(ctx context.Context, op string, input []byte, env func(string) string) ([]byte, int) {
+	cfg, cfgErr := config.Load(env)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logging.Level(env("HF_LOG_LEVEL"))}))
+	if cfgErr == nil {
+		l, closer, err := OpenLog(cfg)
+		if err != nil {
+			cfgErr = fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
+		} else {
+			defer closer.Close()
+			log = l
+		}
+	}
+	if cfgErr == nil && cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+	}
+	var opened *App
+	defer func() {
+		if opened != nil {
+			opened.Close()
+		}
+	}()
+	return hf.Run(ctx, log, op, input, func(ctx context.Context) (hf.Service, error) {
+		if cfgErr != nil {
+			return nil, cfgErr
+		}
+		a, err := Open(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		opened = a
+		return a.Broker, nil
+	})
+}

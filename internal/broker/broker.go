@@ -1,0 +1,64 @@
+// Package broker holds ohfp's use cases: templates, requesting machines,
+// following requests, returning machines and reporting reclaimed hosts. It
+// keeps the state machine of requests and machines; it knows no JSON and no
+// AWS types.
+package broker
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// Cloud is what the broker needs from a cloud provider.
+type Cloud interface {
+	// Launch places a request for machines; the same ClientToken never
+	// launches twice.
+	Launch(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error)
+	// Instances describes instances in batches; unknown ids are absent.
+	Instances(ctx context.Context, q cloud.Query) ([]cloud.Instance, error)
+	// Terminate terminates instances; ids already gone are not an error.
+	Terminate(ctx context.Context, ids []string) error
+	// InstanceTypes returns what it knows of the named instance types.
+	InstanceTypes(ctx context.Context, names []string) (map[string]cloud.TypeFacts, error)
+}
+
+// Broker carries out HostFactory's operations for one provider instance.
+type Broker struct {
+	cfg   *config.Config
+	store store.Store
+	cloud Cloud
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// Option adjusts a Broker.
+type Option func(*Broker)
+
+// WithClock replaces the wall clock (tests).
+func WithClock(now func() time.Time) Option { return func(b *Broker) { b.now = now } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
+
+// New makes a Broker.
+func New(cfg *config.Config, st store.Store, cl Cloud, opts ...Option) *Broker {
+	b := &Broker{cfg: cfg, store: st, cloud: cl, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
+
+// visibilityGrace is how long a freshly launched instance may stay invisible
+// to Describe calls (EC2 is eventually consistent) before it counts as gone.
+const visibilityGrace = 2 * time.Minute
+
+// pendingRecoveryAge is how long a request may sit in the store without the
+// cloud's answer before another invocation assumes its placer died and
+// repeats the idempotent cloud call.
+const pendingRecoveryAge = time.Minute

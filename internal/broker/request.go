@@ -1,0 +1,157 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// MachineRequest is what requestMachines asks for.
+type MachineRequest struct {
+	TemplateID string
+	Count      int
+	RCAccount  string
+	UserData   []byte // LSF's userData object, kept with the request
+}
+
+// RequestMachines stores a request, places it with the cloud and returns
+// its id. The request is written before the cloud is called, with the
+// idempotency token the call carries, so a crash in between is repaired by a
+// later invocation repeating the same call.
+func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string, error) {
+	t, err := b.template(in.TemplateID)
+	if err != nil {
+		return "", err
+	}
+	if in.Count <= 0 {
+		return "", fault.New(fault.InvalidRequest, "machineCount must be a positive integer, got %d", in.Count)
+	}
+	if t.MaxNumber >= 0 && in.Count > t.MaxNumber {
+		return "", fault.New(fault.InvalidRequest, "machineCount %d is above maxNumber %d of template '%s'", in.Count, t.MaxNumber, t.ID).
+			With("maxNumber", t.MaxNumber)
+	}
+	snapshot, err := json.Marshal(t)
+	if err != nil {
+		return "", fault.Wrap(fault.Internal, err, "recording template %s", t.ID)
+	}
+	id := "req-" + uuid.NewString()
+	r := store.Request{
+		ID:           id,
+		Kind:         store.KindCreate,
+		TemplateID:   t.ID,
+		Template:     snapshot,
+		MachineCount: in.Count,
+		Outstanding:  in.Count,
+		RCAccount:    in.RCAccount,
+		UserData:     in.UserData,
+		ClientToken:  id,
+		State:        store.StatePending,
+	}
+	if err := b.store.CreateRequest(ctx, &r, t.MaxNumber); err != nil {
+		if errors.Is(err, store.ErrCapacity) {
+			return "", fault.New(fault.QuotaExceeded, "template '%s' cannot take %d more machines: maxNumber %d is reached", t.ID, in.Count, t.MaxNumber).
+				With("maxNumber", t.MaxNumber)
+		}
+		return "", fault.Wrap(fault.Internal, err, "storing request")
+	}
+	b.log.Info("request stored", "request_id", id, "template_id", t.ID, "machine_count", in.Count)
+	if err := b.place(ctx, &r, t); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// place makes the cloud call of a stored request and records its answer.
+func (b *Broker) place(ctx context.Context, r *store.Request, t config.Template) error {
+	p, err := b.cloud.Launch(ctx, cloud.LaunchSpec{
+		RequestID:    r.ID,
+		ProviderName: b.cfg.ProviderName,
+		ClientToken:  r.ClientToken,
+		Count:        r.MachineCount,
+		Template:     t,
+	})
+	if err != nil {
+		b.fail(ctx, r, err)
+		return fault.Wrap(fault.CodeOf(err), err, "placing request %s", r.ID)
+	}
+	machines := make([]store.Machine, len(p.Instances))
+	for i, inst := range p.Instances {
+		machines[i] = newMachine(r, t, inst)
+	}
+	r.State = store.StateRunning
+	r.CloudRef = p.Ref
+	r.Outstanding = 0
+	if err := b.store.UpdateRequest(ctx, r, machines...); err != nil {
+		return fault.Wrap(fault.Internal, err, "recording the machines of request %s", r.ID)
+	}
+	b.log.Info("request placed", "request_id", r.ID, "template_id", t.ID, "machine_count", len(machines), "cloud_ref", p.Ref)
+	return nil
+}
+
+// fail records that the cloud refused a request and frees what it held. An
+// instance that a failed or timed-out call may still have started is found
+// by its request tag and terminated, so nothing HostFactory never heard of
+// keeps running.
+func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
+	r.State = store.StateFailed
+	r.Message = cause.Error()
+	r.Outstanding = 0
+	if err := b.store.UpdateRequest(context.WithoutCancel(ctx), r); err != nil {
+		b.log.Error("recording a failed request", "request_id", r.ID, "err", err)
+	}
+	strays, err := b.cloud.Instances(ctx, cloud.Query{RequestIDs: []string{r.ID}})
+	if err != nil {
+		b.log.Warn("looking for instances of a failed request", "request_id", r.ID, "err", err)
+		return
+	}
+	ids := make([]string, 0, len(strays))
+	for _, inst := range strays {
+		ids = append(ids, inst.ID)
+	}
+	if len(ids) > 0 {
+		if err := b.cloud.Terminate(ctx, ids); err != nil {
+			b.log.Error("terminating instances of a failed request", "request_id", r.ID, "instances", ids, "err", err)
+		}
+	}
+	b.log.Warn("request failed", "request_id", r.ID, "template_id", r.TemplateID, "err", cause, "terminated", len(ids))
+}
+
+func newMachine(r *store.Request, t config.Template, inst cloud.Instance) store.Machine {
+	m := store.Machine{
+		InstanceID: inst.ID,
+		RequestID:  r.ID,
+		TemplateID: t.ID,
+		Result:     store.ResultExecuting,
+	}
+	observe(&m, inst)
+	return m
+}
+
+// observe copies what the cloud says of an instance into its machine.
+func observe(m *store.Machine, inst cloud.Instance) {
+	m.State = inst.State
+	if inst.Name != "" {
+		m.Name = inst.Name
+	}
+	if inst.PrivateIP != "" {
+		m.PrivateIP = inst.PrivateIP
+	}
+	m.PublicIP = inst.PublicIP
+	if inst.InstanceType != "" {
+		m.InstanceType = inst.InstanceType
+	}
+	m.PriceType = config.PriceOnDemand
+	if inst.Spot {
+		m.PriceType = config.PriceSpot
+	}
+	if !inst.LaunchTime.IsZero() {
+		m.LaunchTime = inst.LaunchTime
+	}
+}

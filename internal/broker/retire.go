@@ -1,0 +1,179 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// ReturnMachines stores a return request for the hosts HostFactory gives
+// back, terminates them and returns the request's id. Only instances this
+// provider instance launched are terminated.
+func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (id, message string, err error) {
+	r := store.Request{
+		ID:       "ret-" + uuid.NewString(),
+		Kind:     store.KindReturn,
+		Machines: refs,
+		State:    store.StatePending,
+	}
+	if err := b.store.CreateRequest(ctx, &r, -1); err != nil {
+		return "", "", fault.Wrap(fault.Internal, err, "storing return request")
+	}
+	if err := b.retire(ctx, &r); err != nil {
+		return "", "", err
+	}
+	return r.ID, r.Message, nil
+}
+
+// retire carries out a stored return request: it marks the machines as
+// returned and terminates those still alive.
+func (b *Broker) retire(ctx context.Context, r *store.Request) error {
+	known, err := b.returnedMachines(ctx, r)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for i := range known {
+		m := &known[i]
+		m.ReturnID = r.ID
+		if m.State != "terminated" && m.State != "shutting-down" {
+			ids = append(ids, m.InstanceID)
+		}
+	}
+	if len(ids) > 0 {
+		if err := b.cloud.Terminate(ctx, ids); err != nil {
+			return fault.Wrap("", err, "terminating the machines of return request %s", r.ID)
+		}
+		for i := range known {
+			if known[i].State != "terminated" {
+				known[i].State = "shutting-down"
+			}
+		}
+	}
+	r.State = store.StateRunning
+	if len(ids) == 0 {
+		r.Message = "No Active VM."
+	}
+	if err := b.store.UpdateRequest(ctx, r, known...); err != nil {
+		return fault.Wrap(fault.Internal, err, "recording return request %s", r.ID)
+	}
+	b.log.Info("machines returned", "request_id", r.ID, "machine_count", len(r.Machines), "terminating", len(ids))
+	return nil
+}
+
+// returnedMachines finds the stored machines a return request names, by
+// instance id or, for hosts given by name only, by name.
+func (b *Broker) returnedMachines(ctx context.Context, r *store.Request) ([]store.Machine, error) {
+	var ids []string
+	for _, ref := range r.Machines {
+		if ref.InstanceID != "" {
+			ids = append(ids, ref.InstanceID)
+		}
+	}
+	var names []string
+	for _, ref := range r.Machines {
+		if ref.InstanceID == "" {
+			names = append(names, ref.Name)
+		}
+	}
+	var out []store.Machine
+	for _, q := range []store.MachineQuery{{InstanceIDs: ids}, {Names: names}} {
+		if len(q.InstanceIDs)+len(q.Names) == 0 {
+			continue
+		}
+		ms, err := b.store.Machines(ctx, q)
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "reading returned machines")
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// returnStatus computes a return request's status: a machine is returned
+// once its instance is stopped, terminated or gone.
+func (b *Broker) returnStatus(ctx context.Context, p *poll, r *store.Request) RequestStatus {
+	st := RequestStatus{ID: r.ID, Status: store.StateRunning, Message: r.Message}
+	if r.State == store.StatePending {
+		return st
+	}
+	byName := map[string]*store.Machine{}
+	for _, m := range p.byReturn[r.ID] {
+		byName[m.Name] = m
+	}
+	var again []string
+	executing := 0
+	for _, ref := range r.Machines {
+		m, ok := p.machines[ref.InstanceID]
+		if ref.InstanceID == "" {
+			m, ok = byName[ref.Name]
+		}
+		if !ok {
+			m = &store.Machine{InstanceID: ref.InstanceID, Name: ref.Name, State: "terminated"}
+		}
+		ms := MachineStatus{Machine: *m, Result: store.ResultSucceed}
+		if r.State == store.StateRunning {
+			ms = b.judgeReturn(p, ref, m, &again)
+		}
+		if ms.Result == store.ResultExecuting {
+			executing++
+		}
+		st.Machines = append(st.Machines, ms)
+	}
+	if len(again) > 0 {
+		// The instance is still up although it was returned: the earlier
+		// termination was lost or refused. Terminating is idempotent.
+		if err := b.cloud.Terminate(ctx, again); err != nil {
+			b.log.Warn("terminating returned machines again", "request_id", r.ID, "err", err)
+		}
+	}
+	if r.State.Finished() {
+		st.Status = r.State
+		return st
+	}
+	if executing > 0 || p.cloudErr != nil {
+		return st
+	}
+	r.State = store.StateComplete
+	b.finish(ctx, p, r)
+	st.Status = r.State
+	return st
+}
+
+// judgeReturn gives a returned machine's result from the cloud's view.
+func (b *Broker) judgeReturn(p *poll, ref store.MachineRef, m *store.Machine, again *[]string) MachineStatus {
+	if p.cloudErr != nil {
+		return MachineStatus{Machine: *m, Result: store.ResultExecuting}
+	}
+	inst, found := p.seen[m.InstanceID]
+	if !found {
+		if m.State != "terminated" && m.RequestID != "" {
+			m.State = "terminated"
+			p.changed[m.InstanceID] = true
+		}
+		return MachineStatus{Machine: *m, Result: store.ResultSucceed}
+	}
+	if m.RequestID == "" && inst.Tags[cloud.TagProvider] != b.cfg.ProviderName {
+		mm := *m
+		mm.State = inst.State
+		mm.Message = fmt.Sprintf("Instance %s was not launched by provider %s; left alone.", ref.InstanceID, b.cfg.ProviderName)
+		return MachineStatus{Machine: mm, Result: store.ResultFail}
+	}
+	before := *m
+	observe(m, inst)
+	if m.RequestID != "" && *m != before {
+		p.changed[m.InstanceID] = true
+	}
+	switch inst.State {
+	case "terminated", "stopped":
+		return MachineStatus{Machine: *m, Result: store.ResultSucceed}
+	case "running", "pending":
+		*again = append(*again, m.InstanceID)
+	}
+	return MachineStatus{Machine: *m, Result: store.ResultExecuting}
+}

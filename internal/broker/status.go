@@ -1,0 +1,336 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// RequestStatus is where one request stands, as getRequestStatus reports it.
+type RequestStatus struct {
+	ID       string
+	Status   store.State // running, complete or complete_with_error
+	Message  string
+	Machines []MachineStatus
+}
+
+// MachineStatus is one machine of a request.
+type MachineStatus struct {
+	store.Machine
+	// Result is the machine's result for the request asked about: a machine
+	// a return request is terminating is "executing" for that request.
+	Result string
+}
+
+// Status reports on requests. The instances of every unfinished request are
+// described in one batched pass; an unknown id gets complete_with_error
+// without failing the others.
+func (b *Broker) Status(ctx context.Context, ids []string) ([]RequestStatus, error) {
+	reqs, err := b.store.GetRequests(ctx, ids)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "reading requests")
+	}
+	for i := range reqs {
+		b.resume(ctx, &reqs[i])
+	}
+	p, err := b.loadPoll(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	p.describe(ctx, b)
+	byID := make(map[string]RequestStatus, len(reqs))
+	for i := range reqs {
+		r := &reqs[i]
+		var st RequestStatus
+		if r.Kind == store.KindReturn {
+			st = b.returnStatus(ctx, p, r)
+		} else {
+			st = b.createStatus(ctx, p, r)
+		}
+		byID[r.ID] = st
+	}
+	b.save(ctx, p)
+	out := make([]RequestStatus, 0, len(ids))
+	for _, id := range ids {
+		st, ok := byID[id]
+		if !ok {
+			st = RequestStatus{ID: id, Status: store.StateCompleteWithError, Message: fmt.Sprintf("Request %s not found.", id)}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// resume finishes what a dead invocation left half done: a create request
+// stored but never answered by the cloud is placed again with its token
+// (the cloud returns the first call's instances if there was one), and a
+// return request stored but not carried out is carried out.
+func (b *Broker) resume(ctx context.Context, r *store.Request) {
+	if r.State != store.StatePending {
+		return
+	}
+	switch r.Kind {
+	case store.KindCreate:
+		if b.now().Sub(r.CreatedAt) < pendingRecoveryAge {
+			return
+		}
+		t, err := templateOf(r.Template)
+		if err == nil {
+			err = b.place(ctx, r, t)
+		}
+		if err != nil {
+			b.log.Warn("resuming a request", "request_id", r.ID, "err", err)
+		}
+	case store.KindReturn:
+		if err := b.retire(ctx, r); err != nil {
+			b.log.Warn("resuming a return", "request_id", r.ID, "err", err)
+		}
+	}
+}
+
+// poll is one status pass: the stored machines of the requests asked
+// about, and what the cloud says of them.
+type poll struct {
+	machines  map[string]*store.Machine // by instance id
+	byRequest map[string][]*store.Machine
+	byReturn  map[string][]*store.Machine
+	seen      map[string]cloud.Instance
+	cloudErr  error
+	changed   map[string]bool // instance ids whose machine changed
+	query     cloud.Query
+}
+
+func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, error) {
+	p := &poll{
+		machines:  map[string]*store.Machine{},
+		byRequest: map[string][]*store.Machine{},
+		byReturn:  map[string][]*store.Machine{},
+		changed:   map[string]bool{},
+	}
+	var createIDs, returnIDs []string
+	for _, r := range reqs {
+		if r.Kind == store.KindReturn {
+			returnIDs = append(returnIDs, r.ID)
+			if r.State == store.StateRunning {
+				for _, ref := range r.Machines {
+					if ref.InstanceID != "" {
+						p.query.InstanceIDs = append(p.query.InstanceIDs, ref.InstanceID)
+					}
+				}
+			}
+			continue
+		}
+		createIDs = append(createIDs, r.ID)
+		if r.State == store.StateRunning {
+			p.query.RequestIDs = append(p.query.RequestIDs, r.ID)
+		}
+	}
+	for _, q := range []store.MachineQuery{{RequestIDs: createIDs}, {ReturnIDs: returnIDs}} {
+		if len(q.RequestIDs)+len(q.ReturnIDs) == 0 {
+			continue
+		}
+		ms, err := b.store.Machines(ctx, q)
+		if err != nil {
+			return nil, fault.Wrap(fault.Internal, err, "reading machines")
+		}
+		for i := range ms {
+			p.add(ms[i])
+		}
+	}
+	return p, nil
+}
+
+func (p *poll) add(m store.Machine) *store.Machine {
+	if have, ok := p.machines[m.InstanceID]; ok {
+		return have
+	}
+	mp := &m
+	p.machines[m.InstanceID] = mp
+	p.byRequest[m.RequestID] = append(p.byRequest[m.RequestID], mp)
+	if m.ReturnID != "" {
+		p.byReturn[m.ReturnID] = append(p.byReturn[m.ReturnID], mp)
+	}
+	return mp
+}
+
+// describe asks the cloud about every instance of the poll in one batched call.
+func (p *poll) describe(ctx context.Context, b *Broker) {
+	if len(p.query.RequestIDs)+len(p.query.InstanceIDs) == 0 {
+		return
+	}
+	insts, err := b.cloud.Instances(ctx, p.query)
+	if err != nil {
+		p.cloudErr = err
+		b.log.Warn("describing instances; answering from stored state", "err", err)
+		return
+	}
+	p.seen = make(map[string]cloud.Instance, len(insts))
+	for _, inst := range insts {
+		p.seen[inst.ID] = inst
+	}
+}
+
+// createStatus computes a create request's status and its machines' results.
+func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) RequestStatus {
+	st := RequestStatus{ID: r.ID, Status: store.StateRunning}
+	switch r.State {
+	case store.StatePending:
+		return st
+	case store.StateFailed:
+		st.Status, st.Message = store.StateCompleteWithError, r.Message
+		return st
+	}
+	if r.State == store.StateRunning && p.cloudErr == nil {
+		b.adopt(p, r)
+		b.judgeCreate(ctx, p, r)
+	}
+	executing, succeeded := 0, 0
+	for _, m := range p.byRequest[r.ID] {
+		st.Machines = append(st.Machines, MachineStatus{Machine: *m, Result: m.Result})
+		switch m.Result {
+		case store.ResultExecuting:
+			executing++
+		case store.ResultSucceed:
+			succeeded++
+		}
+	}
+	if r.State.Finished() {
+		st.Status, st.Message = r.State, r.Message
+		return st
+	}
+	if executing > 0 || r.Outstanding > 0 || p.cloudErr != nil {
+		if p.cloudErr != nil {
+			st.Message = "Cloud unavailable, status as last seen: " + p.cloudErr.Error()
+		}
+		return st
+	}
+	r.State, r.Message = store.StateComplete, ""
+	if succeeded < r.MachineCount {
+		r.State = store.StateCompleteWithError
+		r.Message = fmt.Sprintf("%d of %d machines obtained.", succeeded, r.MachineCount)
+	}
+	b.finish(ctx, p, r)
+	st.Status, st.Message = r.State, r.Message
+	return st
+}
+
+// adopt records instances carrying the request's tag that the store does
+// not know (launched by a call whose answer was lost).
+func (b *Broker) adopt(p *poll, r *store.Request) {
+	for id, inst := range p.seen {
+		if inst.Tags[cloud.TagRequestID] != r.ID {
+			continue
+		}
+		if _, known := p.machines[id]; known {
+			continue
+		}
+		t, _ := templateOf(r.Template)
+		p.add(newMachine(r, t, inst))
+		p.changed[id] = true
+		b.log.Info("adopted instance", "request_id", r.ID, "instance_id", id)
+	}
+}
+
+// judgeCreate updates the result of each machine of a running create request
+// from what the cloud said; a failed machine stays failed.
+func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
+	now := b.now()
+	var stuck []string
+	for _, m := range p.byRequest[r.ID] {
+		if m.Result == store.ResultFail {
+			continue
+		}
+		before := *m
+		inst, found := p.seen[m.InstanceID]
+		switch {
+		case !found && now.Sub(m.LaunchTime) < visibilityGrace:
+			m.Result = store.ResultExecuting
+		case !found:
+			m.Result, m.State, m.Message = store.ResultFail, "terminated", "Instance no longer exists."
+		default:
+			observe(m, inst)
+			switch inst.State {
+			case "pending":
+				m.Result = store.ResultExecuting
+				if timeout := b.cfg.AWS.PendingTimeout; timeout > 0 && now.Sub(m.LaunchTime) > timeout {
+					stuck = append(stuck, m.InstanceID)
+					m.Result = store.ResultFail
+					m.Message = fmt.Sprintf("Instance stayed pending for more than %s; terminated.", timeout)
+				}
+			case "running":
+				m.Result, m.Message = store.ResultSucceed, ""
+			default:
+				m.Result = store.ResultFail
+				m.Message = stateMessage(inst)
+			}
+		}
+		if *m != before {
+			p.changed[m.InstanceID] = true
+		}
+	}
+	if len(stuck) > 0 {
+		if err := b.cloud.Terminate(ctx, stuck); err != nil {
+			b.log.Error("terminating instances stuck pending", "request_id", r.ID, "instances", stuck, "err", err)
+			return
+		}
+		for _, id := range stuck {
+			p.machines[id].State = "shutting-down"
+		}
+		b.log.Warn("terminated instances stuck pending", "request_id", r.ID, "instances", stuck)
+	}
+}
+
+func stateMessage(inst cloud.Instance) string {
+	if inst.StateReason != "" {
+		return fmt.Sprintf("Instance is %s: %s", inst.State, inst.StateReason)
+	}
+	return fmt.Sprintf("Instance is %s.", inst.State)
+}
+
+// finish stores a request's final state; its machines' results are frozen
+// with it, so later polls need no cloud call.
+func (b *Broker) finish(ctx context.Context, p *poll, r *store.Request) {
+	var ms []store.Machine
+	for _, m := range p.byRequest[r.ID] {
+		if p.changed[m.InstanceID] {
+			ms = append(ms, *m)
+			delete(p.changed, m.InstanceID)
+		}
+	}
+	if r.Kind == store.KindReturn {
+		for _, m := range p.byReturn[r.ID] {
+			if p.changed[m.InstanceID] {
+				ms = append(ms, *m)
+				delete(p.changed, m.InstanceID)
+			}
+		}
+	}
+	err := b.store.UpdateRequest(ctx, r, ms...)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Another invocation finished it first, from the same cloud facts.
+		b.log.Debug("request finished concurrently", "request_id", r.ID)
+	case err != nil:
+		b.log.Error("recording a finished request", "request_id", r.ID, "err", err)
+	default:
+		b.log.Info("request finished", "request_id", r.ID, "status", string(r.State), "message", r.Message)
+	}
+}
+
+// save writes the machines the poll changed and no finish wrote.
+func (b *Broker) save(ctx context.Context, p *poll) {
+	if len(p.changed) == 0 {
+		return
+	}
+	ms := make([]store.Machine, 0, len(p.changed))
+	for id := range p.changed {
+		ms = append(ms, *p.machines[id])
+	}
+	if err := b.store.SaveMachines(ctx, ms); err != nil {
+		b.log.Error("recording machine states", "err", err)
+	}
+}

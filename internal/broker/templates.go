@@ -1,0 +1,199 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+// TemplateInfo is a template as HostFactory sees it: its attributes complete
+// and the machines still available.
+type TemplateInfo struct {
+	config.Template
+	// Available is maxNumber minus the machines held; -1 when unlimited.
+	Available int
+}
+
+// Templates lists the configured templates with their attributes derived
+// from the instance type where the template gives none.
+func (b *Broker) Templates(ctx context.Context) ([]TemplateInfo, error) {
+	usage, err := b.store.Usage(ctx)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "reading template usage")
+	}
+	facts, err := b.typeFacts(ctx, b.cfg.Templates)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TemplateInfo, len(b.cfg.Templates))
+	for i, t := range b.cfg.Templates {
+		t.Attributes = completeAttributes(t, facts)
+		avail := -1
+		if t.MaxNumber >= 0 {
+			avail = max(t.MaxNumber-usage[t.ID], 0)
+		}
+		out[i] = TemplateInfo{Template: t, Available: avail}
+	}
+	return out, nil
+}
+
+// derivedAttributes are the attributes the broker fills in from the
+// instance type when a template does not give them.
+var derivedAttributes = []string{"type", "ncpus", "ncores", "nram"}
+
+func needsFacts(t config.Template) bool {
+	for _, k := range derivedAttributes {
+		if _, ok := t.Attributes[k]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sizingType is the instance type whose size HostFactory is told: the
+// template's one type, or the smallest of its weighted types, so that a host
+// never offers less than promised.
+func sizingType(t config.Template, facts map[string]cloud.TypeFacts) string {
+	if t.VMType != "" {
+		return t.VMType
+	}
+	names := make([]string, 0, len(t.VMTypes))
+	for n := range t.VMTypes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	best := ""
+	for _, n := range names {
+		f, ok := facts[n]
+		if !ok {
+			continue
+		}
+		if b, ok := facts[best]; best == "" || !ok || f.VCPUs < b.VCPUs || (f.VCPUs == b.VCPUs && f.MemoryMiB < b.MemoryMiB) {
+			best = n
+		}
+	}
+	if best == "" && len(names) > 0 {
+		best = names[0]
+	}
+	return best
+}
+
+func typesOf(t config.Template) []string {
+	if t.VMType != "" {
+		return []string{t.VMType}
+	}
+	names := make([]string, 0, len(t.VMTypes))
+	for n := range t.VMTypes {
+		names = append(names, n)
+	}
+	return names
+}
+
+const factPrefix = "itype:"
+
+// typeFacts gathers the facts of every instance type the templates need,
+// from the store's cache first and from the cloud (once, batched) for the rest.
+func (b *Broker) typeFacts(ctx context.Context, templates []config.Template) (map[string]cloud.TypeFacts, error) {
+	facts := map[string]cloud.TypeFacts{}
+	var missing []string
+	for _, t := range templates {
+		if !needsFacts(t) {
+			continue
+		}
+		for _, name := range typesOf(t) {
+			if _, done := facts[name]; done || slices.Contains(missing, name) {
+				continue
+			}
+			raw, ok, err := b.store.Fact(ctx, factPrefix+name)
+			if err != nil {
+				return nil, fault.Wrap(fault.Internal, err, "reading cached facts of %s", name)
+			}
+			var f cloud.TypeFacts
+			if ok && json.Unmarshal(raw, &f) == nil {
+				facts[name] = f
+				continue
+			}
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return facts, nil
+	}
+	found, err := b.cloud.InstanceTypes(ctx, missing)
+	if err != nil {
+		return nil, fault.Wrap("", err, "describing instance types %s", strings.Join(missing, ", "))
+	}
+	for name, f := range found {
+		facts[name] = f
+		raw, _ := json.Marshal(f)
+		if err := b.store.PutFact(ctx, factPrefix+name, raw); err != nil {
+			b.log.Warn("caching instance type facts", "type", name, "err", err)
+		}
+	}
+	return facts, nil
+}
+
+// completeAttributes returns the template's attributes with type, ncpus,
+// ncores and nram filled in from its instance type where absent.
+func completeAttributes(t config.Template, facts map[string]cloud.TypeFacts) map[string]config.Attribute {
+	attrs := make(map[string]config.Attribute, len(t.Attributes)+len(derivedAttributes))
+	for k, v := range t.Attributes {
+		attrs[k] = v
+	}
+	f, known := facts[sizingType(t, facts)]
+	set := func(key, kind, value string) {
+		if _, ok := attrs[key]; !ok {
+			attrs[key] = config.Attribute{Kind: kind, Value: value}
+		}
+	}
+	if known {
+		set("type", "String", archName(f.Arch))
+		set("ncpus", "Numeric", strconv.Itoa(f.VCPUs))
+		set("ncores", "Numeric", strconv.Itoa(max(f.Cores, 1)))
+		set("nram", "Numeric", strconv.FormatInt(f.MemoryMiB, 10))
+	}
+	// HostFactory requires these three; a type unknown to the cloud still
+	// yields a usable template.
+	set("type", "String", "X86_64")
+	set("ncpus", "Numeric", "1")
+	set("nram", "Numeric", "1024")
+	return attrs
+}
+
+func archName(arch string) string {
+	switch arch {
+	case "arm64":
+		return "ARM64"
+	case "", "x86_64":
+		return "X86_64"
+	default:
+		return strings.ToUpper(arch)
+	}
+}
+
+// template finds a template or says which exist.
+func (b *Broker) template(id string) (config.Template, error) {
+	t, ok := b.cfg.Template(id)
+	if !ok {
+		return t, fault.New(fault.TemplateNotFound, "Template '%s' not found", id).
+			With("available_templates", b.cfg.TemplateIDs())
+	}
+	return t, nil
+}
+
+// templateOf reads the snapshot a request was made with, so that edits to
+// the templates file never change a request already placed.
+func templateOf(raw []byte) (config.Template, error) {
+	var t config.Template
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return t, fmt.Errorf("reading the template snapshot: %w", err)
+	}
+	return t, nil
+}

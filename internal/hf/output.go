@@ -1,0 +1,153 @@
+package hf
+
+import (
+	"encoding/json"
+
+	"github.com/ohfp/ohfp/internal/broker"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+type templatesOut struct {
+	Message   string        `json:"message"`
+	Templates []templateOut `json:"templates"`
+}
+
+// templateOut is a template on the wire: the mandatory fields, then the
+// template's own launch fields echoed as IBM's plugin does (never user data).
+type templateOut struct {
+	TemplateID      string                      `json:"templateId"`
+	MaxNumber       int                         `json:"maxNumber"`
+	AvailableNumber *int                        `json:"availableNumber,omitempty"`
+	Attributes      map[string]config.Attribute `json:"attributes"`
+	PriceType       string                      `json:"priceType,omitempty"`
+	VMType          string                      `json:"vmType,omitempty"`
+	VMTypes         map[string]int              `json:"vmTypes,omitempty"`
+	ImageID         string                      `json:"imageId,omitempty"`
+	ProviderAPI     string                      `json:"providerApi,omitempty"`
+	Priority        int                         `json:"priority,omitempty"`
+}
+
+func encodeTemplates(ts []broker.TemplateInfo) templatesOut {
+	out := templatesOut{Message: "Get available templates success.", Templates: make([]templateOut, len(ts))}
+	for i, t := range ts {
+		o := templateOut{
+			TemplateID:  t.ID,
+			MaxNumber:   t.MaxNumber,
+			Attributes:  t.Attributes,
+			PriceType:   t.PriceType,
+			VMType:      t.VMType,
+			VMTypes:     t.VMTypes,
+			ImageID:     t.ImageID,
+			ProviderAPI: t.ProviderAPI,
+			Priority:    t.Priority,
+		}
+		if t.Available >= 0 {
+			o.AvailableNumber = &t.Available
+		}
+		out.Templates[i] = o
+	}
+	return out
+}
+
+type requestIDOut struct {
+	Message   string `json:"message"`
+	RequestID string `json:"requestId"`
+}
+
+type statusOut struct {
+	Requests []requestOut `json:"requests"`
+}
+
+type requestOut struct {
+	RequestID string       `json:"requestId"`
+	Status    string       `json:"status"`
+	Message   string       `json:"message"`
+	Machines  []machineOut `json:"machines"`
+}
+
+type machineOut struct {
+	MachineID        string `json:"machineId"`
+	Name             string `json:"name"`
+	Result           string `json:"result"`
+	Status           string `json:"status"`
+	PrivateIPAddress string `json:"privateIpAddress"`
+	PublicIPAddress  string `json:"publicIpAddress"`
+	LaunchTime       int64  `json:"launchtime"`
+	Message          string `json:"message"`
+	InstanceType     string `json:"instanceType,omitempty"`
+	PriceType        string `json:"priceType,omitempty"`
+}
+
+func encodeStatus(rs []broker.RequestStatus) statusOut {
+	out := statusOut{Requests: make([]requestOut, len(rs))}
+	for i, r := range rs {
+		ro := requestOut{RequestID: r.ID, Status: string(r.Status), Message: r.Message, Machines: make([]machineOut, len(r.Machines))}
+		for j, m := range r.Machines {
+			mo := machineOut{
+				MachineID:        m.InstanceID,
+				Name:             m.Name,
+				Result:           m.Result,
+				Status:           m.State,
+				PrivateIPAddress: m.PrivateIP,
+				PublicIPAddress:  m.PublicIP,
+				Message:          m.Message,
+				InstanceType:     m.InstanceType,
+				PriceType:        m.PriceType,
+			}
+			if !m.LaunchTime.IsZero() {
+				mo.LaunchTime = m.LaunchTime.Unix()
+			}
+			ro.Machines[j] = mo
+		}
+		out.Requests[i] = ro
+	}
+	return out
+}
+
+type reclaimsOut struct {
+	Status   string       `json:"status"`
+	Message  string       `json:"message"`
+	Requests []reclaimOut `json:"requests"`
+}
+
+type reclaimOut struct {
+	Machine     string `json:"machine"`
+	MachineID   string `json:"machineId"`
+	GracePeriod int    `json:"gracePeriod"`
+}
+
+func encodeReclaims(rs []broker.Reclaim, message string) reclaimsOut {
+	out := reclaimsOut{Status: "complete", Message: message, Requests: make([]reclaimOut, len(rs))}
+	for i, r := range rs {
+		out.Requests[i] = reclaimOut{Machine: r.Name, MachineID: r.InstanceID, GracePeriod: r.GracePeriod}
+	}
+	return out
+}
+
+type errorOut struct {
+	Message string    `json:"message"`
+	Error   errorBody `json:"error"`
+}
+
+type errorBody struct {
+	Code    fault.Code     `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// encodeError is the envelope of a failed operation: IBM's top-level
+// message, and the seeds' structured error.
+func encodeError(err error) errorOut {
+	msg := err.Error()
+	return errorOut{Message: msg, Error: errorBody{Code: fault.CodeOf(err), Message: msg, Details: fault.DetailsOf(err)}}
+}
+
+// marshal writes one JSON document, indented like HostFactory's own files.
+func marshal(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		b, _ = json.Marshal(encodeError(fault.Wrap(fault.Internal, err, "encoding the answer")))
+	}
+	return append(b, '\n')
+}

@@ -1,0 +1,124 @@
+// Package hostfactory plays IBM HostFactory's side of the provider
+// contract: it writes tab-indented input files the way HostFactory does, runs
+// the provider scripts with the HF_* environment, and parses their answers.
+// The demo, the end-to-end tests and the benchmark drive ohfp through it.
+package hostfactory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Host is one simulated HostFactory with one provider instance.
+type Host struct {
+	ScriptDir string   // folder with the five scripts
+	Env       []string // environment of every call (HF_* and AWS_* variables)
+	WorkDir   string   // where input files are written
+	Trace     io.Writer
+}
+
+// Result is one script run.
+type Result struct {
+	Op       string
+	Stdout   []byte
+	Stderr   []byte
+	Exit     int
+	Duration time.Duration
+	MaxRSS   int64 // peak resident memory of the process, bytes
+}
+
+// Call runs the script for op with input written as HostFactory writes it.
+func (h *Host) Call(ctx context.Context, op string, input any) (Result, error) {
+	body, err := json.MarshalIndent(input, "", "\t")
+	if err != nil {
+		return Result{}, err
+	}
+	f, err := os.CreateTemp(h.WorkDir, "hf-"+op+"-*.json")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(body); err != nil {
+		f.Close()
+		return Result{}, err
+	}
+	if err := f.Close(); err != nil {
+		return Result{}, err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(h.ScriptDir, op+".sh"), "-f", f.Name())
+	cmd.Env = h.Env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err = cmd.Run()
+	res := Result{Op: op, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
+	if cmd.ProcessState != nil {
+		res.Exit = cmd.ProcessState.ExitCode()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			res.MaxRSS = ru.Maxrss * 1024
+		}
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return res, fmt.Errorf("running %s: %w", op, err)
+	}
+	if h.Trace != nil {
+		fmt.Fprintf(h.Trace, "$ %s.sh -f input.json   # input: %s\n%s", op, compact(body), res.Stdout)
+		if res.Exit != 0 {
+			fmt.Fprintf(h.Trace, "(exit %d)\n", res.Exit)
+		}
+	}
+	return res, nil
+}
+
+func compact(b []byte) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return string(b)
+	}
+	return buf.String()
+}
+
+// callJSON runs op and decodes a successful answer into out.
+func (h *Host) callJSON(ctx context.Context, op string, input, out any) error {
+	res, err := h.Call(ctx, op, input)
+	if err != nil {
+		return err
+	}
+	if res.Exit != 0 {
+		return &Failure{Result: res}
+	}
+	if err := Decode(res.Stdout, out); err != nil {
+		return fmt.Errorf("%s answered %q: %w", op, res.Stdout, err)
+	}
+	return nil
+}
+
+// Failure is a script that exited non-zero.
+type Failure struct{ Result Result }
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("%s exited %d: %s", f.Result.Op, f.Result.Exit, bytes.TrimSpace(f.Result.Stdout))
+}
+
+// Decode parses stdout as exactly one JSON document, as HostFactory does.
+func Decode(stdout []byte, out any) error {
+	dec := json.NewDecoder(bytes.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON document on standard output")
+	}
+	return nil
+}
