@@ -1,0 +1,196 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// controlMux is the JSON control API under /_sandbox/ (see the package doc).
+func (s *Sandbox) controlMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /_sandbox/instances", func(w http.ResponseWriter, r *http.Request) {
+		key, value, _ := strings.Cut(r.URL.Query().Get("tag"), "=")
+		reply(w, s.InstancesWithTag(key, value), nil)
+	})
+	m.HandleFunc("GET /_sandbox/calls", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Calls(), nil) })
+	m.HandleFunc("DELETE /_sandbox/calls", func(w http.ResponseWriter, r *http.Request) { s.ResetCalls(); reply(w, nil, nil) })
+
+	m.HandleFunc("GET /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
+		out := []faultJSON{}
+		for _, f := range s.Faults() {
+			out = append(out, faultJSON{Fault: f, Delay: durationJSON(f.Delay)})
+		}
+		reply(w, out, nil)
+	})
+	m.HandleFunc("POST /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f faultJSON
+		if err := decode(r, &f); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		f.Fault.Delay = time.Duration(f.Delay)
+		reply(w, nil, s.AddFault(f.Fault))
+	})
+	m.HandleFunc("DELETE /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults(r.URL.Query().Get("action"))
+		reply(w, nil, nil)
+	})
+
+	m.HandleFunc("GET /_sandbox/capacity", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Capacity(), nil) })
+	m.HandleFunc("POST /_sandbox/capacity", func(w http.ResponseWriter, r *http.Request) {
+		var c CapacityLimit
+		if err := decode(r, &c); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, s.SetCapacity(c.InstanceType, c.Zone, c.Remaining))
+	})
+	m.HandleFunc("DELETE /_sandbox/capacity", func(w http.ResponseWriter, r *http.Request) { s.ClearCapacity(); reply(w, nil, nil) })
+
+	m.HandleFunc("POST /_sandbox/interrupt", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			InstanceIDs []string `json:"instanceIds"`
+		}
+		if err := decode(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, s.Interrupt(in.InstanceIDs...))
+	})
+
+	m.HandleFunc("GET /_sandbox/pause", func(w http.ResponseWriter, r *http.Request) { reply(w, s.pauses(), nil) })
+	m.HandleFunc("POST /_sandbox/pause", func(w http.ResponseWriter, r *http.Request) {
+		var p pauseJSON
+		if err := decode(r, &p); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, s.Pause(p.Action, p.At))
+	})
+	m.HandleFunc("DELETE /_sandbox/pause", func(w http.ResponseWriter, r *http.Request) {
+		s.Release(r.URL.Query().Get("action"))
+		reply(w, nil, nil)
+	})
+
+	m.HandleFunc("GET /_sandbox/clock", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]time.Time{"now": s.Now()}, nil)
+	})
+	m.HandleFunc("POST /_sandbox/clock", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Advance durationJSON `json:"advance"`
+		}
+		if err := decode(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		if in.Advance < 0 {
+			reply(w, nil, errors.New("sandbox time only moves forward"))
+			return
+		}
+		s.Advance(time.Duration(in.Advance))
+		reply(w, map[string]time.Time{"now": s.Now()}, nil)
+	})
+
+	register(m, "images", s.RegisterImage)
+	register(m, "subnets", s.RegisterSubnet)
+	register(m, "launch-templates", s.RegisterLaunchTemplate)
+	register(m, "security-groups", func(g struct{ ID, Name string }) error { return s.RegisterSecurityGroup(g.ID, g.Name) })
+	register(m, "key-pairs", func(k struct{ Name string }) error { return s.RegisterKeyPair(k.Name) })
+	register(m, "ssm-parameters", func(p struct{ Name, Value string }) error {
+		if p.Name == "" {
+			return errors.New("sandbox: parameter needs a name")
+		}
+		s.SetParameter(p.Name, p.Value)
+		return nil
+	})
+	return m
+}
+
+// register serves POST /_sandbox/<what> with one JSON T for add.
+func register[T any](m *http.ServeMux, what string, add func(T) error) {
+	m.HandleFunc("POST /_sandbox/"+what, func(w http.ResponseWriter, r *http.Request) {
+		var v T
+		if err := decode(r, &v); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, add(v))
+	})
+}
+
+// faultJSON is a Fault on the wire, with its delay as "2s" or seconds.
+type faultJSON struct {
+	Fault
+	Delay durationJSON `json:"delay,omitempty"`
+}
+
+type pauseJSON struct {
+	Action  string     `json:"action"`
+	At      PausePoint `json:"at"`
+	Waiting int        `json:"waiting"`
+}
+
+// pauses lists the armed pauses and how many calls each holds.
+func (s *Sandbox) pauses() []pauseJSON {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	out := []pauseJSON{}
+	for k, g := range s.faults.pauses {
+		out = append(out, pauseJSON{Action: k.action, At: k.at, Waiting: g.waiting})
+	}
+	return out
+}
+
+// durationJSON reads "1m30s" or a number of seconds, and writes "1m30s".
+type durationJSON time.Duration
+
+func (d durationJSON) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+func (d *durationJSON) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case float64:
+		*d = durationJSON(v * float64(time.Second))
+	case string:
+		p, err := time.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		*d = durationJSON(p)
+	default:
+		return fmt.Errorf("duration %s is neither a string nor seconds", b)
+	}
+	return nil
+}
+
+func decode(r *http.Request, v any) error {
+	d := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("sandbox: bad JSON body: %w", err)
+	}
+	return nil
+}
+
+// reply writes v (or {} when nil) as JSON, or err as {"error": ...} 400.
+func reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	if v == nil {
+		v = struct{}{}
+	}
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,117 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// spotStatus is where a spot request stands at now, as EC2 reports it.
+func (in *instance) spotStatus(o *Options, now time.Time) (state, code, message string, updated time.Time) {
+	if at, interrupted, ok := in.shutdown(o); ok && !now.Before(at) {
+		if interrupted {
+			return "closed", "instance-terminated-by-price", "Your Spot Instance was terminated because your Spot request price is lower than the minimum required Spot request fulfillment price.", at
+		}
+		return "closed", "instance-terminated-by-user", "Spot Instance terminated due to user-initiated termination.", at
+	}
+	if !in.interruptAt.IsZero() && !now.Before(in.interruptAt) {
+		return "active", "marked-for-termination", "Spot Instance is marked for termination because the request price is lower than the fulfillment price.", in.interruptAt
+	}
+	return "active", "fulfilled", "Your spot request is fulfilled.", in.launched
+}
+
+var spotFilters = map[string]field[*instance]{
+	"spot-instance-request-id":   func(_ *Sandbox, in *instance, _ time.Time) string { return in.spotRequestID },
+	"instance-id":                func(_ *Sandbox, in *instance, _ time.Time) string { return in.id },
+	"launched-availability-zone": func(_ *Sandbox, in *instance, _ time.Time) string { return in.zone },
+	"type":                       func(_ *Sandbox, _ *instance, _ time.Time) string { return "one-time" },
+	"state": func(s *Sandbox, in *instance, now time.Time) string {
+		state, _, _, _ := in.spotStatus(&s.opts, now)
+		return state
+	},
+	"status-code": func(s *Sandbox, in *instance, now time.Time) string {
+		_, code, _, _ := in.spotStatus(&s.opts, now)
+		return code
+	},
+}
+
+func spotTags(in *instance) []tag { return in.spotTags }
+
+func (s *Sandbox) describeSpotInstanceRequests(c *call) error {
+	fs, err := c.form.filters()
+	if err != nil {
+		return err
+	}
+	preds, err := compileFilters(fs, spotFilters, spotTags)
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var all []*instance
+	for _, in := range s.world.instances {
+		if in.spotRequestID != "" && in.visible(&s.opts, c.now) {
+			all = append(all, in)
+		}
+	}
+	found, err := pick(all, func(in *instance) string { return in.spotRequestID }, c.form.list("SpotInstanceRequestId"), func(ids string) error {
+		return badParamCode("InvalidSpotInstanceRequestID.NotFound", "The spot instance request ID '%s' does not exist", ids)
+	})
+	if err != nil {
+		return err
+	}
+	return describe(s, c, found, preds, "spotInstanceRequestSet", 1000, func(x xmlw, in *instance) {
+		state, code, msg, updated := in.spotStatus(&s.opts, c.now)
+		x.open("item")
+		x.str("spotInstanceRequestId", in.spotRequestID)
+		x.str("spotPrice", or(in.spotMaxPrice, "0.100000"))
+		x.str("type", "one-time")
+		x.str("state", state)
+		x.open("status")
+		x.str("code", code)
+		x.time("updateTime", updated)
+		x.str("message", msg)
+		x.close("status")
+		x.open("launchSpecification")
+		x.str("imageId", in.imageID)
+		x.str("keyName", in.keyName)
+		s.writeGroups(x, in.groups)
+		x.str("instanceType", in.instanceType)
+		x.open("placement")
+		x.str("availabilityZone", in.zone)
+		x.close("placement")
+		x.str("subnetId", in.subnetID)
+		x.close("launchSpecification")
+		x.str("instanceId", in.id)
+		x.time("createTime", in.launched)
+		x.str("productDescription", "Linux/UNIX")
+		x.tagSet(in.spotTags)
+		x.str("launchedAvailabilityZone", in.zone)
+		x.str("instanceInterruptionBehavior", "terminate")
+		x.close("item")
+	})
+}
+
+// Interrupt gives the spot instances ids an interruption notice now: their
+// spot requests go marked-for-termination, and the instances terminate
+// after Options.SpotNotice (in sandbox time).
+func (s *Sandbox) Interrupt(ids ...string) error {
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var bad []string
+	for _, id := range ids {
+		if in := s.world.byID[id]; in == nil || in.spotRequestID == "" {
+			bad = append(bad, id)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("sandbox: not spot instances: %s", strings.Join(bad, ", "))
+	}
+	for _, id := range ids {
+		if in := s.world.byID[id]; in.interruptAt.IsZero() {
+			in.interruptAt = now
+		}
+	}
+	return nil
+}
