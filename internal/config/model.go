@@ -1,6 +1,37 @@
 // Package config reads a provider instance's configuration (IBM's
 // awsprov_config.json and awsprov_templates.json, or the seeds' YAML layout)
 // and the HF_* environment into one typed, validated model.
+//
+// Where Load looks:
+//
+//   - Instance name: HF_PROVIDER_NAME, else HF_PROVIDER, else PROVIDER_NAME,
+//     else "aws".
+//   - Conf folder: HF_PROVIDER_CONFDIR, else $HF_CONFDIR/providers/<name>,
+//     else the folder of HF_CONFIG_PATH, else the current folder.
+//     Work folder: HF_PROVIDER_WORKDIR, else $HF_WORKDIR/providers/<name>,
+//     else the conf folder. Log folder: HF_PROVIDER_LOGDIR, else $HF_LOGDIR,
+//     else the work folder.
+//   - Config file: HF_CONFIG_PATH (or CONFIG_PATH) if set; else the first of
+//     <name>prov_config.json, awsprov_config.json, config.yml, config.yaml in
+//     the conf folder. None found is an error naming the paths tried. A file
+//     starting with '{' is JSON, anything else YAML; either way a top level
+//     with a provider, storage, logging, monitoring, caching, hostfactory or
+//     templates section is the seeds' layout, otherwise IBM's flat keys.
+//   - Templates: <name>prov_templates.json, else awsprov_templates.json, in
+//     the conf folder; it wins over a templates section of the config file,
+//     since that file is the one IBM administrators edit. Neither is valid:
+//     no templates.
+//   - Environment over file: HF_LOG_LEVEL (or LOG_LEVEL) and HF_TIMEOUT
+//     (seconds) override the file; AWS_REGION is used only when the file
+//     names no region.
+//   - Relative paths: the sqlite file is anchored in the work folder, the
+//     log file in the log folder, credential, key and userDataScript files
+//     in the conf folder.
+//
+// Both formats are rewritten into one raw form (JSON text per field, names
+// as written) and checked by the same code, so a rule and its message are
+// the same whichever file a value came from. Names that are not used are
+// recorded in Config.Ignored rather than refused.
 package config
 
 import "time"

@@ -204,17 +204,17 @@ func (f field) number() (float64, error) {
 	return x, nil
 }
 
-// boolean reads true/false given as a boolean or a string ("true", "1").
+// boolean reads true/false given as a boolean or a string ("true", "1",
+// "yes").
 func (f field) boolean() (bool, error) {
-	s, ok := f.scalar()
-	if !ok {
-		return false, errBool
+	s, _ := f.scalar()
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "t", "1", "yes", "y", "on":
+		return true, nil
+	case "false", "f", "0", "no", "n", "off":
+		return false, nil
 	}
-	b, err := strconv.ParseBool(strings.TrimSpace(s))
-	if err != nil {
-		return false, errBool
-	}
-	return b, nil
+	return false, errBool
 }
 
 // list reads a list of strings given as a list or as one comma-separated

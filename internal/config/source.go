@@ -63,9 +63,10 @@ func (s source) parseJSON(data []byte) ([]member, error) {
 	return ms, nil
 }
 
-// position turns a byte offset into a 1-based line and column.
+// position turns the offset of a JSON syntax error (just past the byte at
+// fault) into the 1-based line and column of that byte.
 func position(data []byte, offset int64) (line, col int) {
-	offset = min(max(offset, 0), int64(len(data)))
+	offset = min(max(offset-1, 0), int64(len(data)))
 	before := data[:offset]
 	line = bytes.Count(before, []byte("\n")) + 1
 	col = int(offset) - bytes.LastIndexByte(before, '\n')

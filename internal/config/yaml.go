@@ -9,9 +9,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// yamlNodeBudget bounds the JSON a YAML file may expand to through aliases,
-// so that a file of nested anchors cannot exhaust memory.
-const yamlNodeBudget = 1 << 20
+// Bounds on the JSON a YAML file may expand to through aliases, so that a
+// file of nested or self-referencing anchors cannot exhaust memory or stack.
+const (
+	yamlNodeBudget = 1 << 20
+	yamlMaxDepth   = 64
+)
 
 // yamlToJSON rewrites a YAML document as JSON, keeping the order of mapping
 // keys (instanceTags keep their order), so that both formats are checked by
@@ -24,33 +27,42 @@ func yamlToJSON(data []byte) ([]byte, error) {
 	if len(doc.Content) == 0 {
 		return []byte("{}"), nil
 	}
-	var b bytes.Buffer
-	budget := yamlNodeBudget
-	if err := writeJSON(&b, doc.Content[0], &budget); err != nil {
+	w := jsonWriter{budget: yamlNodeBudget}
+	if err := w.write(doc.Content[0], 0); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return w.b.Bytes(), nil
 }
 
-func writeJSON(b *bytes.Buffer, n *yaml.Node, budget *int) error {
-	if *budget--; *budget < 0 {
-		return errors.New("too many nodes (aliases nested too deep?)")
+type jsonWriter struct {
+	b      bytes.Buffer
+	budget int
+}
+
+func (w *jsonWriter) write(n *yaml.Node, depth int) error {
+	w.budget--
+	switch {
+	case w.budget < 0:
+		return errors.New("too many nodes (aliases expand too far)")
+	case depth > yamlMaxDepth:
+		return errors.New("nested too deep")
 	}
+	b := &w.b
 	switch n.Kind {
 	case yaml.DocumentNode:
-		return writeJSON(b, n.Content[0], budget)
+		return w.write(n.Content[0], depth)
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return errors.New("alias to nothing")
 		}
-		return writeJSON(b, n.Alias, budget)
+		return w.write(n.Alias, depth+1)
 	case yaml.SequenceNode:
 		b.WriteByte('[')
 		for i, c := range n.Content {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if err := writeJSON(b, c, budget); err != nil {
+			if err := w.write(c, depth+1); err != nil {
 				return err
 			}
 		}
@@ -71,7 +83,7 @@ func writeJSON(b *bytes.Buffer, n *yaml.Node, budget *int) error {
 			key, _ := json.Marshal(k.Value)
 			b.Write(key)
 			b.WriteByte(':')
-			if err := writeJSON(b, n.Content[i+1], budget); err != nil {
+			if err := w.write(n.Content[i+1], depth+1); err != nil {
 				return err
 			}
 		}
