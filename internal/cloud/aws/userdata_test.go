@@ -1,0 +1,81 @@
+package aws
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+func decodedUserData(t *testing.T, tmpl config.Template) string {
+	t.Helper()
+	enc, err := userData(tmpl)
+	if err != nil {
+		t.Fatalf("userData: %v", err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		t.Fatalf("user data is not base64: %v", err)
+	}
+	return string(raw)
+}
+
+func writeScript(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "user_data.sh")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestUserData(t *testing.T) {
+	tests := []struct {
+		name   string
+		pairs  string
+		script string // file content; "" means no file
+		want   string
+	}{
+		{name: "nothing", want: ""},
+		{name: "pairs only", pairs: "A=1; B=it's ;;C=x=y",
+			want: "#!/bin/bash\nexport A='1'\nexport B='it'\\''s'\nexport C='x=y'\n"},
+		{name: "script only", script: "#!/bin/sh\necho hi\n", want: "#!/bin/sh\necho hi\n"},
+		{name: "pairs after shebang", pairs: "A=1", script: "#!/bin/sh\necho $A\n",
+			want: "#!/bin/sh\nexport A='1'\necho $A\n"},
+		{name: "IBM placeholder", pairs: "A=1", script: "#!/bin/bash\nset -e\n%EXPORT_USER_DATA%\necho $A\n",
+			want: "#!/bin/bash\nset -e\nexport A='1'\n\necho $A\n"},
+		{name: "cloud-config without pairs", script: "#cloud-config\npackages: [git]\n",
+			want: "#cloud-config\npackages: [git]\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := config.Template{ID: "t", UserData: tc.pairs}
+			if tc.script != "" {
+				tmpl.UserDataScript = writeScript(t, tc.script)
+			}
+			if got := decodedUserData(t, tmpl); got != tc.want {
+				t.Errorf("user data:\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUserDataRejects(t *testing.T) {
+	tests := map[string]config.Template{
+		"bad name":              {ID: "t", UserData: "1A=x"},
+		"no value":              {ID: "t", UserData: "A"},
+		"missing script":        {ID: "t", UserDataScript: "/nonexistent/ohfp/user_data.sh"},
+		"pairs into non-script": {ID: "t", UserData: "A=1", UserDataScript: writeScript(t, "#cloud-config\n")},
+	}
+	for name, tmpl := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := userData(tmpl)
+			if fault.CodeOf(err) != fault.Configuration {
+				t.Fatalf("err = %v, want a %s", err, fault.Configuration)
+			}
+		})
+	}
+}
