@@ -1,0 +1,218 @@
+package dynamo
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+type item = map[string]types.AttributeValue
+
+// aliveFlag is the value of the alive index's partition key.
+const aliveFlag = "1"
+
+// Index names; doc.go describes them.
+const (
+	idxState    = "by-state"
+	idxTemplate = "by-template"
+	idxRequest  = "by-request"
+	idxReturn   = "by-return"
+	idxName     = "by-name"
+	idxAlive    = "alive"
+)
+
+// Key prefixes in the facts table.
+const (
+	factPrefix  = "fact#"
+	guardPrefix = "guard#"
+)
+
+func requestItem(r *store.Request, retention time.Duration) (item, error) {
+	it := item{
+		"id":            attrS(r.ID),
+		"kind":          attrS(string(r.Kind)),
+		"state":         attrS(string(r.State)),
+		"machine_count": attrN(int64(r.MachineCount)),
+		"outstanding":   attrN(int64(r.Outstanding)),
+		"created":       attrN(nanos(r.CreatedAt)),
+		"updated":       attrN(nanos(r.UpdatedAt)),
+		"created_key":   attrS(sortKey(r.CreatedAt, r.ID)),
+		"version":       attrN(r.Version),
+	}
+	setS(it, "template_id", r.TemplateID)
+	setB(it, "template", r.Template)
+	setS(it, "rc_account", r.RCAccount)
+	setB(it, "user_data", r.UserData)
+	setS(it, "client_token", r.ClientToken)
+	setS(it, "cloud_ref", r.CloudRef)
+	setS(it, "message", r.Message)
+	if len(r.Machines) > 0 {
+		refs, err := json.Marshal(r.Machines)
+		if err != nil {
+			return nil, fmt.Errorf("request %s: encode machines: %w", r.ID, err)
+		}
+		it["machines"] = attrS(string(refs))
+	}
+	if r.State.Finished() {
+		it["expires_at"] = attrN(expiry(r.UpdatedAt, retention))
+	}
+	return it, nil
+}
+
+func decodeRequest(it item) (store.Request, error) {
+	r := store.Request{
+		ID:           str(it, "id"),
+		Kind:         store.Kind(str(it, "kind")),
+		TemplateID:   str(it, "template_id"),
+		Template:     bin(it, "template"),
+		MachineCount: int(num(it, "machine_count")),
+		Outstanding:  int(num(it, "outstanding")),
+		RCAccount:    str(it, "rc_account"),
+		UserData:     bin(it, "user_data"),
+		ClientToken:  str(it, "client_token"),
+		CloudRef:     str(it, "cloud_ref"),
+		State:        store.State(str(it, "state")),
+		Message:      str(it, "message"),
+		CreatedAt:    fromNanos(num(it, "created")),
+		UpdatedAt:    fromNanos(num(it, "updated")),
+		Version:      num(it, "version"),
+	}
+	if refs := str(it, "machines"); refs != "" {
+		if err := json.Unmarshal([]byte(refs), &r.Machines); err != nil {
+			return r, fmt.Errorf("request %s: decode machines: %w", r.ID, err)
+		}
+	}
+	return r, nil
+}
+
+func machineItem(m *store.Machine, retention time.Duration) item {
+	it := item{
+		"instance_id": attrS(m.InstanceID),
+		"launch":      attrN(nanos(m.LaunchTime)),
+		"updated":     attrN(nanos(m.UpdatedAt)),
+		"launch_key":  attrS(sortKey(m.LaunchTime, m.InstanceID)),
+	}
+	setS(it, "request_id", m.RequestID)
+	setS(it, "return_id", m.ReturnID)
+	setS(it, "template_id", m.TemplateID)
+	setS(it, "name", m.Name)
+	setS(it, "private_ip", m.PrivateIP)
+	setS(it, "public_ip", m.PublicIP)
+	setS(it, "state", m.State)
+	setS(it, "result", m.Result)
+	setS(it, "message", m.Message)
+	setS(it, "instance_type", m.InstanceType)
+	setS(it, "price_type", m.PriceType)
+	if m.Alive() {
+		it["alive"] = attrS(aliveFlag)
+		it["alive_key"] = attrS(aliveKey(m.TemplateID, m.InstanceID))
+	} else {
+		it["expires_at"] = attrN(expiry(m.UpdatedAt, retention))
+	}
+	return it
+}
+
+func decodeMachine(it item) store.Machine {
+	return store.Machine{
+		InstanceID:   str(it, "instance_id"),
+		RequestID:    str(it, "request_id"),
+		ReturnID:     str(it, "return_id"),
+		TemplateID:   str(it, "template_id"),
+		Name:         str(it, "name"),
+		PrivateIP:    str(it, "private_ip"),
+		PublicIP:     str(it, "public_ip"),
+		State:        str(it, "state"),
+		Result:       str(it, "result"),
+		Message:      str(it, "message"),
+		InstanceType: str(it, "instance_type"),
+		PriceType:    str(it, "price_type"),
+		LaunchTime:   fromNanos(num(it, "launch")),
+		UpdatedAt:    fromNanos(num(it, "updated")),
+	}
+}
+
+// expiry is the TTL epoch of an item last updated at t (now when unknown).
+func expiry(t time.Time, retention time.Duration) int64 {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.Add(retention).Unix()
+}
+
+// aliveKey sorts a template's alive machines together. Instance ids hold no
+// '#', so the template is everything before the last one.
+func aliveKey(templateID, instanceID string) string { return templateID + "#" + instanceID }
+
+func aliveKeyTemplate(key string) string {
+	if i := strings.LastIndexByte(key, '#'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// sortKey orders items by time, then id.
+func sortKey(t time.Time, id string) string { return fmt.Sprintf("%020d#%s", nanos(t), id) }
+
+// nanos stores a time as Unix nanoseconds; the zero time is 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos, in UTC.
+func fromNanos(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, v).UTC()
+}
+
+func attrS(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+
+func attrN(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+// setS and setB leave empty values out: DynamoDB refuses empty key
+// attributes, and absent ones keep the indexes sparse.
+func setS(it item, k, v string) {
+	if v != "" {
+		it[k] = attrS(v)
+	}
+}
+
+func setB(it item, k string, v []byte) {
+	if len(v) > 0 {
+		it[k] = &types.AttributeValueMemberB{Value: v}
+	}
+}
+
+func str(it item, k string) string {
+	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func num(it item, k string) int64 {
+	if v, ok := it[k].(*types.AttributeValueMemberN); ok {
+		i, _ := strconv.ParseInt(v.Value, 10, 64)
+		return i
+	}
+	return 0
+}
+
+func bin(it item, k string) []byte {
+	if v, ok := it[k].(*types.AttributeValueMemberB); ok && len(v.Value) > 0 {
+		return v.Value
+	}
+	return nil
+}

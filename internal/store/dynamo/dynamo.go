@@ -1,0 +1,110 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// DefaultRetention is how long finished requests and dead machines are kept
+// when Options.Retention is zero.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// Options says where the tables are.
+type Options struct {
+	TablePrefix string // tables are <prefix>-requests, -machines, -facts
+	Region      string // empty: the default chain's region
+	EndpointURL string // overrides the DynamoDB endpoint (DynamoDB Local)
+	Retention   time.Duration
+	Logger      *slog.Logger
+}
+
+// Store is a store.Store kept in DynamoDB tables.
+type Store struct {
+	db        *dynamodb.Client
+	requests  string
+	machines  string
+	facts     string
+	retention time.Duration
+	log       *slog.Logger
+	calls     atomic.Int64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the tables named by o with the default credential chain.
+// It does not check that they exist (Init does); a missing table surfaces as
+// a fault.Configuration error on first use.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.TablePrefix == "" {
+		return nil, fault.New(fault.Configuration, "dynamodb table prefix is empty")
+	}
+	var loads []func(*config.LoadOptions) error
+	if o.Region != "" {
+		loads = append(loads, config.WithRegion(o.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	if err != nil {
+		return nil, fault.Wrap(fault.Configuration, err, "dynamodb: load AWS configuration")
+	}
+	if cfg.Region == "" {
+		return nil, fault.New(fault.Configuration, "dynamodb: no region configured")
+	}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Store{
+		requests:  o.TablePrefix + "-requests",
+		machines:  o.TablePrefix + "-machines",
+		facts:     o.TablePrefix + "-facts",
+		retention: o.Retention,
+		log:       o.Logger,
+	}
+	s.db = dynamodb.NewFromConfig(cfg, func(c *dynamodb.Options) {
+		if o.EndpointURL != "" {
+			c.BaseEndpoint = aws.String(o.EndpointURL)
+		}
+		c.APIOptions = append(c.APIOptions, s.countCalls)
+	})
+	return s, nil
+}
+
+// Calls is how many DynamoDB operations the store has called so far.
+func (s *Store) Calls() int64 { return s.calls.Load() }
+
+// Close releases the store; the client holds nothing to release.
+func (s *Store) Close() error { return nil }
+
+// countCalls adds a middleware counting every operation the client runs.
+func (s *Store) countCalls(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("ohfpCountCalls",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			s.calls.Add(1)
+			return next.HandleInitialize(ctx, in)
+		}), middleware.Before)
+}
+
+// failure wraps an unexpected DynamoDB error for HostFactory: a missing
+// table is a configuration problem, anything else an internal one.
+func failure(err error, format string, args ...any) error {
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return fault.Wrap(fault.Configuration, err, "dynamodb: %s (run `ohfp store init`?)", fmt.Sprintf(format, args...))
+	}
+	return fault.Wrap(fault.Internal, err, "dynamodb: %s", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,136 @@
+// Package dynamotest gives tests a real DynamoDB engine: DynamoDB Local,
+// installed and started by tools/dynamodb/start.sh, or the endpoint in
+// OHFP_TEST_DYNAMODB_ENDPOINT. Tests fail, never skip, when it cannot start.
+package dynamotest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/store/dynamo"
+)
+
+// EndpointEnv names an already running DynamoDB-compatible endpoint to use
+// instead of starting DynamoDB Local.
+const EndpointEnv = "OHFP_TEST_DYNAMODB_ENDPOINT"
+
+var (
+	endpoint string
+	// run keeps table prefixes of concurrent test processes apart on a
+	// shared endpoint.
+	run = func() string {
+		b := make([]byte, 4)
+		rand.Read(b)
+		return hex.EncodeToString(b)
+	}()
+)
+
+// Main runs a package's tests against DynamoDB; call it from TestMain.
+func Main(m *testing.M) {
+	os.Exit(main(m))
+}
+
+func main(m *testing.M) int {
+	// Fixed local credentials: the default chain must find these and never
+	// reach for a profile or the instance metadata service.
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           "local",
+		"AWS_SECRET_ACCESS_KEY":       "local",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_REGION":                  "us-east-1",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+	} {
+		os.Setenv(k, v)
+	}
+	endpoint = os.Getenv(EndpointEnv)
+	if endpoint == "" {
+		stop, err := start()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dynamotest: cannot start DynamoDB Local: %v\n", err)
+			return 1
+		}
+		defer stop()
+	}
+	return m.Run()
+}
+
+// start runs tools/dynamodb/start.sh with a run folder of its own and
+// returns what stops it.
+func start() (stop func(), err error) {
+	tools, err := toolsDir()
+	if err != nil {
+		return nil, err
+	}
+	runDir, err := os.MkdirTemp("", "ohfp-dynamodb-")
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Command(filepath.Join(tools, "start.sh"), runDir).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
+		os.RemoveAll(runDir)
+		return nil, err
+	}
+	endpoint = strings.TrimSpace(string(out))
+	return func() {
+		if out, err := exec.Command(filepath.Join(tools, "stop.sh"), runDir).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "dynamotest: stop DynamoDB Local: %v: %s\n", err, out)
+		}
+		os.RemoveAll(runDir)
+	}, nil
+}
+
+// toolsDir finds tools/dynamodb above the working directory (go test runs
+// in the package's folder).
+func toolsDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "tools", "dynamodb"), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Options are the options of the store named name in this test process.
+func Options(name string) dynamo.Options {
+	return dynamo.Options{TablePrefix: "ohfp-" + run + "-" + name, EndpointURL: endpoint}
+}
+
+// Open initialises (when new) and opens the store named name; the same name
+// opens the same tables again, as another host would. It is closed when t
+// ends.
+func Open(t testing.TB, name string) *dynamo.Store {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := dynamo.Init(ctx, Options(name), true); err != nil {
+		t.Fatalf("init dynamodb store %s: %v", name, err)
+	}
+	s, err := dynamo.Open(ctx, Options(name))
+	if err != nil {
+		t.Fatalf("open dynamodb store %s: %v", name, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}

@@ -1,0 +1,30 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// Import writes requests and machines exactly as given (CreatedAt,
+// UpdatedAt and Version included), replacing what has the same ids, with no
+// capacity or version check: it is for copying a store (internal/store/
+// transfer), never for HostFactory's traffic.
+func (s *Store) Import(ctx context.Context, requests []store.Request, machines []store.Machine) error {
+	items := make([]item, 0, len(requests))
+	for i := range requests {
+		it, err := requestItem(&requests[i], s.retention)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		items = append(items, it)
+	}
+	if err := s.batchWrite(ctx, s.requests, puts(items)); err != nil {
+		return failure(err, "import %d requests", len(items))
+	}
+	if err := s.SaveMachines(ctx, machines); err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package dynamo
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// SaveMachines upserts machines (keyed by InstanceID) in batches; each
+// machine is written whole and on its own.
+func (s *Store) SaveMachines(ctx context.Context, machines []store.Machine) error {
+	items, err := machineItemsOf(machines, s.retention)
+	if err != nil {
+		return fmt.Errorf("save machines: %w", err)
+	}
+	if err := s.batchWrite(ctx, s.machines, puts(items)); err != nil {
+		return failure(err, "save %d machines", len(items))
+	}
+	return nil
+}
+
+// machineItemsOf encodes machines, the last of repeated ids winning, since
+// one DynamoDB call may not write an item twice.
+func machineItemsOf(machines []store.Machine, retention time.Duration) ([]item, error) {
+	at := make(map[string]int, len(machines))
+	var out []item
+	for i := range machines {
+		m := &machines[i]
+		if m.InstanceID == "" {
+			return nil, fmt.Errorf("machine %q of request %s has no instance id", m.Name, m.RequestID)
+		}
+		it := machineItem(m, retention)
+		if j, ok := at[m.InstanceID]; ok {
+			out[j] = it
+			continue
+		}
+		at[m.InstanceID] = len(out)
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+func puts(items []item) []types.WriteRequest {
+	out := make([]types.WriteRequest, len(items))
+	for i, it := range items {
+		out[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+	}
+	return out
+}
+
+// Machines returns the machines matching q, ordered by request then launch.
+// The most selective field picks the read (instance ids by key, then host
+// names, requests, returns, a template's alive machines, a template, every
+// alive machine); the others filter what it reads.
+func (s *Store) Machines(ctx context.Context, q store.MachineQuery) ([]store.Machine, error) {
+	var items []item
+	var err error
+	switch {
+	case len(q.InstanceIDs) > 0:
+		items, err = s.machinesByID(ctx, q.InstanceIDs)
+	case len(q.Names) > 0:
+		items, err = s.machinesBy(ctx, idxName, "name", q.Names)
+	case len(q.RequestIDs) > 0:
+		items, err = s.machinesBy(ctx, idxRequest, "request_id", q.RequestIDs)
+	case len(q.ReturnIDs) > 0:
+		items, err = s.machinesBy(ctx, idxReturn, "return_id", q.ReturnIDs)
+	case q.AliveOnly:
+		var keys []string
+		keys, err = s.aliveMachines(ctx, q.TemplateID)
+		if err == nil {
+			items, err = s.machinesByID(ctx, keys)
+		}
+	case q.TemplateID != "":
+		items, err = s.machinesBy(ctx, idxTemplate, "template_id", []string{q.TemplateID})
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, failure(err, "machines")
+	}
+	seen := make(map[string]bool, len(items))
+	var out []store.Machine
+	for _, it := range items {
+		m := decodeMachine(it)
+		if !seen[m.InstanceID] && matchMachine(q, m) {
+			seen[m.InstanceID] = true
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Machine) int {
+		return cmp.Or(cmp.Compare(a.RequestID, b.RequestID), a.LaunchTime.Compare(b.LaunchTime),
+			cmp.Compare(a.InstanceID, b.InstanceID))
+	})
+	return out, nil
+}
+
+func (s *Store) machinesByID(ctx context.Context, ids []string) ([]item, error) {
+	ids = unique(ids)
+	keys := make([]item, len(ids))
+	for i, id := range ids {
+		keys[i] = item{"instance_id": attrS(id)}
+	}
+	return s.batchGet(ctx, s.machines, keys)
+}
+
+// machinesBy queries a machines index once per value.
+func (s *Store) machinesBy(ctx context.Context, index, attr string, values []string) ([]item, error) {
+	var out []item
+	for _, v := range unique(values) {
+		if v == "" {
+			continue // never indexed
+		}
+		err := s.query(ctx, &dynamodb.QueryInput{
+			TableName:                 &s.machines,
+			IndexName:                 aws.String(index),
+			KeyConditionExpression:    aws.String("#k = :k"),
+			ExpressionAttributeNames:  map[string]string{"#k": attr},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":k": attrS(v)},
+		}, func(it item) bool { out = append(out, it); return true })
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// aliveMachines lists the instance ids of alive machines of templateID, or
+// of every template when it is empty, from the sparse alive index.
+func (s *Store) aliveMachines(ctx context.Context, templateID string) ([]string, error) {
+	var ids []string
+	err := s.eachAlive(ctx, templateID, func(_, instanceID string) { ids = append(ids, instanceID) })
+	return ids, err
+}
+
+// eachAlive calls f with the template and instance id of every alive machine
+// of templateID, or of every template when it is empty.
+func (s *Store) eachAlive(ctx context.Context, templateID string, f func(templateID, instanceID string)) error {
+	in := &dynamodb.QueryInput{
+		TableName:                 &s.machines,
+		IndexName:                 aws.String(idxAlive),
+		KeyConditionExpression:    aws.String("alive = :a"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": attrS(aliveFlag)},
+		ProjectionExpression:      aws.String("instance_id, alive_key"),
+	}
+	if templateID != "" {
+		in.KeyConditionExpression = aws.String("alive = :a AND begins_with(alive_key, :t)")
+		in.ExpressionAttributeValues[":t"] = attrS(aliveKey(templateID, ""))
+	}
+	return s.query(ctx, in, func(it item) bool {
+		t := aliveKeyTemplate(str(it, "alive_key"))
+		// begins_with also matches templates named "<templateID>#...".
+		if templateID == "" || t == templateID {
+			f(t, str(it, "instance_id"))
+		}
+		return true
+	})
+}
+
+func matchMachine(q store.MachineQuery, m store.Machine) bool {
+	in := func(values []string, v string) bool { return len(values) == 0 || slices.Contains(values, v) }
+	return in(q.RequestIDs, m.RequestID) && in(q.ReturnIDs, m.ReturnID) &&
+		in(q.InstanceIDs, m.InstanceID) && in(q.Names, m.Name) &&
+		(q.TemplateID == "" || m.TemplateID == q.TemplateID) &&
+		(!q.AliveOnly || m.Alive())
+}
+
+// Usage returns the slots held per template: alive machines plus the
+// Outstanding of unfinished create requests. Templates holding none are
+// absent.
+func (s *Store) Usage(ctx context.Context) (map[string]int, error) {
+	u, err := s.usage(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return u.held, nil
+}
+
+// usage is what templates hold, and which requests it counted.
+type usage struct {
+	held    map[string]int
+	counted map[string]bool // request ids
+}
+
+// usage reads what templateID holds, or every template when it is empty:
+// one Query per unfinished state and one on the alive index.
+func (s *Store) usage(ctx context.Context, templateID string) (usage, error) {
+	u := usage{held: map[string]int{}, counted: map[string]bool{}}
+	for _, st := range unfinished {
+		in := &dynamodb.QueryInput{
+			TableName:                 &s.requests,
+			IndexName:                 aws.String(idxState),
+			KeyConditionExpression:    aws.String("#s = :s"),
+			FilterExpression:          aws.String("kind = :k"),
+			ProjectionExpression:      aws.String("id, template_id, outstanding"),
+			ExpressionAttributeNames:  map[string]string{"#s": "state"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":s": attrS(string(st)), ":k": attrS(string(store.KindCreate))},
+		}
+		if templateID != "" {
+			in.FilterExpression = aws.String("kind = :k AND template_id = :t")
+			in.ExpressionAttributeValues[":t"] = attrS(templateID)
+		}
+		err := s.query(ctx, in, func(it item) bool {
+			u.counted[str(it, "id")] = true
+			u.held[str(it, "template_id")] += int(num(it, "outstanding"))
+			return true
+		})
+		if err != nil {
+			return u, failure(err, "usage")
+		}
+	}
+	if err := s.eachAlive(ctx, templateID, func(t, _ string) { u.held[t]++ }); err != nil {
+		return u, failure(err, "usage")
+	}
+	for t, v := range u.held {
+		if v == 0 {
+			delete(u.held, t)
+		}
+	}
+	return u, nil
+}
