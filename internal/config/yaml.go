@@ -12,7 +12,7 @@ import (
 // Bounds on the JSON a YAML file may expand to through aliases, so that a
 // file of nested or self-referencing anchors cannot exhaust memory or stack.
 const (
-	yamlNodeBudget = 1 << 20
+	yamlNodeBudget = 1 << 18
 	yamlMaxDepth   = 64
 )
 

@@ -1,0 +1,203 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// loadTemplates loads an IBM templates file holding the given templates.
+func loadTemplates(t testing.TB, templates ...string) (*Config, error) {
+	t.Helper()
+	c, _, err := loadDir(t, map[string]string{
+		"awsprov_config.json":    minimalConfig,
+		"awsprov_templates.json": `{"templates": [` + strings.Join(templates, ",") + `]}`,
+	}, nil)
+	return c, err
+}
+
+// base is a valid template to which a test adds or changes one field.
+func base(extra string) string {
+	if extra != "" {
+		extra = ", " + extra
+	}
+	return `{"templateId": "t", "maxNumber": 4, "imageId": "ami-0123", "vmType": "t3.micro"` + extra + `}`
+}
+
+func TestTemplateErrors(t *testing.T) {
+	tests := []struct {
+		template, field, msg string
+	}{
+		{`{"maxNumber": 1, "imageId": "ami-1", "vmType": "t3.micro"}`, "templateId", "is required"},
+		{`{"templateId": "has space", "maxNumber": 1}`, "templateId", `must be 1-64 characters of A-Z, a-z, 0-9, _ and -, got "has space"`},
+		{`{"templateId": "` + strings.Repeat("x", 65) + `"}`, "templateId", `must be 1-64 characters of A-Z, a-z, 0-9, _ and -, got "` + strings.Repeat("x", 59) + `...`},
+		{base(`"templateId": 12`), "templateId", "is given twice"},
+		{base(`"maxNumber": "ten"`), "maxNumber", `is given twice`},
+		{`{"templateId": "t", "maxNumber": "ten", "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got "ten"`},
+		{`{"templateId": "t", "maxNumber": 0, "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got 0`},
+		{`{"templateId": "t", "maxNumber": -2, "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got -2`},
+		{`{"templateId": "t", "maxNumber": 2.5, "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got 2.5`},
+		{`{"templateId": "t", "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", "is required (-1 for unlimited)"},
+		{`{"templateId": "t", "maxNumber": 1, "vmType": "t3.micro"}`, "imageId", "is required unless launchTemplateId is given"},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-1"}`, "vmType", "vmType or vmTypes is required unless launchTemplateId is given"},
+		{base(`"attributes": []`), "attributes", "must be an object, got []"},
+		{base(`"attributes": {"ncpus": 4}`), "attributes.ncpus", "must be a pair [kind, value], got 4"},
+		{base(`"attributes": {"ncpus": ["Numeric"]}`), "attributes.ncpus", `must be a pair [kind, value], got ["Numeric"]`},
+		{base(`"attributes": {"ncpus": ["Integer", "4"]}`), "attributes.ncpus", `kind must be String, Numeric or Boolean, got ["Integer", "4"]`},
+		{base(`"attributes": {"ncpus": ["Numeric", "four"]}`), "attributes.ncpus", `a Numeric value must be a number, got ["Numeric", "four"]`},
+		{base(`"attributes": {"gpu": ["Boolean", "2"]}`), "attributes.gpu", `a Boolean value must be 0, 1, true or false, got ["Boolean", "2"]`},
+		{base(`"attributes": {"type": ["String", {}]}`), "attributes.type", `a String value must be a string, got ["String", {}]`},
+		{base(`"priceType": "cheap"`), "priceType", `must be one of ondemand, spot, heterogeneous, got "cheap"`},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "i-123", "vmType": "t3.micro"}`, "imageId", `must be an AMI id (ami-...), an SSM parameter path (/...) or resolve:ssm:/..., got "i-123"`},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-1", "vmType": "t3 micro"}`, "vmType", `must be an instance type such as t3.micro, got "t3 micro"`},
+		{base(`"vmTypes": {"m5.large": 0}`), "vmTypes", `must map instance types to integers of at least 1, got {"m5.large": 0}`},
+		{base(`"vmTypes": {"m5": 1}`), "vmTypes", `"m5": must be an instance type such as t3.micro, got {"m5": 1}`},
+		{base(`"vmTypes": {}`), "vmTypes", `must be an object mapping instance types to integers, got {}`},
+		{base(`"vmTypesPriority": {"m5.large": -1}`), "vmTypesPriority", `must map instance types to integers of at least 0, got {"m5.large": -1}`},
+		{base(`"subnetId": "subnet-1,vpc-2"`), "subnetId", `"vpc-2" is not an id of the form subnet-..., got "subnet-1,vpc-2"`},
+		{base(`"subnetId": [1, true]`), "subnetId", `must be a list of strings or a comma-separated string, got [1, true]`},
+		{base(`"securityGroupIds": ["sg-1", "default"]`), "securityGroupIds", `"default" is not an id of the form sg-..., got ["sg-1", "default"]`},
+		{base(`"keyName": {"a": 1}`), "keyName", `must be a string, got {"a": 1}`},
+		{base(`"instanceTags": "Project=x;Owner"`), "instanceTags", `"Owner" is not key=value, got "Project=x;Owner"`},
+		{base(`"instanceTags": "aws:cloudformation:stack=x"`), "instanceTags", `tag "aws:cloudformation:stack": keys starting with aws: are reserved by AWS, got "aws:cloudformation:stack=x"`},
+		{base(`"instanceTags": {"AWS:x": "1"}`), "instanceTags", `tag "AWS:x": keys starting with aws: are reserved by AWS, got {"AWS:x": "1"}`},
+		{base(`"instanceTags": "a=1;a=2"`), "instanceTags", `tag "a" is given twice, got "a=1;a=2"`},
+		{base(`"instanceTags": "=1"`), "instanceTags", `tag keys must have 1-128 characters, got "=1"`},
+		{base(`"instanceTags": {"a": [1]}`), "instanceTags", `tag "a": must be a string, got {"a": [1]}`},
+		{base(`"instanceTags": 5`), "instanceTags", `"5" is not key=value, got 5`},
+		{base(`"rootDeviceVolumeSize": 0`), "rootDeviceVolumeSize", `must be an integer from 1 to 65536, got 0`},
+		{base(`"volumeType": "ssd"`), "volumeType", `must be one of gp2, gp3, io1, io2, standard, st1, sc1, got "ssd"`},
+		{base(`"iops": "fast"`), "iops", `must be an integer from 1 to 256000, got "fast"`},
+		{base(`"volumeType": "gp2", "iops": 3000`), "iops", `applies only to volumeType io1, io2 or gp3, not gp2`},
+		{base(`"ebsOptimized": "sometimes"`), "ebsOptimized", `must be true or false, got "sometimes"`},
+		{base(`"tenancy": "shared"`), "tenancy", `must be one of default, dedicated, host, got "shared"`},
+		{base(`"launchTemplateId": "my-template"`), "launchTemplateId", `must be a launch template id (lt-...), got "my-template"`},
+		{base(`"launchTemplateVersion": "latest"`), "launchTemplateVersion", `must be $Latest, $Default or a version number, got "latest"`},
+		{base(`"launchTemplateVersion": 0`), "launchTemplateVersion", `must be $Latest, $Default or a version number, got 0`},
+		{base(`"maxSpotPrice": "-0.1"`), "maxSpotPrice", `must be a positive price in USD per hour, got "-0.1"`},
+		{base(`"spotPrice": "cheap"`), "spotPrice", `must be a positive price in USD per hour, got "cheap"`},
+		{base(`"maxSpotPrice": 0.1, "spotPrice": 0.2`), "spotPrice", `is given twice`},
+		{base(`"allocationStrategy": "random"`), "allocationStrategy", `must be one of capacityOptimized, capacityOptimizedPrioritized, priceCapacityOptimized, diversified, lowestPrice, got "random"`},
+		{base(`"allocationStrategyOnDemand": "cheapest"`), "allocationStrategyOnDemand", `must be one of lowestPrice, prioritized, got "cheapest"`},
+		{base(`"percentOnDemand": 101`), "percentOnDemand", `must be an integer from 0 to 100, got 101`},
+		{base(`"spotFleetRequestExpiry": -5`), "spotFleetRequestExpiry", `must be an integer from 1 to 525600, got -5`},
+		{base(`"poolsCount": 0`), "poolsCount", `must be an integer from 1 to 100, got 0`},
+		{base(`"priority": "high"`), "priority", `must be an integer, got "high"`},
+		{base(`"providerApi": "Lambda"`), "providerApi", `must be one of RunInstances, EC2Fleet, SpotFleet, ASG, got "Lambda"`},
+		{base(`"fleetType": "forever"`), "fleetType", `must be one of instant, request, maintain, got "forever"`},
+		{base(`"fleetType": "request"`), "fleetType", `applies only to providerApi EC2Fleet and SpotFleet, not RunInstances`},
+		{base(`"providerApi": "ASG", "fleetType": "maintain"`), "fleetType", `applies only to providerApi EC2Fleet and SpotFleet, not ASG`},
+		{base(`"providerApi": "SpotFleet", "fleetType": "instant", "fleetRole": "r"`), "fleetType", `instant is not available with providerApi SpotFleet`},
+		{base(`"providerApi": "SpotFleet"`), "fleetRole", `is required with providerApi SpotFleet`},
+		{base(`"providerApi": "RunInstances", "priceType": "heterogeneous"`), "priceType", `heterogeneous needs providerApi EC2Fleet, SpotFleet or ASG`},
+		{`"not an object"`, "", `must be an object, got "not an object"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field+" "+tt.msg, func(t *testing.T) {
+			_, err := loadTemplates(t, `{"templateId": "first", "maxNumber": -1, "imageId": "ami-1", "vmType": "t3.micro"}`, tt.template)
+			name := "templates[1]"
+			if tt.field != "" {
+				name += "." + tt.field
+			}
+			configError(t, err, "awsprov_templates.json: "+name+": "+tt.msg, "awsprov_templates.json", name)
+		})
+	}
+}
+
+func TestTemplateListErrors(t *testing.T) {
+	_, err := loadTemplates(t, base(""), base(""))
+	configError(t, err, `awsprov_templates.json: templates[1].templateId: "t" is already the id of templates[0]`, "awsprov_templates.json", "templates[1].templateId")
+
+	_, _, err = loadDir(t, map[string]string{"awsprov_config.json": minimalConfig, "awsprov_templates.json": `{"templates": {"t": {}}}`}, nil)
+	configError(t, err, `awsprov_templates.json: templates: must be a list of templates, got {"t": {}}`, "awsprov_templates.json", "templates")
+
+	_, _, err = loadDir(t, map[string]string{"config.yml": "provider: {aws: {region: us-east-1}}\ntemplates:\n  - template_id: a\n    max_number: ten\n"}, nil)
+	configError(t, err, `config.yml: templates[0].max_number: must be -1 or a positive integer, got "ten"`, "config.yml", "templates[0].max_number")
+
+	_, _, err = loadDir(t, map[string]string{"config.yml": "provider: {aws: {region: us-east-1}}\ntemplates:\n  - template_id: a\n    max_number: 1\n    vm_type: t3.micro\n    attributes: {vm_type: t3.large}\n"}, nil)
+	configError(t, err, `config.yml: templates[0].attributes.vm_type: is given twice`, "config.yml", "templates[0].attributes.vm_type")
+
+	// In the seeds' layout a pair of a real kind is still an attribute, and checked as one.
+	_, _, err = loadDir(t, map[string]string{"config.yml": "provider: {aws: {region: us-east-1}}\ntemplates:\n  - template_id: a\n    max_number: 1\n    attributes: {ncpus: [Numeric, many]}\n"}, nil)
+	configError(t, err, `config.yml: templates[0].attributes.ncpus: a Numeric value must be a number, got ["Numeric","many"]`, "config.yml", "templates[0].attributes.ncpus")
+}
+
+func TestTemplateDefaults(t *testing.T) {
+	tests := []struct {
+		template            string
+		price, api, fleet   string
+		launchTemplateVerse string
+	}{
+		{base(""), PriceOnDemand, APIRunInstances, "", ""},
+		{base(`"priceType": "spot"`), PriceSpot, APIRunInstances, "", ""},
+		{base(`"priceType": "Spot"`), PriceSpot, APIRunInstances, "", ""},
+		{base(`"priceType": "on-demand"`), PriceOnDemand, APIRunInstances, "", ""},
+		{base(`"vmTypes": {"m5.large": 1}`), PriceOnDemand, APIEC2Fleet, FleetInstant, ""},
+		{base(`"priceType": "heterogeneous"`), PriceHeterogeneous, APIEC2Fleet, FleetInstant, ""},
+		{base(`"providerApi": "ec2fleet", "fleetType": "Maintain"`), PriceOnDemand, APIEC2Fleet, FleetMaintain, ""},
+		{base(`"providerApi": "spot_fleet", "fleetRole": "arn:aws:iam::1:role/f"`), PriceOnDemand, APISpotFleet, FleetRequest, ""},
+		{base(`"providerApi": "asg", "priceType": "heterogeneous"`), PriceHeterogeneous, APIASG, "", ""},
+		{`{"templateId": "lt", "maxNumber": 1, "launchTemplateId": "lt-0abc", "launchTemplateVersion": "$latest"}`, PriceOnDemand, APIRunInstances, "", "$Latest"},
+		{`{"templateId": "lt", "maxNumber": 1, "launchTemplateId": "lt-0abc", "launchTemplateVersion": 3}`, PriceOnDemand, APIRunInstances, "", "3"},
+	}
+	for _, tt := range tests {
+		c, err := loadTemplates(t, tt.template)
+		if err != nil {
+			t.Errorf("%s: %v", tt.template, err)
+			continue
+		}
+		got := c.Templates[0]
+		if got.PriceType != tt.price || got.ProviderAPI != tt.api || got.FleetType != tt.fleet || got.LaunchTemplateVersion != tt.launchTemplateVerse {
+			t.Errorf("%s: price %q, api %q, fleet %q, version %q", tt.template, got.PriceType, got.ProviderAPI, got.FleetType, got.LaunchTemplateVersion)
+		}
+	}
+}
+
+// IBM's files give numbers as strings, lists as comma strings and so on;
+// every spelling must land on the same model.
+func TestTemplateSpellings(t *testing.T) {
+	want := Template{
+		ID: "t", MaxNumber: 4, ImageID: "ami-0123", VMType: "t3.micro", PriceType: PriceOnDemand, ProviderAPI: APIRunInstances,
+		SubnetIDs: []string{"subnet-a", "subnet-b"}, SecurityGroupIDs: []string{"sg-a", "sg-b"},
+		InstanceTags: []Tag{{"Name", "hf node"}, {"Empty", ""}}, RootDeviceVolumeSize: 50, EBSOptimized: true,
+		Attributes: map[string]Attribute{"ncpus": {"Numeric", "2"}, "gpu": {"Boolean", "0"}, "zone": {"String", "a"}},
+	}
+	spellings := []string{
+		`"subnetId": "subnet-a,subnet-b", "securityGroupIds": "sg-a, sg-b", "instanceTags": "Name=hf node;Empty=;",
+		 "rootDeviceVolumeSize": "50", "ebsOptimized": "true",
+		 "attributes": {"ncpus": ["Numeric", "2"], "gpu": ["Boolean", "false"], "zone": ["String", "a"]}`,
+		`"subnetIds": ["subnet-a", " subnet-b "], "securityGroupIds": ["sg-a", "sg-b"], "instanceTags": {"Name": "hf node", "Empty": ""},
+		 "rootDeviceVolumeSize": 50.0, "ebsOptimized": 1,
+		 "attributes": {"ncpus": ["numeric", 2], "gpu": ["boolean", false], "zone": ["string", "a"]}`,
+		`"subnet_id": "subnet-a;subnet-b", "security_group_ids": ["sg-a", "sg-b"], "instance_tags": " Name = hf node ; Empty= ",
+		 "root_device_volume_size": " 50 ", "ebs_optimized": "YES", "keyName": "", "placementGroupName": null,
+		 "attributes": {"ncpus": ["Numeric", "2.0"], "gpu": ["Boolean", "0"], "zone": ["String", "a"]}`,
+	}
+	for i, sp := range spellings {
+		c, err := loadTemplates(t, base(sp))
+		if err != nil {
+			t.Errorf("spelling %d: %v", i, err)
+			continue
+		}
+		w := want
+		if i == 2 {
+			// "subnet-a;subnet-b" is one id to the comma rule; "2.0" is kept as written.
+			w.SubnetIDs = []string{"subnet-a;subnet-b"}
+			w.Attributes = map[string]Attribute{"ncpus": {"Numeric", "2.0"}, "gpu": {"Boolean", "0"}, "zone": {"String", "a"}}
+		}
+		if !reflect.DeepEqual(c.Templates[0], w) {
+			t.Errorf("spelling %d\n got %+v\nwant %+v", i, c.Templates[0], w)
+		}
+	}
+}
+
+func TestCamel(t *testing.T) {
+	for in, want := range map[string]string{
+		"template_id": "templateId", "vm_types_on_demand": "vmTypesOnDemand", "maxNumber": "maxNumber",
+		"_odd__name_": "oddName", "iops": "iops",
+	} {
+		if got := camel(in); got != want {
+			t.Errorf("camel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
