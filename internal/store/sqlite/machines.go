@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// machineColumns are the stored columns of a machine, in scanMachines' order.
+var machineColumns = []string{
+	"instance_id", "request_id", "return_id", "template_id", "name",
+	"private_ip", "public_ip", "state", "result", "message",
+	"instance_type", "price_type", "launch_time", "updated_at",
+}
+
+var (
+	selectMachines = "SELECT " + strings.Join(machineColumns, ", ") + " FROM machines"
+	upsertMachine  = "INSERT INTO machines (" + strings.Join(machineColumns, ", ") +
+		") VALUES (:" + strings.Join(machineColumns, ", :") + ")" +
+		" ON CONFLICT (instance_id) DO UPDATE SET " + assignments(machineColumns[1:], "excluded.")
+)
+
+// inList matches a value against a JSON array bound as one parameter: one
+// statement for any number of ids, with no chunking around SQLite's limit
+// on bound parameters and with SQL's ORDER BY over the whole result.
+const inList = "(SELECT value FROM json_each(?))"
+
+// jsonList encodes values for inList.
+func jsonList(values []string) (string, error) {
+	b, err := json.Marshal(values)
+	if err != nil {
+		return "", fmt.Errorf("encode id list: %w", err)
+	}
+	return string(b), nil
+}
+
+// whereClause ANDs conditions; none gives "".
+func whereClause(conditions []string) string {
+	if len(conditions) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conditions, " AND ")
+}
+
+// SaveMachines upserts machines in one transaction. A machine whose request
+// or return request is not stored gives store.ErrNotFound and nothing is
+// written.
+func (s *Store) SaveMachines(ctx context.Context, machines []store.Machine) error {
+	if len(machines) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return saveMachines(ctx, tx, machines) })
+	if err != nil {
+		return fmt.Errorf("save machines: %w", err)
+	}
+	return nil
+}
+
+// saveMachines upserts machines through one prepared statement in tx.
+func saveMachines(ctx context.Context, tx *sql.Tx, machines []store.Machine) error {
+	if len(machines) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, upsertMachine)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range machines {
+		m := &machines[i]
+		var returnID any
+		if m.ReturnID != "" {
+			returnID = m.ReturnID
+		}
+		_, err := stmt.ExecContext(ctx,
+			sql.Named("instance_id", m.InstanceID),
+			sql.Named("request_id", m.RequestID),
+			sql.Named("return_id", returnID),
+			sql.Named("template_id", m.TemplateID),
+			sql.Named("name", m.Name),
+			sql.Named("private_ip", m.PrivateIP),
+			sql.Named("public_ip", m.PublicIP),
+			sql.Named("state", m.State),
+			sql.Named("result", m.Result),
+			sql.Named("message", m.Message),
+			sql.Named("instance_type", m.InstanceType),
+			sql.Named("price_type", m.PriceType),
+			sql.Named("launch_time", nanos(m.LaunchTime)),
+			sql.Named("updated_at", nanos(m.UpdatedAt)),
+		)
+		if err != nil {
+			if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+				return fmt.Errorf("machine %s: request %q or return %q: %w", m.InstanceID, m.RequestID, m.ReturnID, store.ErrNotFound)
+			}
+			return fmt.Errorf("machine %s: %w", m.InstanceID, err)
+		}
+	}
+	return nil
+}
+
+// Machines returns the machines matching q, ordered by request then launch.
+func (s *Store) Machines(ctx context.Context, q store.MachineQuery) ([]store.Machine, error) {
+	var where []string
+	var args []any
+	for _, f := range []struct {
+		column string
+		values []string
+	}{
+		{"request_id", q.RequestIDs},
+		{"return_id", q.ReturnIDs},
+		{"instance_id", q.InstanceIDs},
+		{"name", q.Names},
+	} {
+		if len(f.values) == 0 {
+			continue
+		}
+		list, err := jsonList(f.values)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, f.column+" IN "+inList)
+		args = append(args, list)
+	}
+	if q.TemplateID != "" {
+		where = append(where, "template_id = ?")
+		args = append(args, q.TemplateID)
+	}
+	if q.AliveOnly {
+		where = append(where, "alive")
+	}
+	if len(where) == 0 {
+		return nil, nil
+	}
+	query := selectMachines + whereClause(where) + " ORDER BY request_id, launch_time, instance_id"
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("machines: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Machine
+	for rows.Next() {
+		var (
+			m                store.Machine
+			returnID         sql.NullString
+			launched, update int64
+		)
+		err := rows.Scan(&m.InstanceID, &m.RequestID, &returnID, &m.TemplateID, &m.Name,
+			&m.PrivateIP, &m.PublicIP, &m.State, &m.Result, &m.Message,
+			&m.InstanceType, &m.PriceType, &launched, &update)
+		if err != nil {
+			return nil, fmt.Errorf("machines: %w", err)
+		}
+		m.ReturnID = returnID.String
+		m.LaunchTime, m.UpdatedAt = fromNanos(launched), fromNanos(update)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("machines: %w", err)
+	}
+	return out, nil
+}

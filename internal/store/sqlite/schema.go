@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+// migrations bring a store from schema version i (PRAGMA user_version) to
+// i+1. Append only: a released migration never changes.
+var migrations = []string{
+	// 1: requests, machines, facts. Times are Unix nanoseconds (0 = zero
+	// time). alive and finished restate store.Machine.Alive and
+	// store.State.Finished for SQL; the conformance suite holds them equal.
+	`
+CREATE TABLE requests (
+	id            TEXT PRIMARY KEY,
+	kind          TEXT NOT NULL,
+	template_id   TEXT NOT NULL,
+	template      BLOB,
+	machine_count INTEGER NOT NULL,
+	outstanding   INTEGER NOT NULL,
+	rc_account    TEXT NOT NULL,
+	user_data     BLOB,
+	client_token  TEXT NOT NULL,
+	cloud_ref     TEXT NOT NULL,
+	machines      TEXT, -- JSON array of store.MachineRef
+	state         TEXT NOT NULL,
+	message       TEXT NOT NULL,
+	created_at    INTEGER NOT NULL,
+	updated_at    INTEGER NOT NULL,
+	version       INTEGER NOT NULL,
+	finished      INTEGER GENERATED ALWAYS AS
+		(state IN ('complete', 'complete_with_error', 'failed')) VIRTUAL
+);
+CREATE INDEX requests_state ON requests (state);
+CREATE INDEX requests_kind ON requests (kind);
+CREATE INDEX requests_template ON requests (template_id);
+CREATE INDEX requests_created ON requests (created_at);
+
+CREATE TABLE machines (
+	instance_id   TEXT PRIMARY KEY,
+	request_id    TEXT NOT NULL REFERENCES requests (id),
+	return_id     TEXT REFERENCES requests (id), -- NULL when not returned
+	template_id   TEXT NOT NULL,
+	name          TEXT NOT NULL,
+	private_ip    TEXT NOT NULL,
+	public_ip     TEXT NOT NULL,
+	state         TEXT NOT NULL,
+	result        TEXT NOT NULL,
+	message       TEXT NOT NULL,
+	instance_type TEXT NOT NULL,
+	price_type    TEXT NOT NULL,
+	launch_time   INTEGER NOT NULL,
+	updated_at    INTEGER NOT NULL,
+	alive         INTEGER GENERATED ALWAYS AS
+		(state NOT IN ('terminated', 'shutting-down', 'stopping', 'stopped') AND result <> 'fail') VIRTUAL
+);
+CREATE INDEX machines_request ON machines (request_id, launch_time);
+CREATE INDEX machines_return ON machines (return_id);
+CREATE INDEX machines_template ON machines (template_id);
+CREATE INDEX machines_name ON machines (name);
+
+CREATE TABLE facts (
+	key        TEXT PRIMARY KEY,
+	value      BLOB,
+	updated_at INTEGER NOT NULL
+);
+`,
+}
+
+// migrate checks the schema version with one query and migrates only when
+// the file is older than this binary.
+func (s *Store) migrate(ctx context.Context) error {
+	var version int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return s.openError(err)
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	if err := s.checkVersion(version); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Another process may have migrated since the first look.
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			return err
+		}
+		if err := s.checkVersion(version); err != nil {
+			return err
+		}
+		if version == 0 {
+			var objects int
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&objects); err != nil {
+				return err
+			}
+			if objects > 0 {
+				return fault.New(fault.Configuration, "state store %s is an SQLite database of something else than ohfp", s.path)
+			}
+		}
+		for v := version; v < len(migrations); v++ {
+			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migration to schema version %d: %w", v+1, err)
+			}
+		}
+		// PRAGMA takes no parameters; the number is ours.
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations)))
+		return err
+	})
+	if err != nil {
+		return fault.Wrap("", err, "state store %s: migrate", s.path)
+	}
+	// WAL is a property of the file: set once, it stays. It cannot change
+	// inside a transaction, and waits until the file is known to be ours.
+	if _, err := s.db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+		return fault.Wrap(fault.Internal, err, "state store %s: journal mode", s.path)
+	}
+	return nil
+}
+
+// checkVersion refuses a store written by a newer ohfp.
+func (s *Store) checkVersion(version int) error {
+	if version > len(migrations) {
+		return fault.New(fault.Configuration,
+			"state store %s has schema version %d, newer than the %d this ohfp knows; use a newer ohfp",
+			s.path, version, len(migrations))
+	}
+	return nil
+}
