@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, once; safe to run again.
+set -euo pipefail
+missing=()
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
