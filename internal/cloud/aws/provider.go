@@ -7,6 +7,7 @@ package aws
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,6 +81,7 @@ func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) 
 	if awsCfg.Region == "" {
 		return nil, fault.New(fault.Configuration, "no AWS region: set AWS_REGION in the provider config")
 	}
+	awsCfg.HTTPClient = bodyGuard{awsCfg.HTTPClient}
 	p := &Provider{
 		ec2:   ec2.NewFromConfig(awsCfg),
 		ssm:   ssm.NewFromConfig(awsCfg),
@@ -122,6 +124,24 @@ func newHTTPClient(cfg config.AWS) (*awshttp.BuildableClient, error) {
 	}
 	return c, nil
 }
+
+// bodyGuard works around a race between smithy-go and net/http: the SDK
+// closes a request's body as soon as the response headers arrive, and the
+// body's WriteTo then answers io.EOF as an error to the transport, which
+// is still finishing the request and drops the connection under a response
+// body being read. A fast endpoint (the sandbox) hits it on large answers.
+// Hiding WriteTo makes a closed body read as a plain EOF.
+type bodyGuard struct{ next awsconfig.HTTPClient }
+
+func (c bodyGuard) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		req.Body = readOnlyBody{req.Body}
+	}
+	return c.next.Do(req)
+}
+
+// readOnlyBody exposes only Read and Close of a request body.
+type readOnlyBody struct{ io.ReadCloser }
 
 // Launch places spec on the API its template names.
 func (p *Provider) Launch(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {

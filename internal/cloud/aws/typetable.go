@@ -69,7 +69,7 @@ var irregularTypes = []cloud.TypeFacts{
 	{Name: "hpc7g.16xlarge", VCPUs: 64, Cores: 64, MemoryMiB: 131072, Arch: "arm64"},
 }
 
-// burstableSizes are the t3/t3a sizes: vCPUs and GiB (nano: half a GiB).
+// burstableSizes are the t3, t3a and t4g sizes: vCPUs and MiB.
 var burstableSizes = []struct {
 	size  string
 	vcpus int
@@ -91,9 +91,13 @@ func buildTypeTable() map[string]cloud.TypeFacts {
 			}
 		}
 	}
-	for _, family := range []string{"t3", "t3a"} {
+	for _, fam := range []struct {
+		name, arch     string
+		threadsPerCore int
+	}{{"t3", "x86_64", 2}, {"t3a", "x86_64", 2}, {"t4g", "arm64", 1}} {
 		for _, s := range burstableSizes {
-			add(cloud.TypeFacts{Name: family + "." + s.size, VCPUs: s.vcpus, Cores: s.vcpus / 2, MemoryMiB: s.mib, Arch: "x86_64"})
+			add(cloud.TypeFacts{Name: fam.name + "." + s.size, VCPUs: s.vcpus, Cores: s.vcpus / fam.threadsPerCore,
+				MemoryMiB: s.mib, Arch: fam.arch})
 		}
 	}
 	for _, f := range irregularTypes {

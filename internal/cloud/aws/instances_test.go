@@ -1,0 +1,105 @@
+package aws
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+)
+
+func TestInstancesByRequestAndByID(t *testing.T) {
+	e := newTestEnv(t)
+	a := e.mustLaunch(t, baseSpec("req-a", 3))
+	b := e.mustLaunch(t, baseSpec("req-b", 2))
+	e.mustLaunch(t, baseSpec("req-c", 1))
+	e.sb.ResetCalls()
+
+	got, err := e.p.Instances(t.Context(), cloud.Query{
+		RequestIDs: []string{"req-a", "req-unknown"},
+		// a's first instance again, one of b's, and ids EC2 never knew.
+		InstanceIDs: []string{a.Instances[0].ID, b.Instances[1].ID, "i-0000000000000dead", "i-0000000000000beef"},
+	})
+	if err != nil {
+		t.Fatalf("Instances: %v", err)
+	}
+
+	want := append(ids(a.Instances), b.Instances[1].ID)
+	if !slices.Equal(ids(got), want) {
+		t.Errorf("Instances = %v, want %v", ids(got), want)
+	}
+	for _, in := range got {
+		if in.State != "running" || in.Name == "" || in.Tags[cloud.TagTemplateID] != "basic" {
+			t.Errorf("instance %+v", in)
+		}
+	}
+	if n := e.calls("ec2:DescribeInstances"); n != 2 {
+		t.Errorf("%d DescribeInstances calls, want one per filter", n)
+	}
+}
+
+func TestInstancesOfOneBigRequest(t *testing.T) {
+	e := newTestEnv(t)
+	first := e.mustLaunch(t, baseSpec("req-big", 1000))
+	e.sb.ResetCalls()
+
+	got, err := e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-big"}})
+	if err != nil || len(got) != 1000 {
+		t.Fatalf("Instances: %d, %v; want 1000", len(got), err)
+	}
+	if n := e.calls("ec2:DescribeInstances"); n != 1 {
+		t.Errorf("%d DescribeInstances calls for 1,000 instances, want 1", n)
+	}
+
+	more := baseSpec("req-big", 250)
+	more.ClientToken = "tok-req-big-more"
+	second := e.mustLaunch(t, more)
+	e.sb.ResetCalls()
+
+	got, err = e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-big"}})
+	if err != nil {
+		t.Fatalf("Instances: %v", err)
+	}
+	if want := append(ids(first.Instances), ids(second.Instances)...); !slices.Equal(ids(got), want) {
+		t.Errorf("got %d instances, want the 1,250 launched, each once", len(got))
+	}
+	if n := e.calls("ec2:DescribeInstances"); n != 2 {
+		t.Errorf("%d DescribeInstances calls for 1,250 instances, want 2 pages", n)
+	}
+}
+
+func TestInstancesChunksManyValues(t *testing.T) {
+	e := newTestEnv(t)
+	pl := e.mustLaunch(t, baseSpec("req-7", 5))
+	e.sb.ResetCalls()
+
+	var q cloud.Query
+	for i := range 250 {
+		q.RequestIDs = append(q.RequestIDs, fmt.Sprintf("req-%d", i))
+	}
+	for i := range 450 {
+		q.InstanceIDs = append(q.InstanceIDs, fmt.Sprintf("i-%017x", i))
+	}
+	// The launched ones twice: by request and by id, in the last chunk.
+	q.InstanceIDs = append(q.InstanceIDs, ids(pl.Instances)...)
+
+	got, err := e.p.Instances(t.Context(), q)
+	if err != nil {
+		t.Fatalf("Instances: %v", err)
+	}
+	if !slices.Equal(ids(got), ids(pl.Instances)) {
+		t.Errorf("Instances = %v, want %v once each", ids(got), ids(pl.Instances))
+	}
+	// 250 request ids in 2 chunks, 455 instance ids in 3.
+	if n := e.calls("ec2:DescribeInstances"); n != 5 {
+		t.Errorf("%d DescribeInstances calls, want 5", n)
+	}
+}
+
+func TestInstancesOfNothing(t *testing.T) {
+	e := newTestEnv(t)
+	got, err := e.p.Instances(t.Context(), cloud.Query{})
+	if err != nil || len(got) != 0 || e.calls("ec2:DescribeInstances") != 0 {
+		t.Errorf("empty query: %v, %v, %d calls", got, err, e.calls("ec2:DescribeInstances"))
+	}
+}

@@ -1,0 +1,123 @@
+package aws
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/sandbox"
+)
+
+func TestEndpointFromTheEnvironment(t *testing.T) {
+	e := newTestEnv(t)
+	t.Setenv("AWS_ENDPOINT_URL_EC2", e.url)
+	p, err := New(t.Context(), config.AWS{Region: "us-east-1", CredentialFile: credentialFile(t)}, nil, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if _, err := p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
+		t.Fatalf("Instances through AWS_ENDPOINT_URL_EC2: %v", err)
+	}
+	if n := e.calls("ec2:DescribeInstances"); n != 1 {
+		t.Errorf("the sandbox saw %d DescribeInstances calls, want 1", n)
+	}
+}
+
+func TestNoRetriesWhenRetryAttemptsIsZero(t *testing.T) {
+	e := newTestEnv(t)
+	e.fault(t, sandbox.Fault{Action: "ec2:DescribeInstances", Code: "RequestLimitExceeded", Count: 1})
+
+	_, err := e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}})
+
+	if fault.CodeOf(err) != fault.Cloud || !strings.Contains(err.Error(), "RequestLimitExceeded") {
+		t.Errorf("err = %v, want a %s naming RequestLimitExceeded", err, fault.Cloud)
+	}
+	if n := e.calls("ec2:DescribeInstances"); n != 1 {
+		t.Errorf("%d calls, want 1: AWS_REQUEST_RETRY_ATTEMPTS 0 means no retry", n)
+	}
+}
+
+func TestDescribeRetries(t *testing.T) {
+	e := newTestEnv(t, func(c *config.AWS) {
+		c.DescribeRetryAttempts = 2
+		c.DescribeInterval = 10 * time.Millisecond
+	})
+	e.fault(t, sandbox.Fault{Action: "ec2:DescribeInstances", Code: "RequestLimitExceeded", Count: 2})
+
+	if _, err := e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
+		t.Fatalf("Instances after two throttled attempts: %v", err)
+	}
+	if n := e.calls("ec2:DescribeInstances"); n != 3 {
+		t.Errorf("%d calls, want 3", n)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	e := newTestEnv(t)
+	if err := e.sb.Pause("ec2:DescribeInstances", sandbox.PauseBefore); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.sb.Release("ec2:DescribeInstances") })
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+
+	_, err := e.p.Instances(ctx, cloud.Query{RequestIDs: []string{"req-x"}})
+
+	if fault.CodeOf(err) != fault.Cloud || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("err = %v, want a %s that says it timed out", err, fault.Cloud)
+	}
+}
+
+func TestProxy(t *testing.T) {
+	e := newTestEnv(t)
+	var proxied atomic.Int64
+	// A forward proxy receives absolute-URI requests; the sandbox answers
+	// them whatever their host.
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		e.sb.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(proxy.URL, "http://"))
+	portNum, _ := strconv.Atoi(port)
+
+	p, err := New(t.Context(), config.AWS{
+		Region: "us-east-1", CredentialFile: credentialFile(t),
+		EndpointURL: "http://ec2.sandbox.invalid", ProxyHost: host, ProxyPort: portNum,
+	}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if _, err := p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
+		t.Fatalf("Instances through the proxy: %v", err)
+	}
+	if proxied.Load() != 1 {
+		t.Errorf("the proxy saw %d requests, want 1", proxied.Load())
+	}
+}
+
+func TestNoRegion(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	_, err := New(t.Context(), config.AWS{CredentialFile: credentialFile(t)}, nil, nil)
+	if fault.CodeOf(err) != fault.Configuration {
+		t.Errorf("err = %v, want %s", err, fault.Configuration)
+	}
+}

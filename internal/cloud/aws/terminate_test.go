@@ -1,0 +1,71 @@
+package aws
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/sandbox"
+)
+
+func TestTerminateSkipsUnknownIDs(t *testing.T) {
+	e := newTestEnv(t)
+	pl := e.mustLaunch(t, baseSpec("req-term", 3))
+	a, b, keep := pl.Instances[0].ID, pl.Instances[1].ID, pl.Instances[2].ID
+
+	err := e.p.Terminate(t.Context(), []string{a, "i-0000000000000dead", b, "i-0000000000000beef"})
+	if err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	if n := e.calls("ec2:TerminateInstances"); n != 2 {
+		t.Errorf("%d TerminateInstances calls, want 2 (one refused naming the unknown ids)", n)
+	}
+	got, err := e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-term"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range got {
+		wantState := sandbox.StateTerminated
+		if in.ID == keep {
+			wantState = sandbox.StateRunning
+		}
+		if in.State != wantState {
+			t.Errorf("%s is %s, want %s", in.ID, in.State, wantState)
+		}
+		if in.ID != keep && !strings.Contains(in.StateReason, "User initiated") {
+			t.Errorf("%s state reason %q", in.ID, in.StateReason)
+		}
+	}
+
+	if err := e.p.Terminate(t.Context(), []string{a}); err != nil {
+		t.Errorf("terminating a terminated instance: %v", err)
+	}
+}
+
+func TestTerminateChunks(t *testing.T) {
+	e := newTestEnv(t)
+	gone := make([]string, 1500)
+	for i := range gone {
+		gone[i] = fmt.Sprintf("i-%017x", i+1)
+	}
+	if err := e.p.Terminate(t.Context(), gone); err != nil {
+		t.Fatalf("Terminate of ids EC2 no longer knows: %v", err)
+	}
+	if n := e.calls("ec2:TerminateInstances"); n != 2 {
+		t.Errorf("%d TerminateInstances calls, want one per 1,000 ids", n)
+	}
+}
+
+func TestTerminateFailure(t *testing.T) {
+	e := newTestEnv(t)
+	pl := e.mustLaunch(t, baseSpec("req-term-denied", 1))
+	e.fault(t, sandbox.Fault{Action: "ec2:TerminateInstances", Code: "UnauthorizedOperation"})
+
+	err := e.p.Terminate(t.Context(), ids(pl.Instances))
+
+	if fault.CodeOf(err) != fault.Cloud || !strings.Contains(err.Error(), "UnauthorizedOperation") {
+		t.Errorf("err = %v, want a %s naming UnauthorizedOperation", err, fault.Cloud)
+	}
+}
