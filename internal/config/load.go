@@ -165,7 +165,8 @@ func (c *Config) readConfig(s *source, data []byte) (templates field, err error)
 		return field{}, err
 	}
 	for _, m := range ms {
-		s.seeds = s.seeds || seedSections[m.key]
+		_, section := keyIn(seedSections, m)
+		s.seeds = s.seeds || section
 	}
 	if !s.seeds {
 		return field{}, c.readIBM(*s, ms)
@@ -196,12 +197,12 @@ func (c *Config) readTemplatesFile(cs source, embedded field) error {
 		return err
 	}
 	for _, m := range ms {
-		if m.key == "templates" {
-			if err := c.readTemplates(s, m.field); err != nil {
+		if m.key() == "templates" {
+			if err := c.readTemplates(s, m); err != nil {
 				return err
 			}
 		} else {
-			s.ignore(m.name)
+			s.ignore(m.name())
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,27 +10,53 @@ import (
 	"strings"
 )
 
-// field is one value of a config file before it is checked: the name the
-// user wrote (a path such as templates[2].maxNumber, for messages) and its
-// JSON text. Both formats reach the checks in this form.
+// field is one value of a config file before it is checked: where it sits,
+// as the user wrote it (for messages), and its JSON text. Both formats reach
+// the checks in this form. A member of an object keeps its key literal and
+// the name of the object apart, so that names are only built for messages.
 type field struct {
-	name string
+	path string // the enclosing object's name, or the field's own if lit is nil
+	lit  []byte // the member's key, a JSON string literal
 	raw  []byte
 }
 
-// member is one key of a JSON object with its value, in file order.
-type member struct {
-	key string
-	field
+// key is the member's key.
+func (f field) key() string { return unquote(f.lit) }
+
+// name is the field's full name, such as templates[2].maxNumber.
+func (f field) name() string {
+	switch {
+	case f.lit == nil:
+		return f.path
+	case f.path == "":
+		return f.key()
+	}
+	return f.path + "." + f.key()
+}
+
+// keyIn looks a member's key up in m without copying it.
+func keyIn[V any](m map[string]V, f field) (V, bool) {
+	if body := f.lit[1 : len(f.lit)-1]; bytes.IndexByte(body, '\\') < 0 {
+		v, ok := m[string(body)]
+		return v, ok
+	}
+	v, ok := m[f.key()]
+	return v, ok
 }
 
 // The splitting functions below read text that json.Valid has accepted, so
 // they only find boundaries and never judge syntax; this keeps loading a
 // large templates file to one validating pass plus cheap slicing.
 
-// members splits a JSON object into its members, in order; ok is false when
-// raw is not an object. Field names are prefixed with path.
-func members(raw []byte, path string) (ms []member, ok bool) {
+// members splits a JSON object named path into its members, in order; ok
+// is false when raw is not an object.
+func members(raw []byte, path string) ([]field, bool) {
+	return appendMembers(make([]field, 0, 8), raw, path)
+}
+
+// appendMembers is members appending to ms, so that a caller splitting many
+// objects in turn can reuse one slice.
+func appendMembers(ms []field, raw []byte, path string) ([]field, bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, false
@@ -37,15 +64,11 @@ func members(raw []byte, path string) (ms []member, ok bool) {
 	i = skipSpace(raw, i+1)
 	for i < len(raw) && raw[i] != '}' {
 		end := skipValue(raw, i)
-		key := unquote(raw[i:end])
+		lit := raw[i:end]
 		i = skipSpace(raw, end)
 		i = skipSpace(raw, i+1) // ':'
 		end = skipValue(raw, i)
-		name := key
-		if path != "" {
-			name = path + "." + key
-		}
-		ms = append(ms, member{key: key, field: field{name: name, raw: raw[i:end]}})
+		ms = append(ms, field{path: path, lit: lit, raw: raw[i:end]})
 		i = skipSpace(raw, end)
 		if i < len(raw) && raw[i] == ',' {
 			i = skipSpace(raw, i+1)
@@ -134,18 +157,24 @@ func (f field) shown() string {
 	return string(f.raw)
 }
 
-// scalar is the text of a string, number or boolean.
-func (f field) scalar() (string, bool) {
+// scalar is the text of a string, number or boolean, trimmed of spaces. It
+// is a view into the file unless the string has escapes: most values are
+// only checked, and copying each would dominate loading a large file.
+func (f field) scalar() ([]byte, bool) {
 	if len(f.raw) == 0 {
-		return "", false
+		return nil, false
 	}
 	switch c := f.raw[0]; {
 	case c == '"':
-		return unquote(f.raw), true
+		body := f.raw[1 : len(f.raw)-1]
+		if bytes.IndexByte(body, '\\') >= 0 {
+			body = []byte(unquote(f.raw))
+		}
+		return bytes.TrimSpace(body), true
 	case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f':
-		return string(f.raw), true
+		return f.raw, true
 	}
-	return "", false
+	return nil, false
 }
 
 var (
@@ -162,7 +191,7 @@ func (f field) text() (string, error) {
 	if !ok || f.raw[0] == 't' || f.raw[0] == 'f' {
 		return "", errText
 	}
-	return strings.TrimSpace(s), nil
+	return string(s), nil
 }
 
 // integer reads a whole number given as a number or as a string ("180").
@@ -171,11 +200,10 @@ func (f field) integer() (int, error) {
 	if !ok || f.raw[0] == 't' || f.raw[0] == 'f' {
 		return 0, errInteger
 	}
-	s = strings.TrimSpace(s)
-	if n, err := strconv.Atoi(s); err == nil {
+	if n, err := strconv.Atoi(string(s)); err == nil {
 		return n, nil
 	}
-	x, err := strconv.ParseFloat(s, 64)
+	x, err := strconv.ParseFloat(string(s), 64)
 	if err != nil || x != math.Trunc(x) || math.Abs(x) > math.MaxInt32 {
 		return 0, errInteger
 	}
@@ -197,7 +225,7 @@ func (f field) number() (float64, error) {
 	if !ok || f.raw[0] == 't' || f.raw[0] == 'f' {
 		return 0, errors.New("must be a number")
 	}
-	x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	x, err := strconv.ParseFloat(string(s), 64)
 	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
 		return 0, errors.New("must be a number")
 	}
@@ -208,11 +236,15 @@ func (f field) number() (float64, error) {
 // "yes").
 func (f field) boolean() (bool, error) {
 	s, _ := f.scalar()
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "t", "1", "yes", "y", "on":
-		return true, nil
-	case "false", "f", "0", "no", "n", "off":
-		return false, nil
+	for _, w := range []string{"true", "t", "1", "yes", "y", "on"} {
+		if strings.EqualFold(string(s), w) {
+			return true, nil
+		}
+	}
+	for _, w := range []string{"false", "f", "0", "no", "n", "off"} {
+		if strings.EqualFold(string(s), w) {
+			return false, nil
+		}
 	}
 	return false, errBool
 }
@@ -249,6 +281,13 @@ func (f field) list() ([]string, error) {
 // '_' (so "on-demand", "capacity-optimized" and "ec2fleet" are understood),
 // and returns the canonical one.
 func (f field) oneOf(canon ...string) (string, error) {
+	if body := f.raw; len(body) > 2 && body[0] == '"' {
+		for _, c := range canon { // the usual exact spelling, without copying
+			if string(body[1:len(body)-1]) == c {
+				return c, nil
+			}
+		}
+	}
 	s, err := f.text()
 	if err == nil {
 		key := fold(s)
@@ -268,5 +307,5 @@ func fold(s string) string { return strings.ToLower(separators.Replace(s)) }
 // quoted makes a field of a plain string, as the environment gives.
 func quoted(name, value string) field {
 	raw, _ := json.Marshal(value)
-	return field{name: name, raw: raw}
+	return field{path: name, raw: raw}
 }

@@ -90,14 +90,14 @@ func defaults() Config {
 }
 
 // readIBM applies the keys of an awsprov_config.json.
-func (c *Config) readIBM(s source, ms []member) error {
+func (c *Config) readIBM(s source, ms []field) error {
 	for _, m := range ms {
-		st, ok := settingByKey[m.key]
+		st, ok := keyIn(settingByKey, m)
 		if !ok {
-			s.ignore(m.name)
+			s.ignore(m.name())
 			continue
 		}
-		if err := c.apply(s, st, m.field); err != nil {
+		if err := c.apply(s, st, m); err != nil {
 			return err
 		}
 	}
@@ -106,10 +106,10 @@ func (c *Config) readIBM(s source, ms []member) error {
 
 // readSeeds applies the sections of the seeds' layout and returns its
 // templates section (nil raw when absent).
-func (c *Config) readSeeds(s source, ms []member) (templates field, err error) {
+func (c *Config) readSeeds(s source, ms []field) (templates field, err error) {
 	for _, m := range ms {
-		if m.name == "templates" {
-			templates = m.field
+		if m.key() == "templates" {
+			templates = m
 			continue
 		}
 		if err := c.readSection(s, m); err != nil {
@@ -121,14 +121,15 @@ func (c *Config) readSeeds(s source, ms []member) (templates field, err error) {
 
 // readSection applies one value of the seeds' layout, descending into
 // sections until a known setting is found.
-func (c *Config) readSection(s source, m member) error {
-	if st, ok := settingByPath[m.name]; ok {
-		return c.apply(s, st, m.field)
+func (c *Config) readSection(s source, m field) error {
+	name := m.name()
+	if st, ok := settingByPath[name]; ok {
+		return c.apply(s, st, m)
 	}
-	sub, isObject := members(m.raw, m.name)
+	sub, isObject := members(m.raw, name)
 	if !isObject {
-		if !absent(m.field) {
-			s.ignore(m.name)
+		if !absent(m) {
+			s.ignore(name)
 		}
 		return nil
 	}
@@ -298,8 +299,8 @@ func (l Logging) SlogLevel() slog.Level {
 // logSize reads a size in MiB (a plain number, as OHFP_LOG_MAX_SIZE_MB) or
 // with a unit as the seeds write it ("100MB", "512KB", "1GB"; 1024-based).
 func logSize(c *Config, f field) error {
-	s, _ := f.scalar()
-	s = strings.ToUpper(strings.TrimSpace(s))
+	b, _ := f.scalar()
+	s := strings.ToUpper(string(b))
 	unit := int64(1 << 20)
 	for _, u := range []struct {
 		suffix string

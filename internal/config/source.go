@@ -36,7 +36,7 @@ func (s source) errorf(name, format string, args ...any) *fault.Error {
 
 // invalid rejects a field's value, quoting it.
 func (s source) invalid(f field, why error) *fault.Error {
-	return s.errorf(f.name, "%v, got %s", why, f.shown())
+	return s.errorf(f.name(), "%v, got %s", why, f.shown())
 }
 
 func (s source) ignore(name string) {
@@ -44,17 +44,18 @@ func (s source) ignore(name string) {
 }
 
 // parseJSON checks a whole file as JSON once and splits its top object.
-func (s source) parseJSON(data []byte) ([]member, error) {
+func (s source) parseJSON(data []byte) ([]field, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if !json.Valid(data) {
+	if ok, bad := validJSON(data); !ok {
+		// encoding/json words syntax errors as people know them.
 		var v any
-		err := json.Unmarshal(data, &v)
 		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
+		if errors.As(json.Unmarshal(data, &v), &syn) {
 			line, col := position(data, syn.Offset)
 			return nil, s.errorf("", "invalid JSON at line %d, column %d: %v", line, col, syn)
 		}
-		return nil, s.errorf("", "invalid JSON: %v", err)
+		line, col := position(data, int64(bad)+1)
+		return nil, s.errorf("", "invalid JSON at line %d, column %d: text that is not UTF-8, or nesting too deep", line, col)
 	}
 	ms, ok := members(data, "")
 	if !ok {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -46,7 +47,14 @@ var templateFields = []templateField{
 		return err
 	}},
 	{"imageId", imageID},
-	{"vmType", func(t *Template, f field) (err error) { t.VMType, err = instanceType(f); return err }},
+	{"vmType", func(t *Template, f field) error {
+		s, err := f.text()
+		if err != nil || !isInstanceType(s) {
+			return errInstanceType
+		}
+		t.VMType = s
+		return nil
+	}},
 	{"vmTypes", weights(func(t *Template) *map[string]int { return &t.VMTypes }, 1)},
 	{"vmTypesOnDemand", weights(func(t *Template) *map[string]int { return &t.VMTypesOnDemand }, 1)},
 	{"vmTypesPriority", weights(func(t *Template) *map[string]int { return &t.VMTypesPriority }, 0)},
@@ -125,9 +133,13 @@ func (c *Config) readTemplates(s source, f field) error {
 	}
 	c.Templates = make([]Template, len(es))
 	first := make(map[string]int, len(es))
+	var ms []field
 	for i, e := range es {
 		name := "templates[" + strconv.Itoa(i) + "]"
-		if err := s.template(&c.Templates[i], field{name: name, raw: e}); err != nil {
+		if ms, ok = appendMembers(ms[:0], e, name); !ok {
+			return s.invalid(field{path: name, raw: e}, errObject)
+		}
+		if err := s.template(&c.Templates[i], name, ms); err != nil {
 			return err
 		}
 		id := c.Templates[i].ID
@@ -139,45 +151,44 @@ func (c *Config) readTemplates(s source, f field) error {
 	return nil
 }
 
-// template reads one template, then checks what needs several fields and
-// fills in defaults.
-func (s source) template(t *Template, f field) error {
-	ms, ok := members(f.raw, f.name)
-	if !ok {
-		return s.invalid(f, errObject)
-	}
+// template reads the members of one template, then checks what needs
+// several fields and fills in defaults.
+func (s source) template(t *Template, name string, ms []field) error {
 	var seen uint64
 	for _, m := range ms {
 		if err := s.templateMember(t, &seen, m); err != nil {
 			return err
 		}
 	}
-	if name, err := t.complete(); err != nil {
-		return s.errorf(f.name+"."+name, "%v", err)
+	if at, err := t.complete(); err != nil {
+		return s.errorf(name+"."+at, "%v", err)
 	}
 	return nil
 }
 
 // templateMember reads one field; seen has a bit per field already given,
 // so that one given twice (as templateId and template_id) is refused.
-func (s source) templateMember(t *Template, seen *uint64, m member) error {
-	if absent(m.field) {
+func (s source) templateMember(t *Template, seen *uint64, m field) error {
+	if absent(m) {
 		return nil
 	}
-	i, known := templateFieldIndex[camel(m.key)]
+	i, known := keyIn(templateFieldIndex, m)
+	if !known && bytes.IndexByte(m.lit, '_') >= 0 {
+		i, known = templateFieldIndex[camel(m.key())]
+	}
 	if !known {
-		s.ignore(m.name)
+		s.ignore(m.name())
 		return nil
 	}
 	if *seen&(1<<i) != 0 {
-		return s.errorf(m.name, "is given twice")
+		return s.errorf(m.name(), "is given twice")
 	}
 	*seen |= 1 << i
 	if templateFields[i].key == "attributes" {
-		return s.attributes(t, seen, m.field)
+		return s.attributes(t, seen, m)
 	}
-	if err := templateFields[i].set(t, m.field); err != nil {
-		return s.invalid(m.field, err)
+	if err := templateFields[i].set(t, m); err != nil {
+		return s.invalid(m, err)
 	}
 	return nil
 }
@@ -185,25 +196,25 @@ func (s source) templateMember(t *Template, seen *uint64, m member) error {
 // attributes reads HostFactory's [kind, value] pairs. In the seeds' layout
 // a value that is not such a pair is a template field (vm_type, image_id).
 func (s source) attributes(t *Template, seen *uint64, f field) error {
-	ms, ok := members(f.raw, f.name)
+	ms, ok := members(f.raw, f.name())
 	if !ok {
 		return s.invalid(f, errObject)
 	}
 	for _, m := range ms {
-		if s.seeds && !isPair(m.field) {
+		if s.seeds && !isPair(m) {
 			if err := s.templateMember(t, seen, m); err != nil {
 				return err
 			}
 			continue
 		}
-		a, err := attribute(m.field)
+		a, err := attribute(m)
 		if err != nil {
-			return s.invalid(m.field, err)
+			return s.invalid(m, err)
 		}
 		if t.Attributes == nil {
 			t.Attributes = make(map[string]Attribute, len(ms))
 		}
-		t.Attributes[m.key] = a
+		t.Attributes[m.key()] = a
 	}
 	return nil
 }
@@ -325,38 +336,38 @@ func imageID(t *Template, f field) error {
 	return nil
 }
 
-// instanceType accepts names shaped like EC2's (t3.micro, u-6tb1.metal).
-func instanceType(f field) (string, error) {
-	s, err := f.text()
+var errInstanceType = errors.New("must be an instance type such as t3.micro")
+
+// isInstanceType accepts names shaped like EC2's (t3.micro, u-6tb1.metal).
+func isInstanceType(s string) bool {
 	family, size, dot := strings.Cut(s, ".")
-	ok := err == nil && dot && family != "" && size != "" && !strings.Contains(size, ".")
-	for _, r := range s {
-		ok = ok && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.')
+	ok := dot && family != "" && size != "" && !strings.Contains(size, ".")
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.'
 	}
-	if !ok {
-		return "", errors.New("must be an instance type such as t3.micro")
-	}
-	return s, nil
+	return ok
 }
 
 // weights reads {instanceType: n}, each n at least least.
 func weights(p func(*Template) *map[string]int, least int) func(*Template, field) error {
 	why := "must map instance types to integers of at least " + strconv.Itoa(least)
 	return func(t *Template, f field) error {
-		ms, ok := members(f.raw, f.name)
+		ms, ok := members(f.raw, "")
 		if !ok || len(ms) == 0 {
 			return errors.New("must be an object mapping instance types to integers")
 		}
 		out := make(map[string]int, len(ms))
 		for _, m := range ms {
-			if _, err := instanceType(quoted("", m.key)); err != nil {
-				return fmt.Errorf("%q: %w", m.key, err)
+			name := m.key()
+			if !isInstanceType(name) {
+				return fmt.Errorf("%q: %w", name, errInstanceType)
 			}
 			n, err := m.intWhere(func(n int) bool { return n >= least }, why)
 			if err != nil {
 				return err
 			}
-			out[m.key] = n
+			out[name] = n
 		}
 		*p(t) = out
 		return nil
@@ -414,9 +425,9 @@ func tags(f field) ([]Tag, error) {
 		for _, m := range ms {
 			v, err := m.text()
 			if err != nil {
-				return nil, fmt.Errorf("tag %q: %w", m.key, err)
+				return nil, fmt.Errorf("tag %q: %w", m.key(), err)
 			}
-			out = append(out, Tag{Key: m.key, Value: v})
+			out = append(out, Tag{Key: m.key(), Value: v})
 		}
 	} else {
 		s, err := f.text()
