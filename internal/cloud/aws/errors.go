@@ -85,6 +85,27 @@ func awsError(op string, err error) *fault.Error {
 	}
 }
 
+// dropRejected calls call with items, and again without the items that an
+// error of code names, until call succeeds, fails otherwise, names none of
+// the items, or no item is left. It returns the items dropped and call's
+// last error.
+func dropRejected(items []string, code string, call func([]string) error) (dropped []string, err error) {
+	for len(items) > 0 {
+		err = call(items)
+		c, msg := apiError(err)
+		if err == nil || c != code {
+			return dropped, err
+		}
+		named := namedIn(msg, items)
+		if len(named) == 0 {
+			return dropped, err
+		}
+		dropped = append(dropped, named...)
+		items = without(items, named)
+	}
+	return dropped, nil
+}
+
 // namedIn returns the candidates that an AWS error message names, such as
 // the ids of "The instance IDs 'i-1, i-2' do not exist" or the types of
 // "The following supplied instance types do not exist: [a.b]".

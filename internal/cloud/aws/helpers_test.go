@@ -77,8 +77,24 @@ func credentialFile(t *testing.T) string {
 	return path
 }
 
-// calls is how often the sandbox answered action since the last reset.
-func (e *testEnv) calls(action string) int64 { return e.sb.Calls()[action] }
+// wantCalls fails the test unless the sandbox answered action n times
+// since its last reset.
+func (e *testEnv) wantCalls(t *testing.T, action string, n int64, why string) {
+	t.Helper()
+	if got := e.sb.Calls()[action]; got != n {
+		t.Errorf("%d %s calls, want %d: %s", got, action, n, why)
+	}
+}
+
+// wantForm fails the test unless form has the wanted values.
+func wantForm(t *testing.T, form url.Values, want map[string]string) {
+	t.Helper()
+	for key, w := range want {
+		if got := form.Get(key); got != w {
+			t.Errorf("%s = %q, want %q", key, got, w)
+		}
+	}
+}
 
 // fault arms a sandbox fault or fails the test.
 func (e *testEnv) fault(t *testing.T, f sandbox.Fault) {

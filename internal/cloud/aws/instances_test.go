@@ -33,9 +33,7 @@ func TestInstancesByRequestAndByID(t *testing.T) {
 			t.Errorf("instance %+v", in)
 		}
 	}
-	if n := e.calls("ec2:DescribeInstances"); n != 2 {
-		t.Errorf("%d DescribeInstances calls, want one per filter", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstances", 2, "one per filter")
 }
 
 func TestInstancesOfOneBigRequest(t *testing.T) {
@@ -47,9 +45,7 @@ func TestInstancesOfOneBigRequest(t *testing.T) {
 	if err != nil || len(got) != 1000 {
 		t.Fatalf("Instances: %d, %v; want 1000", len(got), err)
 	}
-	if n := e.calls("ec2:DescribeInstances"); n != 1 {
-		t.Errorf("%d DescribeInstances calls for 1,000 instances, want 1", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstances", 1, "1,000 instances are one page")
 
 	more := baseSpec("req-big", 250)
 	more.ClientToken = "tok-req-big-more"
@@ -63,9 +59,7 @@ func TestInstancesOfOneBigRequest(t *testing.T) {
 	if want := append(ids(first.Instances), ids(second.Instances)...); !slices.Equal(ids(got), want) {
 		t.Errorf("got %d instances, want the 1,250 launched, each once", len(got))
 	}
-	if n := e.calls("ec2:DescribeInstances"); n != 2 {
-		t.Errorf("%d DescribeInstances calls for 1,250 instances, want 2 pages", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstances", 2, "1,250 instances are two pages")
 }
 
 func TestInstancesChunksManyValues(t *testing.T) {
@@ -90,16 +84,14 @@ func TestInstancesChunksManyValues(t *testing.T) {
 	if !slices.Equal(ids(got), ids(pl.Instances)) {
 		t.Errorf("Instances = %v, want %v once each", ids(got), ids(pl.Instances))
 	}
-	// 250 request ids in 2 chunks, 455 instance ids in 3.
-	if n := e.calls("ec2:DescribeInstances"); n != 5 {
-		t.Errorf("%d DescribeInstances calls, want 5", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstances", 5, "250 request ids in 2 chunks, 455 instance ids in 3")
 }
 
 func TestInstancesOfNothing(t *testing.T) {
 	e := newTestEnv(t)
 	got, err := e.p.Instances(t.Context(), cloud.Query{})
-	if err != nil || len(got) != 0 || e.calls("ec2:DescribeInstances") != 0 {
-		t.Errorf("empty query: %v, %v, %d calls", got, err, e.calls("ec2:DescribeInstances"))
+	if err != nil || len(got) != 0 {
+		t.Errorf("empty query: %v, %v", got, err)
 	}
+	e.wantCalls(t, "ec2:DescribeInstances", 0, "nothing to ask")
 }

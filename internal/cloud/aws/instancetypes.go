@@ -51,36 +51,30 @@ func (p *Provider) InstanceTypes(ctx context.Context, names []string) (map[strin
 // describeTypes adds the facts of names to facts and to the cache. Names
 // EC2 rejects as invalid are left out and the rest asked again.
 func (p *Provider) describeTypes(ctx context.Context, names []string, facts map[string]cloud.TypeFacts) error {
-	for len(names) > 0 {
+	invalid, err := dropRejected(names, codeInvalidInstanceType, func(names []string) error {
 		in := &ec2.DescribeInstanceTypesInput{InstanceTypes: make([]types.InstanceType, len(names))}
 		for i, n := range names {
 			in.InstanceTypes[i] = types.InstanceType(n)
 		}
 		pages := ec2.NewDescribeInstanceTypesPaginator(p.ec2, in)
-		var err error
-		for pages.HasMorePages() && err == nil {
-			var page *ec2.DescribeInstanceTypesOutput
-			if page, err = pages.NextPage(ctx, p.describeOpts...); err == nil {
-				for i := range page.InstanceTypes {
-					f := toTypeFacts(&page.InstanceTypes[i])
-					facts[f.Name] = f
-					p.putFact(ctx, typeFactKey(f.Name), f)
-				}
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx, p.describeOpts...)
+			if err != nil {
+				return err
+			}
+			for i := range page.InstanceTypes {
+				f := toTypeFacts(&page.InstanceTypes[i])
+				facts[f.Name] = f
+				p.putFact(ctx, typeFactKey(f.Name), f)
 			}
 		}
-		code, msg := apiError(err)
-		switch {
-		case err == nil:
-			return nil
-		case code != codeInvalidInstanceType:
-			return awsError("ec2:DescribeInstanceTypes", err)
-		}
-		invalid := namedIn(msg, names)
-		if len(invalid) == 0 {
-			return awsError("ec2:DescribeInstanceTypes", err)
-		}
+		return nil
+	})
+	if len(invalid) > 0 {
 		p.log.Warn("unknown instance types", "types", invalid)
-		names = without(names, invalid)
+	}
+	if err != nil {
+		return awsError("ec2:DescribeInstanceTypes", err)
 	}
 	return nil
 }

@@ -22,10 +22,7 @@ func TestInstanceTypesFromTheAPI(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("InstanceTypes = %v, want %v", got, want)
 	}
-	// The first call is refused for nope.large, the second leaves it out.
-	if n := e.calls("ec2:DescribeInstanceTypes"); n != 2 {
-		t.Errorf("%d DescribeInstanceTypes calls, want 2", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstanceTypes", 2, "the first is refused for nope.large")
 
 	raw, ok, err := e.store.Fact(t.Context(), "itype:m5.large")
 	var cached cloud.TypeFacts
@@ -37,9 +34,7 @@ func TestInstanceTypesFromTheAPI(t *testing.T) {
 	if err != nil || !maps.Equal(again, want) {
 		t.Errorf("cached InstanceTypes = %v, %v", again, err)
 	}
-	if n := e.calls("ec2:DescribeInstanceTypes"); n != 0 {
-		t.Errorf("%d DescribeInstanceTypes calls for cached types", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstanceTypes", 0, "cached types")
 }
 
 func TestInstanceTypesWhenDenied(t *testing.T) {

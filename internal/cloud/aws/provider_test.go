@@ -30,9 +30,7 @@ func TestEndpointFromTheEnvironment(t *testing.T) {
 	if _, err := p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
 		t.Fatalf("Instances through AWS_ENDPOINT_URL_EC2: %v", err)
 	}
-	if n := e.calls("ec2:DescribeInstances"); n != 1 {
-		t.Errorf("the sandbox saw %d DescribeInstances calls, want 1", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstances", 1, "the environment names the sandbox")
 }
 
 func TestNoRetriesWhenRetryAttemptsIsZero(t *testing.T) {
@@ -44,9 +42,7 @@ func TestNoRetriesWhenRetryAttemptsIsZero(t *testing.T) {
 	if fault.CodeOf(err) != fault.Cloud || !strings.Contains(err.Error(), "RequestLimitExceeded") {
 		t.Errorf("err = %v, want a %s naming RequestLimitExceeded", err, fault.Cloud)
 	}
-	if n := e.calls("ec2:DescribeInstances"); n != 1 {
-		t.Errorf("%d calls, want 1: AWS_REQUEST_RETRY_ATTEMPTS 0 means no retry", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstances", 1, "AWS_REQUEST_RETRY_ATTEMPTS 0 means no retry")
 }
 
 func TestDescribeRetries(t *testing.T) {
@@ -59,9 +55,7 @@ func TestDescribeRetries(t *testing.T) {
 	if _, err := e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
 		t.Fatalf("Instances after two throttled attempts: %v", err)
 	}
-	if n := e.calls("ec2:DescribeInstances"); n != 3 {
-		t.Errorf("%d calls, want 3", n)
-	}
+	e.wantCalls(t, "ec2:DescribeInstances", 3, "two throttled, then answered")
 }
 
 func TestTimeout(t *testing.T) {

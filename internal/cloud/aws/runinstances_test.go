@@ -54,12 +54,16 @@ func TestLaunchOnDemandTagsInstancesAndVolumes(t *testing.T) {
 		t.Fatalf("%d RunInstances calls, want 1", len(forms))
 	}
 	f := forms[0]
-	if f.Get("TagSpecification.2.ResourceType") != "volume" || f.Get("TagSpecification.2.Tag.1.Value") != "req-ondemand" {
-		t.Errorf("volumes are not tagged: %v", f)
-	}
-	if f.Get("IamInstanceProfile.Name") != "hf-node" || f.Get("MinCount") != "1" || f.Get("MaxCount") != "3" {
-		t.Errorf("RunInstances form %v", f)
-	}
+	wantForm(t, f, map[string]string{
+		"TagSpecification.1.ResourceType": "instance",
+		"TagSpecification.2.ResourceType": "volume",
+		"TagSpecification.2.Tag.1.Key":    cloud.TagRequestID,
+		"TagSpecification.2.Tag.1.Value":  "req-ondemand",
+		"TagSpecification.2.Tag.4.Value":  "hpc",
+		"IamInstanceProfile.Name":         "hf-node",
+		"MinCount":                        "1",
+		"MaxCount":                        "3",
+	})
 	script, _ := base64.StdEncoding.DecodeString(f.Get("UserData"))
 	if string(script) != "#!/bin/bash\nexport CLUSTER='blue'\n" {
 		t.Errorf("user data = %q", script)
@@ -82,17 +86,12 @@ func TestLaunchSpot(t *testing.T) {
 			t.Errorf("instance %s: spot %v, request %q", in.ID, in.Spot, in.SpotRequestID)
 		}
 	}
-	f := e.rec.runForms()[0]
-	for key, want := range map[string]string{
+	wantForm(t, e.rec.runForms()[0], map[string]string{
 		"InstanceMarketOptions.MarketType":                               "spot",
 		"InstanceMarketOptions.SpotOptions.SpotInstanceType":             "one-time",
 		"InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior": "terminate",
 		"InstanceMarketOptions.SpotOptions.MaxPrice":                     "0.05",
-	} {
-		if got := f.Get(key); got != want {
-			t.Errorf("%s = %q, want %q", key, got, want)
-		}
-	}
+	})
 }
 
 func TestLaunchReplayReturnsTheSameInstances(t *testing.T) {
@@ -113,9 +112,7 @@ func TestLaunchReplayReturnsTheSameInstances(t *testing.T) {
 	if n := len(e.sb.Instances()); n != 4 {
 		t.Errorf("sandbox holds %d instances, want 4", n)
 	}
-	if n := e.calls("ec2:RunInstances"); n != 4 {
-		t.Errorf("%d RunInstances calls, want 2 per launch", n)
-	}
+	e.wantCalls(t, "ec2:RunInstances", 4, "two per launch")
 }
 
 func TestLaunchPartialCapacity(t *testing.T) {
@@ -189,9 +186,7 @@ func TestLaunchWithoutCapacityFails(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "InsufficientInstanceCapacity") || !strings.Contains(msg, "sufficient t3.micro capacity") {
 		t.Errorf("message %q lacks the AWS code and text", msg)
 	}
-	if n := e.calls("ec2:RunInstances"); n != 3 {
-		t.Errorf("%d RunInstances calls, want one per subnet", n)
-	}
+	e.wantCalls(t, "ec2:RunInstances", 3, "one per subnet")
 }
 
 func TestLaunchErrorCodes(t *testing.T) {
@@ -217,9 +212,7 @@ func TestLaunchErrorCodes(t *testing.T) {
 			if fault.CodeOf(err) != tc.want || !strings.Contains(err.Error(), tc.fault) || !strings.Contains(err.Error(), tc.text) {
 				t.Errorf("err = %v, want %s with %s and %q", err, tc.want, tc.fault, tc.text)
 			}
-			if n := e.calls("ec2:RunInstances"); n != tc.calls {
-				t.Errorf("%d RunInstances calls, want %d", n, tc.calls)
-			}
+			e.wantCalls(t, "ec2:RunInstances", tc.calls, "capacity and quota errors try the next subnet")
 		})
 	}
 }
@@ -256,9 +249,7 @@ func TestLaunchResolvesSSMImagePaths(t *testing.T) {
 			t.Errorf("%d instances", len(pl.Instances))
 		}
 	}
-	if n := e.calls("ssm:GetParameter"); n != 1 {
-		t.Errorf("%d GetParameter calls, want 1: the store caches the answer", n)
-	}
+	e.wantCalls(t, "ssm:GetParameter", 1, "the store caches the answer")
 
 	spec := baseSpec("req-ssm-missing", 1)
 	spec.Template.ImageID = "/ohfp/no/such/image"
@@ -279,21 +270,15 @@ func TestLaunchSizesTheRootVolume(t *testing.T) {
 	e.mustLaunch(t, spec)
 
 	for _, f := range e.rec.runForms() {
-		for key, want := range map[string]string{
+		wantForm(t, f, map[string]string{
 			"BlockDeviceMapping.1.DeviceName":              "/dev/xvda",
 			"BlockDeviceMapping.1.Ebs.VolumeSize":          "50",
 			"BlockDeviceMapping.1.Ebs.VolumeType":          "gp3",
 			"BlockDeviceMapping.1.Ebs.Iops":                "4000",
 			"BlockDeviceMapping.1.Ebs.DeleteOnTermination": "true",
-		} {
-			if got := f.Get(key); got != want {
-				t.Errorf("%s = %q, want %q", key, got, want)
-			}
-		}
+		})
 	}
-	if n := e.calls("ec2:DescribeImages"); n != 1 {
-		t.Errorf("%d DescribeImages calls, want 1: the store caches the root device", n)
-	}
+	e.wantCalls(t, "ec2:DescribeImages", 1, "the store caches the root device")
 }
 
 func TestLaunchWithLaunchTemplate(t *testing.T) {
@@ -331,7 +316,5 @@ func TestLaunchRejectsWhatRunInstancesCannotDo(t *testing.T) {
 			t.Errorf("%s: err = %v, want %s", name, err, fault.Configuration)
 		}
 	}
-	if n := e.calls("ec2:RunInstances"); n != 0 {
-		t.Errorf("%d RunInstances calls for invalid templates", n)
-	}
+	e.wantCalls(t, "ec2:RunInstances", 0, "the templates are invalid")
 }

@@ -26,25 +26,23 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 // names the unknown ids: the call is repeated without them, or, when the
 // message names none of ours, made once per id.
 func (p *Provider) terminate(ctx context.Context, ids []string) error {
-	for len(ids) > 0 {
+	gone, err := dropRejected(ids, codeInstanceNotFound, func(ids []string) error {
 		_, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
-		code, msg := apiError(err)
-		switch {
-		case err == nil:
-			return nil
-		case code != codeInstanceNotFound:
-			return awsError("ec2:TerminateInstances", err)
-		case len(ids) == 1:
-			return nil
-		}
-		gone := namedIn(msg, ids)
-		if len(gone) == 0 {
-			return p.terminateEach(ctx, ids)
-		}
+		return err
+	})
+	if len(gone) > 0 {
 		p.log.Info("instances already gone", "instances", gone)
-		ids = without(ids, gone)
 	}
-	return nil
+	switch {
+	case err == nil:
+		return nil
+	case apiCode(err) != codeInstanceNotFound:
+		return awsError("ec2:TerminateInstances", err)
+	case len(ids)-len(gone) == 1:
+		return nil // the one left is the one not found
+	default:
+		return p.terminateEach(ctx, without(ids, gone))
+	}
 }
 
 // terminateEach terminates ids one call each.

@@ -19,9 +19,7 @@ func TestTerminateSkipsUnknownIDs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Terminate: %v", err)
 	}
-	if n := e.calls("ec2:TerminateInstances"); n != 2 {
-		t.Errorf("%d TerminateInstances calls, want 2 (one refused naming the unknown ids)", n)
-	}
+	e.wantCalls(t, "ec2:TerminateInstances", 2, "one refused naming the unknown ids")
 	got, err := e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-term"}})
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +51,7 @@ func TestTerminateChunks(t *testing.T) {
 	if err := e.p.Terminate(t.Context(), gone); err != nil {
 		t.Fatalf("Terminate of ids EC2 no longer knows: %v", err)
 	}
-	if n := e.calls("ec2:TerminateInstances"); n != 2 {
-		t.Errorf("%d TerminateInstances calls, want one per 1,000 ids", n)
-	}
+	e.wantCalls(t, "ec2:TerminateInstances", 2, "one per 1,000 ids")
 }
 
 func TestTerminateFailure(t *testing.T) {
@@ -67,5 +63,22 @@ func TestTerminateFailure(t *testing.T) {
 
 	if fault.CodeOf(err) != fault.Cloud || !strings.Contains(err.Error(), "UnauthorizedOperation") {
 		t.Errorf("err = %v, want a %s naming UnauthorizedOperation", err, fault.Cloud)
+	}
+}
+
+func TestTerminateOneByOneWhenEC2NamesNoID(t *testing.T) {
+	e := newTestEnv(t)
+	pl := e.mustLaunch(t, baseSpec("req-term-each", 3))
+	e.fault(t, sandbox.Fault{Action: "ec2:TerminateInstances", Code: "InvalidInstanceID.NotFound",
+		Message: "An instance ID does not exist", Count: 1})
+
+	if err := e.p.Terminate(t.Context(), ids(pl.Instances)); err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	e.wantCalls(t, "ec2:TerminateInstances", 4, "one refused naming no id, then one per id")
+	for _, in := range e.sb.Instances() {
+		if in.State != sandbox.StateTerminated {
+			t.Errorf("%s is %s, want terminated", in.ID, in.State)
+		}
 	}
 }
