@@ -66,7 +66,7 @@ func (p *Provider) rootDeviceName(ctx context.Context, imageID string) (string, 
 	out, err := p.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{imageID}}, p.describeOpts...)
 	switch {
 	case apiCode(err) == codeUnauthorized:
-		p.log.Warn("cannot describe the image; assuming its root device", "image", imageID, "device", defaultRootDevice, "err", err)
+		p.log.Warn("cannot describe the image; assuming its root device", "image_id", imageID, "device", defaultRootDevice, "err", err)
 		return defaultRootDevice, nil
 	case err != nil:
 		return "", awsError("ec2:DescribeImages", err)

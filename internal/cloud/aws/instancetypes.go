@@ -71,7 +71,7 @@ func (p *Provider) describeTypes(ctx context.Context, names []string, facts map[
 		return nil
 	})
 	if len(invalid) > 0 {
-		p.log.Warn("unknown instance types", "types", invalid)
+		p.log.Warn("unknown instance types", "instance_types", invalid)
 	}
 	if err != nil {
 		return awsError("ec2:DescribeInstanceTypes", err)

@@ -69,11 +69,6 @@ func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) 
 	if cfg.CredentialFile != "" {
 		opts = append(opts, awsconfig.WithSharedCredentialsFiles([]string{cfg.CredentialFile}))
 	}
-	// Without an endpoint in the config the SDK still honours
-	// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
-	if cfg.EndpointURL != "" {
-		opts = append(opts, awsconfig.WithBaseEndpoint(cfg.EndpointURL))
-	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fault.Wrap(fault.Configuration, err, "load AWS configuration")
@@ -82,9 +77,22 @@ func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) 
 		return nil, fault.New(fault.Configuration, "no AWS region: set AWS_REGION in the provider config")
 	}
 	awsCfg.HTTPClient = bodyGuard{awsCfg.HTTPClient}
+	// The endpoint is set on our clients only, not on the shared config,
+	// where it would also redirect the STS calls of assume-role profiles.
+	// Without one the SDK honours AWS_ENDPOINT_URL and
+	// AWS_ENDPOINT_URL_<SERVICE>.
+	endpoint := optional(cfg.EndpointURL)
 	p := &Provider{
-		ec2:   ec2.NewFromConfig(awsCfg),
-		ssm:   ssm.NewFromConfig(awsCfg),
+		ec2: ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
+			if endpoint != nil {
+				o.BaseEndpoint = endpoint
+			}
+		}),
+		ssm: ssm.NewFromConfig(awsCfg, func(o *ssm.Options) {
+			if endpoint != nil {
+				o.BaseEndpoint = endpoint
+			}
+		}),
 		cache: cache,
 		log:   logger,
 	}

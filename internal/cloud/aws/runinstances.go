@@ -59,8 +59,8 @@ attempts:
 			if err != nil {
 				lastErr = err
 				if tryElsewhere(err) {
-					p.log.Info("no room here, trying elsewhere", "request", spec.RequestID,
-						"type", itype, "subnet", subnet, "err", err)
+					p.log.Info("no room here, trying elsewhere", "request_id", spec.RequestID,
+						"instance_type", itype, "subnet_id", subnet, "err", err)
 					continue
 				}
 				break attempts
@@ -70,16 +70,16 @@ attempts:
 				placed.Instances = append(placed.Instances, toInstance(&out.Instances[i]))
 			}
 			remaining -= len(out.Instances)
-			p.log.Info("launched", "request", spec.RequestID, "type", itype, "subnet", subnet,
-				"count", len(out.Instances), "reservation", awssdk.ToString(out.ReservationId))
+			p.log.Info("launched", "request_id", spec.RequestID, "instance_type", itype, "subnet_id", subnet,
+				"count", len(out.Instances), "reservation_id", awssdk.ToString(out.ReservationId))
 		}
 	}
 	if len(placed.Instances) == 0 {
 		return cloud.Placement{}, awsError("ec2:RunInstances", lastErr)
 	}
-	if lastErr != nil {
+	if remaining > 0 {
 		// What came is placed; the rest is reported short, not failed.
-		p.log.Warn("launched fewer than asked", "request", spec.RequestID,
+		p.log.Warn("launched fewer than asked", "request_id", spec.RequestID,
 			"asked", spec.Count, "got", len(placed.Instances), "err", lastErr)
 	}
 	placed.Ref = strings.Join(refs, ",")
