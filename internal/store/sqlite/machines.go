@@ -19,12 +19,31 @@ var machineColumns = []string{
 	"instance_type", "price_type", "launch_time", "updated_at",
 }
 
-var (
-	selectMachines = "SELECT " + strings.Join(machineColumns, ", ") + " FROM machines"
-	upsertMachine  = "INSERT INTO machines (" + strings.Join(machineColumns, ", ") +
-		") VALUES (:" + strings.Join(machineColumns, ", :") + ")" +
+// machineChunk is how many machines one INSERT writes: one statement per
+// row would spend most of the time binding and stepping, and 64 rows of
+// parameters stay under SQLite's smallest limit on them (999).
+const machineChunk = 64
+
+var selectMachines = "SELECT " + strings.Join(machineColumns, ", ") + " FROM machines"
+
+// upsertMachines is the statement that upserts rows machines.
+func upsertMachines(rows int) string {
+	row := "(?" + strings.Repeat(", ?", len(machineColumns)-1) + ")"
+	return "INSERT INTO machines (" + strings.Join(machineColumns, ", ") + ") VALUES " +
+		row + strings.Repeat(", "+row, rows-1) +
 		" ON CONFLICT (instance_id) DO UPDATE SET " + assignments(machineColumns[1:], "excluded.")
-)
+}
+
+// machineArgs appends m's values in the order of machineColumns.
+func machineArgs(args []any, m *store.Machine) []any {
+	var returnID any // NULL: no return request to refer to
+	if m.ReturnID != "" {
+		returnID = m.ReturnID
+	}
+	return append(args, m.InstanceID, m.RequestID, returnID, m.TemplateID, m.Name,
+		m.PrivateIP, m.PublicIP, m.State, m.Result, m.Message,
+		m.InstanceType, m.PriceType, nanos(m.LaunchTime), nanos(m.UpdatedAt))
+}
 
 // inList matches a value against a JSON array bound as one parameter: one
 // statement for any number of ids, with no chunking around SQLite's limit
@@ -62,43 +81,36 @@ func (s *Store) SaveMachines(ctx context.Context, machines []store.Machine) erro
 	return nil
 }
 
-// saveMachines upserts machines through one prepared statement in tx.
+// saveMachines upserts machines in tx, a chunk per statement, full chunks
+// through one prepared statement.
 func saveMachines(ctx context.Context, tx *sql.Tx, machines []store.Machine) error {
-	if len(machines) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, upsertMachine)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for i := range machines {
-		m := &machines[i]
-		var returnID any
-		if m.ReturnID != "" {
-			returnID = m.ReturnID
+	var full *sql.Stmt
+	if len(machines) >= machineChunk {
+		var err error
+		if full, err = tx.PrepareContext(ctx, upsertMachines(machineChunk)); err != nil {
+			return err
 		}
-		_, err := stmt.ExecContext(ctx,
-			sql.Named("instance_id", m.InstanceID),
-			sql.Named("request_id", m.RequestID),
-			sql.Named("return_id", returnID),
-			sql.Named("template_id", m.TemplateID),
-			sql.Named("name", m.Name),
-			sql.Named("private_ip", m.PrivateIP),
-			sql.Named("public_ip", m.PublicIP),
-			sql.Named("state", m.State),
-			sql.Named("result", m.Result),
-			sql.Named("message", m.Message),
-			sql.Named("instance_type", m.InstanceType),
-			sql.Named("price_type", m.PriceType),
-			sql.Named("launch_time", nanos(m.LaunchTime)),
-			sql.Named("updated_at", nanos(m.UpdatedAt)),
-		)
+		defer full.Close()
+	}
+	args := make([]any, 0, machineChunk*len(machineColumns))
+	for start := 0; start < len(machines); start += machineChunk {
+		chunk := machines[start:min(start+machineChunk, len(machines))]
+		args = args[:0]
+		for i := range chunk {
+			args = machineArgs(args, &chunk[i])
+		}
+		var err error
+		if len(chunk) == machineChunk {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, upsertMachines(len(chunk)), args...)
+		}
+		if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+			return fmt.Errorf("machines %s to %s: one's request or return request: %w",
+				chunk[0].InstanceID, chunk[len(chunk)-1].InstanceID, store.ErrNotFound)
+		}
 		if err != nil {
-			if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-				return fmt.Errorf("machine %s: request %q or return %q: %w", m.InstanceID, m.RequestID, m.ReturnID, store.ErrNotFound)
-			}
-			return fmt.Errorf("machine %s: %w", m.InstanceID, err)
+			return fmt.Errorf("machines %s to %s: %w", chunk[0].InstanceID, chunk[len(chunk)-1].InstanceID, err)
 		}
 	}
 	return nil

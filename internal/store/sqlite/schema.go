@@ -58,7 +58,7 @@ CREATE TABLE machines (
 	alive         INTEGER GENERATED ALWAYS AS
 		(state NOT IN ('terminated', 'shutting-down', 'stopping', 'stopped') AND result <> 'fail') VIRTUAL
 );
-CREATE INDEX machines_request ON machines (request_id, launch_time);
+CREATE INDEX machines_request ON machines (request_id, launch_time, instance_id);
 CREATE INDEX machines_return ON machines (return_id);
 CREATE INDEX machines_template ON machines (template_id);
 CREATE INDEX machines_name ON machines (name);

@@ -67,10 +67,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// _txlock=immediate makes every write transaction take the write lock
 	// when it begins, so a check and the write it guards are atomic across
 	// processes and a transaction never fails upgrading a read lock.
+	// synchronous=FULL makes a commit survive a power cut too: a request is
+	// stored before the cloud call and must not be lost after it.
 	dsn := url.URL{
 		Scheme:   "file",
 		Path:     abs,
-		RawQuery: fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_txlock=immediate", busyTimeout.Milliseconds()),
+		RawQuery: fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_synchronous=FULL&_txlock=immediate", busyTimeout.Milliseconds()),
 	}
 	db, err := sql.Open("sqlite", dsn.String())
 	if err != nil {
