@@ -34,10 +34,11 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				if err != nil {
-					return err
-				}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
 				break
 			}
 		}

@@ -37,7 +37,10 @@ SELECT template_id, sum(n) FROM (
 	WHERE kind = 'create' AND NOT finished %[1]s GROUP BY template_id
 ) GROUP BY template_id`
 
-var templateUsage = fmt.Sprintf(usageQuery, "AND template_id = :template_id")
+var (
+	allUsage      = fmt.Sprintf(usageQuery, "")
+	templateUsage = fmt.Sprintf(usageQuery, "AND template_id = :template_id")
+)
 
 // assignments is "c1 = <prefix>c1, c2 = <prefix>c2, ...".
 func assignments(columns []string, prefix string) string {
@@ -119,32 +122,41 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limit int) 
 		return err
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests WHERE id = ?)", r.ID).Scan(&exists); err != nil {
+		exists, err := requestExists(ctx, tx, r.ID)
+		if err != nil {
 			return err
 		}
 		if exists {
 			return store.ErrExists
 		}
 		if r.Kind == store.KindCreate && limit >= 0 {
-			var template string
-			var used int
-			err := tx.QueryRowContext(ctx, templateUsage, sql.Named("template_id", r.TemplateID)).Scan(&template, &used)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			if err := checkCapacity(ctx, tx, r, limit); err != nil {
 				return err
 			}
-			if used+r.Outstanding > limit {
-				return fmt.Errorf("%w: template %s holds %d of %d, the request needs %d",
-					store.ErrCapacity, r.TemplateID, used, limit, r.Outstanding)
-			}
 		}
-		_, err := tx.ExecContext(ctx, insertRequest, args...)
+		_, err = tx.ExecContext(ctx, insertRequest, args...)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
 	*r = next
+	return nil
+}
+
+// checkCapacity refuses r unless its template's usage plus r.Outstanding
+// stays within limit.
+func checkCapacity(ctx context.Context, tx *sql.Tx, r *store.Request, limit int) error {
+	var template string
+	var used int
+	err := tx.QueryRowContext(ctx, templateUsage, sql.Named("template_id", r.TemplateID)).Scan(&template, &used)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) { // no rows: nothing held
+		return err
+	}
+	if used+r.Outstanding > limit {
+		return fmt.Errorf("%w: template %s holds %d of %d, the request needs %d",
+			store.ErrCapacity, r.TemplateID, used, limit, r.Outstanding)
+	}
 	return nil
 }
 
@@ -164,11 +176,20 @@ func (s *Store) UpdateRequest(ctx context.Context, r *store.Request, machines ..
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err != nil {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			// Nothing matched id and version: tell which one is wrong.
+			exists, err := requestExists(ctx, tx, r.ID)
+			switch {
+			case err != nil:
 				return err
+			case exists:
+				return store.ErrConflict
 			}
-			return s.missingOrStale(ctx, tx, r.ID)
+			return store.ErrNotFound
 		}
 		return saveMachines(ctx, tx, machines)
 	})
@@ -179,16 +200,11 @@ func (s *Store) UpdateRequest(ctx context.Context, r *store.Request, machines ..
 	return nil
 }
 
-// missingOrStale tells why an update by id and version changed nothing.
-func (s *Store) missingOrStale(ctx context.Context, tx *sql.Tx, id string) error {
+// requestExists reports whether a request with id is stored.
+func requestExists(ctx context.Context, tx *sql.Tx, id string) (bool, error) {
 	var exists bool
-	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests WHERE id = ?)", id).Scan(&exists); err != nil {
-		return err
-	}
-	if exists {
-		return store.ErrConflict
-	}
-	return store.ErrNotFound
+	err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM requests WHERE id = ?)", id).Scan(&exists)
+	return exists, err
 }
 
 // GetRequests returns the stored requests among ids, in the order of ids,
@@ -266,7 +282,7 @@ func (s *Store) ListRequests(ctx context.Context, q store.RequestQuery) ([]store
 // Usage returns the slots held per template; templates holding none are
 // absent.
 func (s *Store) Usage(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(usageQuery, ""))
+	rows, err := s.db.QueryContext(ctx, allUsage)
 	if err != nil {
 		return nil, fmt.Errorf("usage: %w", err)
 	}
