@@ -28,13 +28,9 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 		// A kept machine keeps both its requests, which may keep more
 		// machines: shrink the candidates until nothing changes.
 		for {
-			res, err := tx.ExecContext(ctx, `DELETE FROM temp.purge WHERE id IN (
+			n, err := execCount(ctx, tx, `DELETE FROM temp.purge WHERE id IN (
 				SELECT request_id FROM machines WHERE `+keptMachine+`
 				UNION SELECT return_id FROM machines WHERE `+keptMachine+`)`)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
 			if err != nil {
 				return err
 			}
@@ -47,11 +43,7 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM machines WHERE request_id IN (SELECT id FROM temp.purge)"); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "DELETE FROM requests WHERE id IN (SELECT id FROM temp.purge)")
-		if err != nil {
-			return err
-		}
-		if purged, err = res.RowsAffected(); err != nil {
+		if purged, err = execCount(ctx, tx, "DELETE FROM requests WHERE id IN (SELECT id FROM temp.purge)"); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "DROP TABLE temp.purge")

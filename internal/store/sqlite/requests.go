@@ -172,11 +172,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r *store.Request, machines ..
 	}
 	args = append(args, sql.Named("old_version", r.Version))
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, updateRequest, args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
+		n, err := execCount(ctx, tx, updateRequest, args...)
 		if err != nil {
 			return err
 		}

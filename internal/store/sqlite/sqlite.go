@@ -130,6 +130,15 @@ func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 	return nil
 }
 
+// execCount runs a statement in tx and returns how many rows it changed.
+func execCount(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // nanos stores a time as Unix nanoseconds; the zero time is 0.
 func nanos(t time.Time) int64 {
 	if t.IsZero() {

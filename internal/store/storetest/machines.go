@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"reflect"
 	"testing"
 	"time"
 
@@ -12,15 +11,9 @@ import (
 // checkMachine fails unless got is want as a store keeps it.
 func checkMachine(t *testing.T, got, want store.Machine) {
 	t.Helper()
-	if !sameTime(got.LaunchTime, want.LaunchTime) || !sameTime(got.UpdatedAt, want.UpdatedAt) {
-		t.Errorf("machine %s times = %v, %v; want %v, %v",
-			want.InstanceID, got.LaunchTime, got.UpdatedAt, want.LaunchTime, want.UpdatedAt)
-	}
-	got.LaunchTime, got.UpdatedAt = time.Time{}, time.Time{}
-	want.LaunchTime, want.UpdatedAt = time.Time{}, time.Time{}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("machine %s:\n got %+v\nwant %+v", want.InstanceID, got, want)
-	}
+	checkKept(t, "machine "+want.InstanceID, got, want, func(m *store.Machine) []*time.Time {
+		return []*time.Time{&m.LaunchTime, &m.UpdatedAt}
+	})
 }
 
 // checkMachines fails unless q selects exactly want, in that order.

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"reflect"
 	"testing"
 	"time"
 
@@ -12,15 +11,9 @@ import (
 // checkRequest fails unless got is want as a store keeps it.
 func checkRequest(t *testing.T, got, want store.Request) {
 	t.Helper()
-	if !sameTime(got.CreatedAt, want.CreatedAt) || !sameTime(got.UpdatedAt, want.UpdatedAt) {
-		t.Errorf("request %s times = %v, %v; want %v, %v",
-			want.ID, got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
-	}
-	got.CreatedAt, got.UpdatedAt = time.Time{}, time.Time{}
-	want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("request %s:\n got %+v\nwant %+v", want.ID, got, want)
-	}
+	checkKept(t, "request "+want.ID, got, want, func(r *store.Request) []*time.Time {
+		return []*time.Time{&r.CreatedAt, &r.UpdatedAt}
+	})
 }
 
 // fullRequest sets every field a caller sets.

@@ -19,6 +19,7 @@ package storetest
 
 import (
 	"context"
+	"reflect"
 	"regexp"
 	"strconv"
 	"testing"
@@ -207,6 +208,22 @@ func sameTime(got, want time.Time) bool {
 		return got.IsZero()
 	}
 	return got.Location() == time.UTC && got.Unix() == want.Unix()
+}
+
+// checkKept fails unless got is want as a store keeps it: the times that
+// times points into the same to the second and in UTC, all else equal.
+func checkKept[T any](t *testing.T, what string, got, want T, times func(*T) []*time.Time) {
+	t.Helper()
+	gotTimes, wantTimes := times(&got), times(&want)
+	for i := range wantTimes {
+		if !sameTime(*gotTimes[i], *wantTimes[i]) {
+			t.Errorf("%s time %d = %v, want %v", what, i, *gotTimes[i], *wantTimes[i])
+		}
+		*gotTimes[i], *wantTimes[i] = time.Time{}, time.Time{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
 }
 
 // ids is prefix0, prefix1, ... prefix<n-1>.
