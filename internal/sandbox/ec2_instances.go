@@ -172,15 +172,16 @@ type launchToken struct {
 
 // launch is a RunInstances call resolved against the world.
 type launch struct {
-	imageID, instanceType, keyName, iamProfileArn, templateID string
-	arch                                                       string
-	sn                                                         *subnet
-	groups                                                     []string
-	min, max                                                   int
-	spot                                                       bool
-	maxPrice                                                   string
-	ebsOptimized                                               bool
-	tags, volumeTags, spotTags                                 []tag
+	imageID, arch, instanceType string
+	keyName, iamProfileArn      string
+	templateID                  string
+	sn                          *subnet
+	groups                      []string
+	min, max                    int
+	spot                        bool
+	maxPrice                    string
+	ebsOptimized                bool
+	tags, volumeTags, spotTags  []tag
 }
 
 func (s *Sandbox) runInstances(c *call) error {
@@ -552,9 +553,11 @@ func (s *Sandbox) lookup(ids []string, now time.Time) ([]*instance, error) {
 
 // instanceFilters maps DescribeInstances filter names to the field they test.
 var instanceFilters = map[string]field[*instance]{
-	"instance-id":              func(_ *Sandbox, in *instance, _ time.Time) string { return in.id },
-	"instance-state-name":      func(s *Sandbox, in *instance, now time.Time) string { return in.state(&s.opts, now) },
-	"instance-state-code":      func(s *Sandbox, in *instance, now time.Time) string { return strconv.FormatInt(stateCodes[in.state(&s.opts, now)], 10) },
+	"instance-id":         func(_ *Sandbox, in *instance, _ time.Time) string { return in.id },
+	"instance-state-name": func(s *Sandbox, in *instance, now time.Time) string { return in.state(&s.opts, now) },
+	"instance-state-code": func(s *Sandbox, in *instance, now time.Time) string {
+		return strconv.FormatInt(stateCodes[in.state(&s.opts, now)], 10)
+	},
 	"instance-type":            func(_ *Sandbox, in *instance, _ time.Time) string { return in.instanceType },
 	"image-id":                 func(_ *Sandbox, in *instance, _ time.Time) string { return in.imageID },
 	"subnet-id":                func(_ *Sandbox, in *instance, _ time.Time) string { return in.subnetID },

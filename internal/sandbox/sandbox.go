@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,11 @@ type Options struct {
 	// SpotNotice is the time between an interruption notice and the
 	// instance's termination (default 2m).
 	SpotNotice time.Duration
+
+	// Latency delays every AWS answer, like a network round trip (default
+	// none). See the package doc for why clients without a body guard may
+	// want some.
+	Latency time.Duration
 
 	// Now is the base clock (default time.Now). Sandbox time is Now plus
 	// whatever Advance added.
@@ -234,8 +240,12 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		svc.writeError(out, c.requestID, ae)
 		status = ae.Status
 	}
+	if s.opts.Latency > 0 {
+		time.Sleep(s.opts.Latency)
+	}
 	w.Header().Set("Content-Type", svc.contentType)
 	w.Header().Set("X-Amzn-RequestId", c.requestID)
+	w.Header().Set("Content-Length", strconv.Itoa(out.Len()))
 	w.WriteHeader(status)
 	w.Write(out.Bytes())
 }
