@@ -81,6 +81,11 @@ func (b *Broker) place(ctx context.Context, r *store.Request, t config.Template)
 		b.fail(ctx, r, err)
 		return fault.Wrap(fault.CodeOf(err), err, "placing request %s", r.ID)
 	}
+	return b.record(ctx, r, t, p)
+}
+
+// record stores the cloud's answer to a request's launch.
+func (b *Broker) record(ctx context.Context, r *store.Request, t config.Template, p cloud.Placement) error {
 	machines := make([]store.Machine, len(p.Instances))
 	for i, inst := range p.Instances {
 		machines[i] = newMachine(r, t, inst)

@@ -78,11 +78,7 @@ func (b *Broker) resume(ctx context.Context, r *store.Request) {
 		if b.now().Sub(r.CreatedAt) < pendingRecoveryAge {
 			return
 		}
-		t, err := templateOf(r.Template)
-		if err == nil {
-			err = b.place(ctx, r, t)
-		}
-		if err != nil {
+		if err := b.replace(ctx, r); err != nil {
 			b.log.Warn("resuming a request", "request_id", r.ID, "err", err)
 		}
 	case store.KindReturn:
@@ -90,6 +86,25 @@ func (b *Broker) resume(ctx context.Context, r *store.Request) {
 			b.log.Warn("resuming a return", "request_id", r.ID, "err", err)
 		}
 	}
+}
+
+// replace recovers a create request whose placer died. Instances already
+// launched for it are recorded as they are; only when there are none is the
+// launch repeated. Looking first matters: a launch that fell back to another
+// type or subnet used tokens a repeat might not reuse.
+func (b *Broker) replace(ctx context.Context, r *store.Request) error {
+	t, err := templateOf(r.Template)
+	if err != nil {
+		return err
+	}
+	found, err := b.cloud.Instances(ctx, cloud.Query{RequestIDs: []string{r.ID}})
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return b.place(ctx, r, t)
+	}
+	return b.record(ctx, r, t, cloud.Placement{Instances: found})
 }
 
 // poll is one status pass: the stored machines of the requests asked

@@ -36,9 +36,13 @@ type Result struct {
 	MaxRSS   int64 // peak resident memory of the process, bytes
 }
 
-// Call runs the script for op with input written as HostFactory writes it.
+// Raw is an input written verbatim, valid JSON or not.
+type Raw string
+
+// Call runs the script for op with input written as HostFactory writes it
+// (tab-indented JSON), or verbatim when input is Raw.
 func (h *Host) Call(ctx context.Context, op string, input any) (Result, error) {
-	body, err := json.MarshalIndent(input, "", "\t")
+	body, err := encodeInput(input)
 	if err != nil {
 		return Result{}, err
 	}
@@ -78,6 +82,13 @@ func (h *Host) Call(ctx context.Context, op string, input any) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+func encodeInput(input any) ([]byte, error) {
+	if raw, ok := input.(Raw); ok {
+		return []byte(raw), nil
+	}
+	return json.MarshalIndent(input, "", "\t")
 }
 
 func compact(b []byte) string {
