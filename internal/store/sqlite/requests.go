@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +24,11 @@ var (
 	selectRequests = "SELECT " + strings.Join(requestColumns, ", ") + " FROM requests"
 	insertRequest  = "INSERT INTO requests (" + strings.Join(requestColumns, ", ") +
 		") VALUES (:" + strings.Join(requestColumns, ", :") + ")"
-	updateRequest = "UPDATE requests SET " + assignments(requestColumns[1:], ":") +
+	// An update keeps the id and the creation time.
+	updateRequest = "UPDATE requests SET " +
+		assignments(slices.DeleteFunc(slices.Clone(requestColumns), func(c string) bool {
+			return c == "id" || c == "created_at"
+		}), ":") +
 		" WHERE id = :id AND version = :old_version"
 )
 

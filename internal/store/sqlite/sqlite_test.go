@@ -55,7 +55,15 @@ func TestOpenNewFile(t *testing.T) {
 	if s.Path() != path {
 		t.Errorf("Path() = %q, want %q", s.Path(), path)
 	}
-	for p, want := range map[string]os.FileMode{filepath.Dir(path): 0o700 | os.ModeDir, path: 0o600} {
+	if err := s.PutFact(t.Context(), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{
+		filepath.Dir(path): 0o700 | os.ModeDir,
+		path:               0o600,
+		path + "-wal":      0o600,
+		path + "-shm":      0o600,
+	} {
 		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)

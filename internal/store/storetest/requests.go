@@ -213,7 +213,9 @@ func (s suite) update(t *testing.T) {
 	r.Machines = []store.MachineRef{{Name: "h1", InstanceID: "i-1"}}
 	r.State = store.StateCompleteWithError
 	r.Message = "1 of 4 failed"
+	r.CreatedAt = time.Time{} // the store keeps its own
 	mustUpdate(t, st, r)
+	r.CreatedAt = created
 	if r.Version <= v0 {
 		t.Errorf("Version = %d after update, want > %d", r.Version, v0)
 	}

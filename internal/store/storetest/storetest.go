@@ -4,12 +4,15 @@
 // Where store.Store's doc leaves a choice, every store makes this one:
 //   - CreateRequest sets CreatedAt and UpdatedAt from the store's clock and
 //     Version to a positive number; UpdateRequest raises Version and sets
-//     UpdatedAt. Machine times are stored as given.
+//     UpdatedAt, and keeps the stored CreatedAt whatever r says. Machine
+//     times are stored as given.
 //   - Times read back in UTC, equal to what was written at least to the
 //     second.
 //   - Empty and nil read back alike, as nil: Template, UserData, Machines
 //     (the MachineRef list) and fact values.
 //   - GetRequests returns each stored id once, at its first place in ids.
+//   - CreateRequest of a stored id gives ErrExists even when the template
+//     is full, so a retried request is recognized.
 //   - Machines orders by RequestID, then LaunchTime. MachineQuery{AliveOnly:
 //     true} alone selects every alive machine; MachineQuery{} selects none.
 //   - Usage may leave out templates that hold nothing.
