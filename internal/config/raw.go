@@ -57,43 +57,45 @@ func members(raw []byte, path string) ([]field, bool) {
 // appendMembers is members appending to ms, so that a caller splitting many
 // objects in turn can reuse one slice.
 func appendMembers(ms []field, raw []byte, path string) ([]field, bool) {
-	i := skipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '{' {
-		return nil, false
-	}
-	i = skipSpace(raw, i+1)
-	for i < len(raw) && raw[i] != '}' {
-		end := skipValue(raw, i)
-		lit := raw[i:end]
-		i = skipSpace(raw, end)
-		i = skipSpace(raw, i+1) // ':'
-		end = skipValue(raw, i)
-		ms = append(ms, field{path: path, lit: lit, raw: raw[i:end]})
-		i = skipSpace(raw, end)
-		if i < len(raw) && raw[i] == ',' {
-			i = skipSpace(raw, i+1)
-		}
-	}
-	return ms, true
+	ok := items(raw, '{', func(lit, value []byte) {
+		ms = append(ms, field{path: path, lit: lit, raw: value})
+	})
+	return ms, ok
 }
 
 // elements splits a JSON array into its elements; ok is false when raw is
 // not an array.
 func elements(raw []byte) (es [][]byte, ok bool) {
+	ok = items(raw, '[', func(_, value []byte) { es = append(es, value) })
+	return es, ok
+}
+
+// items calls yield with each item of the object ('{') or array ('[') that
+// raw holds: a key literal and its value, or a nil key and an element. It
+// is false when raw holds no such container.
+func items(raw []byte, open byte, yield func(key, value []byte)) bool {
 	i := skipSpace(raw, 0)
-	if i >= len(raw) || raw[i] != '[' {
-		return nil, false
+	if i >= len(raw) || raw[i] != open {
+		return false
 	}
-	i = skipSpace(raw, i+1)
-	for i < len(raw) && raw[i] != ']' {
+	closer := byte(']')
+	if open == '{' {
+		closer = '}'
+	}
+	for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != closer; {
+		var key []byte
+		if open == '{' {
+			end := skipValue(raw, i)
+			key = raw[i:end]
+			i = skipSpace(raw, skipSpace(raw, end)+1) // past ':'
+		}
 		end := skipValue(raw, i)
-		es = append(es, raw[i:end])
-		i = skipSpace(raw, end)
-		if i < len(raw) && raw[i] == ',' {
+		yield(key, raw[i:end])
+		if i = skipSpace(raw, end); i < len(raw) && raw[i] == ',' {
 			i = skipSpace(raw, i+1)
 		}
 	}
-	return es, true
+	return true
 }
 
 func skipSpace(b []byte, i int) int {
