@@ -46,6 +46,7 @@ func FuzzLoadTemplatesJSON(f *testing.F) {
 	f.Add([]byte(`{"templates": [{"templateId": "s", "maxNumber": "-1", "priceType": "heterogeneous", "imageId": "/aws/x",
 		"vmTypes": {"m5.large": "1"}, "subnetId": "subnet-1,subnet-2", "spotPrice": "0.2", "percentOnDemand": "50"}]}`))
 	f.Add([]byte(`{"templates": [{"templateId": "a\u00e9\"", "maxNumber": 1e2}], "x": [[{}]]}`))
+	f.Add([]byte(`{"templates": [` + base(`"subnetId": ",", "securityGroupIds": [" "], "instanceTags": ";"`) + `]}`))
 	dir := f.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "awsprov_config.json"), []byte(minimalConfig), 0o644); err != nil {
 		f.Fatal(err)

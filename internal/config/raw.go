@@ -44,7 +44,7 @@ func keyIn[V any](m map[string]V, f field) (V, bool) {
 	return v, ok
 }
 
-// The splitting functions below read text that json.Valid has accepted, so
+// The splitting functions below read text that validJSON has accepted, so
 // they only find boundaries and never judge syntax; this keeps loading a
 // large templates file to one validating pass plus cheap slicing.
 
@@ -184,6 +184,7 @@ var (
 	errInteger = errors.New("must be an integer")
 	errBool    = errors.New("must be true or false")
 	errObject  = errors.New("must be an object")
+	errNumber  = errors.New("must be a number")
 )
 
 // text reads a string; a number is taken as its digits, since IBM's files
@@ -225,11 +226,11 @@ func (f field) intWhere(ok func(int) bool, why string) (int, error) {
 func (f field) number() (float64, error) {
 	s, ok := f.scalar()
 	if !ok || f.raw[0] == 't' || f.raw[0] == 'f' {
-		return 0, errors.New("must be a number")
+		return 0, errNumber
 	}
 	x, err := strconv.ParseFloat(string(s), 64)
 	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
-		return 0, errors.New("must be a number")
+		return 0, errNumber
 	}
 	return x, nil
 }
@@ -270,7 +271,7 @@ func (f field) list() ([]string, error) {
 		}
 		parts = strings.Split(s, ",")
 	}
-	out := parts[:0]
+	var out []string // nil when all are blank, as a template without the field
 	for _, p := range parts {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)

@@ -109,6 +109,9 @@ var templateFields = []templateField{
 
 // templateFieldIndex finds a field by its camelCase name or an alias.
 var templateFieldIndex = func() map[string]int {
+	if len(templateFields) > 64 {
+		panic("config: templateMember tracks fields in a uint64")
+	}
 	idx := map[string]int{}
 	for i, tf := range templateFields {
 		idx[tf.key] = i
