@@ -17,14 +17,7 @@ import (
 // BenchmarkDescribeInstances1000 is the status poll of HostFactory: one
 // request's 1,000 instances, among 10,000, described through the SDK.
 func BenchmarkDescribeInstances1000(b *testing.B) {
-	e := start(b, sandbox.Options{})
-	for i := range 10 {
-		tag := "other"
-		if i == 0 {
-			tag = "req-bench"
-		}
-		run(b, e, &ec2.RunInstancesInput{MinCount: aws.Int32(1000), TagSpecifications: tagSpec("ohfp:request-id", tag, "ohfp:template-id", "tmpl", "ohfp:provider", "aws")})
-	}
+	e := tenThousand(b)
 	in := &ec2.DescribeInstancesInput{Filters: []types.Filter{tagFilter("ohfp:request-id", "req-bench")}}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -42,14 +35,7 @@ func BenchmarkDescribeInstances1000(b *testing.B) {
 // BenchmarkDescribeInstancesHandler is the sandbox's own share of the poll
 // above: the same call straight into ServeHTTP, without the SDK.
 func BenchmarkDescribeInstancesHandler(b *testing.B) {
-	e := start(b, sandbox.Options{})
-	for i := range 10 {
-		tag := "other"
-		if i == 0 {
-			tag = "req-bench"
-		}
-		run(b, e, &ec2.RunInstancesInput{MinCount: aws.Int32(1000), TagSpecifications: tagSpec("ohfp:request-id", tag)})
-	}
+	e := tenThousand(b)
 	form := url.Values{"Action": {"DescribeInstances"}, "Version": {"2016-11-15"},
 		"Filter.1.Name": {"tag:ohfp:request-id"}, "Filter.1.Value.1": {"req-bench"}}.Encode()
 	b.ReportAllocs()
@@ -62,4 +48,18 @@ func BenchmarkDescribeInstancesHandler(b *testing.B) {
 			b.Fatalf("%d, %d bytes", w.Code, w.Body.Len())
 		}
 	}
+}
+
+// tenThousand is a sandbox with ten requests of 1,000 instances, the first
+// tagged req-bench, each with ohfp's three tags.
+func tenThousand(b *testing.B) *env {
+	e := start(b, sandbox.Options{})
+	for i := range 10 {
+		tag := "other"
+		if i == 0 {
+			tag = "req-bench"
+		}
+		run(b, e, &ec2.RunInstancesInput{MinCount: aws.Int32(1000), TagSpecifications: tagSpec("ohfp:request-id", tag, "ohfp:template-id", "tmpl", "ohfp:provider", "aws")})
+	}
+	return e
 }

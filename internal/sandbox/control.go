@@ -26,14 +26,9 @@ func (s *Sandbox) controlMux() *http.ServeMux {
 		}
 		reply(w, out, nil)
 	})
-	m.HandleFunc("POST /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
-		var f faultJSON
-		if err := decode(r, &f); err != nil {
-			reply(w, nil, err)
-			return
-		}
+	post(m, "faults", func(f faultJSON) error {
 		f.Fault.Delay = time.Duration(f.Delay)
-		reply(w, nil, s.AddFault(f.Fault))
+		return s.AddFault(f.Fault)
 	})
 	m.HandleFunc("DELETE /_sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
 		s.ClearFaults(r.URL.Query().Get("action"))
@@ -41,36 +36,17 @@ func (s *Sandbox) controlMux() *http.ServeMux {
 	})
 
 	m.HandleFunc("GET /_sandbox/capacity", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Capacity(), nil) })
-	m.HandleFunc("POST /_sandbox/capacity", func(w http.ResponseWriter, r *http.Request) {
-		var c CapacityLimit
-		if err := decode(r, &c); err != nil {
-			reply(w, nil, err)
-			return
-		}
-		reply(w, nil, s.SetCapacity(c.InstanceType, c.Zone, c.Remaining))
-	})
+	post(m, "capacity", func(c CapacityLimit) error { return s.SetCapacity(c.InstanceType, c.Zone, c.Remaining) })
 	m.HandleFunc("DELETE /_sandbox/capacity", func(w http.ResponseWriter, r *http.Request) { s.ClearCapacity(); reply(w, nil, nil) })
 
-	m.HandleFunc("POST /_sandbox/interrupt", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			InstanceIDs []string `json:"instanceIds"`
-		}
-		if err := decode(r, &in); err != nil {
-			reply(w, nil, err)
-			return
-		}
-		reply(w, nil, s.Interrupt(in.InstanceIDs...))
+	post(m, "interrupt", func(in struct {
+		InstanceIDs []string `json:"instanceIds"`
+	}) error {
+		return s.Interrupt(in.InstanceIDs...)
 	})
 
 	m.HandleFunc("GET /_sandbox/pause", func(w http.ResponseWriter, r *http.Request) { reply(w, s.pauses(), nil) })
-	m.HandleFunc("POST /_sandbox/pause", func(w http.ResponseWriter, r *http.Request) {
-		var p pauseJSON
-		if err := decode(r, &p); err != nil {
-			reply(w, nil, err)
-			return
-		}
-		reply(w, nil, s.Pause(p.Action, p.At))
-	})
+	post(m, "pause", func(p pauseJSON) error { return s.Pause(p.Action, p.At) })
 	m.HandleFunc("DELETE /_sandbox/pause", func(w http.ResponseWriter, r *http.Request) {
 		s.Release(r.URL.Query().Get("action"))
 		reply(w, nil, nil)
@@ -95,12 +71,12 @@ func (s *Sandbox) controlMux() *http.ServeMux {
 		reply(w, map[string]time.Time{"now": s.Now()}, nil)
 	})
 
-	register(m, "images", s.RegisterImage)
-	register(m, "subnets", s.RegisterSubnet)
-	register(m, "launch-templates", s.RegisterLaunchTemplate)
-	register(m, "security-groups", func(g struct{ ID, Name string }) error { return s.RegisterSecurityGroup(g.ID, g.Name) })
-	register(m, "key-pairs", func(k struct{ Name string }) error { return s.RegisterKeyPair(k.Name) })
-	register(m, "ssm-parameters", func(p struct{ Name, Value string }) error {
+	post(m, "images", s.RegisterImage)
+	post(m, "subnets", s.RegisterSubnet)
+	post(m, "launch-templates", s.RegisterLaunchTemplate)
+	post(m, "security-groups", func(g struct{ ID, Name string }) error { return s.RegisterSecurityGroup(g.ID, g.Name) })
+	post(m, "key-pairs", func(k struct{ Name string }) error { return s.RegisterKeyPair(k.Name) })
+	post(m, "ssm-parameters", func(p struct{ Name, Value string }) error {
 		if p.Name == "" {
 			return errors.New("sandbox: parameter needs a name")
 		}
@@ -110,15 +86,15 @@ func (s *Sandbox) controlMux() *http.ServeMux {
 	return m
 }
 
-// register serves POST /_sandbox/<what> with one JSON T for add.
-func register[T any](m *http.ServeMux, what string, add func(T) error) {
+// post serves POST /_sandbox/<what>: one JSON T in, do's error out.
+func post[T any](m *http.ServeMux, what string, do func(T) error) {
 	m.HandleFunc("POST /_sandbox/"+what, func(w http.ResponseWriter, r *http.Request) {
 		var v T
 		if err := decode(r, &v); err != nil {
 			reply(w, nil, err)
 			return
 		}
-		reply(w, nil, add(v))
+		reply(w, nil, do(v))
 	})
 }
 

@@ -584,11 +584,7 @@ func (s *Sandbox) describeInstances(c *call) error {
 	if len(ids) > 0 && c.form.has("MaxResults") {
 		return badParamCode("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
-	fs, err := c.form.filters()
-	if err != nil {
-		return err
-	}
-	preds, err := compileFilters(fs, instanceFilters, instanceTags)
+	preds, err := predicates(c, instanceFilters, instanceTags)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ var imageFilters = map[string]field[Image]{
 }
 
 func (s *Sandbox) describeImages(c *call) error {
-	fs, err := c.form.filters()
-	if err != nil {
-		return err
-	}
-	preds, err := compileFilters(fs, imageFilters, nil)
+	preds, err := predicates(c, imageFilters, nil)
 	if err != nil {
 		return err
 	}
@@ -80,11 +76,7 @@ var subnetFilters = map[string]field[*subnet]{
 }
 
 func (s *Sandbox) describeSubnets(c *call) error {
-	fs, err := c.form.filters()
-	if err != nil {
-		return err
-	}
-	preds, err := compileFilters(fs, subnetFilters, nil)
+	preds, err := predicates(c, subnetFilters, nil)
 	if err != nil {
 		return err
 	}
@@ -126,11 +118,7 @@ var groupFilters = map[string]field[securityGroup]{
 }
 
 func (s *Sandbox) describeSecurityGroups(c *call) error {
-	fs, err := c.form.filters()
-	if err != nil {
-		return err
-	}
-	preds, err := compileFilters(fs, groupFilters, nil)
+	preds, err := predicates(c, groupFilters, nil)
 	if err != nil {
 		return err
 	}
@@ -170,11 +158,7 @@ var keyPairFilters = map[string]field[keyPair]{
 }
 
 func (s *Sandbox) describeKeyPairs(c *call) error {
-	fs, err := c.form.filters()
-	if err != nil {
-		return err
-	}
-	preds, err := compileFilters(fs, keyPairFilters, nil)
+	preds, err := predicates(c, keyPairFilters, nil)
 	if err != nil {
 		return err
 	}

@@ -38,11 +38,7 @@ var spotFilters = map[string]field[*instance]{
 func spotTags(in *instance) []tag { return in.spotTags }
 
 func (s *Sandbox) describeSpotInstanceRequests(c *call) error {
-	fs, err := c.form.filters()
-	if err != nil {
-		return err
-	}
-	preds, err := compileFilters(fs, spotFilters, spotTags)
+	preds, err := predicates(c, spotFilters, spotTags)
 	if err != nil {
 		return err
 	}

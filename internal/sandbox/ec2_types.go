@@ -113,11 +113,7 @@ var typeFilters = map[string]field[instanceType]{
 }
 
 func (s *Sandbox) describeInstanceTypes(c *call) error {
-	fs, err := c.form.filters()
-	if err != nil {
-		return err
-	}
-	preds, err := compileFilters(fs, typeFilters, nil)
+	preds, err := predicates(c, typeFilters, nil)
 	if err != nil {
 		return err
 	}

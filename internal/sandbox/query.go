@@ -265,9 +265,13 @@ type field[T any] func(s *Sandbox, v T, now time.Time) string
 // predicate tells whether a resource matches one filter.
 type predicate[T any] func(s *Sandbox, v T, now time.Time) bool
 
-// compileFilters turns Filter.N into predicates over fields, plus the tag
-// filters when tags is not nil; unknown names fail like EC2.
-func compileFilters[T any](fs []filter, fields map[string]field[T], tags func(T) []tag) ([]predicate[T], error) {
+// predicates turns the call's Filter.N into predicates over fields, plus
+// the tag filters when tags is not nil; unknown names fail like EC2.
+func predicates[T any](c *call, fields map[string]field[T], tags func(T) []tag) ([]predicate[T], error) {
+	fs, err := c.form.filters()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]predicate[T], len(fs))
 	for i := range fs {
 		f := &fs[i]
