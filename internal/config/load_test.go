@@ -368,9 +368,6 @@ func TestEnvironment(t *testing.T) {
 	if c.AWS.Region != "ap-northeast-1" || c.Storage.DynamoDB.Region != "ap-northeast-1" {
 		t.Errorf("region from env: %s, dynamodb %s", c.AWS.Region, c.Storage.DynamoDB.Region)
 	}
-	if c.Logging.SlogLevel().String() != "INFO" {
-		t.Errorf("slog level %v", c.Logging.SlogLevel())
-	}
 
 	tests := []struct {
 		env          map[string]string

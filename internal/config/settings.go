@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -285,15 +284,6 @@ func logLevel(c *Config, f field) error {
 		return errors.New("must be one of TRACE, DEBUG, INFO, WARN, ERROR")
 	}
 	return nil
-}
-
-// SlogLevel is the level as log/slog knows it.
-func (l Logging) SlogLevel() slog.Level {
-	var lv slog.Level
-	if lv.UnmarshalText([]byte(l.Level)) != nil {
-		return slog.LevelInfo
-	}
-	return lv
 }
 
 // logSize reads a size in MiB (a plain number, as OHFP_LOG_MAX_SIZE_MB) or
