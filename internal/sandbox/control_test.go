@@ -165,20 +165,11 @@ func TestUnknownActionAnswersInvalidAction(t *testing.T) {
 }
 
 func TestServe(t *testing.T) {
-	sb := sandbox.New(sandbox.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- sb.Serve(ctx, "127.0.0.1:0", func(u string) { urls <- u }) }()
-	u := <-urls
-	client := ec2.NewFromConfig(awsConfig(), func(o *ec2.Options) { o.BaseEndpoint = aws.String(u) })
-	if _, err := client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+	client, stop := serve(t, sandbox.New(sandbox.Options{}))
+	if _, err := client.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{}); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve after cancel: %v", err)
-	}
+	stop()
 }
 
 // TestConcurrentLaunchesAndDescribes is meant for -race: many clients
@@ -239,5 +230,69 @@ func TestConcurrentLaunchesAndDescribes(t *testing.T) {
 			t.Fatalf("private IP %s handed out twice", in.PrivateIP)
 		}
 		seen[in.PrivateIP] = true
+	}
+}
+
+// serve runs sb.Serve until the test's cleanup, returning an EC2 client.
+func serve(t *testing.T, sb *sandbox.Sandbox) (client *ec2.Client, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- sb.Serve(ctx, "127.0.0.1:0", func(u string) { urls <- u }) }()
+	select {
+	case u := <-urls:
+		client = ec2.NewFromConfig(awsConfig(), func(o *ec2.Options) { o.BaseEndpoint = aws.String(u) })
+	case err := <-done:
+		t.Fatal(err)
+	}
+	return client, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	}
+}
+
+func TestStateFileSurvivesRestart(t *testing.T) {
+	path := t.TempDir() + "/sandbox.json"
+	ctx := context.Background()
+	opts := sandbox.Options{StateFile: path, ShutdownDelay: time.Hour}
+	launch := &ec2.RunInstancesInput{
+		ImageId: aws.String(sandbox.DefaultImageID), InstanceType: "c5.large", MinCount: aws.Int32(2), MaxCount: aws.Int32(2),
+		ClientToken: aws.String("tok-1"), TagSpecifications: tagSpec("ohfp:request-id", "req-p"),
+		InstanceMarketOptions: &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot},
+	}
+
+	first := sandbox.New(opts)
+	client, stop := serve(t, first)
+	out := must(client.RunInstances(ctx, launch))
+	must(client.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids(out.Instances[1:])}))
+	noErr(t, first.RegisterImage(sandbox.Image{ID: "ami-0kept"}))
+	stop()
+
+	second := sandbox.New(opts)
+	client, stop = serve(t, second)
+	defer stop()
+	got := must(client.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids(out.Instances)}))
+	insts := got.Reservations[0].Instances
+	if len(insts) != 2 || insts[0].State.Name != types.InstanceStateNameRunning || insts[1].State.Name != types.InstanceStateNameShuttingDown ||
+		tagValue(insts[0].Tags, "ohfp:request-id") != "req-p" || aws.ToString(insts[0].PrivateIpAddress) != aws.ToString(out.Instances[0].PrivateIpAddress) {
+		t.Fatalf("after restart: %+v", insts)
+	}
+	again := must(client.RunInstances(ctx, launch))
+	if aws.ToString(again.ReservationId) != aws.ToString(out.ReservationId) {
+		t.Fatalf("ClientToken forgotten across restart: %s vs %s", aws.ToString(again.ReservationId), aws.ToString(out.ReservationId))
+	}
+	spot := must(client.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{aws.ToString(out.Instances[0].SpotInstanceRequestId)}}))
+	if len(spot.SpotInstanceRequests) != 1 {
+		t.Fatalf("spot request lost: %+v", spot)
+	}
+	fresh := must(client.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0kept"), InstanceType: "c5.large", MinCount: aws.Int32(1), MaxCount: aws.Int32(1)}))
+	if id := aws.ToString(fresh.Instances[0].InstanceId); id == aws.ToString(out.Instances[0].InstanceId) || id == aws.ToString(out.Instances[1].InstanceId) {
+		t.Fatalf("instance id %s reused", id)
+	}
+	if ip := aws.ToString(fresh.Instances[0].PrivateIpAddress); ip == aws.ToString(out.Instances[0].PrivateIpAddress) {
+		t.Fatalf("private IP %s handed out again", ip)
 	}
 }

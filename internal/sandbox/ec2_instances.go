@@ -185,8 +185,7 @@ type launch struct {
 }
 
 func (s *Sandbox) runInstances(c *call) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	w := &s.world
 	s.purge(c.now)
 
@@ -652,8 +651,7 @@ func (s *Sandbox) terminateInstances(c *call) error {
 	if len(ids) == 0 {
 		return apiErrorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	found, err := s.lookup(ids, c.now)
 	if err != nil {
 		return err

@@ -93,8 +93,7 @@ func (s *Sandbox) describeSpotInstanceRequests(c *call) error {
 // after Options.SpotNotice (in sandbox time).
 func (s *Sandbox) Interrupt(ids ...string) error {
 	now := s.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	var bad []string
 	for _, id := range ids {
 		if in := s.world.byID[id]; in == nil || in.spotRequestID == "" {

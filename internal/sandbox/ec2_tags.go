@@ -74,8 +74,7 @@ func (s *Sandbox) createTags(c *call) error {
 	if err := checkTags(add); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	targets, err := s.resources(c)
 	if err != nil {
 		return err
@@ -111,8 +110,7 @@ func setTag(tags []tag, t tag) []tag {
 
 func (s *Sandbox) deleteTags(c *call) error {
 	n := c.form.count("Tag", "Key")
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	targets, err := s.resources(c)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -55,6 +56,12 @@ type Options struct {
 	// want some.
 	Latency time.Duration
 
+	// StateFile, when set, makes Serve load the world from this JSON file
+	// (if it exists) before listening, save it within a second of every
+	// change, and once more on shutdown, so `ohfp sandbox` survives restarts.
+	// Faults, pauses and call counters are not kept.
+	StateFile string
+
 	// Now is the base clock (default time.Now). Sandbox time is Now plus
 	// whatever Advance added.
 	Now func() time.Time
@@ -96,8 +103,18 @@ type Sandbox struct {
 
 	faults faults // own lock: consulted before the world lock is taken
 
-	mu    sync.RWMutex // guards the world below
-	world world
+	mu      sync.RWMutex // guards the world below
+	world   world
+	version atomic.Uint64 // counts changes to the world, for saving
+}
+
+// update write-locks the world for a change; call the result to unlock.
+func (s *Sandbox) update() (unlock func()) {
+	s.mu.Lock()
+	return func() {
+		s.version.Add(1)
+		s.mu.Unlock()
+	}
 }
 
 // New makes a sandbox with default images, subnets, a security group, a key
@@ -138,6 +155,7 @@ func (s *Sandbox) Now() time.Time {
 // be driven without waiting.
 func (s *Sandbox) Advance(d time.Duration) {
 	s.offset.Add(int64(d))
+	s.version.Add(1)
 }
 
 // Calls counts the calls per action since the last ResetCalls, keyed
@@ -162,6 +180,12 @@ func (s *Sandbox) ResetCalls() {
 // Serve listens on addr (e.g. 127.0.0.1:0), calls ready with the base URL
 // once it accepts connections, and serves until ctx is done.
 func (s *Sandbox) Serve(ctx context.Context, addr string, ready func(url string)) error {
+	if s.opts.StateFile != "" {
+		if err := s.Load(s.opts.StateFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		defer s.keepSaved(s.opts.StateFile)()
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("sandbox: listen on %s: %w", addr, err)

@@ -247,15 +247,13 @@ func decodeToken(tok string) (int, error) {
 
 // RegisterImage adds or replaces an AMI.
 func (s *Sandbox) RegisterImage(im Image) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	return s.world.addImage(im, s.opts.AccountID)
 }
 
 // RegisterSubnet adds or replaces a subnet; private IPs come from its CIDR.
 func (s *Sandbox) RegisterSubnet(sn Subnet) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	return s.world.addSubnet(sn, s.opts.Region)
 }
 
@@ -264,8 +262,7 @@ func (s *Sandbox) RegisterLaunchTemplate(lt LaunchTemplate) error {
 	if !strings.HasPrefix(lt.ID, "lt-") {
 		return fmt.Errorf("sandbox: launch template id %q does not start with lt-", lt.ID)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	s.world.templates[lt.ID] = lt
 	return nil
 }
@@ -275,8 +272,7 @@ func (s *Sandbox) RegisterSecurityGroup(id, name string) error {
 	if !strings.HasPrefix(id, "sg-") {
 		return fmt.Errorf("sandbox: security group id %q does not start with sg-", id)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	s.world.groups[id] = name
 	return nil
 }
@@ -286,8 +282,7 @@ func (s *Sandbox) RegisterKeyPair(name string) error {
 	if name == "" {
 		return errors.New("sandbox: key pair needs a name")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	if _, ok := s.world.keyPairs[name]; !ok {
 		s.world.keyPairs[name] = fmt.Sprintf("key-%017x", len(s.world.keyPairs)+1)
 	}
@@ -296,8 +291,7 @@ func (s *Sandbox) RegisterKeyPair(name string) error {
 
 // SetParameter sets an SSM parameter (e.g. an AMI alias to an image id).
 func (s *Sandbox) SetParameter(name, value string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	s.world.params[name] = value
 }
 
@@ -308,16 +302,14 @@ func (s *Sandbox) SetCapacity(instanceType, zone string, n int) error {
 	if instanceType == "" || n < 0 {
 		return fmt.Errorf("sandbox: capacity needs an instance type and n >= 0")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	s.world.capacity[capKey{instanceType, zone}] = n
 	return nil
 }
 
 // ClearCapacity removes every capacity limit.
 func (s *Sandbox) ClearCapacity() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.update()()
 	clear(s.world.capacity)
 }
 
