@@ -67,10 +67,15 @@
 // parameters /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{x86_64,arm64}
 // (and -6.1-, and amzn2-ami-hvm-*-gp2) resolving to those images.
 //
-// # Time
+// # Time and persistence
 //
 // Sandbox time is Options.Now (default time.Now) plus whatever Advance
 // added, so tests drive delays, retention and spot notices without waiting.
+//
+// With Options.StateFile, Serve loads the world (instances, tokens, clock
+// offset, registered resources, capacity) from that JSON file if it exists,
+// saves it within a second of each change and on shutdown. Save and Load do
+// the same by hand. Faults, pauses and counters are not saved.
 //
 // # Faults and controls from Go
 //

@@ -256,14 +256,14 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer bufPool.Put(out)
 	c.out = out
 
-	status := http.StatusOK
+	status, code := http.StatusOK, ""
 	if err := s.run(svc, c); err != nil {
 		ae := asAPIError(err)
-		s.opts.Logger.Debug("sandbox call failed", "action", svc.name+":"+c.action, "code", ae.Code)
 		out.Reset()
 		svc.writeError(out, c.requestID, ae)
-		status = ae.Status
+		status, code = ae.Status, ae.Code
 	}
+	s.opts.Logger.Debug("sandbox call", "action", svc.name+":"+c.action, "status", status, "code", code)
 	if s.opts.Latency > 0 {
 		time.Sleep(s.opts.Latency)
 	}
