@@ -209,8 +209,8 @@ func (s *Sandbox) runInstances(c *call) error {
 	}
 	if n < l.min {
 		return apiErrorf(http.StatusInternalServerError, "InsufficientInstanceCapacity",
-			"We currently do not have sufficient %s capacity in the Availability Zone you requested (%s). Our system will be working on provisioning additional capacity. You can currently get %s capacity by not specifying an Availability Zone in your request or choosing other Availability Zones.",
-			l.instanceType, l.sn.Zone, l.instanceType)
+			"We currently do not have sufficient %s capacity in the Availability Zone you requested (%s). Our system will be working on provisioning additional capacity. You can currently get %s capacity by not specifying an Availability Zone in your request or choosing %s.",
+			l.instanceType, l.sn.Zone, l.instanceType, strings.Join(w.otherZones(l.sn.Zone), ", "))
 	}
 	if free := len(l.sn.free) + int(l.sn.size()-1-l.sn.next); free < n {
 		return apiErrorf(http.StatusBadRequest, "InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", l.sn.ID)

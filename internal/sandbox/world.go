@@ -208,6 +208,21 @@ func (w *world) available(typ, zone string) int {
 	return -1
 }
 
+// otherZones lists the zones with subnets, but zone, as EC2's capacity
+// errors suggest them.
+func (w *world) otherZones(zone string) []string {
+	seen := map[string]bool{zone: true}
+	var out []string
+	for _, sn := range w.subnets {
+		if !seen[sn.Zone] {
+			seen[sn.Zone] = true
+			out = append(out, sn.Zone)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // take uses up n of the capacity rule that governs typ in zone.
 func (w *world) take(typ, zone string, n int) {
 	for _, k := range []capKey{{typ, zone}, {typ, ""}} {
