@@ -156,7 +156,7 @@ func readFirst(paths []string) (path string, data []byte, err error) {
 func (c *Config) readConfig(s *source, data []byte) (templates field, err error) {
 	trimmed := strings.TrimLeft(strings.TrimPrefix(string(data), "\xef\xbb\xbf"), " \t\r\n")
 	if !strings.HasPrefix(trimmed, "{") {
-		if data, err = yamlToJSON(data); err != nil {
+		if data, err = yamlAsJSON(c.WorkDir, data); err != nil {
 			return field{}, s.errorf("", "invalid YAML: %v", err)
 		}
 	}

@@ -99,7 +99,7 @@ func TestLoadExamples(t *testing.T) {
 		t.Errorf("example script: %v", err)
 	}
 
-	seeds, err := Load(envOf(map[string]string{"HF_CONFIG_PATH": "../../examples/yaml/config.yml"}))
+	seeds, err := Load(envOf(map[string]string{"HF_CONFIG_PATH": "../../examples/yaml/config.yml", "HF_PROVIDER_WORKDIR": t.TempDir()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,5 +538,48 @@ func TestLogSizes(t *testing.T) {
 		if c.Logging.MaxSize != want {
 			t.Errorf("%s: %d bytes, want %d", in, c.Logging.MaxSize, want)
 		}
+	}
+}
+
+func TestYAMLCache(t *testing.T) {
+	conf, work := t.TempDir(), t.TempDir()
+	write(t, conf, map[string]string{"config.yml": "provider: {aws: {region: us-east-1}}\n"})
+	env := envOf(map[string]string{"HF_PROVIDER_CONFDIR": conf, "HF_PROVIDER_WORKDIR": work})
+	if _, err := Load(env); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(work, yamlCacheName)
+	raw, err := os.ReadFile(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, body, _ := strings.Cut(string(raw), "\n")
+	if body != `{"provider":{"aws":{"region":"us-east-1"}}}` {
+		t.Fatalf("cached %q", body)
+	}
+
+	// While the YAML is unchanged the cache is what is read...
+	write(t, work, map[string]string{yamlCacheName: key + "\n" + `{"provider":{"aws":{"region":"eu-west-3"}}}`})
+	if c, err := Load(env); err != nil || c.AWS.Region != "eu-west-3" {
+		t.Fatalf("cache not used: %v", err)
+	}
+	// ...unless it is damaged,
+	write(t, work, map[string]string{yamlCacheName: key + "\n" + `{"provider":`})
+	if c, err := Load(env); err != nil || c.AWS.Region != "us-east-1" {
+		t.Fatalf("damaged cache used: %v", err)
+	}
+	// and an edit of the YAML is seen at once.
+	write(t, conf, map[string]string{"config.yml": "provider: {aws: {region: ap-east-1}}\n"})
+	if c, err := Load(env); err != nil || c.AWS.Region != "ap-east-1" {
+		t.Fatalf("stale cache used: %v", err)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 1 {
+		t.Errorf("work folder holds %d entries, want only the cache", len(entries))
+	}
+
+	// A work folder that cannot be written only means no cache.
+	env = envOf(map[string]string{"HF_PROVIDER_CONFDIR": conf, "HF_PROVIDER_WORKDIR": filepath.Join(work, "missing")})
+	if c, err := Load(env); err != nil || c.AWS.Region != "ap-east-1" {
+		t.Fatalf("without a cache: %v", err)
 	}
 }

@@ -27,6 +27,9 @@
 //   - Relative paths: the sqlite file is anchored in the work folder, the
 //     log file in the log folder, credential, key and userDataScript files
 //     in the conf folder.
+//   - Cache: a YAML config is kept rewritten as JSON in the work folder
+//     (.ohfp-config-cache, keyed by the hash of the YAML text), since the
+//     YAML parser would cost each call ten times the rest of loading.
 //
 // Both formats are rewritten into one raw form (JSON text per field, names
 // as written) and checked by the same code, so a rule and its message are

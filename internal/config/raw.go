@@ -280,32 +280,56 @@ func (f field) list() ([]string, error) {
 	return out, nil
 }
 
-// oneOf matches a name against canonical spellings, ignoring case, '-' and
-// '_' (so "on-demand", "capacity-optimized" and "ec2fleet" are understood),
-// and returns the canonical one.
+// oneOf matches a name against canonical spellings and returns the
+// canonical one.
 func (f field) oneOf(canon ...string) (string, error) {
-	if body := f.raw; len(body) > 2 && body[0] == '"' {
-		for _, c := range canon { // the usual exact spelling, without copying
-			if string(body[1:len(body)-1]) == c {
-				return c, nil
-			}
-		}
-	}
-	s, err := f.text()
-	if err == nil {
-		key := fold(s)
-		for _, c := range canon {
-			if fold(c) == key {
-				return c, nil
-			}
-		}
+	if c, ok := f.match(canon...); ok {
+		return c, nil
 	}
 	return "", fmt.Errorf("must be one of %s", strings.Join(canon, ", "))
 }
 
-var separators = strings.NewReplacer("-", "", "_", "")
+// match is oneOf without the error, for callers that only ask.
+func (f field) match(canon ...string) (string, bool) {
+	s, ok := f.scalar()
+	if !ok || f.raw[0] == 't' || f.raw[0] == 'f' {
+		return "", false
+	}
+	for _, c := range canon {
+		if sameName(s, c) {
+			return c, true
+		}
+	}
+	return "", false
+}
 
-func fold(s string) string { return strings.ToLower(separators.Replace(s)) }
+// sameName compares ignoring ASCII case, '-' and '_', so that "on-demand",
+// "capacity-optimized" and "ec2_fleet" are understood.
+func sameName(s []byte, c string) bool {
+	i, j := 0, 0
+	for {
+		for i < len(s) && (s[i] == '-' || s[i] == '_') {
+			i++
+		}
+		for j < len(c) && (c[j] == '-' || c[j] == '_') {
+			j++
+		}
+		if i == len(s) || j == len(c) {
+			return i == len(s) && j == len(c)
+		}
+		if lower(s[i]) != lower(c[j]) {
+			return false
+		}
+		i, j = i+1, j+1
+	}
+}
+
+func lower(b byte) byte {
+	if b >= 'A' && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
 
 // quoted makes a field of a plain string, as the environment gives.
 func quoted(name, value string) field {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -107,19 +106,23 @@ var templateFields = []templateField{
 	{"poolsCount", bounded(func(t *Template) *int { return &t.PoolsCount }, 1, 100)},
 }
 
-// templateFieldIndex finds a field by its camelCase name or an alias.
+// templateFieldIndex finds a field by its name, IBM's camelCase or the
+// seeds' snake_case, or by an alias.
 var templateFieldIndex = func() map[string]int {
 	if len(templateFields) > 64 {
 		panic("config: templateMember tracks fields in a uint64")
 	}
 	idx := map[string]int{}
 	for i, tf := range templateFields {
-		idx[tf.key] = i
+		names := []string{tf.key}
 		switch tf.key {
 		case "maxSpotPrice":
-			idx["spotPrice"] = i
+			names = append(names, "spotPrice")
 		case "subnetId":
-			idx["subnetIds"] = i
+			names = append(names, "subnetIds")
+		}
+		for _, n := range names {
+			idx[n], idx[snake(n)] = i, i
 		}
 	}
 	return idx
@@ -176,9 +179,6 @@ func (s source) templateMember(t *Template, seen *uint64, m field) error {
 		return nil
 	}
 	i, known := keyIn(templateFieldIndex, m)
-	if !known && bytes.IndexByte(m.lit, '_') >= 0 {
-		i, known = templateFieldIndex[camel(m.key())]
-	}
 	if !known {
 		s.ignore(m.name())
 		return nil
@@ -226,12 +226,13 @@ var attributeKinds = []string{"String", "Numeric", "Boolean"}
 
 // isPair tells a [kind, value] pair from a list that merely has two items.
 func isPair(f field) bool {
-	es, ok := elements(f.raw)
-	if !ok || len(es) != 2 {
-		return false
-	}
-	_, err := field{raw: es[0]}.oneOf(attributeKinds...)
-	return err == nil
+	n, kind := 0, false
+	items(f.raw, '[', func(_, value []byte) {
+		if n++; n == 1 {
+			_, kind = field{raw: value}.match(attributeKinds...)
+		}
+	})
+	return n == 2 && kind
 }
 
 // attribute reads one pair; a Boolean's value is written "1" or "0", as
@@ -411,7 +412,7 @@ func bounded(p func(*Template) *int, lo, hi int) func(*Template, field) error {
 
 func launchTemplateVersion(t *Template, f field) error {
 	s, err := f.text()
-	if v, e := f.oneOf("$Latest", "$Default"); e == nil {
+	if v, ok := f.match("$Latest", "$Default"); ok {
 		s = v
 	} else if n, e := strconv.Atoi(s); err != nil || e != nil || n < 1 {
 		return errors.New("must be $Latest, $Default or a version number")
@@ -466,23 +467,16 @@ func tags(f field) ([]Tag, error) {
 	return out, nil
 }
 
-// camel turns the seeds' snake_case names into IBM's camelCase ones.
-func camel(key string) string {
-	if !strings.Contains(key, "_") {
-		return key
-	}
+// snake spells IBM's camelCase names as the seeds do (vmTypesOnDemand,
+// vm_types_on_demand).
+func snake(name string) string {
 	var b strings.Builder
-	up := false
-	for _, r := range key {
-		switch {
-		case r == '_':
-			up = b.Len() > 0
-		case up:
-			b.WriteString(strings.ToUpper(string(r)))
-			up = false
-		default:
-			b.WriteRune(r)
+	for _, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
 		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }

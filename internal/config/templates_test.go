@@ -191,13 +191,13 @@ func TestTemplateSpellings(t *testing.T) {
 	}
 }
 
-func TestCamel(t *testing.T) {
-	for in, want := range map[string]string{
-		"template_id": "templateId", "vm_types_on_demand": "vmTypesOnDemand", "maxNumber": "maxNumber",
-		"_odd__name_": "oddName", "iops": "iops",
+func TestSnakeCaseNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"template_id": "templateId", "vm_types_on_demand": "vmTypesOnDemand", "max_number": "maxNumber",
+		"iops": "iops", "spot_price": "maxSpotPrice", "subnet_ids": "subnetId", "ebs_optimized": "ebsOptimized",
 	} {
-		if got := camel(in); got != want {
-			t.Errorf("camel(%q) = %q, want %q", in, got, want)
+		if i, ok := templateFieldIndex[name]; !ok || templateFields[i].key != want {
+			t.Errorf("%s does not name %s", name, want)
 		}
 	}
 }

@@ -2,12 +2,68 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 )
+
+// The YAML parser costs ten times the rest of loading (some 50 ms for 1,000
+// templates, against a few for the same in JSON), and every HostFactory call
+// pays it. So the last YAML config rewritten as JSON is kept in the work
+// folder under the hash of its text, and used while the text is unchanged.
+const (
+	yamlCacheName = ".ohfp-config-cache"
+	// yamlCacheVersion is part of the key: a release that rewrites YAML
+	// differently must not read an older release's cache.
+	yamlCacheVersion = "ohfp yaml-to-json 1\n"
+)
+
+// yamlAsJSON is yamlToJSON through the cache in dir. The cache is best
+// effort: a folder that is missing or read-only only means no cache.
+func yamlAsJSON(dir string, data []byte) ([]byte, error) {
+	h := sha256.New()
+	h.Write([]byte(yamlCacheVersion))
+	h.Write(data)
+	key := hex.EncodeToString(h.Sum(nil))
+	path := filepath.Join(dir, yamlCacheName)
+	if cached, err := os.ReadFile(path); err == nil {
+		if k, out, ok := bytes.Cut(cached, []byte("\n")); ok && string(k) == key {
+			if valid, _ := validJSON(out); valid {
+				return out, nil
+			}
+		}
+	}
+	out, err := yamlToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	writeCache(dir, path, append([]byte(key+"\n"), out...))
+	return out, nil
+}
+
+// writeCache replaces path atomically, since concurrent calls read it.
+func writeCache(dir, path string, content []byte) {
+	f, err := os.CreateTemp(dir, yamlCacheName+"-*")
+	if err != nil {
+		return
+	}
+	_, err = f.Write(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+}
 
 // Bounds on the JSON a YAML file may expand to through aliases, so that a
 // file of nested or self-referencing anchors cannot exhaust memory or stack.
