@@ -190,7 +190,7 @@ func (s *Sandbox) runInstances(c *call) error {
 	s.purge(c.now)
 
 	token := c.form.get("ClientToken")
-	fingerprint := fingerprintOf(c.form)
+	fingerprint := url.Values(c.form).Encode()
 	if lt, ok := w.tokens[token]; ok && token != "" {
 		if lt.fingerprint != fingerprint {
 			return apiErrorf(http.StatusBadRequest, "IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
@@ -246,17 +246,6 @@ func (s *Sandbox) runInstances(c *call) error {
 	}
 	s.writeReservation(c, resID, l.groups, ids)
 	return nil
-}
-
-// fingerprintOf identifies a call's parameters for ClientToken checks.
-func fingerprintOf(form params) string {
-	v := make(url.Values, len(form))
-	for k, vs := range form {
-		if k != "DryRun" {
-			v[k] = vs
-		}
-	}
-	return v.Encode()
 }
 
 // resolveLaunch validates a RunInstances call like EC2, filling what it
