@@ -31,7 +31,11 @@ environment) and any credentials. Its control API lives under /_sandbox/.`,
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8787", "address to listen on")
 	cmd.Flags().StringVar(&opts.Region, "region", "us-east-1", "region the sandbox pretends to be")
-	cmd.Flags().DurationVar(&opts.PendingDelay, "pending-delay", 2*time.Second, "how long instances stay pending")
+	cmd.Flags().DurationVar(&opts.PendingDelay, "pending-delay", sandbox.DefaultPendingDelay, "how long instances stay pending")
 	cmd.Flags().DurationVar(&opts.ShutdownDelay, "shutdown-delay", time.Second, "how long instances stay shutting-down")
+	cmd.Flags().DurationVar(&opts.ConsistencyDelay, "consistency-delay", 0, "how long a new instance stays invisible to Describe calls (EC2's eventual consistency)")
+	cmd.Flags().DurationVar(&opts.TerminatedRetention, "terminated-retention", sandbox.DefaultTerminatedRetention, "how long terminated instances stay visible")
+	cmd.Flags().DurationVar(&opts.Latency, "latency", 0, "added to every answer, to feel like a remote region")
+	cmd.Flags().StringVar(&opts.StateFile, "state-file", "", "keep the sandbox's instances in this file across restarts")
 	return cmd
 }

@@ -144,6 +144,7 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 			p.query.RequestIDs = append(p.query.RequestIDs, r.ID)
 		}
 	}
+	p.query.SettledOnly = true
 	for _, q := range []store.MachineQuery{{RequestIDs: createIDs}, {ReturnIDs: returnIDs}} {
 		if len(q.RequestIDs)+len(q.ReturnIDs) == 0 {
 			continue
@@ -261,21 +262,26 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 		}
 		before := *m
 		inst, found := p.seen[m.InstanceID]
+		if !found && (m.State == "pending" || m.State == "") {
+			// Polls leave pending instances out, and a new instance may not
+			// be visible yet: either way it is still on its way.
+			inst, found = cloud.Instance{ID: m.InstanceID, State: "pending"}, true
+		}
 		switch {
 		case !found && now.Sub(m.LaunchTime) < visibilityGrace:
 			m.Result = store.ResultExecuting
 		case !found:
 			m.Result, m.State, m.Message = store.ResultFail, "terminated", "Instance no longer exists."
+		case inst.State == "pending":
+			m.State, m.Result = inst.State, store.ResultExecuting
+			if timeout := b.cfg.AWS.PendingTimeout; timeout > 0 && now.Sub(m.LaunchTime) > timeout {
+				stuck = append(stuck, m.InstanceID)
+				m.Result = store.ResultFail
+				m.Message = fmt.Sprintf("Instance stayed pending for more than %s; terminated.", timeout)
+			}
 		default:
 			observe(m, inst)
 			switch inst.State {
-			case "pending":
-				m.Result = store.ResultExecuting
-				if timeout := b.cfg.AWS.PendingTimeout; timeout > 0 && now.Sub(m.LaunchTime) > timeout {
-					stuck = append(stuck, m.InstanceID)
-					m.Result = store.ResultFail
-					m.Message = fmt.Sprintf("Instance stayed pending for more than %s; terminated.", timeout)
-				}
 			case "running":
 				m.Result, m.Message = store.ResultSucceed, ""
 			default:
@@ -289,6 +295,10 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 	}
 	if len(stuck) > 0 {
 		if err := b.cloud.Terminate(ctx, stuck); err != nil {
+			// Not failed yet: the next poll tries again, so none is left running unreported.
+			for _, id := range stuck {
+				p.machines[id].Result, p.machines[id].Message = store.ResultExecuting, ""
+			}
 			b.log.Error("terminating instances stuck pending", "request_id", r.ID, "instances", stuck, "err", err)
 			return
 		}

@@ -53,7 +53,14 @@ type Instance struct {
 type Query struct {
 	RequestIDs  []string
 	InstanceIDs []string
+	// SettledOnly leaves out the instances found by RequestIDs that are
+	// still pending: a poll of a large launch then reads only the instances
+	// whose state moved, not the whole request every time.
+	SettledOnly bool
 }
+
+// SettledStates are the instance states other than pending.
+var SettledStates = []string{"running", "shutting-down", "terminated", "stopping", "stopped"}
 
 // TypeFacts is what HostFactory needs to know about an instance type.
 type TypeFacts struct {

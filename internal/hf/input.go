@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/fault"
@@ -22,12 +21,35 @@ const (
 	maxAccountName = 255
 )
 
-var (
-	templateIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	requestIDPattern  = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
-	instanceIDPattern = regexp.MustCompile(`^i-[0-9a-f]{8,32}$`)
-	hostNamePattern   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
-)
+// The shapes of ids and names, checked by hand: every process would
+// otherwise compile the same regular expressions at start.
+func isTemplateID(s string) bool { return len(s) >= 1 && len(s) <= 64 && onlyOf(s, "_-") }
+func isRequestID(s string) bool  { return len(s) >= 1 && len(s) <= 128 && onlyOf(s, "_.:-") }
+
+func isInstanceID(s string) bool {
+	hex := strings.TrimPrefix(s, "i-")
+	return len(hex) != len(s) && len(hex) >= 8 && len(hex) <= 32 &&
+		strings.Trim(hex, "0123456789abcdef") == ""
+}
+
+func isHostName(s string) bool {
+	return len(s) >= 1 && len(s) <= maxNameLength && onlyOf(s, "._-") &&
+		isAlnum(s[0]) && isAlnum(s[len(s)-1])
+}
+
+// onlyOf reports whether s holds only ASCII letters, digits and extra.
+func onlyOf(s, extra string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) && strings.IndexByte(extra, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 // ReadInput reads at most maxInputBytes from r.
 func ReadInput(r io.Reader) ([]byte, error) {
@@ -89,7 +111,7 @@ func DecodeRequestMachines(input []byte) (RequestMachinesInput, error) {
 	switch {
 	case t.TemplateID == "":
 		return in, fault.New(fault.InvalidRequest, "template.templateId is required").With("field", "template.templateId")
-	case !templateIDPattern.MatchString(t.TemplateID):
+	case !isTemplateID(t.TemplateID):
 		return in, fault.New(fault.InvalidRequest, "template.templateId %q must be 1-64 of [A-Za-z0-9_-]", clip(t.TemplateID)).With("field", "template.templateId")
 	case t.MachineCount <= 0:
 		return in, fault.New(fault.InvalidRequest, "template.machineCount must be a positive integer, got %d", t.MachineCount).With("field", "template.machineCount")
@@ -129,9 +151,9 @@ func DecodeMachines(input []byte, required bool) ([]store.MachineRef, error) {
 		switch {
 		case m.Name == "":
 			return nil, fault.New(fault.InvalidRequest, "%s.name is required", field).With("field", field+".name")
-		case len(m.Name) > maxNameLength || !hostNamePattern.MatchString(m.Name):
+		case !isHostName(m.Name):
 			return nil, fault.New(fault.InvalidRequest, "%s.name %q is not a host name", field, clip(m.Name)).With("field", field+".name")
-		case m.InstanceID != "" && !instanceIDPattern.MatchString(m.InstanceID):
+		case m.InstanceID != "" && !isInstanceID(m.InstanceID):
 			return nil, fault.New(fault.InvalidRequest, "%s.machineId %q is not an EC2 instance id", field, clip(m.InstanceID)).With("field", field+".machineId")
 		}
 		key := m.InstanceID
@@ -182,7 +204,7 @@ func DecodeRequestIDs(input []byte) ([]string, error) {
 	ids := make([]string, 0, len(entries))
 	seen := make(map[string]bool, len(entries))
 	for i, e := range entries {
-		if !requestIDPattern.MatchString(e.RequestID) {
+		if !isRequestID(e.RequestID) {
 			return nil, fault.New(fault.InvalidRequest, "requests[%d].requestId %q is not a request id", i, clip(e.RequestID)).
 				With("field", fmt.Sprintf("requests[%d].requestId", i))
 		}

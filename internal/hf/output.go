@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 
 	"github.com/ohfp/ohfp/internal/broker"
-	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 )
 
@@ -16,25 +15,29 @@ type templatesOut struct {
 // templateOut is a template on the wire: the mandatory fields, then the
 // template's own launch fields echoed as IBM's plugin does (never user data).
 type templateOut struct {
-	TemplateID      string                      `json:"templateId"`
-	MaxNumber       int                         `json:"maxNumber"`
-	AvailableNumber *int                        `json:"availableNumber,omitempty"`
-	Attributes      map[string]config.Attribute `json:"attributes"`
-	PriceType       string                      `json:"priceType,omitempty"`
-	VMType          string                      `json:"vmType,omitempty"`
-	VMTypes         map[string]int              `json:"vmTypes,omitempty"`
-	ImageID         string                      `json:"imageId,omitempty"`
-	ProviderAPI     string                      `json:"providerApi,omitempty"`
-	Priority        int                         `json:"priority,omitempty"`
+	TemplateID      string               `json:"templateId"`
+	MaxNumber       int                  `json:"maxNumber"`
+	AvailableNumber *int                 `json:"availableNumber,omitempty"`
+	Attributes      map[string][2]string `json:"attributes"`
+	PriceType       string               `json:"priceType,omitempty"`
+	VMType          string               `json:"vmType,omitempty"`
+	VMTypes         map[string]int       `json:"vmTypes,omitempty"`
+	ImageID         string               `json:"imageId,omitempty"`
+	ProviderAPI     string               `json:"providerApi,omitempty"`
+	Priority        int                  `json:"priority,omitempty"`
 }
 
 func encodeTemplates(ts []broker.TemplateInfo) templatesOut {
 	out := templatesOut{Message: "Get available templates success.", Templates: make([]templateOut, len(ts))}
 	for i, t := range ts {
+		attrs := make(map[string][2]string, len(t.Attributes))
+		for k, a := range t.Attributes {
+			attrs[k] = [2]string{a.Kind, a.Value}
+		}
 		o := templateOut{
 			TemplateID:  t.ID,
 			MaxNumber:   t.MaxNumber,
-			Attributes:  t.Attributes,
+			Attributes:  attrs,
 			PriceType:   t.PriceType,
 			VMType:      t.VMType,
 			VMTypes:     t.VMTypes,
@@ -143,9 +146,10 @@ func encodeError(err error) errorOut {
 	return errorOut{Message: msg, Error: errorBody{Code: fault.CodeOf(err), Message: msg, Details: fault.DetailsOf(err)}}
 }
 
-// marshal writes one JSON document, indented like HostFactory's own files.
+// marshal writes one JSON document on one line: HostFactory parses it,
+// and indenting thousands of machines costs more than the rest of a poll.
 func marshal(v any) []byte {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.Marshal(v)
 	if err != nil {
 		b, _ = json.Marshal(encodeError(fault.Wrap(fault.Internal, err, "encoding the answer")))
 	}

@@ -33,7 +33,8 @@ type Result struct {
 	Stderr   []byte
 	Exit     int
 	Duration time.Duration
-	MaxRSS   int64 // peak resident memory of the process, bytes
+	CPU      time.Duration // user plus system time of the process
+	MaxRSS   int64         // peak resident memory of the process, bytes
 }
 
 // Raw is an input written verbatim, valid JSON or not.
@@ -67,6 +68,7 @@ func (h *Host) Call(ctx context.Context, op string, input any) (Result, error) {
 	res := Result{Op: op, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start)}
 	if cmd.ProcessState != nil {
 		res.Exit = cmd.ProcessState.ExitCode()
+		res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			res.MaxRSS = ru.Maxrss * 1024
 		}
@@ -76,7 +78,7 @@ func (h *Host) Call(ctx context.Context, op string, input any) (Result, error) {
 		return res, fmt.Errorf("running %s: %w", op, err)
 	}
 	if h.Trace != nil {
-		fmt.Fprintf(h.Trace, "$ %s.sh -f input.json   # input: %s\n%s", op, compact(body), res.Stdout)
+		fmt.Fprintf(h.Trace, "$ %s.sh -f input.json   # input: %s\n%s\n", op, compact(body), indent(res.Stdout))
 		if res.Exit != 0 {
 			fmt.Fprintf(h.Trace, "(exit %d)\n", res.Exit)
 		}
@@ -89,6 +91,16 @@ func encodeInput(input any) ([]byte, error) {
 		return []byte(raw), nil
 	}
 	return json.MarshalIndent(input, "", "\t")
+}
+
+// indent pretty-prints an answer for people; what the script printed is
+// left as it was.
+func indent(b []byte) string {
+	var buf bytes.Buffer
+	if json.Indent(&buf, bytes.TrimSpace(b), "", "  ") != nil {
+		return string(b)
+	}
+	return buf.String()
 }
 
 func compact(b []byte) string {

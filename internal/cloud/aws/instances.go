@@ -26,12 +26,16 @@ const (
 // those with any of q.InstanceIDs. It filters by instance-id rather than
 // naming ids, since one unknown id would fail a call that names them.
 func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instance, error) {
-	var filters []types.Filter
+	var filters [][]types.Filter
 	for values := range slices.Chunk(q.RequestIDs, filterValues) {
-		filters = append(filters, types.Filter{Name: awssdk.String("tag:" + cloud.TagRequestID), Values: values})
+		f := []types.Filter{{Name: awssdk.String("tag:" + cloud.TagRequestID), Values: values}}
+		if q.SettledOnly {
+			f = append(f, types.Filter{Name: awssdk.String("instance-state-name"), Values: cloud.SettledStates})
+		}
+		filters = append(filters, f)
 	}
 	for values := range slices.Chunk(q.InstanceIDs, filterValues) {
-		filters = append(filters, types.Filter{Name: awssdk.String("instance-id"), Values: values})
+		filters = append(filters, []types.Filter{{Name: awssdk.String("instance-id"), Values: values}})
 	}
 	switch len(filters) {
 	case 0:
@@ -73,10 +77,10 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 	return out, nil
 }
 
-// describeInstances lists every page of instances matching f.
-func (p *Provider) describeInstances(ctx context.Context, f types.Filter) ([]cloud.Instance, error) {
+// describeInstances lists every page of instances matching all of f.
+func (p *Provider) describeInstances(ctx context.Context, f []types.Filter) ([]cloud.Instance, error) {
 	pages := ec2.NewDescribeInstancesPaginator(p.ec2, &ec2.DescribeInstancesInput{
-		Filters:    []types.Filter{f},
+		Filters:    f,
 		MaxResults: awssdk.Int32(describePage),
 	})
 	var out []cloud.Instance

@@ -1,0 +1,238 @@
+// Command bench measures what HostFactory feels: the whole-process latency,
+// CPU time and peak memory of each operation, run through the real scripts
+// against the sandbox on loopback, and the AWS calls each operation makes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/hostfactory"
+	"github.com/ohfp/ohfp/internal/sandbox"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/ohfp", "the ohfp binary")
+	runs := flag.Int("runs", 25, "runs of each operation")
+	flag.Parse()
+	if err := run(*bin, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench failed:", err)
+		os.Exit(1)
+	}
+}
+
+// pendingDelay keeps launched instances pending until the bench moves the
+// sandbox clock on.
+const pendingDelay = time.Hour
+
+// step is one measured operation; prepare (untimed) returns each run's input.
+type step struct {
+	name    string
+	op      string
+	target  time.Duration
+	prepare func(ctx context.Context, i int) (any, error)
+}
+
+// row is what a step measured.
+type row struct {
+	step
+	wall, cpu []time.Duration
+	rss       int64
+	calls     float64 // AWS calls per run
+}
+
+type bench struct {
+	sb   *sandbox.Sandbox
+	host *hostfactory.Host
+	runs int
+}
+
+func run(bin string, runs int) error {
+	ctx := context.Background()
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp("", "ohfp-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+
+	sb := sandbox.New(sandbox.Options{PendingDelay: pendingDelay})
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+
+	templates := make([]map[string]any, 1000)
+	for i := range templates {
+		templates[i] = map[string]any{
+			"templateId": fmt.Sprintf("Template-%04d", i),
+			"maxNumber":  -1,
+			"imageId":    sandbox.DefaultImageID,
+			"vmType":     []string{"t3.micro", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"}[i%4],
+			"subnetId":   sandbox.DefaultSubnetIDs[0],
+		}
+	}
+	host, err := hostfactory.Provider{
+		Name:      "awsinst",
+		ScriptDir: "scripts",
+		Binary:    bin,
+		Config:    map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_INSTANCE_PENDING_TIMEOUT_SEC": 86400},
+		Templates: map[string]any{"templates": templates},
+	}.Install(root)
+	if err != nil {
+		return err
+	}
+	b := &bench{sb: sb, host: host, runs: runs}
+
+	floor, err := b.processFloor(bin)
+	if err != nil {
+		return err
+	}
+	// The first getAvailableTemplates caches the instance type facts, as in
+	// production; every later call answers from the store.
+	if _, err := host.Templates(ctx); err != nil {
+		return err
+	}
+	pending, err := host.RequestMachines(ctx, "Template-0000", 1000)
+	if err != nil {
+		return err
+	}
+	st, err := host.Status(ctx, pending)
+	if err != nil {
+		return err
+	}
+	if n := len(st.Requests[0].Machines); n != 1000 {
+		return fmt.Errorf("the 1,000-machine request has %d machines", n)
+	}
+	hosts := hostfactory.Hosts(st.Requests[0].Machines)
+	var lastUp string
+
+	steps := []step{
+		{"getAvailableTemplates, 1,000 templates", "getAvailableTemplates", 20 * time.Millisecond,
+			func(context.Context, int) (any, error) { return map[string]any{}, nil }},
+		{"getRequestStatus, 1,000 machines pending", "getRequestStatus", 20 * time.Millisecond,
+			func(context.Context, int) (any, error) { return statusInput(pending), nil }},
+		{"getRequestStatus, 1,000 machines coming up", "getRequestStatus", 0,
+			func(ctx context.Context, _ int) (any, error) {
+				id, err := host.RequestMachines(ctx, "Template-0001", 1000)
+				if err != nil {
+					return nil, err
+				}
+				sb.Advance(pendingDelay)
+				lastUp = id
+				return statusInput(id), nil
+			}},
+		{"getRequestStatus, 1,000 machines complete", "getRequestStatus", 20 * time.Millisecond,
+			func(context.Context, int) (any, error) { return statusInput(lastUp), nil }},
+		{"requestMachines, 1 machine", "requestMachines", 0,
+			func(_ context.Context, i int) (any, error) {
+				return map[string]any{"template": map[string]any{"templateId": fmt.Sprintf("Template-%04d", 2+i), "machineCount": 1}}, nil
+			}},
+		{"getReturnRequests, 1,000 hosts", "getReturnRequests", 0,
+			func(context.Context, int) (any, error) { return map[string]any{"machines": hosts}, nil }},
+		{"requestReturnMachines, 10 machines", "requestReturnMachines", 0,
+			func(_ context.Context, i int) (any, error) { return map[string]any{"machines": hosts[10*i : 10*i+10]}, nil }},
+	}
+	rows := []row{floor}
+	for _, s := range steps {
+		r, err := b.measure(ctx, s)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	report(rows, runs)
+	return nil
+}
+
+func statusInput(id string) any {
+	return map[string]any{"requests": []map[string]string{{"requestId": id}}}
+}
+
+func (b *bench) measure(ctx context.Context, s step) (row, error) {
+	r := row{step: s}
+	var calls int64
+	for i := range b.runs {
+		input, err := s.prepare(ctx, i)
+		if err != nil {
+			return r, err
+		}
+		b.sb.ResetCalls()
+		res, err := b.host.Call(ctx, s.op, input)
+		if err != nil {
+			return r, err
+		}
+		if res.Exit != 0 {
+			return r, fmt.Errorf("%s exited %d: %s", s.op, res.Exit, res.Stdout)
+		}
+		for _, n := range b.sb.Calls() {
+			calls += n
+		}
+		r.wall = append(r.wall, res.Duration)
+		r.cpu = append(r.cpu, res.CPU)
+		r.rss = max(r.rss, res.MaxRSS)
+	}
+	r.calls = float64(calls) / float64(b.runs)
+	return r, nil
+}
+
+// processFloor is what starting the binary costs before any work: the
+// line every operation stands on.
+func (b *bench) processFloor(bin string) (row, error) {
+	r := row{step: step{name: "process start (ohfp --version)"}}
+	for range b.runs {
+		cmd := exec.Command(bin, "--version")
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return r, err
+		}
+		r.wall = append(r.wall, time.Since(start))
+		r.cpu = append(r.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	}
+	return r, nil
+}
+
+func report(rows []row, runs int) {
+	fmt.Printf("Whole process, through the scripts, %d runs each, sandbox on loopback (medians)\n\n", runs)
+	fmt.Printf("%-44s %9s %9s %9s %9s %9s  %s\n", "operation", "wall", "p90 wall", "CPU", "peak RSS", "AWS calls", "target")
+	fmt.Println(strings.Repeat("-", 120))
+	for _, r := range rows {
+		wall, cpu := median(r.wall), median(r.cpu)
+		verdict := ""
+		if r.target > 0 {
+			verdict = fmt.Sprintf("wall < %s: %s", r.target, yes(wall < r.target))
+		}
+		rss := "-"
+		if r.rss > 0 {
+			rss = fmt.Sprintf("%.1fMiB", float64(r.rss)/(1<<20))
+			verdict += fmt.Sprintf("; RSS < 40MiB: %s", yes(r.rss < 40<<20))
+		}
+		fmt.Printf("%-44s %9s %9s %9s %9s %9.1f  %s\n", r.name, ms(wall), ms(percentile(r.wall, 90)), ms(cpu), rss, r.calls, strings.TrimPrefix(verdict, "; "))
+	}
+}
+
+func median(d []time.Duration) time.Duration { return percentile(d, 50) }
+
+func percentile(d []time.Duration, p int) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)*p/100, len(s)-1)]
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "NO"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
