@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/ohfp/ohfp/internal/broker"
+	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/hf"
@@ -63,7 +64,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	cl := &lazyCloud{cfg: cfg.AWS, log: log, cache: st}
+	cl, err := awscloud.New(ctx, cfg.AWS, log, st)
+	if err != nil {
+		st.Close()
+		return nil, fault.Wrap(fault.Configuration, err, "setting up the AWS clients")
+	}
 	return &App{
 		Config: cfg,
 		Log:    log,

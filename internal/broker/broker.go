@@ -25,6 +25,15 @@ type Cloud interface {
 	Terminate(ctx context.Context, ids []string) error
 	// InstanceTypes returns what it knows of the named instance types.
 	InstanceTypes(ctx context.Context, names []string) (map[string]cloud.TypeFacts, error)
+	// Fulfilment reports on ongoing placements, by Placement.Ref.
+	Fulfilment(ctx context.Context, refs []string) (map[string]cloud.Fulfilment, error)
+	// Release shrinks a placement by instances about to be terminated, so
+	// that nothing replaces them; a placement that launches nothing on its
+	// own ignores it.
+	Release(ctx context.Context, ref string, ids []string) error
+	// Retire deletes what a placement keeps in the cloud (fleet, group,
+	// launch template) once none of its instances is alive.
+	Retire(ctx context.Context, ref string) error
 }
 
 // Broker carries out HostFactory's operations for one provider instance.

@@ -93,6 +93,9 @@ func (b *Broker) record(ctx context.Context, r *store.Request, t config.Template
 	r.State = store.StateRunning
 	r.CloudRef = p.Ref
 	r.Outstanding = 0
+	if p.Ongoing {
+		r.Outstanding = max(r.MachineCount-len(machines), 0)
+	}
 	if err := b.store.UpdateRequest(ctx, r, machines...); err != nil {
 		return fault.Wrap(fault.Internal, err, "recording the machines of request %s", r.ID)
 	}

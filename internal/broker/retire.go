@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -46,6 +48,9 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 		}
 	}
 	if len(ids) > 0 {
+		if err := b.release(ctx, known); err != nil {
+			return fault.Wrap("", err, "shrinking the placements of return request %s", r.ID)
+		}
 		if err := b.cloud.Terminate(ctx, ids); err != nil {
 			return fault.Wrap("", err, "terminating the machines of return request %s", r.ID)
 		}
@@ -64,6 +69,57 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 	}
 	b.log.Info("machines returned", "request_id", r.ID, "machine_count", len(r.Machines), "terminating", len(ids))
 	return nil
+}
+
+// release shrinks the fleets and groups the returned machines came from, so
+// that none replaces them once they are terminated.
+func (b *Broker) release(ctx context.Context, ms []store.Machine) error {
+	byReq := map[string][]string{}
+	for _, m := range ms {
+		if m.State != "terminated" && m.State != "shutting-down" {
+			byReq[m.RequestID] = append(byReq[m.RequestID], m.InstanceID)
+		}
+	}
+	reqs, err := b.store.GetRequests(ctx, slices.Collect(maps.Keys(byReq)))
+	if err != nil {
+		return fault.Wrap(fault.Internal, err, "reading the requests of returned machines")
+	}
+	for _, req := range reqs {
+		if req.CloudRef == "" {
+			continue
+		}
+		if err := b.cloud.Release(ctx, req.CloudRef, byReq[req.ID]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retireEmptied retires the placements of the given requests that no
+// longer hold a live machine.
+func (b *Broker) retireEmptied(ctx context.Context, requestIDs []string) {
+	if len(requestIDs) == 0 {
+		return
+	}
+	reqs, err := b.store.GetRequests(ctx, requestIDs)
+	if err != nil {
+		b.log.Warn("looking for emptied placements", "err", err)
+		return
+	}
+	alive, err := b.store.Machines(ctx, store.MachineQuery{RequestIDs: requestIDs, AliveOnly: true})
+	if err != nil {
+		b.log.Warn("looking for emptied placements", "err", err)
+		return
+	}
+	holding := map[string]bool{}
+	for _, m := range alive {
+		holding[m.RequestID] = true
+	}
+	for i := range reqs {
+		if r := &reqs[i]; r.CloudRef != "" && r.State.Finished() && !holding[r.ID] {
+			b.retirePlacement(ctx, r)
+		}
+	}
 }
 
 // returnedMachines finds the stored machines a return request names, by
@@ -141,6 +197,13 @@ func (b *Broker) returnStatus(ctx context.Context, p *poll, r *store.Request) Re
 	}
 	r.State = store.StateComplete
 	b.finish(ctx, p, r)
+	var origins []string
+	for _, m := range p.byReturn[r.ID] {
+		if m.RequestID != "" && !slices.Contains(origins, m.RequestID) {
+			origins = append(origins, m.RequestID)
+		}
+	}
+	b.retireEmptied(ctx, origins)
 	st.Status = r.State
 	return st
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -114,6 +116,8 @@ type poll struct {
 	byRequest map[string][]*store.Machine
 	byReturn  map[string][]*store.Machine
 	seen      map[string]cloud.Instance
+	progress  map[string]cloud.Fulfilment // by CloudRef, for ongoing placements
+	ongoing   []string
 	cloudErr  error
 	changed   map[string]bool // instance ids whose machine changed
 	query     cloud.Query
@@ -142,6 +146,9 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 		createIDs = append(createIDs, r.ID)
 		if r.State == store.StateRunning {
 			p.query.RequestIDs = append(p.query.RequestIDs, r.ID)
+			if r.Outstanding > 0 && r.CloudRef != "" {
+				p.ongoing = append(p.ongoing, r.CloudRef)
+			}
 		}
 	}
 	p.query.SettledOnly = true
@@ -178,6 +185,15 @@ func (p *poll) describe(ctx context.Context, b *Broker) {
 	if len(p.query.RequestIDs)+len(p.query.InstanceIDs) == 0 {
 		return
 	}
+	if len(p.ongoing) > 0 {
+		progress, err := b.cloud.Fulfilment(ctx, p.ongoing)
+		if err != nil {
+			p.cloudErr = err
+			b.log.Warn("reading fulfilment; answering from stored state", "err", err)
+			return
+		}
+		p.progress = progress
+	}
 	insts, err := b.cloud.Instances(ctx, p.query)
 	if err != nil {
 		p.cloudErr = err
@@ -203,6 +219,7 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) Re
 	if r.State == store.StateRunning && p.cloudErr == nil {
 		b.adopt(p, r)
 		b.judgeCreate(ctx, p, r)
+		b.follow(ctx, p, r)
 	}
 	executing, succeeded := 0, 0
 	for _, m := range p.byRequest[r.ID] {
@@ -224,12 +241,16 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) Re
 		}
 		return st
 	}
+	reasons := r.Message
 	r.State, r.Message = store.StateComplete, ""
 	if succeeded < r.MachineCount {
 		r.State = store.StateCompleteWithError
-		r.Message = fmt.Sprintf("%d of %d machines obtained.", succeeded, r.MachineCount)
+		r.Message = strings.TrimSpace(fmt.Sprintf("%d of %d machines obtained. %s", succeeded, r.MachineCount, reasons))
 	}
 	b.finish(ctx, p, r)
+	if r.CloudRef != "" && !slices.ContainsFunc(p.byRequest[r.ID], func(m *store.Machine) bool { return m.Alive() }) {
+		b.retirePlacement(ctx, r)
+	}
 	st.Status, st.Message = r.State, r.Message
 	return st
 }
@@ -249,6 +270,38 @@ func (b *Broker) adopt(p *poll, r *store.Request) {
 		p.changed[id] = true
 		b.log.Info("adopted instance", "request_id", r.ID, "instance_id", id)
 	}
+}
+
+// follow counts down what an ongoing placement still owes: the machines
+// not yet found, or nothing once the cloud says it is done. The cloud's
+// reasons for falling short are kept as the request's message.
+func (b *Broker) follow(ctx context.Context, p *poll, r *store.Request) {
+	if r.Outstanding == 0 {
+		return
+	}
+	f := p.progress[r.CloudRef]
+	outstanding := max(r.MachineCount-len(p.byRequest[r.ID]), 0)
+	if f.Done {
+		outstanding = 0
+	}
+	message := strings.Join(f.Errors, "; ")
+	if outstanding == r.Outstanding && message == r.Message {
+		return
+	}
+	r.Outstanding, r.Message = outstanding, message
+	if err := b.store.UpdateRequest(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) {
+		b.log.Error("recording fulfilment", "request_id", r.ID, "err", err)
+	}
+}
+
+// retirePlacement deletes what a finished request's placement keeps in the
+// cloud once none of its machines is alive.
+func (b *Broker) retirePlacement(ctx context.Context, r *store.Request) {
+	if err := b.cloud.Retire(ctx, r.CloudRef); err != nil {
+		b.log.Warn("retiring placement", "request_id", r.ID, "cloud_ref", r.CloudRef, "err", err)
+		return
+	}
+	b.log.Info("placement retired", "request_id", r.ID, "cloud_ref", r.CloudRef)
 }
 
 // judgeCreate updates the result of each machine of a running create request

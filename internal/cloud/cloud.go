@@ -29,6 +29,16 @@ type LaunchSpec struct {
 type Placement struct {
 	Ref       string     // reservation, fleet or group id
 	Instances []Instance // the instances known at once (may be fewer than asked)
+	// Ongoing says the cloud keeps launching toward the count after Launch
+	// returned (fleets of type request or maintain, Auto Scaling groups);
+	// the rest of the instances are found later by their request tag.
+	Ongoing bool
+}
+
+// Fulfilment is how far the cloud got with an ongoing placement.
+type Fulfilment struct {
+	Done   bool     // the cloud will launch nothing more for it
+	Errors []string // why it fell short, as the cloud says it
 }
 
 // Instance is one cloud instance as the broker sees it.
