@@ -1,0 +1,39 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// Config is the configuration the broker serves.
+func (b *Broker) Config() *config.Config { return b.cfg }
+
+// Requests lists stored requests, newest first, for people and dashboards.
+func (b *Broker) Requests(ctx context.Context, q store.RequestQuery) ([]store.Request, error) {
+	rs, err := b.store.ListRequests(ctx, q)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "listing requests")
+	}
+	return rs, nil
+}
+
+// Machines lists stored machines as last seen, without asking the cloud.
+func (b *Broker) Machines(ctx context.Context, q store.MachineQuery) ([]store.Machine, error) {
+	ms, err := b.store.Machines(ctx, q)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "listing machines")
+	}
+	return ms, nil
+}
+
+// Usage is the machines each template holds against its maxNumber.
+func (b *Broker) Usage(ctx context.Context) (map[string]int, error) {
+	u, err := b.store.Usage(ctx)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "reading template usage")
+	}
+	return u, nil
+}
