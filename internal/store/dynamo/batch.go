@@ -20,9 +20,14 @@ const (
 	maxTransact   = 100
 )
 
-// maxAttempts bounds the retries of unprocessed batch items, transaction
-// conflicts and capacity-guard races.
+// maxAttempts bounds the retries of unprocessed batch items and
+// transaction conflicts.
 const maxAttempts = 10
+
+// guardAttempts bounds the retries of a capacity check that lost the race
+// for its template's guard; each loser retries after the winner, so this
+// is about how many hosts may admit requests of one template at once.
+const guardAttempts = 25
 
 // backoff sleeps before retry attempt (0-based) with full jitter, capped.
 func backoff(ctx context.Context, attempt int) error {

@@ -3,6 +3,8 @@ package dynamo
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +65,43 @@ func requestItem(r *store.Request, retention time.Duration) (item, error) {
 		it["expires_at"] = attrN(expiry(r.UpdatedAt, retention))
 	}
 	return it, nil
+}
+
+// requestOptional are the request attributes that an empty value leaves
+// out, so an update must remove them.
+var requestOptional = []string{
+	"template_id", "template", "rc_account", "user_data", "client_token",
+	"cloud_ref", "message", "machines", "expires_at",
+}
+
+// requestUpdate is the update expression that turns a stored request into
+// item it, leaving its key and creation time as stored; its placeholders
+// are #a0, :a0, #a1, :a1, ...
+func requestUpdate(it item) (expr string, names map[string]string, values item) {
+	names, values = map[string]string{}, item{}
+	var set, remove []string
+	for _, k := range slices.Sorted(maps.Keys(it)) {
+		switch k {
+		case "id", "created", "created_key":
+			continue
+		}
+		ph := fmt.Sprintf("a%d", len(names))
+		names["#"+ph] = k
+		values[":"+ph] = it[k]
+		set = append(set, fmt.Sprintf("#%s = :%s", ph, ph))
+	}
+	for _, k := range requestOptional {
+		if _, ok := it[k]; !ok {
+			ph := fmt.Sprintf("a%d", len(names))
+			names["#"+ph] = k
+			remove = append(remove, "#"+ph)
+		}
+	}
+	expr = "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	return expr, names, values
 }
 
 func decodeRequest(it item) (store.Request, error) {

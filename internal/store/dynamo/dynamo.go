@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ohfp/ohfp/internal/fault"
@@ -80,6 +81,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			c.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 		c.APIOptions = append(c.APIOptions, s.countCalls)
+		// The SDK warns of things like unread error bodies: detail for
+		// debugging, not news for HostFactory's administrators.
+		c.Logger = logging.LoggerFunc(func(_ logging.Classification, format string, v ...any) {
+			s.log.Debug("aws sdk: " + fmt.Sprintf(format, v...))
+		})
 	})
 	return s, nil
 }

@@ -213,7 +213,7 @@ func (s *Store) waitActive(ctx context.Context, table string) error {
 		if desc != nil && active(desc) {
 			return nil
 		}
-		t := time.NewTimer(min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second))
+		t := time.NewTimer(min(100*time.Millisecond<<attempt, 5*time.Second))
 		select {
 		case <-ctx.Done():
 			t.Stop()

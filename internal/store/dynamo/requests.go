@@ -68,7 +68,7 @@ func (s *Store) createPlain(ctx context.Context, put *types.Put) error {
 
 // createGuarded admits r against limit under its template's guard item.
 func (s *Store) createGuarded(ctx context.Context, put *types.Put, r *store.Request, limit int) error {
-	for attempt := range maxAttempts {
+	for attempt := range guardAttempts {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
 				return err
@@ -109,7 +109,7 @@ func (s *Store) createGuarded(ctx context.Context, put *types.Put, r *store.Requ
 		}
 		return nil
 	}
-	return fmt.Errorf("capacity guard of template %s: still contended after %d attempts", r.TemplateID, maxAttempts)
+	return fmt.Errorf("capacity guard of template %s: still contended after %d attempts", r.TemplateID, guardAttempts)
 }
 
 // UpdateRequest writes r and upserts machines if r.Version is still the
@@ -135,12 +135,18 @@ func (s *Store) update(ctx context.Context, version int64, r *store.Request, mac
 	if err != nil {
 		return err
 	}
-	cond := aws.String("version = :v")
-	vals := map[string]types.AttributeValue{":v": attrN(version)}
+	expr, names, values := requestUpdate(it)
+	values[":v"] = attrN(version)
+	update := &types.Update{
+		TableName:                 &s.requests,
+		Key:                       item{"id": attrS(r.ID)},
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("version = :v"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}
 	if len(machineItems) < maxTransact {
-		items := []types.TransactWriteItem{{Put: &types.Put{
-			TableName: &s.requests, Item: it, ConditionExpression: cond, ExpressionAttributeValues: vals,
-		}}}
+		items := []types.TransactWriteItem{{Update: update}}
 		for _, m := range machineItems {
 			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.machines, Item: m}})
 		}
@@ -155,15 +161,20 @@ func (s *Store) update(ctx context.Context, version int64, r *store.Request, mac
 		}
 		return nil
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.requests, Item: it, ConditionExpression: cond, ExpressionAttributeValues: vals,
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 update.TableName,
+		Key:                       update.Key,
+		UpdateExpression:          update.UpdateExpression,
+		ConditionExpression:       update.ConditionExpression,
+		ExpressionAttributeNames:  update.ExpressionAttributeNames,
+		ExpressionAttributeValues: update.ExpressionAttributeValues,
 	})
 	var cf *types.ConditionalCheckFailedException
 	if errors.As(err, &cf) {
 		return s.missingOrStale(ctx, r.ID)
 	}
 	if err != nil {
-		return failure(err, "put request")
+		return failure(err, "update request")
 	}
 	if err := s.batchWrite(ctx, s.machines, puts(machineItems)); err != nil {
 		return failure(err, "put %d machines after their request", len(machineItems))

@@ -13,7 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ohfp/ohfp/internal/store/dynamo"
 )
@@ -119,13 +124,21 @@ func Options(name string) dynamo.Options {
 }
 
 // Open initialises (when new) and opens the store named name; the same name
-// opens the same tables again, as another host would. It is closed when t
-// ends.
+// opens the same tables again, as another host would. The store is closed,
+// and its tables are deleted, when the t that first opened it ends: DynamoDB
+// Local slows down as tables pile up.
 func Open(t testing.TB, name string) *dynamo.Store {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := dynamo.Init(ctx, Options(name), true); err != nil {
-		t.Fatalf("init dynamodb store %s: %v", name, err)
+	mu.Lock()
+	first := !opened[name]
+	opened[name] = true
+	mu.Unlock()
+	if first {
+		if _, err := dynamo.Init(ctx, Options(name), true); err != nil {
+			t.Fatalf("init dynamodb store %s: %v", name, err)
+		}
+		t.Cleanup(func() { drop(t, name) })
 	}
 	s, err := dynamo.Open(ctx, Options(name))
 	if err != nil {
@@ -133,4 +146,34 @@ func Open(t testing.TB, name string) *dynamo.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+var (
+	mu     sync.Mutex
+	opened = map[string]bool{}
+)
+
+// drop deletes the tables of the store named name.
+func drop(t testing.TB, name string) {
+	db := Client(t)
+	for _, suffix := range []string{"-requests", "-machines", "-facts"} {
+		table := Options(name).TablePrefix + suffix
+		if _, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table}); err != nil {
+			t.Errorf("delete table %s: %v", table, err)
+		}
+	}
+	mu.Lock()
+	delete(opened, name)
+	mu.Unlock()
+}
+
+// Client is a plain DynamoDB client on the test endpoint, for looking at
+// tables as they are stored.
+func Client(t testing.TB) *dynamodb.Client {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatalf("aws config: %v", err)
+	}
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }

@@ -1,0 +1,275 @@
+package dynamo_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+	"github.com/ohfp/ohfp/internal/store/dynamo"
+	"github.com/ohfp/ohfp/internal/store/dynamo/dynamotest"
+)
+
+func TestInitCreatesAndChecks(t *testing.T) {
+	ctx := t.Context()
+	o := dynamotest.Options("init")
+	db := dynamotest.Client(t)
+
+	report, err := dynamo.Init(ctx, o, false)
+	if fault.CodeOf(err) != fault.Configuration {
+		t.Fatalf("check of missing tables: err = %v, want a configuration error", err)
+	}
+	for _, suffix := range []string{"-requests", "-machines", "-facts"} {
+		if !slices.Contains(report, "missing table "+o.TablePrefix+suffix) {
+			t.Errorf("check report %q lacks table %s", report, suffix)
+		}
+	}
+
+	// A site that made the machines table by hand, without indexes or TTL.
+	machines := o.TablePrefix + "-machines"
+	_, err = db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            &machines,
+		BillingMode:          types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("instance_id"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("instance_id"), AttributeType: types.ScalarAttributeTypeS}},
+	})
+	if err != nil {
+		t.Fatalf("create bare machines table: %v", err)
+	}
+	report, err = dynamo.Init(ctx, o, false)
+	if err == nil {
+		t.Fatal("check of a bare machines table passed")
+	}
+	for _, want := range []string{
+		"missing index alive on table " + machines,
+		"missing index by-request on table " + machines,
+		"TTL on " + machines + ".expires_at not enabled",
+	} {
+		if !slices.Contains(report, want) {
+			t.Errorf("check report %q lacks %q", report, want)
+		}
+	}
+
+	report, err = dynamo.Init(ctx, o, true)
+	if err != nil {
+		t.Fatalf("Init(create): %v (report %q)", err, report)
+	}
+	for _, want := range []string{
+		"created table " + o.TablePrefix + "-requests with 2 indexes",
+		"created index alive on table " + machines,
+		"enabled TTL on " + machines + ".expires_at",
+	} {
+		if !slices.Contains(report, want) {
+			t.Errorf("create report %q lacks %q", report, want)
+		}
+	}
+
+	report, err = dynamo.Init(ctx, o, false)
+	if err != nil {
+		t.Fatalf("check after create: %v (report %q)", err, report)
+	}
+	if len(report) != 3 || !strings.HasSuffix(report[0], "is ready") {
+		t.Errorf("check report after create = %q, want three ready tables", report)
+	}
+	for _, table := range []string{o.TablePrefix + "-requests", machines} {
+		ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatalf("describe TTL of %s: %v", table, err)
+		}
+		if d := ttl.TimeToLiveDescription; aws.ToString(d.AttributeName) != "expires_at" || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
+			t.Errorf("TTL of %s = %s on %q, want ENABLED on expires_at", table, d.TimeToLiveStatus, aws.ToString(d.AttributeName))
+		}
+	}
+}
+
+func TestFinishedItemsExpire(t *testing.T) {
+	ctx := t.Context()
+	st := dynamotest.Open(t, "expiry")
+	prefix := dynamotest.Options("expiry").TablePrefix
+	db := dynamotest.Client(t)
+	expiresAt := func(table, key, id string) (int64, bool) {
+		t.Helper()
+		res, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(prefix + table),
+			Key:       map[string]types.AttributeValue{key: &types.AttributeValueMemberS{Value: id}},
+		})
+		if err != nil {
+			t.Fatalf("get %s %s: %v", table, id, err)
+		}
+		v, ok := res.Item["expires_at"].(*types.AttributeValueMemberN)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			t.Fatalf("expires_at %q: %v", v.Value, err)
+		}
+		return n, true
+	}
+
+	r := &store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", Outstanding: 2, State: store.StateRunning}
+	if err := st.CreateRequest(ctx, r, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := expiresAt("-requests", "id", r.ID); ok {
+		t.Error("a running request carries expires_at")
+	}
+	alive := store.Machine{InstanceID: "i-alive", RequestID: r.ID, TemplateID: "t", State: "running", Result: store.ResultSucceed}
+	dead := store.Machine{InstanceID: "i-dead", RequestID: r.ID, TemplateID: "t", State: "terminated", Result: store.ResultFail,
+		UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	r.State, r.Outstanding = store.StateComplete, 0
+	if err := st.UpdateRequest(ctx, r, alive, dead); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := expiresAt("-requests", "id", r.ID)
+	if want := r.UpdatedAt.Add(dynamo.DefaultRetention).Unix(); !ok || got != want {
+		t.Errorf("finished request expires_at = %d (present %v), want %d", got, ok, want)
+	}
+	if _, ok := expiresAt("-machines", "instance_id", alive.InstanceID); ok {
+		t.Error("an alive machine carries expires_at")
+	}
+	got, ok = expiresAt("-machines", "instance_id", dead.InstanceID)
+	if want := dead.UpdatedAt.Add(dynamo.DefaultRetention).Unix(); !ok || got != want {
+		t.Errorf("dead machine expires_at = %d (present %v), want %d", got, ok, want)
+	}
+}
+
+// TestReadCalls holds reads of many machines to one call per 100 machines.
+func TestReadCalls(t *testing.T) {
+	ctx := t.Context()
+	st := dynamotest.Open(t, "calls")
+	var requestIDs, instanceIDs []string
+	var ms []store.Machine
+	for i := range 10 {
+		r := &store.Request{ID: fmt.Sprintf("req-%d", i), Kind: store.KindCreate, TemplateID: "t", State: store.StateComplete}
+		if err := st.CreateRequest(ctx, r, -1); err != nil {
+			t.Fatal(err)
+		}
+		requestIDs = append(requestIDs, r.ID)
+		for j := range 100 {
+			id := fmt.Sprintf("i-%02d%03d", i, j)
+			instanceIDs = append(instanceIDs, id)
+			ms = append(ms, store.Machine{
+				InstanceID: id, RequestID: r.ID, TemplateID: "t", Name: "ip-" + id,
+				PrivateIP: "10.0.0.1", State: "running", Result: store.ResultSucceed, InstanceType: "m5.large",
+				LaunchTime: time.Unix(1_700_000_000+int64(j), 0),
+			})
+		}
+	}
+	if err := st.SaveMachines(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []store.MachineQuery{{RequestIDs: requestIDs}, {InstanceIDs: instanceIDs}} {
+		before := st.Calls()
+		got, err := st.Machines(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := st.Calls() - before
+		t.Logf("1000 machines by %s: %d calls", queryKind(q), calls)
+		if len(got) != 1000 {
+			t.Fatalf("read %d machines, want 1000", len(got))
+		}
+		if calls > 10 {
+			t.Errorf("reading 1000 machines by %s took %d calls, want <= 10", queryKind(q), calls)
+		}
+	}
+	before := st.Calls()
+	if got, err := st.GetRequests(ctx, requestIDs); err != nil || len(got) != 10 {
+		t.Fatalf("GetRequests = %d, %v", len(got), err)
+	}
+	if calls := st.Calls() - before; calls != 1 {
+		t.Errorf("GetRequests of 10 ids took %d calls, want 1", calls)
+	}
+}
+
+func queryKind(q store.MachineQuery) string {
+	if len(q.RequestIDs) > 0 {
+		return "request"
+	}
+	return "instance id"
+}
+
+// TestUpdateManyMachines crosses the 100 items of one transaction.
+func TestUpdateManyMachines(t *testing.T) {
+	ctx := t.Context()
+	st := dynamotest.Open(t, "many")
+	r := &store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", Outstanding: 250, State: store.StatePending}
+	if err := st.CreateRequest(ctx, r, 250); err != nil {
+		t.Fatal(err)
+	}
+	stale := *r
+	var ms []store.Machine
+	for i := range 250 {
+		ms = append(ms, store.Machine{InstanceID: fmt.Sprintf("i-%03d", i), RequestID: r.ID, TemplateID: "t", State: "pending", Result: store.ResultExecuting})
+	}
+	r.State, r.Outstanding = store.StateRunning, 0
+	if err := st.UpdateRequest(ctx, r, ms...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Machines(ctx, store.MachineQuery{RequestIDs: []string{r.ID}})
+	if err != nil || len(got) != 250 {
+		t.Fatalf("machines after update = %d, %v; want 250", len(got), err)
+	}
+	usage, err := st.Usage(ctx)
+	if err != nil || usage["t"] != 250 {
+		t.Errorf("Usage = %v, %v; want t: 250", usage, err)
+	}
+
+	for i := range ms {
+		ms[i].InstanceID = "i-stale-" + ms[i].InstanceID
+	}
+	if err := st.UpdateRequest(ctx, &stale, ms...); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update with 250 machines = %v, want ErrConflict", err)
+	}
+	got, err = st.Machines(ctx, store.MachineQuery{RequestIDs: []string{r.ID}})
+	if err != nil || len(got) != 250 {
+		t.Errorf("machines after a stale update = %d, %v; want the 250 first", len(got), err)
+	}
+}
+
+// TestGuardCountsRequestsNotYetIndexed stands in for a request another host
+// admitted a moment ago, which the guard remembers but the index (on AWS,
+// where indexes trail writes) does not show yet.
+func TestGuardCountsRequestsNotYetIndexed(t *testing.T) {
+	ctx := t.Context()
+	st := dynamotest.Open(t, "guard")
+	db := dynamotest.Client(t)
+	if err := st.CreateRequest(ctx, &store.Request{ID: "a", Kind: store.KindCreate, TemplateID: "t", Outstanding: 3, State: store.StatePending}, 10); err != nil {
+		t.Fatal(err)
+	}
+	// Add to the guard, as another host would, a request of 5 that no index
+	// shows.
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(dynamotest.Options("guard").TablePrefix + "-facts"),
+		Key:                      map[string]types.AttributeValue{"key": &types.AttributeValueMemberS{Value: "guard#t"}},
+		UpdateExpression:         aws.String("SET recent.#id = :r, version = version + :one"),
+		ExpressionAttributeNames: map[string]string{"#id": "elsewhere"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": &types.AttributeValueMemberN{Value: "1"},
+			":r": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+				"o": &types.AttributeValueMemberN{Value: "5"},
+				"t": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixNano(), 10)},
+			}},
+		},
+	})
+	if err != nil {
+		t.Fatalf("edit guard: %v", err)
+	}
+	err = st.CreateRequest(ctx, &store.Request{ID: "b", Kind: store.KindCreate, TemplateID: "t", Outstanding: 3, State: store.StatePending}, 10)
+	if !errors.Is(err, store.ErrCapacity) {
+		t.Fatalf("3 + 5 unseen + 3 within 10: err = %v, want ErrCapacity", err)
+	}
+	if err := st.CreateRequest(ctx, &store.Request{ID: "c", Kind: store.KindCreate, TemplateID: "t", Outstanding: 2, State: store.StatePending}, 10); err != nil {
+		t.Fatalf("3 + 5 unseen + 2 within 10: %v", err)
+	}
+}
