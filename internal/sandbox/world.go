@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Ids of the resources every sandbox starts with.
@@ -40,7 +41,8 @@ type Subnet struct {
 	VPCID string `json:"vpcId,omitempty"`
 }
 
-// LaunchTemplate gives RunInstances defaults for what the call leaves out.
+// LaunchTemplate gives RunInstances, fleets and groups defaults for what
+// the call leaves out. It has one version, 1 ($Latest and $Default).
 type LaunchTemplate struct {
 	ID               string   `json:"id"`
 	Name             string   `json:"name,omitempty"`
@@ -50,6 +52,18 @@ type LaunchTemplate struct {
 	KeyName          string   `json:"keyName,omitempty"`
 	SecurityGroupIDs []string `json:"securityGroupIds,omitempty"`
 	Spot             bool     `json:"spot,omitempty"`
+
+	Zone               string `json:"zone,omitempty"`               // Placement.AvailabilityZone
+	MaxPrice           string `json:"maxPrice,omitempty"`           // spot maximum price
+	IAMInstanceProfile string `json:"iamInstanceProfile,omitempty"` // ARN
+	UserData           string `json:"userData,omitempty"`
+	EBSOptimized       bool   `json:"ebsOptimized,omitempty"`
+	// InstanceTags and VolumeTags land on what is launched from the
+	// template; Tags are the template's own.
+	InstanceTags map[string]string `json:"instanceTags,omitempty"`
+	VolumeTags   map[string]string `json:"volumeTags,omitempty"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	Created      time.Time         `json:"created,omitzero"`
 }
 
 // CapacityLimit is how many more instances of a type a zone can take.
