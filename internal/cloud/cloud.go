@@ -67,7 +67,13 @@ type Query struct {
 	// still pending: a poll of a large launch then reads only the instances
 	// whose state moved, not the whole request every time.
 	SettledOnly bool
+	// Provider adds every live (not terminated or shutting down) instance
+	// tagged with this provider instance name: what reconciliation checks.
+	Provider string
 }
+
+// LiveStates are the states of instances that still cost money.
+var LiveStates = []string{"pending", "running", "stopping", "stopped"}
 
 // SettledStates are the instance states other than pending.
 var SettledStates = []string{"running", "shutting-down", "terminated", "stopping", "stopped"}

@@ -37,6 +37,12 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 	for values := range slices.Chunk(q.InstanceIDs, filterValues) {
 		filters = append(filters, []types.Filter{{Name: awssdk.String("instance-id"), Values: values}})
 	}
+	if q.Provider != "" {
+		filters = append(filters, []types.Filter{
+			{Name: awssdk.String("tag:" + cloud.TagProvider), Values: []string{q.Provider}},
+			{Name: awssdk.String("instance-state-name"), Values: cloud.LiveStates},
+		})
+	}
 	switch len(filters) {
 	case 0:
 		return nil, nil
