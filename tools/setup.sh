@@ -4,6 +4,7 @@ set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
