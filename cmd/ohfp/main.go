@@ -24,7 +24,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(hfCommand(), sandboxCommand())
+	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand())
 	err := root.ExecuteContext(ctx)
 	stop()
 	if code, ok := err.(exitCode); ok {

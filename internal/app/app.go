@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/ohfp/ohfp/internal/broker"
 	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
@@ -26,6 +27,8 @@ type App struct {
 	Log    *slog.Logger
 	Store  store.Store
 	Broker *broker.Broker
+
+	logCloser io.Closer
 }
 
 // OpenStore opens the store the configuration selects.
@@ -77,12 +80,45 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}, nil
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the store and the log.
+func (a *App) Close() error {
+	err := a.Store.Close()
+	if a.logCloser != nil {
+		a.logCloser.Close()
+	}
+	return err
+}
+
+// FromEnv loads the configuration env describes, opens its log and
+// assembles the provider instance: what every command other than the
+// HostFactory operations starts with.
+func FromEnv(ctx context.Context, env func(string) string) (*App, error) {
+	cfg, err := config.Load(env)
+	if err != nil {
+		return nil, err
+	}
+	log, closer, err := OpenLog(cfg)
+	if err != nil {
+		return nil, fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
+	}
+	a, err := Open(ctx, cfg, log)
+	if err != nil {
+		closer.Close()
+		return nil, err
+	}
+	a.logCloser = closer
+	return a, nil
+}
 
 // OpenLog opens the log of a loaded configuration.
 func OpenLog(cfg *config.Config) (*slog.Logger, io.Closer, error) {
 	return logging.Open(cfg.Logging)
+}
+
+// answerBy leaves room, within an operation's budget, to record the outcome
+// and print the answer before HostFactory's timeout kills the process.
+func answerBy(budget time.Duration) time.Duration {
+	return budget - min(budget/10, 2*time.Second)
 }
 
 // RunHF carries out one HostFactory operation with the configuration env
@@ -100,9 +136,9 @@ func RunHF(ctx context.Context, op string, input []byte, env func(string) string
 			log = l
 		}
 	}
-	if cfgErr == nil && cfg.Timeout > 0 {
+	if cfgErr == nil {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, answerBy(cfg.OperationBudget()))
 		defer cancel()
 	}
 	var opened *App

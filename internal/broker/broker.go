@@ -34,6 +34,9 @@ type Cloud interface {
 	// Retire deletes what a placement keeps in the cloud (fleet, group,
 	// launch template) once none of its instances is alive.
 	Retire(ctx context.Context, ref string) error
+	// Interruptions says when AWS marked each of the spot instances among
+	// ids for reclaim; unmarked and non-spot instances are absent.
+	Interruptions(ctx context.Context, ids []string) (map[string]time.Time, error)
 }
 
 // Broker carries out HostFactory's operations for one provider instance.
@@ -66,8 +69,3 @@ func New(cfg *config.Config, st store.Store, cl Cloud, opts ...Option) *Broker {
 // visibilityGrace is how long a freshly launched instance may stay invisible
 // to Describe calls (EC2 is eventually consistent) before it counts as gone.
 const visibilityGrace = 2 * time.Minute
-
-// pendingRecoveryAge is how long a request may sit in the store without the
-// cloud's answer before another invocation assumes its placer died and
-// repeats the idempotent cloud call.
-const pendingRecoveryAge = time.Minute

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -15,74 +17,110 @@ type Reclaim struct {
 	GracePeriod int // seconds left; 0 when already gone
 }
 
-// Reclaims reports which of the hosts HostFactory holds are gone or going.
-// If the cloud cannot be asked it reports nothing, and says why: calling
-// every host gone because a list call failed would drain a whole cluster.
+// spotNotice is how long AWS gives a spot instance between the interruption
+// notice and taking it.
+const spotNotice = 2 * time.Minute
+
+// Reclaims reports which of the hosts HostFactory holds are gone or going:
+// spot instances AWS marked for reclaim with the seconds left, and hosts
+// stopped, terminated or missing with 0. If the cloud cannot be asked it
+// reports nothing, and says why: calling every host gone because a list
+// call failed would drain a whole cluster.
 func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Reclaim, error) {
+	b.recoverPending(ctx)
+	defer b.reconcileNow(ctx)
 	if len(hosts) == 0 {
 		return nil, nil
 	}
-	var ids, names []string
+	ids, known, err := b.resolveHosts(ctx, hosts)
+	if err != nil {
+		return nil, err
+	}
+	var lookup []string
+	for _, id := range ids {
+		if id != "" && !slices.Contains(lookup, id) {
+			lookup = append(lookup, id)
+		}
+	}
+	insts, err := b.cloud.Instances(ctx, cloud.Query{InstanceIDs: lookup})
+	if err != nil {
+		return nil, fault.Wrap(fault.Cloud, err, "cannot ask the cloud which hosts are gone; reporting none")
+	}
+	seen := make(map[string]cloud.Instance, len(insts))
+	var spot []string
+	for _, inst := range insts {
+		seen[inst.ID] = inst
+		if inst.Spot && (inst.State == "pending" || inst.State == "running") {
+			spot = append(spot, inst.ID)
+		}
+	}
+	var marks map[string]time.Time
+	if len(spot) > 0 {
+		if marks, err = b.cloud.Interruptions(ctx, spot); err != nil {
+			return nil, fault.Wrap(fault.Cloud, err, "cannot ask the cloud which spot hosts are reclaimed; reporting none")
+		}
+	}
+	now := b.now()
+	var out []Reclaim
+	for i, h := range hosts {
+		id := ids[i]
+		if id == "" {
+			continue // a host we never knew, by name only: nothing to say
+		}
+		inst, found := seen[id]
+		switch {
+		case !found:
+			if m, ok := known[id]; ok && now.Sub(m.LaunchTime) < visibilityGrace {
+				continue // launched moments ago, not yet visible
+			}
+		case inst.State == "pending" || inst.State == "running":
+			mark, marked := marks[id]
+			if !marked {
+				continue
+			}
+			grace := max(int((spotNotice-now.Sub(mark)).Seconds()), 0)
+			b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", grace)
+			out = append(out, Reclaim{Name: h.Name, InstanceID: id, GracePeriod: grace})
+			continue
+		}
+		b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", 0)
+		out = append(out, Reclaim{Name: h.Name, InstanceID: id})
+	}
+	return out, nil
+}
+
+// resolveHosts gives the instance id of each host, looking up by name the
+// hosts given without one ("" when unknown), and the stored machines.
+func (b *Broker) resolveHosts(ctx context.Context, hosts []store.MachineRef) ([]string, map[string]store.Machine, error) {
+	var withID, names []string
 	for _, h := range hosts {
 		if h.InstanceID != "" {
-			ids = append(ids, h.InstanceID)
+			withID = append(withID, h.InstanceID)
 		} else {
 			names = append(names, h.Name)
 		}
 	}
 	known := map[string]store.Machine{}
-	byName := map[string]store.Machine{}
-	for _, q := range []store.MachineQuery{{InstanceIDs: ids}, {Names: names}} {
+	byName := map[string]string{}
+	for _, q := range []store.MachineQuery{{InstanceIDs: withID}, {Names: names}} {
 		if len(q.InstanceIDs)+len(q.Names) == 0 {
 			continue
 		}
 		ms, err := b.store.Machines(ctx, q)
 		if err != nil {
-			return nil, fault.Wrap(fault.Internal, err, "reading machines")
+			return nil, nil, fault.Wrap(fault.Internal, err, "reading machines")
 		}
 		for _, m := range ms {
 			known[m.InstanceID] = m
-			byName[m.Name] = m
+			byName[m.Name] = m.InstanceID
 		}
 	}
-	query := cloud.Query{InstanceIDs: ids}
-	for _, n := range names {
-		if m, ok := byName[n]; ok {
-			query.InstanceIDs = append(query.InstanceIDs, m.InstanceID)
+	ids := make([]string, len(hosts))
+	for i, h := range hosts {
+		ids[i] = h.InstanceID
+		if ids[i] == "" {
+			ids[i] = byName[h.Name]
 		}
 	}
-	insts, err := b.cloud.Instances(ctx, query)
-	if err != nil {
-		return nil, fault.Wrap(fault.Cloud, err, "cannot ask the cloud which hosts are gone; reporting none")
-	}
-	seen := make(map[string]cloud.Instance, len(insts))
-	for _, inst := range insts {
-		seen[inst.ID] = inst
-	}
-	now := b.now()
-	var out []Reclaim
-	for _, h := range hosts {
-		id := h.InstanceID
-		if id == "" {
-			m, ok := byName[h.Name]
-			if !ok {
-				continue // a host we never knew, by name only: nothing to say
-			}
-			id = m.InstanceID
-		}
-		inst, found := seen[id]
-		if !found {
-			if m, ok := known[id]; ok && now.Sub(m.LaunchTime) < visibilityGrace {
-				continue // launched moments ago, not yet visible
-			}
-			out = append(out, Reclaim{Name: h.Name, InstanceID: id})
-			continue
-		}
-		switch inst.State {
-		case "pending", "running":
-		default:
-			out = append(out, Reclaim{Name: h.Name, InstanceID: id})
-		}
-	}
-	return out, nil
+	return ids, known, nil
 }

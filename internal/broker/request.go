@@ -26,6 +26,7 @@ type MachineRequest struct {
 // idempotency token the call carries, so a crash in between is repaired by a
 // later invocation repeating the same call.
 func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string, error) {
+	b.recoverPending(ctx)
 	t, err := b.template(in.TemplateID)
 	if err != nil {
 		return "", err

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
@@ -17,6 +18,7 @@ import (
 // back, terminates them and returns the request's id. Only instances this
 // provider instance launched are terminated.
 func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (id, message string, err error) {
+	b.recoverPending(ctx)
 	r := store.Request{
 		ID:       "ret-" + uuid.NewString(),
 		Kind:     store.KindReturn,
@@ -47,6 +49,10 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 			ids = append(ids, m.InstanceID)
 		}
 	}
+	if len(ids) == 0 {
+		r.Message = "No Active VM."
+	}
+	ids = b.leaveToReclaim(ctx, known, ids)
 	if len(ids) > 0 {
 		if err := b.release(ctx, known); err != nil {
 			return fault.Wrap("", err, "shrinking the placements of return request %s", r.ID)
@@ -55,20 +61,48 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 			return fault.Wrap("", err, "terminating the machines of return request %s", r.ID)
 		}
 		for i := range known {
-			if known[i].State != "terminated" {
+			if slices.Contains(ids, known[i].InstanceID) {
 				known[i].State = "shutting-down"
 			}
 		}
 	}
 	r.State = store.StateRunning
-	if len(ids) == 0 {
-		r.Message = "No Active VM."
-	}
 	if err := b.store.UpdateRequest(ctx, r, known...); err != nil {
 		return fault.Wrap(fault.Internal, err, "recording return request %s", r.ID)
 	}
 	b.log.Info("machines returned", "request_id", r.ID, "machine_count", len(r.Machines), "terminating", len(ids))
 	return nil
+}
+
+// leaveToReclaim drops from ids the spot instances AWS has already marked
+// for reclaim, unless AWS_SPOT_TERMINATE_ON_RECLAIM asks to terminate them
+// anyway: AWS takes them within two minutes. If the marks cannot be read,
+// everything is terminated, as HostFactory asked.
+func (b *Broker) leaveToReclaim(ctx context.Context, ms []store.Machine, ids []string) []string {
+	if b.cfg.AWS.SpotTerminateOnReclaim {
+		return ids
+	}
+	var spot []string
+	for _, m := range ms {
+		if m.PriceType == config.PriceSpot && slices.Contains(ids, m.InstanceID) {
+			spot = append(spot, m.InstanceID)
+		}
+	}
+	if len(spot) == 0 {
+		return ids
+	}
+	marks, err := b.cloud.Interruptions(ctx, spot)
+	if err != nil {
+		b.log.Warn("reading spot reclaim marks; terminating all returned machines", "err", err)
+		return ids
+	}
+	return slices.DeleteFunc(ids, func(id string) bool {
+		if _, marked := marks[id]; marked {
+			b.log.Info("returned spot machine left for AWS to reclaim", "instance_id", id)
+			return true
+		}
+		return false
+	})
 }
 
 // release shrinks the fleets and groups the returned machines came from, so
@@ -184,6 +218,15 @@ func (b *Broker) returnStatus(ctx context.Context, p *poll, r *store.Request) Re
 	if len(again) > 0 {
 		// The instance is still up although it was returned: the earlier
 		// termination was lost or refused. Terminating is idempotent.
+		returned := make([]store.Machine, 0, len(again))
+		for _, id := range again {
+			if m, ok := p.machines[id]; ok {
+				returned = append(returned, *m)
+			}
+		}
+		again = b.leaveToReclaim(ctx, returned, again)
+	}
+	if len(again) > 0 {
 		if err := b.cloud.Terminate(ctx, again); err != nil {
 			b.log.Warn("terminating returned machines again", "request_id", r.ID, "err", err)
 		}

@@ -32,12 +32,10 @@ type MachineStatus struct {
 // described in one batched pass; an unknown id gets complete_with_error
 // without failing the others.
 func (b *Broker) Status(ctx context.Context, ids []string) ([]RequestStatus, error) {
+	b.recoverPending(ctx)
 	reqs, err := b.store.GetRequests(ctx, ids)
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "reading requests")
-	}
-	for i := range reqs {
-		b.resume(ctx, &reqs[i])
 	}
 	p, err := b.loadPoll(ctx, reqs)
 	if err != nil {
@@ -65,48 +63,6 @@ func (b *Broker) Status(ctx context.Context, ids []string) ([]RequestStatus, err
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-// resume finishes what a dead invocation left half done: a create request
-// stored but never answered by the cloud is placed again with its token
-// (the cloud returns the first call's instances if there was one), and a
-// return request stored but not carried out is carried out.
-func (b *Broker) resume(ctx context.Context, r *store.Request) {
-	if r.State != store.StatePending {
-		return
-	}
-	switch r.Kind {
-	case store.KindCreate:
-		if b.now().Sub(r.CreatedAt) < pendingRecoveryAge {
-			return
-		}
-		if err := b.replace(ctx, r); err != nil {
-			b.log.Warn("resuming a request", "request_id", r.ID, "err", err)
-		}
-	case store.KindReturn:
-		if err := b.retire(ctx, r); err != nil {
-			b.log.Warn("resuming a return", "request_id", r.ID, "err", err)
-		}
-	}
-}
-
-// replace recovers a create request whose placer died. Instances already
-// launched for it are recorded as they are; only when there are none is the
-// launch repeated. Looking first matters: a launch that fell back to another
-// type or subnet used tokens a repeat might not reuse.
-func (b *Broker) replace(ctx context.Context, r *store.Request) error {
-	t, err := templateOf(r.Template)
-	if err != nil {
-		return err
-	}
-	found, err := b.cloud.Instances(ctx, cloud.Query{RequestIDs: []string{r.ID}})
-	if err != nil {
-		return err
-	}
-	if len(found) == 0 {
-		return b.place(ctx, r, t)
-	}
-	return b.record(ctx, r, t, cloud.Placement{Instances: found})
 }
 
 // poll is one status pass: the stored machines of the requests asked

@@ -191,3 +191,13 @@ func (c *Config) TemplateIDs() []string {
 	}
 	return ids
 }
+
+// OperationBudget is the longest one operation may run: HF_TIMEOUT when
+// HostFactory sets it, else INSTANCE_CREATION_TIMEOUT. Past it, an
+// invocation that has not answered is certainly gone.
+func (c *Config) OperationBudget() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return c.AWS.CreationTimeout
+}

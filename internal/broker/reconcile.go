@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// Reconciliation is what a reconcile pass found and did.
+type Reconciliation struct {
+	Checked    int      // live instances of this provider instance in the cloud
+	Adopted    []string // recorded into the request that launched them
+	Terminated []string // paid for but unknown to HostFactory
+	Waiting    []string // unknown, but young enough to still be claimed
+	DryRun     bool     // nothing was changed
+}
+
+// Reconcile compares the live instances tagged with this provider instance
+// against the store. An unknown instance whose request is still being
+// followed is adopted into it; one whose request failed, is finished or
+// does not exist is terminated once it is older than
+// INSTANCE_CREATION_TIMEOUT (at once when its request failed: HostFactory
+// never got that id). With dryRun it only reports.
+func (b *Broker) Reconcile(ctx context.Context, dryRun bool) (Reconciliation, error) {
+	rec := Reconciliation{DryRun: dryRun}
+	if !dryRun {
+		b.recoverPending(ctx)
+	}
+	insts, err := b.cloud.Instances(ctx, cloud.Query{Provider: b.cfg.ProviderName})
+	if err != nil {
+		return rec, fault.Wrap("", err, "listing the instances of provider %s", b.cfg.ProviderName)
+	}
+	rec.Checked = len(insts)
+	ids := make([]string, len(insts))
+	for i, inst := range insts {
+		ids[i] = inst.ID
+	}
+	known, err := b.store.Machines(ctx, store.MachineQuery{InstanceIDs: ids})
+	if err != nil {
+		return rec, fault.Wrap(fault.Internal, err, "reading machines")
+	}
+	isKnown := make(map[string]bool, len(known))
+	for _, m := range known {
+		isKnown[m.InstanceID] = true
+	}
+	var strays []cloud.Instance
+	var reqIDs []string
+	for _, inst := range insts {
+		if isKnown[inst.ID] {
+			continue
+		}
+		strays = append(strays, inst)
+		if id := inst.Tags[cloud.TagRequestID]; id != "" && !slices.Contains(reqIDs, id) {
+			reqIDs = append(reqIDs, id)
+		}
+	}
+	if len(strays) == 0 {
+		return rec, nil
+	}
+	reqs, err := b.store.GetRequests(ctx, reqIDs)
+	if err != nil {
+		return rec, fault.Wrap(fault.Internal, err, "reading requests")
+	}
+	byID := make(map[string]*store.Request, len(reqs))
+	for i := range reqs {
+		byID[reqs[i].ID] = &reqs[i]
+	}
+	now := b.now()
+	var adopt []store.Machine
+	for _, inst := range strays {
+		r := byID[inst.Tags[cloud.TagRequestID]]
+		switch {
+		case r != nil && r.State == store.StateRunning:
+			t, _ := templateOf(r.Template)
+			adopt = append(adopt, newMachine(r, t, inst))
+			rec.Adopted = append(rec.Adopted, inst.ID)
+		case r != nil && r.State == store.StatePending:
+			rec.Waiting = append(rec.Waiting, inst.ID) // recoverPending decides once its invocation is over
+		case r != nil && r.State == store.StateFailed, now.Sub(inst.LaunchTime) > b.cfg.AWS.CreationTimeout:
+			rec.Terminated = append(rec.Terminated, inst.ID)
+		default:
+			rec.Waiting = append(rec.Waiting, inst.ID)
+		}
+	}
+	if dryRun {
+		return rec, nil
+	}
+	if len(adopt) > 0 {
+		if err := b.store.SaveMachines(ctx, adopt); err != nil {
+			return rec, fault.Wrap(fault.Internal, err, "recording adopted instances")
+		}
+	}
+	if len(rec.Terminated) > 0 {
+		if err := b.cloud.Terminate(ctx, rec.Terminated); err != nil {
+			return rec, fault.Wrap("", err, "terminating unknown instances")
+		}
+	}
+	for _, id := range rec.Adopted {
+		b.log.Info("reconciled", "instance_id", id, "action", "adopted")
+	}
+	for _, id := range rec.Terminated {
+		b.log.Warn("reconciled", "instance_id", id, "action", "terminated")
+	}
+	return rec, nil
+}
+
+// reconcileEvery is how often getReturnRequests, which HostFactory calls
+// periodically, also runs a reconcile pass.
+const reconcileEvery = 5 * time.Minute
+
+const lastReconcileFact = "reconcile:last"
+
+// reconcileNow runs a reconcile pass when the last one is older than
+// reconcileEvery, so that leaks are caught without an operator cron job.
+func (b *Broker) reconcileNow(ctx context.Context) {
+	now := b.now()
+	if raw, ok, err := b.store.Fact(ctx, lastReconcileFact); err == nil && ok {
+		var last time.Time
+		if json.Unmarshal(raw, &last) == nil && now.Sub(last) < reconcileEvery {
+			return
+		}
+	}
+	raw, _ := json.Marshal(now)
+	if err := b.store.PutFact(ctx, lastReconcileFact, raw); err != nil {
+		b.log.Warn("recording the reconcile time", "err", err)
+	}
+	if _, err := b.Reconcile(ctx, false); err != nil {
+		b.log.Warn("periodic reconcile", "err", err)
+	}
+}
