@@ -78,7 +78,7 @@ func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Recl
 			if !marked {
 				continue
 			}
-			grace := max(int((spotNotice-now.Sub(mark)).Seconds()), 0)
+			grace := max(int((spotNotice - now.Sub(mark)).Seconds()), 0)
 			b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", grace)
 			out = append(out, Reclaim{Name: h.Name, InstanceID: id, GracePeriod: grace})
 			continue
