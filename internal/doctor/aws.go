@@ -1,0 +1,383 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/iampolicy"
+)
+
+// clients are the AWS clients doctor asks, built as the provider builds its own.
+type clients struct {
+	sts *sts.Client
+	ec2 *ec2.Client
+	ssm *ssm.Client
+	asg *autoscaling.Client
+}
+
+// fakeInstanceID names no instance; TerminateInstances is dry-run on it.
+const fakeInstanceID = "i-00000000000000000"
+
+const policyHint = "grant it to the role or user ohfp runs as; `ohfp iam-policy` prints the policy the templates need"
+
+func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
+	sdk, err := awscloud.SDKConfig(ctx, cfg.AWS)
+	if err != nil {
+		r.add(Check{Name: "AWS settings", Status: Fail, Detail: err.Error(), Hint: "fix the AWS_* settings of the provider config"})
+		return
+	}
+	ep := awscloud.Endpoint(cfg.AWS)
+	c := clients{
+		sts: sts.NewFromConfig(sdk, func(o *sts.Options) { o.BaseEndpoint = ep }),
+		ec2: ec2.NewFromConfig(sdk, func(o *ec2.Options) { o.BaseEndpoint = ep }),
+		ssm: ssm.NewFromConfig(sdk, func(o *ssm.Options) { o.BaseEndpoint = ep }),
+		asg: autoscaling.NewFromConfig(sdk, func(o *autoscaling.Options) { o.BaseEndpoint = ep }),
+	}
+	id, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		r.add(Check{Name: "AWS credentials resolve", Status: Fail, Detail: errText(err),
+			Hint: "set AWS_CREDENTIAL_FILE or AWS_PROFILE in the provider config, or give the host an instance role; the remaining AWS checks need credentials"})
+		return
+	}
+	r.add(Check{Name: "AWS credentials resolve", Status: Pass, Detail: awssdk.ToString(id.Arn) + " in " + sdk.Region})
+
+	images := resolveImages(ctx, c, cfg.Templates, r)
+	checkResources(ctx, c, cfg, images, r)
+	for _, t := range cfg.Templates {
+		r.add(launchAllowed(ctx, c, t, images))
+	}
+	checkCalls(ctx, c, cfg, r)
+}
+
+// errText is an AWS error as its code and message.
+func errText(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode() + ": " + ae.ErrorMessage()
+	}
+	return err.Error()
+}
+
+func errCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// denied tells a refused permission from other failures.
+func denied(err error) bool {
+	code := errCode(err)
+	return code == "UnauthorizedOperation" || strings.HasPrefix(code, "AccessDenied")
+}
+
+// dryRun turns the answer of a DryRun call into a check: DryRunOperation
+// means allowed.
+func dryRun(name, action string, err error) Check {
+	c := Check{Name: name}
+	switch code := errCode(err); {
+	case code == "DryRunOperation":
+		c.Status, c.Detail = Pass, action+" allowed"
+	case denied(err):
+		c.Status, c.Detail, c.Hint = Fail, action+" denied: "+errText(err), policyHint
+	case code == "InvalidAction":
+		c.Status, c.Detail = Skip, "not checked: the endpoint does not know "+action
+	case err == nil:
+		c.Status, c.Detail = Pass, action+" allowed"
+	default:
+		c.Status, c.Detail, c.Hint = Fail, action+": "+errText(err), "the call failed for another reason than permission; see the message"
+	}
+	return c
+}
+
+// users maps a resource to the templates naming it, in file order.
+type users struct {
+	order []string
+	by    map[string][]string
+}
+
+func (u *users) add(resource, template string) {
+	if resource == "" {
+		return
+	}
+	if u.by == nil {
+		u.by = map[string][]string{}
+	}
+	if _, seen := u.by[resource]; !seen {
+		u.order = append(u.order, resource)
+	}
+	if !slices.Contains(u.by[resource], template) {
+		u.by[resource] = append(u.by[resource], template)
+	}
+}
+
+func (u *users) of(resource string) string {
+	return "template " + strings.Join(u.by[resource], ", ")
+}
+
+// resolveImages resolves every SSM image path once; the answer maps each
+// template's imageId to an AMI id (absent when it could not be resolved).
+func resolveImages(ctx context.Context, c clients, templates []config.Template, r *Report) map[string]string {
+	out := map[string]string{}
+	var paths users
+	for _, t := range templates {
+		if path, ok := iampolicy.SSMPath(t.ImageID); ok {
+			paths.add(path, t.ID)
+		} else if t.ImageID != "" {
+			out[t.ImageID] = t.ImageID
+		}
+	}
+	for _, path := range paths.order {
+		name := "SSM parameter " + path + " resolves (" + paths.of(path) + ")"
+		p, err := c.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: awssdk.String(path)})
+		switch {
+		case errCode(err) == "ParameterNotFound":
+			r.add(Check{Name: name, Status: Fail, Detail: "no such parameter in the region", Hint: "fix imageId of the template"})
+		case denied(err):
+			r.add(Check{Name: name, Status: Fail, Detail: "ssm:GetParameter denied: " + errText(err), Hint: policyHint})
+		case err != nil:
+			r.add(Check{Name: name, Status: Fail, Detail: errText(err)})
+		default:
+			ami := awssdk.ToString(p.Parameter.Value)
+			out["resolve:ssm:"+path], out[path] = ami, ami
+			r.add(Check{Name: name, Status: Pass, Detail: ami})
+		}
+	}
+	return out
+}
+
+// resource is one kind of AWS resource templates name, and how to list
+// those of some ids that exist.
+type resource struct {
+	kind  string
+	field string // the template field that names it
+	ids   users
+	found func(ctx context.Context, ids []string) ([]string, error)
+}
+
+// checkResources checks that every AMI, subnet, security group, key pair
+// and launch template the templates name exists, with one filtered Describe
+// call per kind: unknown ids are simply absent from a filtered answer.
+func checkResources(ctx context.Context, c clients, cfg *config.Config, images map[string]string, r *Report) {
+	filter := func(name string, ids []string) []types.Filter {
+		return []types.Filter{{Name: awssdk.String(name), Values: ids}}
+	}
+	kinds := []*resource{
+		{kind: "AMI", field: "imageId", found: func(ctx context.Context, ids []string) ([]string, error) {
+			out, err := c.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Filters: filter("image-id", ids)})
+			return collect(out, err, func(o *ec2.DescribeImagesOutput) (s []string) {
+				for _, x := range o.Images {
+					s = append(s, awssdk.ToString(x.ImageId))
+				}
+				return s
+			})
+		}},
+		{kind: "subnet", field: "subnetId", found: func(ctx context.Context, ids []string) ([]string, error) {
+			out, err := c.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: filter("subnet-id", ids)})
+			return collect(out, err, func(o *ec2.DescribeSubnetsOutput) (s []string) {
+				for _, x := range o.Subnets {
+					s = append(s, awssdk.ToString(x.SubnetId))
+				}
+				return s
+			})
+		}},
+		{kind: "security group", field: "securityGroupIds", found: func(ctx context.Context, ids []string) ([]string, error) {
+			out, err := c.ec2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: filter("group-id", ids)})
+			return collect(out, err, func(o *ec2.DescribeSecurityGroupsOutput) (s []string) {
+				for _, x := range o.SecurityGroups {
+					s = append(s, awssdk.ToString(x.GroupId))
+				}
+				return s
+			})
+		}},
+		{kind: "key pair", field: "keyName", found: func(ctx context.Context, ids []string) ([]string, error) {
+			out, err := c.ec2.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{Filters: filter("key-name", ids)})
+			return collect(out, err, func(o *ec2.DescribeKeyPairsOutput) (s []string) {
+				for _, x := range o.KeyPairs {
+					s = append(s, awssdk.ToString(x.KeyName))
+				}
+				return s
+			})
+		}},
+		{kind: "launch template", field: "launchTemplateId", found: func(ctx context.Context, ids []string) ([]string, error) {
+			out, err := c.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{Filters: filter("launch-template-id", ids)})
+			return collect(out, err, func(o *ec2.DescribeLaunchTemplatesOutput) (s []string) {
+				for _, x := range o.LaunchTemplates {
+					s = append(s, awssdk.ToString(x.LaunchTemplateId))
+				}
+				return s
+			})
+		}},
+	}
+	var profiles users
+	for _, t := range cfg.Templates {
+		kinds[0].ids.add(images[t.ImageID], t.ID)
+		for _, s := range t.SubnetIDs {
+			kinds[1].ids.add(s, t.ID)
+		}
+		for _, g := range t.SecurityGroupIDs {
+			kinds[2].ids.add(g, t.ID)
+		}
+		kinds[3].ids.add(t.KeyName, t.ID)
+		kinds[4].ids.add(t.LaunchTemplateID, t.ID)
+		profiles.add(t.InstanceProfile, t.ID)
+	}
+	for _, k := range kinds {
+		if len(k.ids.order) == 0 {
+			continue
+		}
+		found, err := k.found(ctx, k.ids.order)
+		if err != nil {
+			c := Check{Name: k.kind + "s exist", Status: Fail, Detail: errText(err), Hint: policyHint}
+			if errCode(err) == "InvalidAction" {
+				c.Status, c.Detail, c.Hint = Skip, "not checked: the endpoint does not list "+k.kind+"s", ""
+			}
+			r.add(c)
+			continue
+		}
+		for _, id := range k.ids.order {
+			name := k.kind + " " + id + " exists (" + k.ids.of(id) + ")"
+			if slices.Contains(found, id) {
+				r.add(Check{Name: name, Status: Pass})
+				continue
+			}
+			r.add(Check{Name: name, Status: Fail, Detail: "not found in " + cfg.AWS.Region,
+				Hint: fmt.Sprintf("fix %s of %s, or create it in %s", k.field, k.ids.of(id), cfg.AWS.Region)})
+		}
+	}
+	for _, p := range profiles.order {
+		r.add(Check{Name: "instance profile " + p + " exists (" + profiles.of(p) + ")", Status: Skip,
+			Detail: "not checked: ohfp has no IAM client; the RunInstances dry run below does check that it may be passed",
+			Hint:   "aws iam get-instance-profile --instance-profile-name NAME"})
+	}
+}
+
+// collect applies ids to a successful answer.
+func collect[O any](out *O, err error, ids func(*O) []string) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	return ids(out), nil
+}
+
+// launchAllowed dry-runs the launch of one instance of t with its image,
+// first type, subnet, groups, key, instance profile and ohfp's tags, so
+// that IAM judges the same resources a real launch touches.
+func launchAllowed(ctx context.Context, c clients, t config.Template, images map[string]string) Check {
+	name := "template " + t.ID + " may launch instances"
+	ami := images[t.ImageID]
+	if t.ImageID != "" && ami == "" {
+		return Check{Name: name, Status: Skip, Detail: "not checked: its image did not resolve"}
+	}
+	in := &ec2.RunInstancesInput{
+		DryRun:           awssdk.Bool(true),
+		MinCount:         awssdk.Int32(1),
+		MaxCount:         awssdk.Int32(1),
+		ImageId:          optional(ami),
+		SecurityGroupIds: t.SecurityGroupIDs,
+		KeyName:          optional(t.KeyName),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance,
+			Tags: []types.Tag{{Key: awssdk.String(cloud.TagProvider), Value: awssdk.String("doctor")}}}},
+	}
+	if ts := typesOf(t); len(ts) > 0 {
+		in.InstanceType = types.InstanceType(ts[0])
+	}
+	if len(t.SubnetIDs) > 0 {
+		in.SubnetId = awssdk.String(t.SubnetIDs[0])
+	}
+	if t.LaunchTemplateID != "" {
+		in.LaunchTemplate = &types.LaunchTemplateSpecification{LaunchTemplateId: awssdk.String(t.LaunchTemplateID), Version: optional(t.LaunchTemplateVersion)}
+	}
+	if p := t.InstanceProfile; p != "" {
+		in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Name: awssdk.String(p)}
+		if strings.HasPrefix(p, "arn:") {
+			in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Arn: awssdk.String(p)}
+		}
+	}
+	if t.PriceType == config.PriceSpot {
+		in.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot}
+	}
+	_, err := c.ec2.RunInstances(ctx, in)
+	return dryRun(name, "ec2:RunInstances", err)
+}
+
+// typesOf is the template's instance types, its single type first.
+func typesOf(t config.Template) []string {
+	if t.VMType != "" {
+		return []string{t.VMType}
+	}
+	var names []string
+	for n := range t.VMTypes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return awssdk.String(s)
+}
+
+// checkCalls dry-runs the other calls ohfp makes: following, terminating
+// and sizing instances, and following the fleets and groups the templates
+// use.
+func checkCalls(ctx context.Context, c clients, cfg *config.Config, r *Report) {
+	dry := awssdk.Bool(true)
+	_, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{DryRun: dry})
+	r.add(dryRun("permission to follow instances", "ec2:DescribeInstances", err))
+	_, err = c.ec2.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{DryRun: dry})
+	r.add(dryRun("permission to read instance type sizes", "ec2:DescribeInstanceTypes", err))
+
+	_, err = c.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{DryRun: dry, InstanceIds: []string{fakeInstanceID}})
+	term := dryRun("permission to terminate instances", "ec2:TerminateInstances", err)
+	if strings.HasPrefix(errCode(err), "InvalidInstanceID") {
+		// EC2 looks the instance up before it judges the permission, and
+		// the policy allows only ohfp's own instances, which a dry run
+		// cannot name before there are any.
+		term = Check{Name: term.Name, Status: Skip, Detail: "not checkable before ohfp has launched an instance: EC2 checks the instance exists first",
+			Hint: "after the first request, `ohfp doctor` still cannot prove it; watch the log of the first return"}
+	}
+	r.add(term)
+
+	apis := map[string]bool{}
+	spot := false
+	for _, t := range cfg.Templates {
+		apis[iampolicy.API(t)] = true
+		spot = spot || t.PriceType == config.PriceSpot || t.PriceType == config.PriceHeterogeneous
+	}
+	if spot {
+		_, err = c.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{DryRun: dry})
+		r.add(dryRun("permission to follow spot requests", "ec2:DescribeSpotInstanceRequests", err))
+	}
+	if apis[config.APIEC2Fleet] {
+		_, err = c.ec2.DescribeFleets(ctx, &ec2.DescribeFleetsInput{DryRun: dry})
+		r.add(dryRun("permission to follow EC2 fleets", "ec2:DescribeFleets", err))
+	}
+	if apis[config.APISpotFleet] {
+		_, err = c.ec2.DescribeSpotFleetRequests(ctx, &ec2.DescribeSpotFleetRequestsInput{DryRun: dry})
+		r.add(dryRun("permission to follow spot fleets", "ec2:DescribeSpotFleetRequests", err))
+	}
+	if apis[config.APIASG] {
+		// Auto Scaling has no DryRun: a one-record listing proves the permission.
+		_, err = c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: awssdk.Int32(1)})
+		r.add(dryRun("permission to follow Auto Scaling groups", "autoscaling:DescribeAutoScalingGroups", err))
+	}
+}

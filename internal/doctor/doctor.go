@@ -1,0 +1,142 @@
+// Package doctor checks a provider instance before HostFactory needs it:
+// its configuration, log folder and state store, its AWS credentials, the
+// permissions its templates need, and the AWS resources they name. Each
+// check ends as one line with a hint, so that an administrator knows
+// before the first burst whether AWS will say no.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/config"
+)
+
+// Status is how a check ended.
+type Status string
+
+// Statuses. Only Fail makes a report fail; Warn and Skip say what a
+// person should look at or could not be checked from here.
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	Warn Status = "warn"
+	Skip Status = "skip"
+)
+
+// Check is one line of the report.
+type Check struct {
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Hint   string `json:"hint,omitempty"`
+}
+
+// Report is every check, in the order they ran.
+type Report struct {
+	OK     bool    `json:"ok"`
+	Checks []Check `json:"checks"`
+}
+
+func (r *Report) add(c Check) {
+	r.Checks = append(r.Checks, c)
+	if c.Status == Fail {
+		r.OK = false
+	}
+}
+
+// WriteText writes one line per check: status, name, detail and hint.
+func (r Report) WriteText(w io.Writer) error {
+	for _, c := range r.Checks {
+		line := fmt.Sprintf("%-4s  %s", strings.ToUpper(string(c.Status)), c.Name)
+		if c.Detail != "" {
+			line += ": " + c.Detail
+		}
+		if c.Hint != "" {
+			line += " (hint: " + c.Hint + ")"
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	verdict := "all checks passed"
+	if !r.OK {
+		verdict = "some checks failed"
+	}
+	_, err := fmt.Fprintln(w, verdict)
+	return err
+}
+
+// Run checks the provider instance that env (such as os.Getenv) describes.
+func Run(ctx context.Context, env func(string) string) Report {
+	r := Report{OK: true}
+	cfg, err := config.Load(env)
+	if err != nil {
+		r.add(Check{Name: "config and templates load", Status: Fail, Detail: err.Error(),
+			Hint: "fix the named file and field; HostFactory gets this same CONFIGURATION_ERROR"})
+		return r
+	}
+	r.add(Check{Name: "config and templates load", Status: Pass,
+		Detail: fmt.Sprintf("%s, %s: %d templates", cfg.ConfigFile, orNone(cfg.TemplatesFile), len(cfg.Templates))})
+	if len(cfg.Ignored) > 0 {
+		r.add(Check{Name: "settings ohfp does not use", Status: Warn, Detail: strings.Join(cfg.Ignored, "; "),
+			Hint: "remove them or check their spelling"})
+	}
+	r.add(logFolder(cfg))
+	r.add(storeOpens(ctx, cfg))
+	checkAWS(ctx, cfg, &r)
+	return r
+}
+
+func orNone(file string) string {
+	if file == "" {
+		return "no templates file"
+	}
+	return file
+}
+
+// logFolder checks that the log file's folder takes a new file.
+func logFolder(cfg *config.Config) Check {
+	c := Check{Name: "log folder is writable"}
+	dir := filepath.Dir(cfg.Logging.FilePath)
+	err := os.MkdirAll(dir, 0o750)
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp(dir, ".ohfp-doctor-*"); err == nil {
+			f.Close()
+			err = os.Remove(f.Name())
+		}
+	}
+	if err != nil {
+		c.Status, c.Detail = Fail, err.Error()
+		c.Hint = "HostFactory's user must be able to write " + dir + " (HF_PROVIDER_LOGDIR)"
+		return c
+	}
+	c.Status, c.Detail = Pass, dir
+	return c
+}
+
+// storeOpens opens the state store, which migrates its schema to the
+// current version or refuses one written by a newer ohfp.
+func storeOpens(ctx context.Context, cfg *config.Config) Check {
+	c := Check{Name: "state store opens with the current schema"}
+	st, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		c.Status, c.Detail = Fail, err.Error()
+		c.Hint = "check the storage settings and that HostFactory's user can write the work folder (HF_PROVIDER_WORKDIR)"
+		return c
+	}
+	st.Close()
+	c.Status = Pass
+	c.Detail = cfg.Storage.Type
+	if c.Detail == "" || c.Detail == "sqlite" {
+		c.Detail = "sqlite " + cfg.Storage.Path
+	}
+	return c
+}

@@ -1,0 +1,152 @@
+package doctor_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/doctor"
+	"github.com/ohfp/ohfp/internal/sandbox"
+)
+
+const ssmPath = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+// instance writes a provider instance pointed at a fresh sandbox and returns
+// its environment.
+func instance(t *testing.T, templates ...map[string]any) (*sandbox.Sandbox, func(string) string, string) {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	// The SDK reads credentials from the process environment.
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIASANDBOX")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	root := t.TempDir()
+	conf := filepath.Join(root, "conf")
+	if err := os.MkdirAll(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(conf, "awsinstprov_config.json"), map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_REQUEST_RETRY_ATTEMPTS": 0})
+	write(t, filepath.Join(conf, "awsinstprov_templates.json"), map[string]any{"templates": templates})
+	env := map[string]string{"HF_PROVIDER_NAME": "awsinst", "HF_PROVIDER_CONFDIR": conf,
+		"HF_PROVIDER_WORKDIR": filepath.Join(root, "work"), "HF_PROVIDER_LOGDIR": filepath.Join(root, "log")}
+	return sb, func(k string) string { return env[k] }, root
+}
+
+func write(t *testing.T, path string, v any) {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func template(id string, extra map[string]any) map[string]any {
+	t := map[string]any{"templateId": id, "maxNumber": 5, "imageId": sandbox.DefaultImageID, "vmType": "t3.micro",
+		"subnetId": sandbox.DefaultSubnetIDs[0], "securityGroupIds": []string{sandbox.DefaultSecurityGroupID}, "keyName": sandbox.DefaultKeyName}
+	for k, v := range extra {
+		t[k] = v
+	}
+	return t
+}
+
+// find returns the check whose name starts with prefix.
+func find(t *testing.T, r doctor.Report, prefix string) doctor.Check {
+	t.Helper()
+	for _, c := range r.Checks {
+		if strings.HasPrefix(c.Name, prefix) {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in\n%s", prefix, text(r))
+	return doctor.Check{}
+}
+
+func text(r doctor.Report) string {
+	var b strings.Builder
+	_ = r.WriteText(&b)
+	return b.String()
+}
+
+func TestPassesAgainstSandbox(t *testing.T) {
+	_, env, _ := instance(t, template("plain", nil), template("ssm", map[string]any{"imageId": ssmPath, "priceType": "spot"}))
+	r := doctor.Run(context.Background(), env)
+	if !r.OK {
+		t.Fatalf("doctor failed:\n%s", text(r))
+	}
+	for _, prefix := range []string{"config and templates load", "log folder is writable", "state store opens", "AWS credentials resolve",
+		"SSM parameter " + ssmPath, "AMI " + sandbox.DefaultImageID + " exists (template plain, ssm)", "subnet " + sandbox.DefaultSubnetIDs[0],
+		"security group " + sandbox.DefaultSecurityGroupID, "key pair " + sandbox.DefaultKeyName,
+		"template plain may launch", "template ssm may launch", "permission to follow instances", "permission to follow spot requests"} {
+		if c := find(t, r, prefix); c.Status != doctor.Pass {
+			t.Errorf("%s: %s %s", c.Name, c.Status, c.Detail)
+		}
+	}
+}
+
+func TestMissingSubnetFails(t *testing.T) {
+	_, env, _ := instance(t, template("good", nil), template("bad", map[string]any{"subnetId": "subnet-0doesnotexist1"}))
+	r := doctor.Run(context.Background(), env)
+	if r.OK {
+		t.Fatalf("doctor passed with a missing subnet:\n%s", text(r))
+	}
+	c := find(t, r, "subnet subnet-0doesnotexist1 exists (template bad)")
+	if c.Status != doctor.Fail || c.Detail != "not found in us-east-1" || !strings.Contains(c.Hint, "subnetId of template bad") {
+		t.Errorf("missing subnet line: %+v", c)
+	}
+	if c := find(t, r, "subnet "+sandbox.DefaultSubnetIDs[0]); c.Status != doctor.Pass {
+		t.Errorf("existing subnet: %+v", c)
+	}
+	want := "FAIL  subnet subnet-0doesnotexist1 exists (template bad): not found in us-east-1 (hint: fix subnetId of template bad, or create it in us-east-1)"
+	if !strings.Contains(text(r), want+"\n") {
+		t.Errorf("report lacks the line %q:\n%s", want, text(r))
+	}
+}
+
+func TestDeniedPermissionFails(t *testing.T) {
+	sb, env, _ := instance(t, template("t1", nil))
+	if err := sb.AddFault(sandbox.Fault{Action: "ec2:RunInstances", Code: "UnauthorizedOperation"}); err != nil {
+		t.Fatal(err)
+	}
+	r := doctor.Run(context.Background(), env)
+	if r.OK {
+		t.Fatalf("doctor passed with RunInstances denied:\n%s", text(r))
+	}
+	c := find(t, r, "template t1 may launch instances")
+	if c.Status != doctor.Fail || !strings.HasPrefix(c.Detail, "ec2:RunInstances denied: UnauthorizedOperation") || !strings.Contains(c.Hint, "ohfp iam-policy") {
+		t.Errorf("denied line: %+v", c)
+	}
+	if c := find(t, r, "permission to follow instances"); c.Status != doctor.Pass {
+		t.Errorf("DescribeInstances should still pass: %+v", c)
+	}
+}
+
+func TestConfigErrorStops(t *testing.T) {
+	_, env, root := instance(t, template("t1", nil))
+	if err := os.WriteFile(filepath.Join(root, "conf", "awsinstprov_templates.json"), []byte(`{"templates": [{"templateId": "x", "maxNumber": 0}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := doctor.Run(context.Background(), env)
+	if r.OK || len(r.Checks) != 1 || r.Checks[0].Status != doctor.Fail || !strings.Contains(r.Checks[0].Detail, "maxNumber") {
+		t.Fatalf("want one failed config check naming maxNumber:\n%s", text(r))
+	}
+}
+
+func TestUnwritableLogFolderFails(t *testing.T) {
+	_, env, root := instance(t, template("t1", nil))
+	blocker := filepath.Join(root, "log")
+	if err := os.WriteFile(blocker, []byte("a file, not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := doctor.Run(context.Background(), env)
+	if c := find(t, r, "log folder is writable"); c.Status != doctor.Fail || r.OK {
+		t.Fatalf("log folder check: %+v\n%s", c, text(r))
+	}
+}
