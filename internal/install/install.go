@@ -1,0 +1,203 @@
+// Package install lays out a HostFactory provider instance for ohfp (what
+// `ohfp init` does): the conf folder with the config and templates files,
+// the scripts folder with the five provider scripts and the binary, and the
+// entries HostFactory's hostProviders.json and hostProviderPlugins.json
+// need. It can start from an existing IBM AWS plugin conf folder.
+package install
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/hf"
+)
+
+// PluginName is the name ohfp's scripts folder is registered under in
+// hostProviderPlugins.json, apart from IBM's own "aws" plugin.
+const PluginName = "ohfp"
+
+// StarterImage is the image of the starter template: an SSM path that
+// resolves in every region (and in the sandbox).
+const StarterImage = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+// Options says what to lay out.
+type Options struct {
+	Name        string // provider instance name, such as awsinst
+	Region      string // AWS_REGION (taken from the IBM folder when empty)
+	Dir         string // folder to write: conf, scripts, work and log under it
+	FromIBM     string // an IBM AWS plugin conf folder to start from
+	EndpointURL string // AWS_ENDPOINT_URL, for the sandbox or a VPC endpoint
+	Binary      string // the ohfp binary copied into the scripts folder
+	Force       bool   // overwrite existing files
+}
+
+// Result is what Init wrote and what the administrator must do next.
+type Result struct {
+	ConfDir, ScriptDir, WorkDir, LogDir string
+	Written                             []string
+	// NotHonoured lists the settings of an IBM folder that ohfp ignores.
+	NotHonoured []string
+	// HostProviders and HostProviderPlugins are the entries to add to
+	// HostFactory's files of those names.
+	HostProviders, HostProviderPlugins json.RawMessage
+}
+
+// Init writes the provider instance folder opts describes. It refuses to
+// overwrite a file unless opts.Force is set, and writes nothing then.
+func Init(opts Options) (*Result, error) {
+	if opts.Name == "" || strings.ContainsAny(opts.Name, `/\ `) {
+		return nil, fmt.Errorf("--name must be a plain provider instance name such as awsinst, got %q", opts.Name)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ConfDir: filepath.Join(dir, "conf"), ScriptDir: filepath.Join(dir, "scripts"),
+		WorkDir: filepath.Join(dir, "work"), LogDir: filepath.Join(dir, "log")}
+	files := map[string]file{}
+	if opts.FromIBM != "" {
+		if err := fromIBM(opts, res, files); err != nil {
+			return nil, err
+		}
+	} else {
+		if opts.Region == "" {
+			return nil, errors.New("--region is required (or --from-ibm a folder that names one)")
+		}
+		files[filepath.Join(res.ConfDir, opts.Name+"prov_config.json")] = jsonFile(newConfig(opts))
+		files[filepath.Join(res.ConfDir, opts.Name+"prov_templates.json")] = jsonFile(starterTemplates())
+	}
+	for _, op := range hf.Operations {
+		files[filepath.Join(res.ScriptDir, op+".sh")] = file{data: []byte(script(op)), mode: 0o755}
+	}
+	if opts.Binary != "" {
+		files[filepath.Join(res.ScriptDir, "ohfp")] = file{copyFrom: opts.Binary, mode: 0o755}
+	}
+	if !opts.Force {
+		for path := range files {
+			if _, err := os.Lstat(path); err == nil {
+				return nil, fmt.Errorf("%s exists; use --force to overwrite", path)
+			}
+		}
+	}
+	for _, d := range []string{res.ConfDir, res.ScriptDir, res.WorkDir, res.LogDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	for _, path := range slices.Sorted(maps.Keys(files)) {
+		if err := files[path].write(path); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", path, err)
+		}
+		res.Written = append(res.Written, path)
+	}
+	res.HostProviders, res.HostProviderPlugins = entries(opts.Name, res)
+	return res, nil
+}
+
+// file is one file to write: data, or a copy of another file.
+type file struct {
+	data     []byte
+	copyFrom string
+	mode     fs.FileMode
+}
+
+func jsonFile(v any) file {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return file{data: append(b, '\n'), mode: 0o644}
+}
+
+func (f file) write(path string) error {
+	if f.copyFrom == "" {
+		return writeAtomic(path, f.mode, func(w io.Writer) error { _, err := w.Write(f.data); return err })
+	}
+	src, err := os.Open(f.copyFrom)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return writeAtomic(path, f.mode, func(w io.Writer) error { _, err := io.Copy(w, src); return err })
+}
+
+// writeAtomic writes through a temporary file renamed over path, so that a
+// running binary being replaced (an upgrade) is never seen half written.
+func writeAtomic(path string, mode fs.FileMode, fill func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fill(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// script is the provider script of op: it runs the ohfp next to it, or
+// $OHFP_BIN when set.
+func script(op string) string {
+	return "#!/bin/sh\n# HostFactory runs this as: " + op + ".sh -f <input.json>\n" +
+		`exec "${OHFP_BIN:-$(dirname -- "$0")/ohfp}" hf ` + op + ` "$@"` + "\n"
+}
+
+func newConfig(opts Options) map[string]any {
+	c := map[string]any{
+		"AWS_REGION":                       opts.Region,
+		"AWS_CONNECTION_TIMEOUT_MS":        10000,
+		"AWS_REQUEST_RETRY_ATTEMPTS":       3,
+		"AWS_INSTANCE_PENDING_TIMEOUT_SEC": 180,
+		"INSTANCE_CREATION_TIMEOUT":        10,
+		"LogLevel":                         "INFO",
+		"OHFP_STORAGE":                     "sqlite",
+		"OHFP_LOG_MAX_SIZE_MB":             100,
+		"OHFP_LOG_BACKUP_COUNT":            5,
+	}
+	if opts.EndpointURL != "" {
+		c["AWS_ENDPOINT_URL"] = opts.EndpointURL
+	}
+	return c
+}
+
+// starterTemplates is one template that runs as is (default VPC subnet and
+// security group, Amazon Linux from SSM), to be completed with the
+// account's subnets, security groups, key pair and instance profile.
+func starterTemplates() map[string]any {
+	return map[string]any{"templates": []map[string]any{{
+		"templateId":   "OnDemand-Starter-Template",
+		"maxNumber":    10,
+		"priceType":    config.PriceOnDemand,
+		"providerApi":  config.APIRunInstances,
+		"imageId":      StarterImage,
+		"vmType":       "t3.micro",
+		"instanceTags": "ohfp:template=starter",
+	}}}
+}
+
+// entries are the hostProviders.json and hostProviderPlugins.json entries
+// for the instance, in IBM's version 2 format.
+func entries(name string, res *Result) (providers, plugins json.RawMessage) {
+	providers, _ = json.MarshalIndent(map[string]any{"version": 2, "providers": []map[string]any{{
+		"name": name, "enabled": 1, "plugin": PluginName,
+		"confPath": res.ConfDir + "/", "workPath": res.WorkDir + "/", "logPath": res.LogDir + "/",
+	}}}, "", "  ")
+	plugins, _ = json.MarshalIndent(map[string]any{"version": 2, "providerplugins": []map[string]any{{
+		"name": PluginName, "enabled": 1, "scriptPath": res.ScriptDir + "/",
+	}}}, "", "  ")
+	return providers, plugins
+}

@@ -1,0 +1,164 @@
+package install_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/install"
+)
+
+// loadInstance reads the written instance the way the scripts will.
+func loadInstance(t *testing.T, res *install.Result, name string) *config.Config {
+	t.Helper()
+	env := map[string]string{"HF_PROVIDER_NAME": name, "HF_PROVIDER_CONFDIR": res.ConfDir, "HF_PROVIDER_WORKDIR": res.WorkDir, "HF_PROVIDER_LOGDIR": res.LogDir}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestInitWritesARunnableInstance(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "fake-ohfp")
+	if err := os.WriteFile(bin, []byte("binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res, err := install.Init(install.Options{Name: "awsinst", Region: "eu-west-1", Dir: dir, Binary: bin, EndpointURL: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadInstance(t, res, "awsinst")
+	if cfg.AWS.Region != "eu-west-1" || cfg.AWS.EndpointURL != "http://127.0.0.1:9" || len(cfg.Templates) != 1 || len(cfg.Ignored) != 0 {
+		t.Errorf("config read back: region %q endpoint %q templates %d ignored %v", cfg.AWS.Region, cfg.AWS.EndpointURL, len(cfg.Templates), cfg.Ignored)
+	}
+	if tpl := cfg.Templates[0]; tpl.ImageID != install.StarterImage || tpl.VMType == "" {
+		t.Errorf("starter template %+v", tpl)
+	}
+	for _, op := range []string{"getAvailableTemplates", "requestMachines", "getRequestStatus", "requestReturnMachines", "getReturnRequests"} {
+		st, err := os.Stat(filepath.Join(res.ScriptDir, op+".sh"))
+		if err != nil || st.Mode().Perm()&0o111 == 0 {
+			t.Errorf("script %s: %v %v", op, st, err)
+		}
+	}
+	// The scripts are the repository's own.
+	_, here, _, _ := runtime.Caller(0)
+	want, _ := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "scripts", "requestMachines.sh"))
+	if got, _ := os.ReadFile(filepath.Join(res.ScriptDir, "requestMachines.sh")); string(got) != string(want) {
+		t.Errorf("script differs from scripts/requestMachines.sh:\n%s\nwant\n%s", got, want)
+	}
+	if got, _ := os.ReadFile(filepath.Join(res.ScriptDir, "ohfp")); string(got) != "binary" {
+		t.Errorf("binary copy holds %q", got)
+	}
+
+	var providers struct {
+		Version   int
+		Providers []map[string]any
+	}
+	var plugins struct {
+		Version         int
+		ProviderPlugins []map[string]any `json:"providerplugins"`
+	}
+	if err := json.Unmarshal(res.HostProviders, &providers); err != nil || providers.Version != 2 || len(providers.Providers) != 1 {
+		t.Fatalf("hostProviders entry %s: %v", res.HostProviders, err)
+	}
+	p := providers.Providers[0]
+	if p["name"] != "awsinst" || p["plugin"] != install.PluginName || p["enabled"] != 1.0 || p["confPath"] != res.ConfDir+"/" || p["workPath"] != res.WorkDir+"/" || p["logPath"] != res.LogDir+"/" {
+		t.Errorf("hostProviders entry %v", p)
+	}
+	if err := json.Unmarshal(res.HostProviderPlugins, &plugins); err != nil || plugins.Version != 2 || len(plugins.ProviderPlugins) != 1 ||
+		plugins.ProviderPlugins[0]["name"] != install.PluginName || plugins.ProviderPlugins[0]["scriptPath"] != res.ScriptDir+"/" {
+		t.Errorf("hostProviderPlugins entry %s: %v", res.HostProviderPlugins, err)
+	}
+}
+
+func TestInitRefusesToOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	opts := install.Options{Name: "awsinst", Region: "us-east-1", Dir: dir}
+	if _, err := install.Init(opts); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "conf", "awsinstprov_config.json")
+	if err := os.WriteFile(cfgPath, []byte(`{"AWS_REGION": "edited"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := install.Init(opts); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("second init: %v", err)
+	}
+	if b, _ := os.ReadFile(cfgPath); string(b) != `{"AWS_REGION": "edited"}` {
+		t.Fatalf("refused init still wrote: %s", b)
+	}
+	opts.Force = true
+	if _, err := install.Init(opts); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(cfgPath); strings.Contains(string(b), "edited") {
+		t.Fatal("--force did not overwrite")
+	}
+}
+
+func TestInitFromIBM(t *testing.T) {
+	ibm := t.TempDir()
+	_, here, _, _ := runtime.Caller(0)
+	examples := filepath.Join(filepath.Dir(here), "..", "..", "examples", "ibm")
+	var settings map[string]any
+	raw, _ := os.ReadFile(filepath.Join(examples, "awsprov_config.json"))
+	if err := json.Unmarshal(raw, &settings); err != nil {
+		t.Fatal(err)
+	}
+	settings["ACCEPT_PROPAGATED_LOG_SETTING"] = true
+	settings["AWS_KEY_FILE"] = "hf-key.pem"
+	b, _ := json.Marshal(settings)
+	must(t, os.WriteFile(filepath.Join(ibm, "awsprov_config.json"), b, 0o644))
+	for _, f := range []string{"awsprov_templates.json", "user_data.sh"} {
+		b, err := os.ReadFile(filepath.Join(examples, f))
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(ibm, f), b, 0o644))
+	}
+
+	res, err := install.Init(install.Options{Name: "awsinst", FromIBM: ibm, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadInstance(t, res, "awsinst")
+	if cfg.AWS.Region != "us-east-1" || len(cfg.Templates) != 3 {
+		t.Errorf("converted instance: region %q, %d templates", cfg.AWS.Region, len(cfg.Templates))
+	}
+	full, _ := cfg.Template("OnDemand-Full-Template-VM")
+	if full.UserDataScript != filepath.Join(res.ConfDir, "user_data.sh") {
+		t.Errorf("userDataScript %q", full.UserDataScript)
+	}
+	if _, err := os.Stat(full.UserDataScript); err != nil {
+		t.Errorf("user data script not copied: %v", err)
+	}
+	want := []string{"awsprov_config.json: ACCEPT_PROPAGATED_LOG_SETTING", "awsprov_config.json: AWS_KEY_FILE (ohfp signs with the credentials only)"}
+	if !slices.Equal(res.NotHonoured, want) {
+		t.Errorf("not honoured:\n got %q\nwant %q", res.NotHonoured, want)
+	}
+}
+
+func TestInitFromIBMRefusesABrokenFolder(t *testing.T) {
+	ibm := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(ibm, "awsprov_config.json"), []byte(`{"AWS_REGION": "us-east-1", "AWS_REQUEST_RETRY_ATTEMPTS": 99}`), 0o644))
+	dir := t.TempDir()
+	_, err := install.Init(install.Options{Name: "awsinst", FromIBM: ibm, Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "AWS_REQUEST_RETRY_ATTEMPTS") {
+		t.Fatalf("want the bad setting named, got %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused init wrote %v", entries)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
