@@ -26,6 +26,19 @@ func ec2Service() *service {
 		"DescribeSubnets":              (*Sandbox).describeSubnets,
 		"DescribeSecurityGroups":       (*Sandbox).describeSecurityGroups,
 		"DescribeKeyPairs":             (*Sandbox).describeKeyPairs,
+		"CreateLaunchTemplate":         (*Sandbox).createLaunchTemplate,
+		"DescribeLaunchTemplates":      (*Sandbox).describeLaunchTemplates,
+		"DeleteLaunchTemplate":         (*Sandbox).deleteLaunchTemplate,
+		"CreateFleet":                  (*Sandbox).createFleet,
+		"DescribeFleets":               (*Sandbox).describeFleets,
+		"DescribeFleetInstances":       (*Sandbox).describeFleetInstances,
+		"ModifyFleet":                  (*Sandbox).modifyFleet,
+		"DeleteFleets":                 (*Sandbox).deleteFleets,
+		"RequestSpotFleet":             (*Sandbox).requestSpotFleet,
+		"DescribeSpotFleetRequests":    (*Sandbox).describeSpotFleetRequests,
+		"DescribeSpotFleetInstances":   (*Sandbox).describeSpotFleetInstances,
+		"ModifySpotFleetRequest":       (*Sandbox).modifySpotFleetRequest,
+		"CancelSpotFleetRequests":      (*Sandbox).cancelSpotFleetRequests,
 	}
 	for name, h := range actions {
 		actions[name] = dryRunnable(h)

@@ -127,6 +127,7 @@ func (s *Sandbox) Instances() []Instance {
 // value is ""); key "" lists all.
 func (s *Sandbox) InstancesWithTag(key, value string) []Instance {
 	now := s.Now()
+	s.settle(now)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := []Instance{}

@@ -179,6 +179,7 @@ func (s *Sandbox) Load(path string) error {
 	}
 	defer s.update()()
 	s.world = w
+	s.recount()
 	s.epoch = st.Epoch
 	s.offset.Store(int64(st.Offset))
 	return nil

@@ -188,6 +188,12 @@ func (x xmlw) int(name string, v int64) {
 	x.close(name)
 }
 
+func (x xmlw) float(name string, v float64) {
+	x.open(name)
+	x.b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+	x.close(name)
+}
+
 func (x xmlw) bool(name string, v bool) {
 	x.open(name)
 	x.b.WriteString(strconv.FormatBool(v))

@@ -51,6 +51,11 @@ type Options struct {
 	// instance's termination (default 2m).
 	SpotNotice time.Duration
 
+	// FleetDelay is how long EC2 Fleets, Spot Fleets and Auto Scaling
+	// groups take to launch after they are created, raised, or lose an
+	// instance (default 0: at the next call). Instant fleets launch at once.
+	FleetDelay time.Duration
+
 	// Latency delays every AWS answer, like a network round trip (default
 	// none). See the package doc for why clients without a body guard may
 	// want some.
@@ -106,6 +111,7 @@ type Sandbox struct {
 	mu      sync.RWMutex // guards the world below
 	world   world
 	version atomic.Uint64 // counts changes to the world, for saving
+	growing atomic.Int64  // fleets and groups that may launch; see settle
 }
 
 // update write-locks the world for a change; call the result to unlock.
@@ -130,6 +136,8 @@ func New(opts Options) *Sandbox {
 	s.world = newWorld(s.opts)
 	s.register(ec2Service(), ec2Version)
 	s.register(ssmService(), "")
+	s.register(autoscalingService(), autoscalingVersion)
+	s.register(stsService(), stsVersion)
 	s.control = s.controlMux()
 	return s
 }
@@ -287,6 +295,7 @@ func (s *Sandbox) run(svc *service, c *call) error {
 	}
 	s.faults.wait(c.ctx, key, PauseBefore)
 	c.now = s.Now()
+	s.settle(c.now)
 	if err := h(s, c); err != nil {
 		return err
 	}

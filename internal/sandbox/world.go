@@ -98,6 +98,11 @@ type world struct {
 	bySpotID  map[string]*instance
 	tokens    map[string]*launchToken // ClientToken -> first launch
 	seq       uint64
+
+	fleets      []*fleet // EC2 Fleets and Spot Fleets, in creation order
+	fleetByID   map[string]*fleet
+	fleetTokens map[string]*fleet // ClientToken -> fleet
+	asgs        map[string]*asGroup
 }
 
 func newWorld(o Options) world {
@@ -112,6 +117,10 @@ func newWorld(o Options) world {
 		byID:      map[string]*instance{},
 		bySpotID:  map[string]*instance{},
 		tokens:    map[string]*launchToken{},
+
+		fleetByID:   map[string]*fleet{},
+		fleetTokens: map[string]*fleet{},
+		asgs:        map[string]*asGroup{},
 	}
 	for _, im := range []Image{
 		{ID: DefaultImageID, Name: "al2023-ami-2023.6-kernel-6.1-x86_64", Architecture: "x86_64", OwnerID: "137112412989"},
