@@ -2,24 +2,143 @@ package aws
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/ohfp/ohfp/internal/cloud"
 )
 
-// Fulfilment reports on ongoing placements. Reservations of RunInstances
-// are done the moment they answer.
+// A placement's Ref says what a launch left in the cloud, so that
+// Fulfilment, Release and Retire need no lookup to find it:
+//
+//	r-0a1,r-0b2               RunInstances reservations: nothing to follow
+//	fleet-0a1/lt-0b2          an EC2 Fleet and the ephemeral launch template to delete with it
+//	fleet-0a1/instant         an instant EC2 Fleet (its launch template is already gone)
+//	sfr-0a1/lt-0b2            a Spot Fleet request
+//	asg:ohfp-req-1/lt-0b2     an Auto Scaling group
+//
+// A placement launched from the template's own launch template carries no
+// lt- part: that one is the user's and is never deleted.
+type placementRef struct {
+	kind           refKind
+	id             string // fleet id, spot fleet request id or group name
+	launchTemplate string // ephemeral launch template id, if any
+	instant        bool
+}
+
+type refKind int
+
+const (
+	refReservation refKind = iota
+	refEC2Fleet
+	refSpotFleet
+	refGroup
+)
+
+// groupPrefix marks an Auto Scaling group's name in a Ref.
+const groupPrefix = "asg:"
+
+func parseRef(s string) placementRef {
+	parts := strings.Split(s, "/")
+	r := placementRef{id: parts[0]}
+	switch {
+	case strings.HasPrefix(r.id, "fleet-"):
+		r.kind = refEC2Fleet
+	case strings.HasPrefix(r.id, "sfr-"):
+		r.kind = refSpotFleet
+	case strings.HasPrefix(r.id, groupPrefix):
+		r.kind, r.id = refGroup, strings.TrimPrefix(r.id, groupPrefix)
+	default:
+		return placementRef{kind: refReservation, id: s}
+	}
+	for _, p := range parts[1:] {
+		switch {
+		case p == "instant":
+			r.instant = true
+		case strings.HasPrefix(p, "lt-"):
+			r.launchTemplate = p
+		}
+	}
+	return r
+}
+
+func (r placementRef) String() string {
+	s := r.id
+	if r.kind == refGroup {
+		s = groupPrefix + s
+	}
+	if r.launchTemplate != "" {
+		s += "/" + r.launchTemplate
+	}
+	if r.instant {
+		s += "/instant"
+	}
+	return s
+}
+
+// Fulfilment reports on ongoing placements: Done once the cloud will
+// launch nothing more for one, with its reasons when it fell short.
+// Reservations of RunInstances are done the moment they answer. Fleets
+// and groups are described in batches, one call per kind and chunk.
 func (p *Provider) Fulfilment(ctx context.Context, refs []string) (map[string]cloud.Fulfilment, error) {
 	out := make(map[string]cloud.Fulfilment, len(refs))
-	for _, ref := range refs {
-		out[ref] = cloud.Fulfilment{Done: true}
+	byKind := map[refKind][]placementRef{}
+	for _, s := range refs {
+		r := parseRef(s)
+		if r.kind == refReservation {
+			out[s] = cloud.Fulfilment{Done: true}
+			continue
+		}
+		byKind[r.kind] = append(byKind[r.kind], r)
+	}
+	follow := map[refKind]func(context.Context, []placementRef, map[string]cloud.Fulfilment) error{
+		refEC2Fleet:  p.ec2FleetFulfilment,
+		refSpotFleet: p.spotFleetFulfilment,
+		refGroup:     p.groupFulfilment,
+	}
+	for kind, rs := range byKind {
+		if err := follow[kind](ctx, rs, out); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
-// Release shrinks a placement by instances about to be terminated. A
-// RunInstances reservation replaces nothing, so there is nothing to shrink.
-func (p *Provider) Release(ctx context.Context, ref string, ids []string) error { return nil }
+// Release shrinks a fleet or group by instances about to be terminated, so
+// that it does not replace them. A RunInstances reservation replaces
+// nothing.
+func (p *Provider) Release(ctx context.Context, ref string, ids []string) error {
+	r := parseRef(ref)
+	if len(ids) == 0 {
+		return nil
+	}
+	switch r.kind {
+	case refEC2Fleet:
+		return p.releaseEC2Fleet(ctx, r, ids)
+	case refSpotFleet:
+		return p.releaseSpotFleet(ctx, r, ids)
+	case refGroup:
+		return p.releaseGroup(ctx, r, ids)
+	}
+	return nil
+}
 
-// Retire deletes what a placement keeps in the cloud. A RunInstances
+// Retire deletes what a placement keeps in the cloud once none of its
+// instances is alive: the fleet or group, and its ephemeral launch
+// template. What is already gone is not an error. A RunInstances
 // reservation keeps nothing.
-func (p *Provider) Retire(ctx context.Context, ref string) error { return nil }
+func (p *Provider) Retire(ctx context.Context, ref string) error {
+	r := parseRef(ref)
+	var err error
+	switch r.kind {
+	case refReservation:
+		return nil
+	case refEC2Fleet:
+		err = p.deleteEC2Fleet(ctx, r.id, r.instant)
+	case refSpotFleet:
+		err = p.cancelSpotFleet(ctx, r.id)
+	case refGroup:
+		err = p.deleteGroup(ctx, r.id)
+	}
+	return errors.Join(err, p.deleteLaunchTemplate(ctx, r.launchTemplate))
+}

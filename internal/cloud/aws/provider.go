@@ -14,10 +14,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -37,11 +40,17 @@ type Cache interface {
 type Provider struct {
 	ec2   *ec2.Client
 	ssm   *ssm.Client
+	asg   *autoscaling.Client
 	cache Cache
 	log   *slog.Logger
+	// creationTimeout is how long a fleet or group may keep trying for
+	// missing capacity before its request is settled short
+	// (INSTANCE_CREATION_TIMEOUT).
+	creationTimeout time.Duration
 	// describeOpts tune the retries of read-only calls
 	// (AWS_DESCRIBE_REQUEST_RETRY_ATTEMPTS, AWS_DESCRIBE_REQUEST_INTERVAL).
-	describeOpts []func(*ec2.Options)
+	describeOpts    []func(*ec2.Options)
+	asgDescribeOpts []func(*autoscaling.Options)
 }
 
 // New builds a Provider from the AWS settings. It makes no AWS call and
@@ -51,37 +60,13 @@ func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	httpClient, err := newHTTPClient(cfg)
+	awsCfg, err := SDKConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	opts := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithHTTPClient(httpClient),
-		// IBM's AWS_REQUEST_RETRY_ATTEMPTS counts retries, the SDK counts attempts.
-		awsconfig.WithRetryMaxAttempts(cfg.RetryAttempts + 1),
-	}
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
-	}
-	if cfg.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
-	}
-	if cfg.CredentialFile != "" {
-		opts = append(opts, awsconfig.WithSharedCredentialsFiles([]string{cfg.CredentialFile}))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "load AWS configuration")
-	}
-	if awsCfg.Region == "" {
-		return nil, fault.New(fault.Configuration, "no AWS region: set AWS_REGION in the provider config")
-	}
-	awsCfg.HTTPClient = bodyGuard{awsCfg.HTTPClient}
 	// The endpoint is set on our clients only, not on the shared config,
 	// where it would also redirect the STS calls of assume-role profiles.
-	// Without one the SDK honours AWS_ENDPOINT_URL and
-	// AWS_ENDPOINT_URL_<SERVICE>.
-	endpoint := optional(cfg.EndpointURL)
+	endpoint := Endpoint(cfg)
 	p := &Provider{
 		ec2: ec2.NewFromConfig(awsCfg, func(o *ec2.Options) {
 			if endpoint != nil {
@@ -93,20 +78,38 @@ func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) 
 				o.BaseEndpoint = endpoint
 			}
 		}),
-		cache: cache,
-		log:   logger,
-	}
-	if cfg.DescribeRetryAttempts > 0 || cfg.DescribeInterval > 0 {
-		p.describeOpts = []func(*ec2.Options){func(o *ec2.Options) {
-			if cfg.DescribeRetryAttempts > 0 {
-				o.RetryMaxAttempts = cfg.DescribeRetryAttempts + 1
+		asg: autoscaling.NewFromConfig(awsCfg, func(o *autoscaling.Options) {
+			if endpoint != nil {
+				o.BaseEndpoint = endpoint
 			}
-			if cfg.DescribeInterval > 0 {
-				o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, cfg.DescribeInterval)
-			}
-		}}
+		}),
+		cache:           cache,
+		log:             logger,
+		creationTimeout: cfg.CreationTimeout,
 	}
+	p.describeOpts = describeTuning(cfg, func(o *ec2.Options) (*int, *awssdk.Retryer) { return &o.RetryMaxAttempts, &o.Retryer })
+	p.asgDescribeOpts = describeTuning(cfg, func(o *autoscaling.Options) (*int, *awssdk.Retryer) {
+		return &o.RetryMaxAttempts, &o.Retryer
+	})
 	return p, nil
+}
+
+// describeTuning is the client option that applies the retries of
+// read-only calls to a client whose options expose attempts and retryer
+// through fields; nil when the config leaves them at the defaults.
+func describeTuning[O any](cfg config.AWS, fields func(*O) (*int, *awssdk.Retryer)) []func(*O) {
+	if cfg.DescribeRetryAttempts == 0 && cfg.DescribeInterval == 0 {
+		return nil
+	}
+	return []func(*O){func(o *O) {
+		attempts, retryer := fields(o)
+		if cfg.DescribeRetryAttempts > 0 {
+			*attempts = cfg.DescribeRetryAttempts + 1
+		}
+		if cfg.DescribeInterval > 0 {
+			*retryer = retry.AddWithMaxBackoffDelay(*retryer, cfg.DescribeInterval)
+		}
+	}}
 }
 
 // newHTTPClient applies the connect timeout and the proxy of the config.
@@ -153,13 +156,18 @@ type readOnlyBody struct{ io.ReadCloser }
 
 // Launch places spec on the API its template names.
 func (p *Provider) Launch(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
-	api := spec.Template.ProviderAPI
-	switch {
-	case api == "" || strings.EqualFold(api, "RunInstances"):
+	switch api := spec.Template.ProviderAPI; {
+	case api == "" || strings.EqualFold(api, config.APIRunInstances):
 		return p.runInstances(ctx, spec)
+	case strings.EqualFold(api, config.APIEC2Fleet):
+		return p.ec2Fleet(ctx, spec)
+	case strings.EqualFold(api, config.APISpotFleet):
+		return p.spotFleet(ctx, spec)
+	case strings.EqualFold(api, config.APIASG):
+		return p.autoScalingGroup(ctx, spec)
 	default:
 		return cloud.Placement{}, fault.New(fault.Configuration,
-			"template %s: providerApi %s not supported yet", spec.Template.ID, api)
+			"template %s: unknown providerApi %s", spec.Template.ID, api)
 	}
 }
 

@@ -34,13 +34,14 @@ func (p *Provider) runInstances(ctx context.Context, spec cloud.LaunchSpec) (clo
 	if err != nil {
 		return cloud.Placement{}, err
 	}
-	itypes, subnets := ls.instanceTypes, ls.subnetIDs
-	if len(itypes) == 0 {
-		itypes = []string{""} // the launch template's
+	all := ls.slots()
+	// Each slot keeps its place in the full list for its token, so a replay
+	// that skips other slots still reuses the first call's tokens.
+	attempt := make(map[slot]int, len(all))
+	for i, sl := range all {
+		attempt[sl] = i
 	}
-	if len(subnets) == 0 {
-		subnets = []string{""} // the default VPC's, or the launch template's
-	}
+	mkt := market(ls.spot)
 
 	var (
 		placed  cloud.Placement
@@ -48,31 +49,29 @@ func (p *Provider) runInstances(ctx context.Context, spec cloud.LaunchSpec) (clo
 		lastErr error
 	)
 	remaining := spec.Count
-attempts:
-	for ti, itype := range itypes {
-		for si, subnet := range subnets {
-			if remaining == 0 {
-				break attempts
-			}
-			token := attemptToken(spec.ClientToken, ti*len(subnets)+si)
-			out, err := p.ec2.RunInstances(ctx, ls.runInstancesInput(itype, subnet, remaining, token))
-			if err != nil {
-				lastErr = err
-				if tryElsewhere(err) {
-					p.log.Info("no room here, trying elsewhere", "request_id", spec.RequestID,
-						"instance_type", itype, "subnet_id", subnet, "err", err)
-					continue
-				}
-				break attempts
-			}
-			refs = append(refs, awssdk.ToString(out.ReservationId))
-			for i := range out.Instances {
-				placed.Instances = append(placed.Instances, toInstance(&out.Instances[i]))
-			}
-			remaining -= len(out.Instances)
-			p.log.Info("launched", "request_id", spec.RequestID, "instance_type", itype, "subnet_id", subnet,
-				"count", len(out.Instances), "reservation_id", awssdk.ToString(out.ReservationId))
+	for _, sl := range p.viable(ctx, all, mkt) {
+		if remaining == 0 {
+			break
 		}
+		token := attemptToken(spec.ClientToken, attempt[sl])
+		out, err := p.ec2.RunInstances(ctx, ls.runInstancesInput(sl.instanceType, sl.subnetID, remaining, token))
+		if err != nil {
+			lastErr = err
+			if !tryElsewhere(err) {
+				break
+			}
+			p.rememberNoCapacity(ctx, sl, mkt)
+			p.log.Info("no room here, trying elsewhere", "request_id", spec.RequestID,
+				"instance_type", sl.instanceType, "subnet_id", sl.subnetID, "err", err)
+			continue
+		}
+		refs = append(refs, awssdk.ToString(out.ReservationId))
+		for i := range out.Instances {
+			placed.Instances = append(placed.Instances, toInstance(&out.Instances[i]))
+		}
+		remaining -= len(out.Instances)
+		p.log.Info("launched", "request_id", spec.RequestID, "instance_type", sl.instanceType, "subnet_id", sl.subnetID,
+			"count", len(out.Instances), "reservation_id", awssdk.ToString(out.ReservationId))
 	}
 	if len(placed.Instances) == 0 {
 		return cloud.Placement{}, awsError("ec2:RunInstances", lastErr)

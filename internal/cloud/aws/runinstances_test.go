@@ -305,7 +305,7 @@ func TestLaunchWithLaunchTemplate(t *testing.T) {
 func TestLaunchRejectsWhatRunInstancesCannotDo(t *testing.T) {
 	e := newTestEnv(t)
 	for name, edit := range map[string]func(*cloud.LaunchSpec){
-		"fleet api":     func(s *cloud.LaunchSpec) { s.Template.ProviderAPI = "SpotFleet" },
+		"unknown api":   func(s *cloud.LaunchSpec) { s.Template.ProviderAPI = "Batch" },
 		"heterogeneous": func(s *cloud.LaunchSpec) { s.Template.PriceType = config.PriceHeterogeneous },
 		"no type":       func(s *cloud.LaunchSpec) { s.Template.VMType = "" },
 		"no image":      func(s *cloud.LaunchSpec) { s.Template.ImageID = "" },

@@ -1,0 +1,374 @@
+package aws
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+const (
+	// fleetBatch is the most fleets one describe call names.
+	fleetBatch = 100
+	// fleetInstancesPage is the largest page of DescribeFleetInstances and
+	// DescribeSpotFleetInstances.
+	fleetInstancesPage = 1000
+)
+
+// ec2Fleet launches spec with CreateFleet from an ephemeral launch
+// template (or the template's own, for instant fleets). An instant fleet
+// answers its instances at once; request and maintain fleets launch on
+// their own, followed through Fulfilment.
+func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
+	t := spec.Template
+	instant := t.FleetType == "" || t.FleetType == config.FleetInstant
+	ls, err := p.buildLaunchSpec(ctx, spec)
+	if err != nil {
+		return cloud.Placement{}, err
+	}
+	if ls.launchTemplate != nil && !instant {
+		// Only instant fleets tag instances at launch; the others take
+		// their tags from the launch template, and ohfp finds instances by
+		// those tags.
+		return cloud.Placement{}, fault.New(fault.Configuration,
+			"template %s: launchTemplateId cannot carry ohfp's instance tags with EC2Fleet %s: use fleetType instant, providerApi ASG, or imageId instead",
+			t.ID, t.FleetType)
+	}
+	shape := p.shape(ctx, spec.Count, t, ls)
+	lt, ephemeral, err := p.launchTemplate(ctx, spec, ls)
+	if err != nil {
+		return cloud.Placement{}, err
+	}
+	out, err := p.ec2.CreateFleet(ctx, ls.createFleetInput(spec, shape, lt, instant))
+	if err != nil {
+		p.dropLaunchTemplate(ctx, ephemeral)
+		return cloud.Placement{}, awsError("ec2:CreateFleet", err)
+	}
+	ref := placementRef{kind: refEC2Fleet, id: awssdk.ToString(out.FleetId), launchTemplate: ephemeral}
+	p.log.Info("fleet created", "request_id", spec.RequestID, "fleet_id", ref.id, "type", t.FleetType,
+		"on_demand", shape.onDemand, "spot", shape.spot)
+	if !instant {
+		return cloud.Placement{Ref: ref.String(), Ongoing: true}, nil
+	}
+
+	// An instant fleet is done: its launch template is needed no more.
+	ref.instant = true
+	if p.dropLaunchTemplate(ctx, ephemeral) {
+		ref.launchTemplate = ""
+	}
+	var placed cloud.Placement
+	for _, fi := range out.Instances {
+		for _, id := range fi.InstanceIds {
+			placed.Instances = append(placed.Instances, cloud.Instance{
+				ID:           id,
+				State:        "pending",
+				InstanceType: string(fi.InstanceType),
+				Spot:         fi.Lifecycle == types.InstanceLifecycleSpot,
+			})
+		}
+	}
+	refusals := make([]refusal, len(out.Errors))
+	for i, e := range out.Errors {
+		refusals[i] = fleetRefusal(e.ErrorCode, e.ErrorMessage, e.LaunchTemplateAndOverrides, e.Lifecycle)
+	}
+	reasons := p.reasons(ctx, refusals)
+	if len(placed.Instances) == 0 {
+		if err := p.Retire(ctx, ref.String()); err != nil {
+			p.log.Warn("deleting an empty instant fleet", "fleet_id", ref.id, "err", err)
+		}
+		return cloud.Placement{}, fault.New(fault.ProvisioningFailed, "ec2:CreateFleet launched no instance: %s",
+			cmp.Or(strings.Join(reasons, "; "), "no reason given"))
+	}
+	placed.Ref = ref.String()
+	// Short of the count, the fleet is followed once: Fulfilment then
+	// reports why it fell short.
+	placed.Ongoing = len(placed.Instances) < spec.Count
+	if placed.Ongoing {
+		p.log.Warn("launched fewer than asked", "request_id", spec.RequestID, "asked", spec.Count,
+			"got", len(placed.Instances), "reasons", reasons)
+	}
+	return placed, nil
+}
+
+// createFleetInput asks for shape's machines from lt, one override per
+// viable slot.
+func (ls *launchSpec) createFleetInput(spec cloud.LaunchSpec, shape fleetShape, lt *types.LaunchTemplateSpecification, instant bool) *ec2.CreateFleetInput {
+	t := spec.Template
+	overrides := make([]types.FleetLaunchTemplateOverridesRequest, len(shape.slots))
+	for i, sl := range shape.slots {
+		overrides[i] = types.FleetLaunchTemplateOverridesRequest{
+			InstanceType:     types.InstanceType(sl.instanceType),
+			SubnetId:         optional(sl.subnetID),
+			WeightedCapacity: awssdk.Float64(1),
+			Priority:         shape.priority(sl),
+		}
+		if shape.spot > 0 {
+			overrides[i].MaxPrice = optional(t.MaxSpotPrice)
+		}
+	}
+	target := &types.TargetCapacitySpecificationRequest{
+		TotalTargetCapacity:       awssdk.Int32(int32(shape.total())),
+		OnDemandTargetCapacity:    awssdk.Int32(int32(shape.onDemand)),
+		SpotTargetCapacity:        awssdk.Int32(int32(shape.spot)),
+		DefaultTargetCapacityType: types.DefaultTargetCapacityTypeOnDemand,
+	}
+	if shape.spot > 0 {
+		target.DefaultTargetCapacityType = types.DefaultTargetCapacityTypeSpot
+	}
+	in := &ec2.CreateFleetInput{
+		Type:        types.FleetTypeInstant,
+		ClientToken: optional(attemptToken(spec.ClientToken, 0)),
+		LaunchTemplateConfigs: []types.FleetLaunchTemplateConfigRequest{{
+			LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecificationRequest{
+				LaunchTemplateId: lt.LaunchTemplateId,
+				Version:          lt.Version,
+			},
+			Overrides: overrides,
+		}},
+		TargetCapacitySpecification: target,
+		TagSpecifications:           ls.tagSpecifications(types.ResourceTypeFleet),
+	}
+	if instant {
+		// Instant fleets may tag their instances themselves, which matters
+		// when the launch template is the user's.
+		in.TagSpecifications = ls.tagSpecifications(types.ResourceTypeFleet, types.ResourceTypeInstance)
+	} else {
+		in.Type = types.FleetType(t.FleetType)
+		in.ExcessCapacityTerminationPolicy = types.FleetExcessCapacityTerminationPolicyNoTermination
+	}
+	if shape.spot > 0 {
+		in.SpotOptions = &types.SpotOptionsRequest{AllocationStrategy: types.SpotAllocationStrategy(kebab(t.AllocationStrategy))}
+		if t.PoolsCount > 0 && in.SpotOptions.AllocationStrategy == types.SpotAllocationStrategyLowestPrice {
+			in.SpotOptions.InstancePoolsToUseCount = awssdk.Int32(int32(t.PoolsCount))
+		}
+	}
+	if shape.onDemand > 0 {
+		in.OnDemandOptions = &types.OnDemandOptionsRequest{AllocationStrategy: types.FleetOnDemandAllocationStrategy(kebab(onDemandStrategy(t)))}
+	}
+	return in
+}
+
+// fleetRefusal reads one error of an EC2 Fleet.
+func fleetRefusal(code, message *string, lo *types.LaunchTemplateAndOverridesResponse, lifecycle types.InstanceLifecycle) refusal {
+	r := refusal{code: awssdk.ToString(code), message: awssdk.ToString(message), spot: lifecycle == types.InstanceLifecycleSpot}
+	if lo != nil {
+		r.overrides = lo.Overrides
+	}
+	return r
+}
+
+// ec2FleetFulfilment describes the fleets of refs, fleetBatch at a call.
+func (p *Provider) ec2FleetFulfilment(ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment) error {
+	byID := make(map[string]placementRef, len(refs))
+	for _, r := range refs {
+		byID[r.id] = r
+	}
+	for chunk := range slices.Chunk(slices.Collect(maps.Keys(byID)), fleetBatch) {
+		fleets, err := p.describeFleets(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		for i := range fleets {
+			fd := &fleets[i]
+			r, ok := byID[awssdk.ToString(fd.FleetId)]
+			if !ok {
+				continue
+			}
+			out[r.String()] = p.ec2FleetProgress(ctx, fd)
+			delete(byID, r.id)
+		}
+	}
+	for _, r := range byID {
+		out[r.String()] = cloud.Fulfilment{Done: true, Errors: []string{fmt.Sprintf("EC2 Fleet %s no longer exists.", r.id)}}
+	}
+	return nil
+}
+
+// describeFleets describes the fleets ids (at most fleetBatch), every page.
+func (p *Provider) describeFleets(ctx context.Context, ids []string) ([]types.FleetData, error) {
+	var fleets []types.FleetData
+	pages := ec2.NewDescribeFleetsPaginator(p.ec2, &ec2.DescribeFleetsInput{FleetIds: ids})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx, p.describeOpts...)
+		if err != nil {
+			return nil, awsError("ec2:DescribeFleets", err)
+		}
+		fleets = append(fleets, page.Fleets...)
+	}
+	return fleets, nil
+}
+
+// ec2FleetProgress judges one fleet. It is done when it is instant, gone,
+// in error, stopped trying with errors, or past INSTANCE_CREATION_TIMEOUT
+// while short; a maintain fleet that stops short is shrunk to what it
+// holds, so that nothing it launches later goes unreported. A fleet that
+// is not short is left to the broker, which counts the instances it finds.
+func (p *Provider) ec2FleetProgress(ctx context.Context, fd *types.FleetData) cloud.Fulfilment {
+	refusals := make([]refusal, len(fd.Errors))
+	for i, e := range fd.Errors {
+		refusals[i] = fleetRefusal(e.ErrorCode, e.ErrorMessage, e.LaunchTemplateAndOverrides, e.Lifecycle)
+	}
+	f := cloud.Fulfilment{Errors: p.reasons(ctx, refusals)}
+	target := 0
+	if fd.TargetCapacitySpecification != nil {
+		target = int(awssdk.ToInt32(fd.TargetCapacitySpecification.TotalTargetCapacity))
+	}
+	fulfilled := int(awssdk.ToFloat64(fd.FulfilledCapacity))
+	short := fulfilled < target && fd.ActivityStatus != types.FleetActivityStatusFulfilled
+	id := awssdk.ToString(fd.FleetId)
+	switch fd.FleetState {
+	case types.FleetStateCodeDeleted, types.FleetStateCodeDeletedRunning,
+		types.FleetStateCodeDeletedTerminatingInstances, types.FleetStateCodeFailed:
+		f.Done = true
+		if short {
+			f.Errors = append(f.Errors, fmt.Sprintf("EC2 Fleet %s is %s.", id, fd.FleetState))
+		}
+		return f
+	}
+	switch {
+	case fd.Type == types.FleetTypeInstant:
+		f.Done = true
+	case !short:
+	case fd.ActivityStatus == types.FleetActivityStatusError,
+		len(f.Errors) > 0 && fd.ActivityStatus != types.FleetActivityStatusPendingFulfillment:
+		f.Done = true
+	case p.overdue(fd.CreateTime):
+		f.Done = true
+		f.Errors = append(f.Errors, fmt.Sprintf("EC2 Fleet %s had %d of %d machines after %s.", id, fulfilled, target, p.creationTimeout))
+	}
+	if f.Done && short && fd.Type == types.FleetTypeMaintain {
+		if err := p.modifyFleet(ctx, id, &types.TargetCapacitySpecificationRequest{TotalTargetCapacity: awssdk.Int32(int32(fulfilled))}); err != nil {
+			p.log.Warn("shrinking a fleet that stopped short", "fleet_id", id, "err", err)
+		}
+	}
+	return f
+}
+
+// modifyFleet sets a fleet's target capacity without terminating anything.
+func (p *Provider) modifyFleet(ctx context.Context, id string, target *types.TargetCapacitySpecificationRequest) error {
+	_, err := p.ec2.ModifyFleet(ctx, &ec2.ModifyFleetInput{
+		FleetId:                         awssdk.String(id),
+		TargetCapacitySpecification:     target,
+		ExcessCapacityTerminationPolicy: types.FleetExcessCapacityTerminationPolicyNoTermination,
+	})
+	if err != nil {
+		return awsError("ec2:ModifyFleet", err)
+	}
+	p.log.Info("fleet target lowered", "fleet_id", id, "target", awssdk.ToInt32(target.TotalTargetCapacity))
+	return nil
+}
+
+// releaseEC2Fleet lowers a fleet's target by the instances of ids it
+// holds, so that it replaces none of them. Instant fleets and request
+// fleets no longer fulfilling launch nothing more: nothing to lower.
+func (p *Provider) releaseEC2Fleet(ctx context.Context, r placementRef, ids []string) error {
+	if r.instant {
+		return nil
+	}
+	fleets, err := p.describeFleets(ctx, []string{r.id})
+	if err != nil || len(fleets) == 0 {
+		return err
+	}
+	fd := &fleets[0]
+	live := fd.FleetState == types.FleetStateCodeActive || fd.FleetState == types.FleetStateCodeModifying ||
+		fd.FleetState == types.FleetStateCodeSubmitted
+	launching := fd.Type == types.FleetTypeMaintain ||
+		fd.Type == types.FleetTypeRequest && fd.ActivityStatus == types.FleetActivityStatusPendingFulfillment
+	if !live || !launching || fd.TargetCapacitySpecification == nil {
+		return nil
+	}
+	held, err := p.fleetInstances(ctx, r.id)
+	if err != nil {
+		return err
+	}
+	tc := fd.TargetCapacitySpecification
+	return lower(ids, held, awssdk.ToInt32(tc.TotalTargetCapacity), awssdk.ToInt32(tc.OnDemandTargetCapacity),
+		func(total, onDemand int32) error {
+			return p.modifyFleet(ctx, r.id, &types.TargetCapacitySpecificationRequest{
+				TotalTargetCapacity:    awssdk.Int32(total),
+				OnDemandTargetCapacity: awssdk.Int32(onDemand),
+			})
+		})
+}
+
+// lower computes a fleet's new targets once the instances ids leave it:
+// held maps the fleet's instances to whether each is spot. set is called
+// only when some of ids are the fleet's.
+func lower(ids []string, held map[string]bool, total, onDemand int32, set func(total, onDemand int32) error) error {
+	var n, od int32
+	for _, id := range ids {
+		spot, ok := held[id]
+		if !ok {
+			continue
+		}
+		n++
+		if !spot {
+			od++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return set(max(total-n, 0), max(onDemand-od, 0))
+}
+
+// fleetInstances lists a fleet's active instances, each with whether it
+// is spot.
+func (p *Provider) fleetInstances(ctx context.Context, id string) (map[string]bool, error) {
+	held := map[string]bool{}
+	in := &ec2.DescribeFleetInstancesInput{FleetId: awssdk.String(id), MaxResults: awssdk.Int32(fleetInstancesPage)}
+	for {
+		out, err := p.ec2.DescribeFleetInstances(ctx, in, p.describeOpts...)
+		if err != nil {
+			return nil, awsError("ec2:DescribeFleetInstances", err)
+		}
+		for _, a := range out.ActiveInstances {
+			held[awssdk.ToString(a.InstanceId)] = awssdk.ToString(a.SpotInstanceRequestId) != ""
+		}
+		if awssdk.ToString(out.NextToken) == "" {
+			return held, nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// deleteEC2Fleet deletes a fleet. Its instances are the broker's to
+// terminate, except an instant fleet's: EC2 deletes those only with them,
+// and the broker retires a fleet only once none is alive.
+func (p *Provider) deleteEC2Fleet(ctx context.Context, id string, instant bool) error {
+	out, err := p.ec2.DeleteFleets(ctx, &ec2.DeleteFleetsInput{
+		FleetIds:           []string{id},
+		TerminateInstances: awssdk.Bool(instant),
+	})
+	if err != nil {
+		return awsError("ec2:DeleteFleets", err)
+	}
+	for _, u := range out.UnsuccessfulFleetDeletions {
+		if u.Error != nil && u.Error.Code != types.DeleteFleetErrorCodeFleetIdDoesNotExist {
+			return fault.New(fault.Cloud, "ec2:DeleteFleets %s: %s: %s", id, u.Error.Code, awssdk.ToString(u.Error.Message))
+		}
+	}
+	p.log.Info("fleet deleted", "fleet_id", id)
+	return nil
+}
+
+// dropLaunchTemplate deletes an ephemeral launch template no longer
+// needed, reporting whether it is gone; a failure is only logged, as the
+// template is deleted again when its placement retires.
+func (p *Provider) dropLaunchTemplate(ctx context.Context, id string) bool {
+	if err := p.deleteLaunchTemplate(ctx, id); err != nil {
+		p.log.Warn("deleting a launch template", "launch_template_id", id, "err", err)
+		return false
+	}
+	return true
+}
