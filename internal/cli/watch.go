@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/broker"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// Statuser follows requests (the broker).
+type Statuser interface {
+	Status(ctx context.Context, ids []string) ([]broker.RequestStatus, error)
+}
+
+// Watch polls the status of r every interval until it is finished, and
+// draws its progress: a bar redrawn in place on a terminal, a line per
+// change otherwise. It returns the last status.
+func Watch(ctx context.Context, s Statuser, r store.Request, every time.Duration, w io.Writer, terminal bool) (broker.RequestStatus, error) {
+	want := r.MachineCount
+	if r.Kind == store.KindReturn {
+		want = len(r.Machines)
+	}
+	last := ""
+	for {
+		sts, err := s.Status(ctx, []string{r.ID})
+		if err != nil {
+			return broker.RequestStatus{}, err
+		}
+		st := sts[0]
+		line := progressLine(st, want, terminal)
+		switch {
+		case terminal:
+			fmt.Fprintf(w, "\r%s\x1b[K", line)
+		case line != last:
+			fmt.Fprintln(w, line)
+		}
+		last = line
+		if st.Status != store.StateRunning && st.Status != store.StatePending {
+			if terminal {
+				fmt.Fprintln(w)
+			}
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			if terminal {
+				fmt.Fprintln(w)
+			}
+			return st, ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+const barWidth = 30
+
+// progressLine says how many machines are done (succeed) and failed of
+// want, with a bar on a terminal.
+func progressLine(st broker.RequestStatus, want int, bar bool) string {
+	var done, failed int
+	for _, m := range st.Machines {
+		switch m.Result {
+		case store.ResultSucceed:
+			done++
+		case store.ResultFail:
+			failed++
+		}
+	}
+	want = max(want, len(st.Machines), 1)
+	text := fmt.Sprintf("%s %s: %d/%d done", st.ID, st.Status, done, want)
+	if failed > 0 {
+		text += fmt.Sprintf(", %d failed", failed)
+	}
+	if st.Message != "" {
+		text += " (" + st.Message + ")"
+	}
+	if !bar {
+		return text
+	}
+	filled := min(barWidth*(done+failed)/want, barWidth)
+	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", barWidth-filled) + "] " + text
+}
