@@ -5,6 +5,8 @@
 #
 #   start.sh [RUN_DIR]   RUN_DIR keeps pid, port and log (default: ./.run);
 #                        give each concurrent user its own.
+#   OHFP_DYNAMODB_OWNER_PID=PID   stop the server when process PID ends,
+#                        even if it never calls stop.sh (a killed test run).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,6 +51,13 @@ for attempt in 1 2 3; do
   pid=$!
   for _ in $(seq 1 120); do
     if answers "$port"; then
+      if [[ -n "${OHFP_DYNAMODB_OWNER_PID:-}" ]]; then
+        owner="$OHFP_DYNAMODB_OWNER_PID"
+        (
+          while kill -0 "$owner" 2>/dev/null && kill -0 "$pid" 2>/dev/null; do sleep 2; done
+          kill "$pid" 2>/dev/null || true
+        ) >/dev/null 2>&1 </dev/null &
+      fi
       echo "$pid" >"$run/pid"
       echo "$port" >"$run/port"
       echo "http://127.0.0.1:$port"

@@ -81,7 +81,10 @@ func start() (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.Command(filepath.Join(tools, "start.sh"), runDir).Output()
+	cmd := exec.Command(filepath.Join(tools, "start.sh"), runDir)
+	// Should this process die before stop runs, the server follows it.
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()))
+	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
