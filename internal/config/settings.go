@@ -23,20 +23,20 @@ var settings = []setting{
 	{"AWS_ENDPOINT_URL", "provider.aws.endpoint_url", endpoint(func(c *Config) *string { return &c.AWS.EndpointURL })},
 	{"AWS_PROXY_HOST", "provider.aws.proxy_host", text(func(c *Config) *string { return &c.AWS.ProxyHost })},
 	{"AWS_PROXY_PORT", "provider.aws.proxy_port", count(func(c *Config) *int { return &c.AWS.ProxyPort }, 1, 65535)},
-	{"AWS_CONNECTION_TIMEOUT_MS", "provider.aws.connection_timeout_ms", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Millisecond, 1)},
-	{"", "provider.aws.timeout", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Second, 1)},
+	{"AWS_CONNECTION_TIMEOUT_MS", "provider.aws.connection_timeout_ms", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Millisecond, true)},
+	{"", "provider.aws.timeout", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Second, true)},
 	{"AWS_REQUEST_RETRY_ATTEMPTS", "provider.aws.max_retries", count(func(c *Config) *int { return &c.AWS.RetryAttempts }, 0, 10)},
-	{"AWS_INSTANCE_PENDING_TIMEOUT_SEC", "provider.aws.instance_pending_timeout_sec", duration(func(c *Config) *time.Duration { return &c.AWS.PendingTimeout }, time.Second, 1)},
+	{"AWS_INSTANCE_PENDING_TIMEOUT_SEC", "provider.aws.instance_pending_timeout_sec", duration(func(c *Config) *time.Duration { return &c.AWS.PendingTimeout }, time.Second, true)},
 	{"AWS_DESCRIBE_REQUEST_RETRY_ATTEMPTS", "provider.aws.describe_request_retry_attempts", count(func(c *Config) *int { return &c.AWS.DescribeRetryAttempts }, 0, 10)},
-	{"AWS_DESCRIBE_REQUEST_INTERVAL", "provider.aws.describe_request_interval", duration(func(c *Config) *time.Duration { return &c.AWS.DescribeInterval }, time.Millisecond, 0)},
+	{"AWS_DESCRIBE_REQUEST_INTERVAL", "provider.aws.describe_request_interval", duration(func(c *Config) *time.Duration { return &c.AWS.DescribeInterval }, time.Millisecond, false)},
 	{"AWS_SPOT_TERMINATE_ON_RECLAIM", "provider.aws.spot_terminate_on_reclaim", flag(func(c *Config) *bool { return &c.AWS.SpotTerminateOnReclaim })},
-	{"INSTANCE_CREATION_TIMEOUT", "provider.aws.instance_creation_timeout", duration(func(c *Config) *time.Duration { return &c.AWS.CreationTimeout }, time.Minute, 1)},
+	{"INSTANCE_CREATION_TIMEOUT", "provider.aws.instance_creation_timeout", duration(func(c *Config) *time.Duration { return &c.AWS.CreationTimeout }, time.Minute, true)},
 	{"AWS_KEY_FILE", "provider.aws.key_file", text(func(c *Config) *string { return &c.AWS.KeyFile })},
 	{"", "provider.type", providerType},
 
 	{"OHFP_STORAGE", "storage.type", storageType},
 	{"OHFP_SQLITE_PATH", "storage.sqlite.path", text(func(c *Config) *string { return &c.Storage.Path })},
-	{"OHFP_STATE_RETENTION_DAYS", "storage.retention_days", duration(func(c *Config) *time.Duration { return &c.Storage.Retention }, 24*time.Hour, 1)},
+	{"OHFP_STATE_RETENTION_DAYS", "storage.retention_days", duration(func(c *Config) *time.Duration { return &c.Storage.Retention }, 24*time.Hour, true)},
 	{"OHFP_DYNAMODB_TABLE_PREFIX", "storage.dynamodb.table_prefix", tablePrefix},
 	{"OHFP_DYNAMODB_REGION", "storage.dynamodb.region", dynamoRegion},
 	{"OHFP_DYNAMODB_ENDPOINT_URL", "storage.dynamodb.endpoint_url", endpoint(func(c *Config) *string { return &c.Storage.DynamoDB.EndpointURL })},
@@ -173,15 +173,21 @@ func count(p func(*Config) *int, lo, hi int) func(*Config, field) error {
 }
 
 // duration reads a whole number of units, at least least.
-func duration(p func(*Config) *time.Duration, unit time.Duration, least int) func(*Config, field) error {
-	why := "must be a whole number of " + unitName[unit]
-	if least > 0 {
-		why = "must be a positive whole number of " + unitName[unit]
+// duration reads a number of units; fractions are accepted ("0.5"
+// minutes), since IBM's whole units are coarse for rehearsals and tests.
+// With positive set, 0 is refused.
+func duration(p func(*Config) *time.Duration, unit time.Duration, positive bool) func(*Config, field) error {
+	why := "must be a number of " + unitName[unit]
+	if positive {
+		why = "must be a positive number of " + unitName[unit]
 	}
 	return func(c *Config, f field) error {
-		n, err := f.intWhere(func(n int) bool { return n >= least }, why)
-		*p(c) = time.Duration(n) * unit
-		return err
+		x, err := f.number()
+		if err != nil || x < 0 || positive && x == 0 || x*float64(unit) > 1<<62 {
+			return errors.New(why)
+		}
+		*p(c) = time.Duration(x * float64(unit))
+		return nil
 	}
 }
 
