@@ -12,7 +12,8 @@ import (
 	"github.com/ohfp/ohfp/internal/store"
 )
 
-// machineColumns are the stored columns of a machine, in scanMachines' order.
+// machineColumns are the stored columns of a machine, in the order
+// machineArgs binds and Machines scans them.
 var machineColumns = []string{
 	"instance_id", "request_id", "return_id", "template_id", "name",
 	"private_ip", "public_ip", "state", "result", "message",
@@ -51,12 +52,9 @@ func machineArgs(args []any, m *store.Machine) []any {
 const inList = "(SELECT value FROM json_each(?))"
 
 // jsonList encodes values for inList.
-func jsonList(values []string) (string, error) {
-	b, err := json.Marshal(values)
-	if err != nil {
-		return "", fmt.Errorf("encode id list: %w", err)
-	}
-	return string(b), nil
+func jsonList[T ~string](values []T) string {
+	b, _ := json.Marshal(values) // strings always encode
+	return string(b)
 }
 
 // whereClause ANDs conditions; none gives "".
@@ -132,12 +130,8 @@ func (s *Store) Machines(ctx context.Context, q store.MachineQuery) ([]store.Mac
 		if len(f.values) == 0 {
 			continue
 		}
-		list, err := jsonList(f.values)
-		if err != nil {
-			return nil, err
-		}
 		where = append(where, f.column+" IN "+inList)
-		args = append(args, list)
+		args = append(args, jsonList(f.values))
 	}
 	if q.TemplateID != "" {
 		where = append(where, "template_id = ?")

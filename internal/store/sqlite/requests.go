@@ -214,11 +214,7 @@ func (s *Store) GetRequests(ctx context.Context, ids []string) ([]store.Request,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	list, err := jsonList(ids)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.QueryContext(ctx, selectRequests+" WHERE id IN "+inList, list)
+	rows, err := s.db.QueryContext(ctx, selectRequests+" WHERE id IN "+inList, jsonList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("get requests: %w", err)
 	}
@@ -249,16 +245,8 @@ func (s *Store) ListRequests(ctx context.Context, q store.RequestQuery) ([]store
 		args = append(args, string(q.Kind))
 	}
 	if len(q.States) > 0 {
-		states := make([]string, len(q.States))
-		for i, st := range q.States {
-			states[i] = string(st)
-		}
-		list, err := jsonList(states)
-		if err != nil {
-			return nil, err
-		}
 		where = append(where, "state IN "+inList)
-		args = append(args, list)
+		args = append(args, jsonList(q.States))
 	}
 	if q.TemplateID != "" {
 		where = append(where, "template_id = ?")
