@@ -24,7 +24,8 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand())
+	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand(), serveCommand(),
+		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand())
 	err := root.ExecuteContext(ctx)
 	stop()
 	if code, ok := err.(exitCode); ok {

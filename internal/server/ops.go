@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/hf"
+)
+
+func (s *Server) templates(w http.ResponseWriter, r *http.Request) {
+	s.operation(w, r, hf.OpGetAvailableTemplates, []byte("{}"), http.StatusOK)
+}
+
+func (s *Server) requestMachines(w http.ResponseWriter, r *http.Request) {
+	s.operationWithBody(w, r, hf.OpRequestMachines, http.StatusCreated)
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	s.operationWithBody(w, r, hf.OpGetRequestStatus, http.StatusOK)
+}
+
+func (s *Server) returnMachines(w http.ResponseWriter, r *http.Request) {
+	s.operationWithBody(w, r, hf.OpRequestReturnMachines, http.StatusCreated)
+}
+
+func (s *Server) reclaims(w http.ResponseWriter, r *http.Request) {
+	s.operationWithBody(w, r, hf.OpGetReturnRequests, http.StatusOK)
+}
+
+// requestStatus is getRequestStatus for the one request the path names.
+func (s *Server) requestStatus(w http.ResponseWriter, r *http.Request) {
+	type ref struct {
+		RequestID string `json:"requestId"`
+	}
+	input, err := json.Marshal(struct {
+		Requests []ref `json:"requests"`
+	}{[]ref{{r.PathValue("id")}}})
+	if err != nil {
+		writeFailure(w, fault.Wrap(fault.Internal, err, "encoding the request id"))
+		return
+	}
+	s.operation(w, r, hf.OpGetRequestStatus, input, http.StatusOK)
+}
+
+func (s *Server) operationWithBody(w http.ResponseWriter, r *http.Request, op string, success int) {
+	input, err := hf.ReadInput(r.Body)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	s.operation(w, r, op, input, success)
+}
+
+// operation runs op exactly as the script would, so the answer is the one
+// HostFactory gets, byte for byte, and the operation is logged to the same
+// file. Once started it runs to its end even if the client goes away, as a
+// script does: a placement cut halfway would only be repaired later.
+func (s *Server) operation(w http.ResponseWriter, r *http.Request, op string, input []byte, success int) {
+	answer, exit := app.RunHF(context.WithoutCancel(r.Context()), op, input, s.env)
+	writeAnswer(w, answer, exit, success)
+}
+
+// writeAnswer writes a HostFactory answer with the HTTP status its exit
+// status and error code stand for.
+func writeAnswer(w http.ResponseWriter, answer []byte, exit, success int) {
+	status := success
+	if exit != 0 {
+		status = httpStatus(answer, exit)
+	}
+	writeJSON(w, status, answer)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// writeFailure answers err in the HostFactory error envelope.
+func writeFailure(w http.ResponseWriter, err error) {
+	answer, exit := hf.Failure(err)
+	writeAnswer(w, answer, exit, http.StatusOK)
+}
+
+func httpStatus(answer []byte, exit int) int {
+	var envelope struct {
+		Error struct {
+			Code fault.Code `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(answer, &envelope)
+	code := envelope.Error.Code
+	switch exit {
+	case 2:
+		if code == fault.TemplateNotFound || code == fault.RequestNotFound {
+			return http.StatusNotFound
+		}
+		return http.StatusBadRequest
+	case 3:
+		if code == fault.QuotaExceeded {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}

@@ -1,0 +1,187 @@
+// Package server is `ohfp serve`: one HTTP handler with a REST API for the
+// five HostFactory operations and the listings, Prometheus metrics, health
+// checks and a dashboard.
+//
+// Every call loads the provider instance's configuration and opens its
+// store afresh, exactly as the scripts HostFactory runs do, so the server
+// never serves stale templates and its operations land in the same log
+// file, rotated by the same rules. Operation counts come from that log
+// file, so the short-lived script processes are counted with the server's
+// own REST calls.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/hf"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Env describes the provider instance, as the HF_* environment does for
+	// the scripts (os.Getenv in production).
+	Env func(string) string
+	// Token, when set, is the bearer token every route but /healthz and the
+	// dashboard's static files requires.
+	Token string
+	// Log receives the server's own diagnostics.
+	Log *slog.Logger
+}
+
+// Server serves one provider instance over HTTP.
+type Server struct {
+	env   func(string) string
+	token [sha256.Size]byte
+	auth  bool
+	log   *slog.Logger
+	mux   *http.ServeMux
+
+	tail    *tail
+	events  *events
+	metrics *prometheus.Registry
+}
+
+// route is one pattern the server serves; the OpenAPI document lists them all.
+type route struct {
+	pattern string // Go 1.22 ServeMux pattern: "METHOD /path/{param}"
+	handler http.HandlerFunc
+	open    bool // served without the bearer token
+}
+
+// New makes a Server. The configuration must load now: it names the log
+// file the metrics are counted from.
+func New(opts Options) (*Server, error) {
+	cfg, err := config.Load(opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		env:     opts.Env,
+		auth:    opts.Token != "",
+		token:   sha256.Sum256([]byte(opts.Token)),
+		log:     log,
+		mux:     http.NewServeMux(),
+		metrics: prometheus.NewRegistry(),
+	}
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.events = newEvents(s.metrics)
+	s.tail = newTail(cfg.Logging.FilePath, s.events.line)
+	for _, rt := range s.routes() {
+		h := http.Handler(rt.handler)
+		if !rt.open {
+			h = s.authorize(h)
+		}
+		s.mux.Handle(rt.pattern, h)
+	}
+	return s, nil
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{pattern: "GET /healthz", handler: s.healthz, open: true},
+		{pattern: "GET /readyz", handler: s.readyz},
+		{pattern: "GET /metrics", handler: s.serveMetrics},
+		{pattern: "GET /openapi.json", handler: serveOpenAPI},
+		{pattern: "GET /{$}", handler: serveDashboard, open: true},
+		{pattern: "GET /assets/{file}", handler: serveAsset, open: true},
+		{pattern: "GET /api/v1/templates", handler: s.templates},
+		{pattern: "POST /api/v1/requests", handler: s.requestMachines},
+		{pattern: "GET /api/v1/requests", handler: s.listRequests},
+		{pattern: "GET /api/v1/requests/{id}", handler: s.requestStatus},
+		{pattern: "POST /api/v1/status", handler: s.status},
+		{pattern: "POST /api/v1/returns", handler: s.returnMachines},
+		{pattern: "POST /api/v1/reclaims", handler: s.reclaims},
+		{pattern: "GET /api/v1/machines", handler: s.listMachines},
+		{pattern: "GET /api/v1/overview", handler: s.overview},
+	}
+}
+
+// ServeHTTP serves every route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Follow reads the log file every interval until ctx ends, so that lines
+// are counted even when a rotation happens twice between two scrapes.
+func (s *Server) Follow(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.pollLog()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases the log file.
+func (s *Server) Close() { s.tail.Close() }
+
+func (s *Server) pollLog() {
+	if err := s.tail.poll(); err != nil {
+		s.log.Warn("following the log", "err", err)
+	}
+}
+
+// authorize lets a request through only with the bearer token. Both sides
+// are hashed first so the comparison takes the same time whatever the
+// token's length.
+func (s *Server) authorize(next http.Handler) http.Handler {
+	if !s.auth {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(given))
+		if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ohfp"`)
+			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// open assembles the provider instance for one call, as a script would.
+func (s *Server) open(ctx context.Context) (*app.App, error) {
+	cfg, err := config.Load(s.env)
+	if err != nil {
+		return nil, err
+	}
+	return app.Open(ctx, cfg, s.log)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+// readyz answers 200 when the configuration loads and the store opens,
+// else 503 with the error envelope.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	a, err := s.open(r.Context())
+	if err != nil {
+		s.log.Warn("not ready", "err", err)
+		answer, _ := hf.Failure(err)
+		writeJSON(w, http.StatusServiceUnavailable, answer)
+		return
+	}
+	a.Close()
+	s.healthz(w, r)
+}
