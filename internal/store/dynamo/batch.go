@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -134,6 +135,15 @@ func transient(reasons []types.CancellationReason) bool {
 // conditionFailed reports whether reason says the item's condition failed.
 func conditionFailed(reasons []types.CancellationReason, i int) bool {
 	return i < len(reasons) && aws.ToString(reasons[i].Code) == "ConditionalCheckFailed"
+}
+
+// reasonCodes lists the codes of a cancelled transaction, for errors.
+func reasonCodes(reasons []types.CancellationReason) string {
+	codes := make([]string, len(reasons))
+	for i, r := range reasons {
+		codes[i] = aws.ToString(r.Code)
+	}
+	return strings.Join(codes, ", ")
 }
 
 // query runs in through all its pages, handing each item to each until it

@@ -3,8 +3,10 @@ package dynamo
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -111,25 +113,44 @@ func (s *Store) machinesByID(ctx context.Context, ids []string) ([]item, error) 
 	return s.batchGet(ctx, s.machines, keys)
 }
 
-// machinesBy queries a machines index once per value.
+// queriesInFlight bounds the index queries one read runs at once: status
+// polls cover many requests, and their queries are independent.
+const queriesInFlight = 8
+
+// machinesBy queries a machines index once per value, a few at a time.
 func (s *Store) machinesBy(ctx context.Context, index, attr string, values []string) ([]item, error) {
-	var out []item
+	var (
+		mu   sync.Mutex
+		out  []item
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, queriesInFlight)
+	)
 	for _, v := range unique(values) {
 		if v == "" {
 			continue // never indexed
 		}
-		err := s.query(ctx, &dynamodb.QueryInput{
-			TableName:                 &s.machines,
-			IndexName:                 aws.String(index),
-			KeyConditionExpression:    aws.String("#k = :k"),
-			ExpressionAttributeNames:  map[string]string{"#k": attr},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":k": attrS(v)},
-		}, func(it item) bool { out = append(out, it); return true })
-		if err != nil {
-			return nil, err
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var got []item
+			err := s.query(ctx, &dynamodb.QueryInput{
+				TableName:                 &s.machines,
+				IndexName:                 aws.String(index),
+				KeyConditionExpression:    aws.String("#k = :k"),
+				ExpressionAttributeNames:  map[string]string{"#k": attr},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":k": attrS(v)},
+			}, func(it item) bool { got = append(got, it); return true })
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, got...)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
 	}
-	return out, nil
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // aliveMachines lists the instance ids of alive machines of templateID, or

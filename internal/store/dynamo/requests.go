@@ -16,7 +16,7 @@ import (
 )
 
 // unfinished are the states whose create requests hold their Outstanding.
-var unfinished = []store.State{store.StatePending, store.StateRunning}
+var unfinished = store.UnfinishedStates
 
 // CreateRequest stores r if its id is new and, for a create request with
 // limit >= 0, its template keeps within limit across every host; see
@@ -84,8 +84,13 @@ func (s *Store) createGuarded(ctx context.Context, put *types.Put, r *store.Requ
 		}
 		held := u.held[r.TemplateID] + g.unseen(u)
 		if held+r.Outstanding > limit {
-			// An id already stored is the better answer, as in SQLite.
-			if got, err := s.GetRequests(ctx, []string{r.ID}); err == nil && len(got) > 0 {
+			// An id already stored is the better answer: a retried request
+			// must not be refused for the slots it holds itself.
+			got, err := s.GetRequests(ctx, []string{r.ID})
+			if err != nil {
+				return err
+			}
+			if len(got) > 0 {
 				return store.ErrExists
 			}
 			return fmt.Errorf("%w: template %s holds %d of %d, the request needs %d",
@@ -105,7 +110,7 @@ func (s *Store) createGuarded(ctx context.Context, put *types.Put, r *store.Requ
 			s.log.DebugContext(ctx, "capacity guard moved, retrying", "template", r.TemplateID, "attempt", attempt)
 			continue
 		case reasons != nil:
-			return fmt.Errorf("admit request: transaction cancelled: %v", reasons)
+			return fmt.Errorf("admit request: transaction cancelled: %s", reasonCodes(reasons))
 		}
 		return nil
 	}
@@ -157,7 +162,7 @@ func (s *Store) update(ctx context.Context, version int64, r *store.Request, mac
 		case conditionFailed(reasons, 0):
 			return s.missingOrStale(ctx, r.ID)
 		case reasons != nil:
-			return fmt.Errorf("transaction cancelled: %v", reasons)
+			return fmt.Errorf("transaction cancelled: %s", reasonCodes(reasons))
 		}
 		return nil
 	}
