@@ -75,7 +75,7 @@ func (b *Broker) Reconcile(ctx context.Context, dryRun bool) (Reconciliation, er
 	for _, inst := range strays {
 		r := byID[inst.Tags[cloud.TagRequestID]]
 		switch {
-		case r != nil && r.State == store.StateRunning:
+		case r != nil && r.State.Placed():
 			t, _ := templateOf(r.Template)
 			adopt = append(adopt, newMachine(r, t, inst))
 			rec.Adopted = append(rec.Adopted, inst.ID)

@@ -91,7 +91,7 @@ func (b *Broker) record(ctx context.Context, r *store.Request, t config.Template
 	for i, inst := range p.Instances {
 		machines[i] = newMachine(r, t, inst)
 	}
-	r.State = store.StateRunning
+	r.State = store.StatePlaced
 	r.CloudRef = p.Ref
 	r.Outstanding = 0
 	if p.Ongoing {
@@ -122,14 +122,33 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 	}
 	ids := make([]string, 0, len(strays))
 	for _, inst := range strays {
-		ids = append(ids, inst.ID)
+		if inst.State != "terminated" && inst.State != "shutting-down" {
+			ids = append(ids, inst.ID)
+		}
 	}
 	if len(ids) > 0 {
 		if err := b.cloud.Terminate(ctx, ids); err != nil {
 			b.log.Error("terminating instances of a failed request", "request_id", r.ID, "instances", ids, "err", err)
+			return
 		}
+		b.markTerminating(ctx, ids)
 	}
 	b.log.Warn("request failed", "request_id", r.ID, "template_id", r.TemplateID, "err", cause, "terminated", len(ids))
+}
+
+// markTerminating records that the stored machines among ids are being
+// terminated, so they stop holding their template's slots.
+func (b *Broker) markTerminating(ctx context.Context, ids []string) {
+	ms, err := b.store.Machines(ctx, store.MachineQuery{InstanceIDs: ids})
+	if err == nil && len(ms) > 0 {
+		for i := range ms {
+			ms[i].State = "shutting-down"
+		}
+		err = b.store.SaveMachines(ctx, ms)
+	}
+	if err != nil {
+		b.log.Error("recording terminated machines", "instances", ids, "err", err)
+	}
 }
 
 func newMachine(r *store.Request, t config.Template, inst cloud.Instance) store.Machine {

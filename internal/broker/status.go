@@ -31,7 +31,9 @@ type MachineStatus struct {
 // Status reports on requests. The instances of every unfinished request are
 // described in one batched pass; an unknown id gets complete_with_error
 // without failing the others.
-func (b *Broker) Status(ctx context.Context, ids []string) ([]RequestStatus, error) {
+// When the cloud cannot be asked, the statuses as last stored are returned
+// together with a CLOUD_ERROR.
+func (b *Broker) Status(ctx context.Context, ids []string) (_ []RequestStatus, err error) {
 	b.recoverPending(ctx)
 	reqs, err := b.store.GetRequests(ctx, ids)
 	if err != nil {
@@ -55,6 +57,12 @@ func (b *Broker) Status(ctx context.Context, ids []string) ([]RequestStatus, err
 	}
 	b.save(ctx, p)
 	out := make([]RequestStatus, 0, len(ids))
+	defer func() {
+		if p.cloudErr != nil {
+			// The answer stands as last seen; the error says it is stale.
+			err = fault.Wrap(fault.Cloud, p.cloudErr, "the cloud could not be asked; requests are reported as last seen")
+		}
+	}()
 	for _, id := range ids {
 		st, ok := byID[id]
 		if !ok {
@@ -100,14 +108,17 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 			continue
 		}
 		createIDs = append(createIDs, r.ID)
-		if r.State == store.StateRunning {
+		if r.State.Placed() {
 			p.query.RequestIDs = append(p.query.RequestIDs, r.ID)
 			if r.Outstanding > 0 && r.CloudRef != "" {
 				p.ongoing = append(p.ongoing, r.CloudRef)
 			}
 		}
 	}
-	p.query.SettledOnly = true
+	// While a placement still owes machines its pending instances are read
+	// too: once the cloud says it is done, the request completes on what
+	// was found, and a pending instance left out would be lost.
+	p.query.SettledOnly = len(p.ongoing) == 0
 	for _, q := range []store.MachineQuery{{RequestIDs: createIDs}, {ReturnIDs: returnIDs}} {
 		if len(q.RequestIDs)+len(q.ReturnIDs) == 0 {
 			continue
@@ -172,6 +183,13 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) Re
 		st.Status, st.Message = store.StateCompleteWithError, r.Message
 		return st
 	}
+	if r.State == store.StatePlaced {
+		// HostFactory asks about it: it got the id.
+		r.State = store.StateRunning
+		if err := b.store.UpdateRequest(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) {
+			b.log.Error("recording that HostFactory follows a request", "request_id", r.ID, "err", err)
+		}
+	}
 	if r.State == store.StateRunning && p.cloudErr == nil {
 		b.adopt(p, r)
 		b.judgeCreate(ctx, p, r)
@@ -192,9 +210,6 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) Re
 		return st
 	}
 	if executing > 0 || r.Outstanding > 0 || p.cloudErr != nil {
-		if p.cloudErr != nil {
-			st.Message = "Cloud unavailable, status as last seen: " + p.cloudErr.Error()
-		}
 		return st
 	}
 	reasons := r.Message

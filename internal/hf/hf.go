@@ -58,7 +58,12 @@ func Run(ctx context.Context, log *slog.Logger, op string, input []byte, open Op
 		if errors.Is(err, context.DeadlineExceeded) && fault.CodeOf(err) == fault.Internal {
 			err = fault.Wrap(fault.Cloud, err, "operation timed out")
 		}
-		answer, exit, status = encodeError(err), fault.CodeOf(err).ExitCode(), string(fault.CodeOf(err))
+		// An answer that came with its error (statuses as last seen, no
+		// reclaims) is printed as it is; the error is inside it.
+		if answer == nil {
+			answer = encodeError(err)
+		}
+		exit, status = fault.CodeOf(err).ExitCode(), string(fault.CodeOf(err))
 	}
 	level := slog.LevelInfo
 	if exit != 0 {
@@ -142,13 +147,17 @@ func run(ctx context.Context, op string, input []byte, open Opener, o *outcome) 
 			return nil, err
 		}
 		rs, err := svc.Status(ctx, ids)
-		if err != nil {
+		if rs == nil {
 			return nil, err
 		}
 		for _, r := range rs {
 			o.machineCount += len(r.Machines)
 		}
-		return encodeStatus(rs), nil
+		out := encodeStatus(rs)
+		if err != nil {
+			out.Message, out.Error = err.Error(), errorOf(err)
+		}
+		return out, err
 
 	case OpRequestReturnMachines:
 		refs, err := DecodeMachines(input, true)
@@ -181,9 +190,11 @@ func run(ctx context.Context, op string, input []byte, open Opener, o *outcome) 
 			return nil, err
 		}
 		rs, err := svc.Reclaims(ctx, hosts)
-		if fault.CodeOf(err) == fault.Cloud {
+		if err != nil && fault.CodeOf(err) == fault.Cloud {
 			// Reporting nothing is the safe answer when the cloud cannot be asked.
-			return encodeReclaims(nil, err.Error()), nil
+			out := encodeReclaims(nil, err.Error())
+			out.Error = errorOf(err)
+			return out, err
 		}
 		if err != nil {
 			return nil, err

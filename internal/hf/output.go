@@ -58,8 +58,12 @@ type requestIDOut struct {
 	RequestID string `json:"requestId"`
 }
 
+// statusOut is getRequestStatus' answer. When the cloud could not be asked
+// it still lists the requests as last seen, with the error beside them.
 type statusOut struct {
+	Message  string       `json:"message,omitempty"`
 	Requests []requestOut `json:"requests"`
+	Error    *errorBody   `json:"error,omitempty"`
 }
 
 type requestOut struct {
@@ -108,10 +112,13 @@ func encodeStatus(rs []broker.RequestStatus) statusOut {
 	return out
 }
 
+// reclaimsOut is getReturnRequests' answer; when the cloud could not be
+// asked it reports no host and carries the error.
 type reclaimsOut struct {
 	Status   string       `json:"status"`
 	Message  string       `json:"message"`
 	Requests []reclaimOut `json:"requests"`
+	Error    *errorBody   `json:"error,omitempty"`
 }
 
 type reclaimOut struct {
@@ -142,8 +149,11 @@ type errorBody struct {
 // encodeError is the envelope of a failed operation: IBM's top-level
 // message, and the seeds' structured error.
 func encodeError(err error) errorOut {
-	msg := err.Error()
-	return errorOut{Message: msg, Error: errorBody{Code: fault.CodeOf(err), Message: msg, Details: fault.DetailsOf(err)}}
+	return errorOut{Message: err.Error(), Error: *errorOf(err)}
+}
+
+func errorOf(err error) *errorBody {
+	return &errorBody{Code: fault.CodeOf(err), Message: err.Error(), Details: fault.DetailsOf(err)}
 }
 
 // marshal writes one JSON document on one line: HostFactory parses it,

@@ -35,9 +35,12 @@ type RequestID struct {
 	RequestID string `json:"requestId"`
 }
 
-// Status is getRequestStatus' answer.
+// Status is getRequestStatus' answer; Error is set when the cloud could
+// not be asked and the requests are as last seen.
 type Status struct {
-	Requests []Request `json:"requests"`
+	Message  string     `json:"message"`
+	Requests []Request  `json:"requests"`
+	Error    *ErrorBody `json:"error"`
 }
 
 // Request is one request of a status answer.
@@ -68,11 +71,13 @@ type HostRef struct {
 	MachineID string `json:"machineId,omitempty"`
 }
 
-// Reclaims is getReturnRequests' answer.
+// Reclaims is getReturnRequests' answer; Error is set when the cloud
+// could not be asked (and no host is reported).
 type Reclaims struct {
-	Status   string    `json:"status"`
-	Message  string    `json:"message"`
-	Requests []Reclaim `json:"requests"`
+	Status   string     `json:"status"`
+	Message  string     `json:"message"`
+	Requests []Reclaim  `json:"requests"`
+	Error    *ErrorBody `json:"error"`
 }
 
 // Reclaim is one host the cloud takes back.
@@ -84,12 +89,15 @@ type Reclaim struct {
 
 // Error is the answer of a failed operation.
 type Error struct {
-	Message string `json:"message"`
-	Error   struct {
-		Code    string         `json:"code"`
-		Message string         `json:"message"`
-		Details map[string]any `json:"details"`
-	} `json:"error"`
+	Message string    `json:"message"`
+	Error   ErrorBody `json:"error"`
+}
+
+// ErrorBody is the structured error of an answer.
+type ErrorBody struct {
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details"`
 }
 
 // Templates calls getAvailableTemplates.

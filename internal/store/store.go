@@ -23,17 +23,28 @@ type State string
 // Request states. A request is stored Pending before the cloud is called,
 // so a crash between the call and the answer can be repaired.
 const (
-	StatePending           State = "pending"  // stored; the cloud call has not been answered yet
-	StateRunning           State = "running"  // the cloud accepted it; machines are on their way
+	StatePending State = "pending" // stored; the cloud call has not been answered yet
+	// StatePlaced: the cloud accepted it, but HostFactory has not asked
+	// about it yet. HostFactory polls every request it knows, so one that
+	// stays placed was never seen by it (its invocation died before
+	// exiting cleanly) and its machines must not be left running.
+	StatePlaced            State = "placed"
+	StateRunning           State = "running"  // HostFactory follows it; machines are on their way
 	StateComplete          State = "complete" // finished, all good
 	StateCompleteWithError State = "complete_with_error"
-	StateFailed            State = "failed" // the cloud refused it; HostFactory never got its id
+	StateFailed            State = "failed" // the cloud refused it, or HostFactory never got its id
 )
+
+// UnfinishedStates are the states a request can still leave.
+var UnfinishedStates = []State{StatePending, StatePlaced, StateRunning}
 
 // Finished reports whether nothing about a request in state s will change.
 func (s State) Finished() bool {
 	return s == StateComplete || s == StateCompleteWithError || s == StateFailed
 }
+
+// Placed reports whether the cloud accepted the request (placed or running).
+func (s State) Placed() bool { return s == StatePlaced || s == StateRunning }
 
 // Request is one HostFactory request, to create or to return machines.
 type Request struct {

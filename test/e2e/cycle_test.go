@@ -153,7 +153,8 @@ func TestRunningHostsReportedUntilGone(t *testing.T) {
 	}
 	res := e.call("getReturnRequests", map[string]any{"machines": hosts})
 	var out hostfactory.Reclaims
-	if err := hostfactory.Decode(res.Stdout, &out); err != nil || res.Exit != 0 || len(out.Requests) != 0 || !strings.Contains(out.Message, "UnauthorizedOperation") {
+	if err := hostfactory.Decode(res.Stdout, &out); err != nil || res.Exit != 3 || len(out.Requests) != 0 ||
+		!strings.Contains(out.Message, "UnauthorizedOperation") || out.Error == nil || out.Error.Code != "CLOUD_ERROR" {
 		t.Fatalf("with describe failing: exit %d %s", res.Exit, res.Stdout)
 	}
 	// An empty input is valid and reports nothing.
