@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ohfp/ohfp/internal/install"
+)
+
+func initCommand() *cobra.Command {
+	var opts install.Options
+	cmd := &cobra.Command{
+		Use:   "init --name NAME --region REGION",
+		Short: "Write a HostFactory provider instance folder for ohfp",
+		Long: `Write a provider instance folder: conf/ with <name>prov_config.json and
+<name>prov_templates.json (a starter template that runs as is), scripts/ with
+the five provider scripts and a copy of this binary, work/ and log/. Then print
+the entries to add to HostFactory's hostProviders.json and
+hostProviderPlugins.json.
+
+With --from-ibm, the config and templates of an existing IBM AWS plugin conf
+folder are read with ohfp's own loader and carried over, and every setting
+ohfp will not honour is listed. Existing files are kept unless --force.`,
+		Example: `  ohfp init --name awsinst --region us-east-1 --dir /opt/ohfp/awsinst
+  ohfp init --name awsinst --from-ibm $HF_TOP/conf/providers/awsinst --dir /opt/ohfp/awsinst
+  ohfp init --name sandbox --region us-east-1 --endpoint-url http://127.0.0.1:8787`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Dir == "" {
+				opts.Dir = opts.Name
+			}
+			bin, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding this binary to copy: %w", err)
+			}
+			if opts.Binary, err = filepath.EvalSymlinks(bin); err != nil {
+				return fmt.Errorf("finding this binary to copy: %w", err)
+			}
+			res, err := install.Init(opts)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintln(w, "Wrote:")
+			for _, f := range res.Written {
+				fmt.Fprintln(w, "  "+f)
+			}
+			if len(res.NotHonoured) > 0 {
+				fmt.Fprintln(w, "\nSettings ohfp will not honour:")
+				for _, s := range res.NotHonoured {
+					fmt.Fprintln(w, "  "+s)
+				}
+			}
+			fmt.Fprintf(w, "\nAdd to $HF_TOP/conf/providers/hostProviders.json (and name %s in hostRequestors.json):\n%s\n", opts.Name, res.HostProviders)
+			fmt.Fprintf(w, "\nAdd to $HF_TOP/conf/providerplugins/hostProviderPlugins.json:\n%s\n", res.HostProviderPlugins)
+			fmt.Fprintf(w, "\nThen check it before HostFactory needs it:\n  HF_PROVIDER_NAME=%s HF_PROVIDER_CONFDIR=%s HF_PROVIDER_WORKDIR=%s HF_PROVIDER_LOGDIR=%s %s doctor\n",
+				opts.Name, res.ConfDir, res.WorkDir, res.LogDir, filepath.Join(res.ScriptDir, "ohfp"))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Name, "name", "", "provider instance name (HF_PROVIDER_NAME), e.g. awsinst")
+	f.StringVar(&opts.Region, "region", "", "AWS region (AWS_REGION)")
+	f.StringVar(&opts.Dir, "dir", "", "folder to write (default ./NAME)")
+	f.StringVar(&opts.FromIBM, "from-ibm", "", "an IBM AWS plugin conf folder to carry over")
+	f.StringVar(&opts.EndpointURL, "endpoint-url", "", "AWS endpoint (AWS_ENDPOINT_URL), e.g. the sandbox's")
+	f.BoolVar(&opts.Force, "force", false, "overwrite existing files")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}

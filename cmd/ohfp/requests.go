@@ -1,0 +1,107 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/cli"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// watchInterval is how often `requests watch` asks for the status.
+const watchInterval = 2 * time.Second
+
+func requestsCommand() *cobra.Command {
+	var (
+		out   outputFlags
+		q     store.RequestQuery
+		state string
+		kind  string
+	)
+	cmd := &cobra.Command{
+		Use:   "requests",
+		Short: "List, show and watch HostFactory's requests",
+		Example: `  ohfp requests list --state running
+  ohfp requests list --template Spot-Template-VM --limit 20 -o json --legacy
+  ohfp requests show req-5f0c...
+  ohfp requests watch req-5f0c...`,
+	}
+	out.add(cmd)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List stored requests, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := out.output(cmd)
+			if err != nil {
+				return err
+			}
+			if state != "" {
+				q.States = []store.State{store.State(state)}
+			}
+			q.Kind = store.Kind(kind)
+			return withApp(cmd, func(a *app.App) error {
+				rs, err := a.Broker.Requests(cmd.Context(), q)
+				if err != nil {
+					return err
+				}
+				rows := make([]cli.Record, len(rs))
+				for i, r := range rs {
+					rows[i] = cli.RequestRow(r)
+				}
+				return o.List(rows)
+			})
+		},
+	}
+	list.Flags().StringVar(&state, "state", "", "only requests in this state: pending, running, complete, complete_with_error, failed")
+	list.Flags().StringVar(&kind, "kind", "", "only create or return requests")
+	list.Flags().StringVar(&q.TemplateID, "template", "", "only requests of this template")
+	list.Flags().IntVar(&q.Limit, "limit", 50, "at most this many (0: all)")
+	show := &cobra.Command{
+		Use:   "show REQUEST_ID",
+		Short: "Show a request and its machines, with the status getRequestStatus reports now",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := out.output(cmd)
+			if err != nil {
+				return err
+			}
+			return withApp(cmd, func(a *app.App) error {
+				r, err := a.Broker.Request(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				st, err := a.Broker.Status(cmd.Context(), []string{r.ID})
+				if err != nil {
+					return err
+				}
+				return o.One(cli.RequestDetail(r, st[0]))
+			})
+		},
+	}
+	watch := &cobra.Command{
+		Use:   "watch REQUEST_ID",
+		Short: "Follow a request until it is complete, with a progress bar on a terminal",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withApp(cmd, func(a *app.App) error {
+				r, err := a.Broker.Request(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				st, err := cli.Watch(cmd.Context(), a.Broker, r, watchInterval, cmd.OutOrStdout(), stdoutIsTerminal())
+				if err != nil {
+					return err
+				}
+				if st.Status != store.StateComplete {
+					return exitCode(3)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(list, show, watch)
+	return cmd
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/cli"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+)
+
+// outputFlags are the --output and --legacy flags of the listing commands.
+type outputFlags struct {
+	format string
+	legacy bool
+}
+
+func (o *outputFlags) add(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVarP(&o.format, "output", "o", "", "table, json or yaml (default: table on a terminal, json otherwise)")
+	cmd.PersistentFlags().BoolVar(&o.legacy, "legacy", false, "HostFactory's camelCase keys (machineId) instead of snake_case (machine_id)")
+}
+
+func (o *outputFlags) output(cmd *cobra.Command) (cli.Output, error) {
+	f, err := cli.ParseFormat(o.format, stdoutIsTerminal())
+	return cli.Output{W: cmd.OutOrStdout(), Format: f, Legacy: o.legacy}, err
+}
+
+func stdoutIsTerminal() bool { return isatty.IsTerminal(os.Stdout.Fd()) }
+
+// withApp runs fn with the provider instance the environment describes.
+func withApp(cmd *cobra.Command, fn func(a *app.App) error) error {
+	a, err := app.FromEnv(cmd.Context(), os.Getenv)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
+
+func templatesCommand() *cobra.Command {
+	var out outputFlags
+	cmd := &cobra.Command{
+		Use:   "templates",
+		Short: "List, show and validate the provider instance's templates",
+		Example: `  ohfp templates list
+  ohfp templates show OnDemand-Minimal-Template-VM -o yaml
+  ohfp templates validate ./awsinstprov_templates.json`,
+	}
+	out.add(cmd)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List templates with the machines still available from each",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := out.output(cmd)
+			if err != nil {
+				return err
+			}
+			return withApp(cmd, func(a *app.App) error {
+				ts, err := a.Broker.Templates(cmd.Context())
+				if err != nil {
+					return err
+				}
+				rows := make([]cli.Record, len(ts))
+				for i, t := range ts {
+					rows[i] = cli.TemplateRow(t)
+				}
+				return o.List(rows)
+			})
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show TEMPLATE_ID",
+		Short: "Show every field of one template (user data by size only)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := out.output(cmd)
+			if err != nil {
+				return err
+			}
+			return withApp(cmd, func(a *app.App) error {
+				ts, err := a.Broker.Templates(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, t := range ts {
+					if t.ID == args[0] {
+						return o.One(cli.TemplateDetail(t))
+					}
+				}
+				return fault.New(fault.TemplateNotFound, "Template '%s' not found; templates: %s", args[0], strings.Join(a.Config.TemplateIDs(), ", "))
+			})
+		},
+	}
+	validate := &cobra.Command{
+		Use:   "validate [FILE]",
+		Short: "Check the templates file (or FILE, named <name>prov_templates.json) as HostFactory's calls will read it",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(os.Getenv)
+			if len(args) == 1 {
+				cfg, err = cli.LoadTemplatesFile(os.Getenv, args[0])
+			}
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s: %d templates valid: %s\n", cfg.TemplatesFile, len(cfg.Templates), strings.Join(cfg.TemplateIDs(), ", "))
+			for _, s := range cfg.Ignored {
+				fmt.Fprintf(w, "not used: %s\n", s)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(list, show, validate)
+	return cmd
+}
