@@ -120,10 +120,10 @@ func (f *filler) activity(o *Options, now time.Time) string {
 	return "pending_fulfillment"
 }
 
-// step prunes terminated members, trims, and launches when due. Caller
+// step trims, prunes terminated members, and launches when due. Caller
 // holds s.mu; the result tells whether anything changed.
 func (s *Sandbox) step(f *filler, now time.Time) bool {
-	changed := false
+	changed := f.trim && s.shrink(f, now)
 	kept := f.members[:0]
 	for _, m := range f.members {
 		if m.in.state(&s.opts, now) == StateTerminated {
@@ -134,9 +134,6 @@ func (s *Sandbox) step(f *filler, now time.Time) bool {
 	}
 	clear(f.members[len(kept):])
 	f.members = kept
-	if f.trim && s.shrink(f, now) {
-		changed = true
-	}
 	if !f.live() {
 		return changed
 	}
