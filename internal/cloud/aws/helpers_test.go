@@ -166,13 +166,13 @@ func tagMap(tags []types.Tag) map[string]string {
 	return m
 }
 
-// recorder keeps the form of every RunInstances call on its way to the
+// recorder keeps the form of every query-protocol call on its way to the
 // sandbox, to check what went over the wire that the sandbox does not
-// keep (volume tags, block devices, user data).
+// keep (volume tags, block devices, user data, fleet overrides).
 type recorder struct {
 	next  http.Handler
 	mu    sync.Mutex
-	forms []url.Values
+	forms map[string][]url.Values // by Action
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -182,17 +182,23 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") == "RunInstances" {
+	if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
 		r.mu.Lock()
-		r.forms = append(r.forms, form)
+		if r.forms == nil {
+			r.forms = map[string][]url.Values{}
+		}
+		r.forms[form.Get("Action")] = append(r.forms[form.Get("Action")], form)
 		r.mu.Unlock()
 	}
 	r.next.ServeHTTP(w, req)
 }
 
-// runForms are the RunInstances calls recorded so far.
-func (r *recorder) runForms() []url.Values {
+// formsOf are the calls of action recorded so far.
+func (r *recorder) formsOf(action string) []url.Values {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]url.Values(nil), r.forms...)
+	return append([]url.Values(nil), r.forms[action]...)
 }
+
+// runForms are the RunInstances calls recorded so far.
+func (r *recorder) runForms() []url.Values { return r.formsOf("RunInstances") }
