@@ -30,6 +30,9 @@ type Options struct {
 	EndpointURL string // overrides the DynamoDB endpoint (DynamoDB Local)
 	Retention   time.Duration
 	Logger      *slog.Logger
+	// AWSConfig, when set, is the SDK configuration to use (the provider's
+	// profile, credential file, proxy, retries) instead of the default chain.
+	AWSConfig *aws.Config
 }
 
 // Store is a store.Store kept in DynamoDB tables.
@@ -52,13 +55,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.TablePrefix == "" {
 		return nil, fault.New(fault.Configuration, "dynamodb table prefix is empty")
 	}
-	var loads []func(*config.LoadOptions) error
-	if o.Region != "" {
-		loads = append(loads, config.WithRegion(o.Region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	cfg, err := sdkConfig(ctx, o)
 	if err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "dynamodb: load AWS configuration")
+		return nil, err
 	}
 	if cfg.Region == "" {
 		return nil, fault.New(fault.Configuration, "dynamodb: no region configured")
@@ -88,6 +87,26 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		})
 	})
 	return s, nil
+}
+
+// sdkConfig is o.AWSConfig or the default chain's, in o.Region if set.
+func sdkConfig(ctx context.Context, o Options) (aws.Config, error) {
+	if o.AWSConfig != nil {
+		cfg := o.AWSConfig.Copy()
+		if o.Region != "" {
+			cfg.Region = o.Region
+		}
+		return cfg, nil
+	}
+	var loads []func(*config.LoadOptions) error
+	if o.Region != "" {
+		loads = append(loads, config.WithRegion(o.Region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	if err != nil {
+		return cfg, fault.Wrap(fault.Configuration, err, "dynamodb: load AWS configuration")
+	}
+	return cfg, nil
 }
 
 // Calls is how many DynamoDB operations the store has called so far.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -271,5 +272,27 @@ func TestGuardCountsRequestsNotYetIndexed(t *testing.T) {
 	}
 	if err := st.CreateRequest(ctx, &store.Request{ID: "c", Kind: store.KindCreate, TemplateID: "t", Outstanding: 2, State: store.StatePending}, 10); err != nil {
 		t.Fatalf("3 + 5 unseen + 2 within 10: %v", err)
+	}
+}
+
+// TestOpenWithAWSConfig opens a store with the provider's SDK configuration
+// instead of the default chain.
+func TestOpenWithAWSConfig(t *testing.T) {
+	ctx := t.Context()
+	first := dynamotest.Open(t, "sdkconfig")
+	if err := first.PutFact(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	o := dynamotest.Options("sdkconfig")
+	o.AWSConfig = &aws.Config{
+		Region:      "eu-west-1",
+		Credentials: credentials.NewStaticCredentialsProvider("other", "secret", ""),
+	}
+	st, err := dynamo.Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := st.Fact(ctx, "k"); err != nil || !ok || string(v) != "v" {
+		t.Errorf("Fact through an explicit SDK config = %q, %v, %v", v, ok, err)
 	}
 }
