@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -155,7 +156,8 @@ func (s suite) usage(t *testing.T) {
 	st, _ := s.fresh(t)
 	want := map[string]int{}
 	// Every state once, with its own bit of Outstanding.
-	states := []store.State{store.StatePending, store.StateRunning, store.StateComplete, store.StateCompleteWithError, store.StateFailed}
+	states := append(slices.Clone(store.UnfinishedStates),
+		store.StateComplete, store.StateCompleteWithError, store.StateFailed)
 	for i, state := range states {
 		r := createReq("a-"+string(state), "tmpl-a", 1<<i)
 		r.State = state
