@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,9 @@ const (
 
 // UnfinishedStates are the states a request can still leave.
 var UnfinishedStates = []State{StatePending, StatePlaced, StateRunning}
+
+// States lists every request state.
+var States = append(slices.Clone(UnfinishedStates), StateComplete, StateCompleteWithError, StateFailed)
 
 // Finished reports whether nothing about a request in state s will change.
 func (s State) Finished() bool {
