@@ -34,6 +34,8 @@ type logLine struct {
 	Code       string    `json:"code"`
 	InstanceID string    `json:"instance_id"`
 	Name       string    `json:"name"`
+	Grace      *int      `json:"grace_period"`
+	Action     string    `json:"action"`
 }
 
 // recentEvents is how many errors and reclaims the dashboard is shown.
@@ -48,6 +50,7 @@ type Event struct {
 	TemplateID string    `json:"templateId,omitempty"`
 	MachineID  string    `json:"machineId,omitempty"`
 	Name       string    `json:"name,omitempty"`
+	Grace      *int      `json:"gracePeriod,omitempty"`
 	Message    string    `json:"message,omitempty"`
 }
 
@@ -58,7 +61,7 @@ type events struct {
 	durations  *prometheus.HistogramVec
 	awsCalls   *prometheus.CounterVec
 	reclaims   prometheus.Counter
-	reconciled prometheus.Counter
+	reconciled *prometheus.CounterVec
 
 	mu                    sync.Mutex
 	errors, reclaimEvents []Event // oldest first, at most recentEvents
@@ -83,10 +86,10 @@ func newEvents(reg prometheus.Registerer) *events {
 			Name: "ohfp_reclaims_total",
 			Help: "Hosts reported to HostFactory as reclaimed by the cloud.",
 		}),
-		reconciled: prometheus.NewCounter(prometheus.CounterOpts{
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ohfp_reconciled_instances_total",
-			Help: "Instances found in the cloud without a record and reconciled (adopted or terminated).",
-		}),
+			Help: "Instances found in the cloud without a usable record and reconciled, by action (adopted, terminated).",
+		}, []string{"action"}),
 	}
 	reg.MustRegister(e.operations, e.durations, e.awsCalls, e.reclaims, e.reconciled)
 	return e
@@ -120,9 +123,9 @@ func (e *events) line(b []byte) {
 		e.awsCalls.WithLabelValues(l.API, code).Inc()
 	case msgReclaim:
 		e.reclaims.Inc()
-		e.keep(&e.reclaimEvents, Event{Time: l.Time, RequestID: l.RequestID, MachineID: l.InstanceID, Name: l.Name})
+		e.keep(&e.reclaimEvents, Event{Time: l.Time, RequestID: l.RequestID, MachineID: l.InstanceID, Name: l.Name, Grace: l.Grace})
 	case msgReconciled:
-		e.reconciled.Inc()
+		e.reconciled.WithLabelValues(l.Action).Inc()
 	}
 }
 

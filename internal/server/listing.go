@@ -121,16 +121,14 @@ func (s *Server) withApp(w http.ResponseWriter, r *http.Request, fn func(context
 	writeJSON(w, http.StatusOK, append(body, '\n'))
 }
 
-var requestStates = []store.State{store.StatePending, store.StateRunning, store.StateComplete, store.StateCompleteWithError, store.StateFailed}
-
 func requestQuery(v url.Values) (store.RequestQuery, error) {
 	q := store.RequestQuery{TemplateID: v.Get("template"), Kind: store.Kind(v.Get("kind"))}
 	if q.Kind != "" && q.Kind != store.KindCreate && q.Kind != store.KindReturn {
 		return q, fault.New(fault.InvalidRequest, "kind=%q is not create or return", q.Kind)
 	}
 	for _, st := range values(v, "state") {
-		if !slices.Contains(requestStates, store.State(st)) {
-			return q, fault.New(fault.InvalidRequest, "state=%q is not a request state", st).With("states", requestStates)
+		if !slices.Contains(store.States, store.State(st)) {
+			return q, fault.New(fault.InvalidRequest, "state=%q is not a request state", st).With("states", store.States)
 		}
 		q.States = append(q.States, store.State(st))
 	}

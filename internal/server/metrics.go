@@ -82,7 +82,7 @@ func (s *Server) storeMetrics(ctx context.Context) []prometheus.Metric {
 		byMachine[pair{m.TemplateID, m.State}]++
 	}
 	for _, k := range []store.Kind{store.KindCreate, store.KindReturn} {
-		for _, st := range requestStates {
+		for _, st := range store.States {
 			byRequest[pair{string(k), string(st)}] = 0
 		}
 	}

@@ -30,7 +30,7 @@ func TestMetricsFromLogAndStore(t *testing.T) {
 		`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"aws call","api":"RunInstances","code":""}`,
 		`{"time":"2026-11-23T10:00:00Z","level":"WARN","msg":"aws call","api":"RunInstances","code":"InsufficientInstanceCapacity"}`,
 		`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"reclaim","instance_id":"i-0123456789abcdef0"}`,
-		`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"reconciled","instance_id":"i-0123456789abcdef1"}`,
+		`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"reconciled","instance_id":"i-0123456789abcdef1","action":"terminated"}`,
 		`not json at all`,
 	)
 	// A line being written when the scrape comes is counted once complete.
@@ -54,7 +54,7 @@ func TestMetricsFromLogAndStore(t *testing.T) {
 		{"ohfp_aws_calls_total", map[string]string{"api": "RunInstances", "code": "ok"}, 1},
 		{"ohfp_aws_calls_total", map[string]string{"api": "RunInstances", "code": "InsufficientInstanceCapacity"}, 1},
 		{"ohfp_reclaims_total", map[string]string{}, 1},
-		{"ohfp_reconciled_instances_total", map[string]string{}, 1},
+		{"ohfp_reconciled_instances_total", map[string]string{"action": "terminated"}, 1},
 		{"ohfp_template_capacity", map[string]string{"template": "small"}, 3},
 		{"ohfp_template_used", map[string]string{"template": "small"}, 0},
 		{"ohfp_machines", map[string]string{"template": "small", "state": "running"}, 0},
@@ -89,8 +89,8 @@ func TestMetricsFromLogAndStore(t *testing.T) {
 	if got := value(m, "ohfp_template_used", map[string]string{"template": "small"}); got != 2 {
 		t.Errorf("used: %v", got)
 	}
-	if got := value(m, "ohfp_requests", map[string]string{"kind": "create", "state": "running"}); got != 1 {
-		t.Errorf("running create requests: %v", got)
+	if got := value(m, "ohfp_requests", map[string]string{"kind": "create", "state": "placed"}); got != 1 {
+		t.Errorf("placed create requests: %v", got)
 	}
 
 	// Truncated in place (a rotation with no backups): read from the start.

@@ -255,7 +255,7 @@ func TestDashboard(t *testing.T) {
 	var placed struct{ RequestID string }
 	in.call("POST", "/api/v1/requests", `{"template":{"templateId":"big","machineCount":3}}`, http.StatusCreated, &placed)
 	in.call("POST", "/api/v1/requests", `{"template":{"templateId":"nope","machineCount":1}}`, http.StatusNotFound, nil)
-	in.appendLog(`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"reclaim","request_id":"req-x","instance_id":"i-0123456789abcdef0","name":"ip-10-0-0-9.ec2.internal"}`)
+	in.appendLog(`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"reclaim","request_id":"req-x","instance_id":"i-0123456789abcdef0","name":"ip-10-0-0-9.ec2.internal","grace_period":0}`)
 	var ov struct {
 		Provider  string
 		Templates []templateUsage
@@ -273,7 +273,7 @@ func TestDashboard(t *testing.T) {
 	if len(ov.Errors) != 1 || ov.Errors[0].Status != "TEMPLATE_NOT_FOUND" || ov.Errors[0].Operation != hf.OpRequestMachines || ov.Errors[0].Message == "" {
 		t.Fatalf("overview errors: %+v", ov.Errors)
 	}
-	if len(ov.Reclaims) != 1 || ov.Reclaims[0].MachineID != "i-0123456789abcdef0" || ov.Reclaims[0].Name != "ip-10-0-0-9.ec2.internal" {
+	if len(ov.Reclaims) != 1 || ov.Reclaims[0].MachineID != "i-0123456789abcdef0" || ov.Reclaims[0].Name != "ip-10-0-0-9.ec2.internal" || ov.Reclaims[0].Grace == nil {
 		t.Fatalf("overview reclaims: %+v", ov.Reclaims)
 	}
 }

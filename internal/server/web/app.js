@@ -106,7 +106,7 @@ async function refresh() {
     drawEvents("errors", body.errors,
       (e) => [time(e.time), e.operation, e.status, e.requestId || "", e.message], "no errors", 5);
     drawEvents("reclaims", body.reclaims,
-      (e) => [time(e.time), e.machineId, e.name], "no reclaims", 3);
+      (e) => [time(e.time), e.machineId, e.name, e.gracePeriod === undefined ? "" : e.gracePeriod + " s"], "no reclaims", 4);
     document.getElementById("updated").textContent = "updated " + time(body.time);
     problem.hidden = true;
   } catch (err) {
