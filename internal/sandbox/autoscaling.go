@@ -26,6 +26,7 @@ func autoscalingService() *service {
 		"DetachInstances":                     (*Sandbox).detachInstances,
 		"TerminateInstanceInAutoScalingGroup": (*Sandbox).terminateInstanceInAutoScalingGroup,
 		"DeleteAutoScalingGroup":              (*Sandbox).deleteAutoScalingGroup,
+		"DescribeScalingActivities":           (*Sandbox).describeScalingActivities,
 	})
 }
 
@@ -102,50 +103,29 @@ func (g *asGroup) sizes(p params) error {
 }
 
 // configure reads the launch template, mixed instances policy and subnets
-// into g's pools. Caller holds s.mu.
+// the call gives (keeping g's for what it leaves out) into g's pools.
+// Caller holds s.mu.
 func (s *Sandbox) configure(g *asGroup, p params) error {
-	const mip = "MixedInstancesPolicy."
-	prefix := "LaunchTemplate."
-	g.mixed = p.has(mip+"LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId") ||
-		p.has(mip+"LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateName")
-	if g.mixed {
-		prefix = mip + "LaunchTemplate.LaunchTemplateSpecification."
+	if p.under("LaunchTemplate") || p.under("MixedInstancesPolicy") {
+		if err := s.readPolicy(g, p); err != nil {
+			return err
+		}
 	}
-	lt, err := s.world.templateOf(p, prefix)
+	if p.has("VPCZoneIdentifier") {
+		g.vpcZones = p.get("VPCZoneIdentifier")
+	}
+	if g.template.templateID == "" {
+		return validation("Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.")
+	}
+	lt, err := s.world.template(g.template.templateID, "")
 	if err != nil {
 		return validation("%s", asAPIError(err).Message)
 	}
-	if lt.ID == "" {
-		return validation("Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.")
-	}
-	g.template = fleetConfig{templateID: lt.ID, templateName: lt.Name, version: or(p.get(prefix+"Version"), "$Default")}
 	g.spotOnly = !g.mixed && lt.Spot
-	overrides := []override{{}}
-	if g.mixed {
-		const dist = mip + "InstancesDistribution."
-		if g.base, err = p.integer(dist+"OnDemandBaseCapacity", 0); err != nil {
-			return err
-		}
-		if g.pct, err = p.integer(dist+"OnDemandPercentageAboveBaseCapacity", 100); err != nil {
-			return err
-		}
-		if g.base < 0 || g.pct < 0 || g.pct > 100 {
-			return validation("OnDemandBaseCapacity must be at least 0 and OnDemandPercentageAboveBaseCapacity between 0 and 100.")
-		}
-		g.spotAlloc = or(p.get(dist+"SpotAllocationStrategy"), "price-capacity-optimized")
-		g.odAlloc = or(p.get(dist+"OnDemandAllocationStrategy"), "prioritized")
-		g.spotPrice = p.get(dist + "SpotMaxPrice")
-		const ov = mip + "LaunchTemplate.Overrides.member"
-		if n := p.size(ov); n > 0 {
-			overrides = make([]override, n)
-			for i := range n {
-				b := ov + "." + strconv.Itoa(i+1) + "."
-				overrides[i] = override{instanceType: p.get(b + "InstanceType"), weight: p.get(b + "WeightedCapacity")}
-			}
-			g.template.overrides = overrides
-		}
+	overrides := g.template.overrides
+	if len(overrides) == 0 {
+		overrides = []override{{}}
 	}
-	g.vpcZones = p.get("VPCZoneIdentifier")
 	subnets := splitList(g.vpcZones)
 	if len(subnets) == 0 {
 		subnets = []string{lt.SubnetID}
@@ -162,6 +142,43 @@ func (s *Sandbox) configure(g *asGroup, p params) error {
 		}
 	}
 	g.pools, g.spotMax = pools, g.spotPrice
+	return nil
+}
+
+// readPolicy reads LaunchTemplate or MixedInstancesPolicy into g.
+func (s *Sandbox) readPolicy(g *asGroup, p params) error {
+	const mip = "MixedInstancesPolicy."
+	prefix := "LaunchTemplate."
+	g.mixed = p.under(mip + "LaunchTemplate")
+	if g.mixed {
+		prefix = mip + "LaunchTemplate.LaunchTemplateSpecification."
+	}
+	lt, err := s.world.templateOf(p, prefix)
+	if err != nil {
+		return validation("%s", asAPIError(err).Message)
+	}
+	g.template = fleetConfig{templateID: lt.ID, templateName: lt.Name, version: or(p.get(prefix+"Version"), "$Default")}
+	if !g.mixed {
+		return nil
+	}
+	const dist = mip + "InstancesDistribution."
+	if g.base, err = p.integer(dist+"OnDemandBaseCapacity", 0); err != nil {
+		return err
+	}
+	if g.pct, err = p.integer(dist+"OnDemandPercentageAboveBaseCapacity", 100); err != nil {
+		return err
+	}
+	if g.base < 0 || g.pct < 0 || g.pct > 100 {
+		return validation("OnDemandBaseCapacity must be at least 0 and OnDemandPercentageAboveBaseCapacity between 0 and 100.")
+	}
+	g.spotAlloc = or(p.get(dist+"SpotAllocationStrategy"), "price-capacity-optimized")
+	g.odAlloc = or(p.get(dist+"OnDemandAllocationStrategy"), "prioritized")
+	g.spotPrice = p.get(dist + "SpotMaxPrice")
+	const ov = mip + "LaunchTemplate.Overrides.member"
+	for i := range p.size(ov) {
+		b := ov + "." + strconv.Itoa(i+1) + "."
+		g.template.overrides = append(g.template.overrides, override{instanceType: p.get(b + "InstanceType"), weight: p.get(b + "WeightedCapacity")})
+	}
 	return nil
 }
 
@@ -227,14 +244,8 @@ func (s *Sandbox) updateAutoScalingGroup(c *call) error {
 	if err := next.sizes(p); err != nil {
 		return err
 	}
-	if p.has("LaunchTemplate.LaunchTemplateId") || p.has("LaunchTemplate.LaunchTemplateName") ||
-		p.size("MixedInstancesPolicy.LaunchTemplate") > 0 || p.has("VPCZoneIdentifier") {
-		if !p.has("VPCZoneIdentifier") {
-			p["VPCZoneIdentifier"] = []string{g.vpcZones}
-		}
-		if err := s.configure(&next, p); err != nil {
-			return err
-		}
+	if err := s.configure(&next, p); err != nil {
+		return err
 	}
 	*g = next
 	g.retarget()
@@ -425,20 +436,53 @@ func (g *asGroup) decrement(n int) error {
 }
 
 // activity is one scaling activity in Auto Scaling's answer.
-type activity struct{ instanceID, cause, description string }
+type activity struct {
+	cause, description string
+	failure            string // StatusMessage of a failed activity
+}
 
-func (s *Sandbox) writeActivity(x xmlw, element string, g *asGroup, a activity, now time.Time) {
+func (s *Sandbox) writeActivity(x xmlw, element string, g *asGroup, a activity, at time.Time) {
 	x.open(element)
 	x.str("ActivityId", uuid.NewString())
 	x.str("AutoScalingGroupName", g.name)
 	x.str("AutoScalingGroupARN", s.arn(g))
-	x.str("Cause", "At "+now.UTC().Format(time.RFC3339)+" "+a.cause)
-	x.str("Description", a.description+" "+a.instanceID)
+	x.str("Cause", "At "+at.UTC().Format(time.RFC3339)+" "+a.cause)
+	x.str("Description", a.description)
 	x.str("Details", "{}")
-	x.time("StartTime", now)
-	x.str("StatusCode", "InProgress")
-	x.int("Progress", 0)
+	x.time("StartTime", at)
+	if a.failure != "" {
+		x.time("EndTime", at)
+		x.str("StatusCode", "Failed")
+		x.str("StatusMessage", a.failure)
+		x.int("Progress", 100)
+	} else {
+		x.str("StatusCode", "InProgress")
+		x.int("Progress", 0)
+	}
 	x.close(element)
+}
+
+// describeScalingActivities lists the failed launches of the group's last
+// attempt, which is where Auto Scaling tells why a group is short.
+func (s *Sandbox) describeScalingActivities(c *call) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g, err := s.group(c.form.get("AutoScalingGroupName"))
+	if err != nil {
+		return err
+	}
+	queryReply(c, autoscalingNamespace, func(x xmlw) {
+		x.open("Activities")
+		for _, e := range g.errs {
+			s.writeActivity(x, "member", g, activity{
+				cause:       "an instance was started in response to a difference between desired and actual capacity.",
+				description: "Launching a new EC2 instance. Status Reason: " + e.message,
+				failure:     e.code + ": " + e.message,
+			}, g.attempted)
+		}
+		x.close("Activities")
+	})
+	return nil
 }
 
 func (s *Sandbox) detachInstances(c *call) error {
@@ -469,7 +513,7 @@ func (s *Sandbox) detachInstances(c *call) error {
 	queryReply(c, autoscalingNamespace, func(x xmlw) {
 		x.open("Activities")
 		for _, id := range ids {
-			s.writeActivity(x, "member", g, activity{id, "an instance was detached in response to a user request.", "Detaching EC2 instance:"}, c.now)
+			s.writeActivity(x, "member", g, activity{cause: "an instance was detached in response to a user request.", description: "Detaching EC2 instance: " + id}, c.now)
 		}
 		x.close("Activities")
 	})
@@ -501,7 +545,7 @@ func (s *Sandbox) terminateInstanceInAutoScalingGroup(c *call) error {
 		in.terminateAt = c.now
 	}
 	queryReply(c, autoscalingNamespace, func(x xmlw) {
-		s.writeActivity(x, "Activity", g, activity{id, "an instance was taken out of service in response to a user request.", "Terminating EC2 instance:"}, c.now)
+		s.writeActivity(x, "Activity", g, activity{cause: "an instance was taken out of service in response to a user request.", description: "Terminating EC2 instance: " + id}, c.now)
 	})
 	return nil
 }

@@ -173,6 +173,19 @@ func TestAutoScalingGroupUpdateAndCapacity(t *testing.T) {
 	if gs := e.sb.Groups(); len(gs) != 1 || len(gs[0].InstanceIDs) != 5 || gs[0].DesiredCapacity != 5 {
 		t.Fatalf("Groups() = %+v", gs)
 	}
+
+	// Short of capacity: the failed launches are scaling activities.
+	noErr(t, e.sb.SetCapacity("m5.large", "", 0))
+	must(asg.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String("g"), MaxSize: aws.Int32(7), DesiredCapacity: aws.Int32(7)}))
+	acts := must(asg.DescribeScalingActivities(ctx, &autoscaling.DescribeScalingActivitiesInput{AutoScalingGroupName: aws.String("g")})).Activities
+	if len(acts) != 2 || acts[0].StatusCode != astypes.ScalingActivityStatusCodeFailed || !strings.Contains(aws.ToString(acts[0].StatusMessage), "InsufficientInstanceCapacity") {
+		t.Fatalf("activities = %+v", acts)
+	}
+	var fromControl []sandbox.Group
+	control(t, e, "GET", "/_sandbox/groups", "", &fromControl)
+	if len(fromControl) != 1 || len(fromControl[0].InstanceIDs) != 5 || len(fromControl[0].Errors) != 2 {
+		t.Fatalf("GET /_sandbox/groups = %+v", fromControl)
+	}
 }
 
 func tagValueASG(tags []astypes.TagDescription, key string) string {

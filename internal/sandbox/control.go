@@ -16,6 +16,8 @@ func (s *Sandbox) controlMux() *http.ServeMux {
 		key, value, _ := strings.Cut(r.URL.Query().Get("tag"), "=")
 		reply(w, s.InstancesWithTag(key, value), nil)
 	})
+	m.HandleFunc("GET /_sandbox/fleets", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Fleets(), nil) })
+	m.HandleFunc("GET /_sandbox/groups", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Groups(), nil) })
 	m.HandleFunc("GET /_sandbox/calls", func(w http.ResponseWriter, r *http.Request) { reply(w, s.Calls(), nil) })
 	m.HandleFunc("DELETE /_sandbox/calls", func(w http.ResponseWriter, r *http.Request) { s.ResetCalls(); reply(w, nil, nil) })
 

@@ -20,7 +20,19 @@ func checkTags(tags []tag) error {
 			return badParam("Tag value must be at most 256 characters.")
 		}
 	}
-	if len(tags) > maxTagsPerResource {
+	return checkTagCount(tags)
+}
+
+// checkTagCount applies EC2's limit of tags per resource, which the aws:
+// tags AWS itself adds (e.g. aws:ec2:fleet-id) do not count toward.
+func checkTagCount(tags []tag) error {
+	n := 0
+	for _, t := range tags {
+		if !strings.HasPrefix(t.Key, "aws:") {
+			n++
+		}
+	}
+	if n > maxTagsPerResource {
 		return apiErrorf(http.StatusBadRequest, "TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
 	}
 	return nil
@@ -86,7 +98,7 @@ func (s *Sandbox) createTags(c *call) error {
 		for _, t := range add {
 			tags = setTag(tags, t)
 		}
-		if err := checkTags(tags); err != nil {
+		if err := checkTagCount(tags); err != nil {
 			return err
 		}
 		merged[i] = tags

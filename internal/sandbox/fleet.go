@@ -210,6 +210,16 @@ func (p params) size(prefix string) int {
 	return n
 }
 
+// under tells whether the form has any member of structure prefix.
+func (p params) under(prefix string) bool {
+	for k := range p {
+		if strings.HasPrefix(k, prefix+".") {
+			return true
+		}
+	}
+	return false
+}
+
 // parseTime reads an optional ISO 8601 time.
 func parseTime(p params, key string) (time.Time, error) {
 	v := p.get(key)

@@ -255,8 +255,10 @@ func TestMaintainFleetReplacesButNotBelowALoweredTarget(t *testing.T) {
 			t.Errorf("%s %s after DeleteFleets with termination", in.ID, in.State)
 		}
 	}
-	if fs := e.sb.Fleets(); len(fs) != 1 || fs[0].State != "deleted" || len(fs[0].InstanceIDs) != 0 {
-		t.Fatalf("Fleets() = %+v", fs)
+	var fs []sandbox.Fleet
+	control(t, e, "GET", "/_sandbox/fleets", "", &fs)
+	if len(fs) != 1 || fs[0].State != "deleted" || fs[0].Kind != "ec2-fleet" || len(fs[0].InstanceIDs) != 0 {
+		t.Fatalf("GET /_sandbox/fleets = %+v", fs)
 	}
 	_, err := e.ec2.DescribeFleets(ctx, &ec2.DescribeFleetsInput{FleetIds: []string{"fleet-nosuch"}})
 	wantCode(t, err, "InvalidFleetId.NotFound")

@@ -61,13 +61,14 @@ type filler struct {
 	onDemand float64 // part of total wanted on-demand; the rest is spot
 	spotMax  string  // maximum spot price when a pool gives none
 
-	once    bool // launch in one attempt only (request fleets)
-	trim    bool // terminate capacity above the target at once (groups)
-	stopped bool // deleted or expired: launches no more
-	tried   bool
-	due     time.Time // next launch attempt; zero when none is scheduled
-	errs    []fleetError
-	extra   []tag // tags every instance gets on top of its pool's
+	once      bool // launch in one attempt only (request fleets)
+	trim      bool // terminate capacity above the target at once (groups)
+	stopped   bool // deleted or expired: launches no more
+	tried     bool
+	attempted time.Time    // when the last launch attempt ran
+	due       time.Time    // next launch attempt; zero when none is scheduled
+	errs      []fleetError // of the last attempt
+	extra     []tag        // tags every instance gets on top of its pool's
 }
 
 // live tells whether the filler may still launch.
@@ -158,7 +159,7 @@ func (s *Sandbox) step(f *filler, now time.Time) bool {
 // pools in order (by priority when given), each as far as capacity allows.
 // Caller holds s.mu.
 func (s *Sandbox) fill(f *filler, now time.Time) ([]launched, []fleetError) {
-	f.tried, f.due = true, time.Time{}
+	f.tried, f.attempted, f.due = true, now, time.Time{}
 	var out []launched
 	var errs []fleetError
 	needOD, needSpot := f.needs(&s.opts, now)
