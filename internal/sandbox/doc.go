@@ -15,13 +15,27 @@
 //   - EC2 (Query protocol, 2016-11-15): RunInstances, DescribeInstances,
 //     TerminateInstances, CreateTags, DeleteTags, DescribeInstanceTypes,
 //     DescribeImages, DescribeSpotInstanceRequests, DescribeSubnets,
-//     DescribeSecurityGroups, DescribeKeyPairs. Unknown actions answer
-//     InvalidAction (400). Every action honours DryRun=true with
-//     DryRunOperation (412).
+//     DescribeSecurityGroups, DescribeKeyPairs, CreateLaunchTemplate,
+//     DescribeLaunchTemplates, DeleteLaunchTemplate, CreateFleet,
+//     DescribeFleets, DescribeFleetInstances, ModifyFleet, DeleteFleets,
+//     RequestSpotFleet, DescribeSpotFleetRequests,
+//     DescribeSpotFleetInstances, ModifySpotFleetRequest,
+//     CancelSpotFleetRequests. Unknown actions answer InvalidAction (400).
+//     Every action honours DryRun=true with DryRunOperation (412).
+//   - Auto Scaling (Query protocol, 2011-01-01, signing name autoscaling):
+//     CreateAutoScalingGroup, UpdateAutoScalingGroup,
+//     DescribeAutoScalingGroups, SetDesiredCapacity, DetachInstances,
+//     TerminateInstanceInAutoScalingGroup, DeleteAutoScalingGroup,
+//     DescribeScalingActivities. Errors are <ErrorResponse> documents
+//     (ValidationError, AlreadyExists, ResourceInUse).
+//   - STS (Query protocol, 2011-06-15): GetCallerIdentity answers the
+//     sandbox account, arn:aws:iam::<account>:user/sandbox and
+//     SandboxUserID.
 //   - SSM (JSON 1.1): GetParameter, GetParameters.
 //
 // New actions are a handler in the service's action map (ec2Service,
-// ssmService); a new service is one more register call in New.
+// autoscalingService, stsService, ssmService); a new service is one more
+// register call in New.
 //
 // # Behaviour copied from EC2
 //
@@ -60,6 +74,93 @@
 //     instance-terminated-by-price. A user termination closes it with
 //     instance-terminated-by-user.
 //
+// # Launch templates, fleets and groups
+//
+//   - CreateLaunchTemplate keeps ImageId, InstanceType, KeyName,
+//     SecurityGroupIds (or the first network interface's groups and
+//     subnet), IamInstanceProfile, UserData, EbsOptimized, Placement's
+//     zone, spot InstanceMarketOptions, and the instance and volume
+//     TagSpecifications; block device mappings are accepted and dropped.
+//     Templates have one version: Version may be "", 1, $Latest or
+//     $Default, anything else is InvalidLaunchTemplateId.VersionNotFound.
+//     DescribeLaunchTemplates takes ids, names, and the filters
+//     launch-template-name and tag:<key>/tag-key/tag-value;
+//     DeleteLaunchTemplate takes an id or a name. RunInstances with a
+//     template gets its tags too (the call's tags win on the same key).
+//   - EC2 Fleet and Spot Fleet draw from pools: each launch template
+//     config x override (a comma-separated SubnetId makes one pool per
+//     subnet), or each Spot Fleet LaunchSpecification. Pools are checked
+//     at creation like RunInstances and walked in the order given, or by
+//     Priority ascending when priorities are set (allocation strategies
+//     are echoed, not applied). Each launch attempt fills the on-demand
+//     part (EC2 Fleet: OnDemandTargetCapacity, or Total minus
+//     SpotTargetCapacity when DefaultTargetCapacityType is on-demand;
+//     Spot Fleet: OnDemandTargetCapacity), then spot, each instance
+//     counting its override's WeightedCapacity; a pool short of capacity
+//     (SetCapacity) or subnet addresses gives what it can and records
+//     InsufficientInstanceCapacity (or InsufficientFreeAddressesInSubnet)
+//     with EC2's message, and the walk goes on to the next pool.
+//     Capacity above the total target is never replaced in either market.
+//   - Instant fleets launch within CreateFleet and answer fleetInstanceSet
+//     and errorSet. Request and maintain fleets (and Spot Fleets) answer
+//     their id at once and launch Options.FleetDelay later (0: at the next
+//     call); a request fleet makes that one attempt only, and its
+//     activityStatus is then fulfilled or error. A maintain fleet launches
+//     again whenever its active (pending or running) capacity is below
+//     target: after terminations, spot interruptions or a raised target,
+//     FleetDelay after noticing, and DefaultRetryDelay (or FleetDelay if
+//     longer) after an attempt that fell short.
+//   - DescribeFleets answers fleetState (active, deleted_running,
+//     deleted_terminating, deleted), activityStatus (pending_fulfillment,
+//     fulfilled, error), fulfilled capacities, the target, the configs, and
+//     errorSet: the errors of the last attempt (of the launch, for instant
+//     fleets); filters fleet-state, activity-status, type and tags.
+//     DescribeFleetInstances and DescribeSpotFleetInstances list the active
+//     instances (MaxResults/NextToken). DescribeSpotFleetRequests answers
+//     spotFleetRequestState (active, cancelled_running,
+//     cancelled_terminating, cancelled), activityStatus and the config.
+//   - ModifyFleet and ModifySpotFleetRequest set the target (not of
+//     instant fleets); with ExcessCapacityTerminationPolicy
+//     no-termination / noTermination the fleet keeps what it has above
+//     the new target but replaces nothing above it; otherwise (EC2's
+//     default, termination / default) the newest instances above it are
+//     terminated. The policy given at creation or last modification holds.
+//   - DeleteFleets and CancelSpotFleetRequests need TerminateInstances,
+//     work per id (unsuccessful items fleetIdDoesNotExist,
+//     fleetNotInDeletableState, fleetRequestIdDoesNotExist,
+//     fleetRequestNotInCancellableState), and stop all launching. Deleted
+//     fleets stay describable. A passed ValidUntil cancels a fleet (with
+//     its instances if TerminateInstancesWithExpiration).
+//   - Instances launched by an EC2 Fleet carry aws:ec2:fleet-id, by a Spot
+//     Fleet aws:ec2spot:fleet-request-id, plus their template's instance
+//     tags and the fleet's instance TagSpecification; fleet tags stay on
+//     the fleet. Spot instances get sir- requests, so
+//     DescribeSpotInstanceRequests and Interrupt work on them. A
+//     ClientToken seen before answers the same fleet, or
+//     IdempotentParameterMismatch when the parameters differ.
+//   - Auto Scaling groups take LaunchTemplate, or MixedInstancesPolicy with
+//     Overrides (InstanceType, WeightedCapacity) and InstancesDistribution
+//     (OnDemandBaseCapacity, OnDemandPercentageAboveBaseCapacity, default
+//     100, the on-demand part rounded up), MinSize, MaxSize,
+//     DesiredCapacity (default MinSize), VPCZoneIdentifier and Tags. Pools
+//     are override x subnet, walked in that order. A group fulfils like a
+//     maintain fleet toward DesiredCapacity, and also terminates the newest
+//     instances above it (SetDesiredCapacity, UpdateAutoScalingGroup).
+//     Instances carry aws:autoscaling:groupName, the PropagateAtLaunch tags
+//     and the template's tags; they are listed Pending, InService, then
+//     Terminating while shutting down. DetachInstances and
+//     TerminateInstanceInAutoScalingGroup need
+//     ShouldDecrementDesiredCapacity: with it, desired capacity drops (not
+//     below MinSize) and nothing replaces the instance; without, the group
+//     replaces it. DeleteAutoScalingGroup refuses a group with active
+//     instances (ResourceInUse) unless ForceDelete, which terminates them;
+//     the group is gone at once. DescribeScalingActivities lists the failed
+//     launches of the last attempt (StatusCode Failed, StatusMessage
+//     "InsufficientInstanceCapacity: ...").
+//   - Fleets and groups are settled lazily: before each call (and Go
+//     snapshot), the ones that may still launch catch up with the sandbox
+//     clock; with none, nothing is locked.
+//
 // Every sandbox starts with images DefaultImageID (x86_64) and
 // DefaultArmImageID (arm64), subnets DefaultSubnetIDs in zones a, b and c
 // (10.0.0.0/18, 10.0.64.0/18, 10.0.128.0/18), security group
@@ -75,7 +176,8 @@
 // With Options.StateFile, Serve loads the world (instances, tokens, clock
 // offset, registered resources, capacity) from that JSON file if it exists,
 // saves it within a second of each change and on shutdown. Save and Load do
-// the same by hand. Faults, pauses and counters are not saved.
+// the same by hand. Faults, pauses, counters, fleets and Auto Scaling groups
+// are not saved (their instances and launch templates are).
 //
 // # Faults and controls from Go
 //
@@ -89,8 +191,9 @@
 //     InternalError or 503 Unavailable, which the SDK retries; Delay alone
 //     only slows calls. ClearFaults(action) ("" for all), Faults().
 //   - SetCapacity(instanceType, zone, n): only n more instances of the type
-//     in the zone ("" for every zone without a rule of its own); launches use
-//     it up. ClearCapacity, Capacity.
+//     in the zone ("" for every zone without a rule of its own); launches
+//     (RunInstances, fleets and groups alike) use it up. ClearCapacity,
+//     Capacity.
 //   - Interrupt(ids...): spot interruption notice now.
 //   - Pause(action, PauseBefore|PauseAfter): later calls of action block
 //     before changing anything, or after the change is applied but before
@@ -99,7 +202,12 @@
 //   - RegisterImage, RegisterSubnet, RegisterLaunchTemplate,
 //     RegisterSecurityGroup, RegisterKeyPair, SetParameter (SSM).
 //   - Instances, InstancesWithTag(key, value): snapshots with the current
-//     state. Calls: counters per "service:Action"; ResetCalls.
+//     state. Fleets() (EC2 and Spot Fleets, deleted ones included) and
+//     Groups() (Auto Scaling groups): their state, targets and active
+//     instance ids, with the errors of their last launch attempt. Calls:
+//     counters per "service:Action" (e.g. "ec2:CreateFleet",
+//     "autoscaling:CreateAutoScalingGroup", "sts:GetCallerIdentity");
+//     ResetCalls.
 //
 // # Control API
 //
@@ -108,6 +216,8 @@
 // seconds.
 //
 //	GET    /_sandbox/instances[?tag=key[=value]]  []Instance
+//	GET    /_sandbox/fleets                      []Fleet
+//	GET    /_sandbox/groups                      []Group
 //	GET    /_sandbox/calls                       {"ec2:RunInstances": 3, ...}
 //	DELETE /_sandbox/calls                       reset the counters
 //	GET    /_sandbox/faults                      armed faults
@@ -126,7 +236,10 @@
 //	POST   /_sandbox/images                      {"id":"ami-...","name":"...","architecture":"arm64","ownerId":"..."}
 //	POST   /_sandbox/subnets                     {"id":"subnet-...","zone":"us-east-1a","cidr":"10.1.0.0/16","vpcId":"vpc-..."}
 //	POST   /_sandbox/launch-templates            {"id":"lt-...","name":"...","imageId":"...","instanceType":"...",
-//	                                              "subnetId":"...","keyName":"...","securityGroupIds":[...],"spot":false}
+//	                                              "subnetId":"...","keyName":"...","securityGroupIds":[...],"spot":false,
+//	                                              "zone":"...","maxPrice":"...","iamInstanceProfile":"arn:...",
+//	                                              "userData":"...","ebsOptimized":true,"instanceTags":{"k":"v"},
+//	                                              "volumeTags":{...},"tags":{...}}
 //	POST   /_sandbox/security-groups             {"id":"sg-...","name":"..."}
 //	POST   /_sandbox/key-pairs                   {"name":"..."}
 //	POST   /_sandbox/ssm-parameters              {"name":"/my/ami","value":"ami-..."}
