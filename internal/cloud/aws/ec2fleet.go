@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -67,11 +68,15 @@ func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.P
 		ref.launchTemplate = ""
 	}
 	var placed cloud.Placement
+	// The answer names instances only; their launch is now, and the rest
+	// comes with their first describe.
+	now := time.Now()
 	for _, fi := range out.Instances {
 		for _, id := range fi.InstanceIds {
 			placed.Instances = append(placed.Instances, cloud.Instance{
 				ID:           id,
 				State:        "pending",
+				LaunchTime:   now,
 				InstanceType: string(fi.InstanceType),
 				Spot:         fi.Lifecycle == types.InstanceLifecycleSpot,
 			})
