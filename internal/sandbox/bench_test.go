@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -62,4 +63,66 @@ func tenThousand(b *testing.B) *env {
 		run(b, e, &ec2.RunInstancesInput{MinCount: aws.Int32(1000), TagSpecifications: tagSpec("ohfp:request-id", tag, "ohfp:template-id", "tmpl", "ohfp:provider", "aws")})
 	}
 	return e
+}
+
+// BenchmarkCreateInstantFleet1000 is a request of 1,000 machines through
+// an instant EC2 Fleet over two types.
+func BenchmarkCreateInstantFleet1000(b *testing.B) {
+	e := start(b, sandbox.Options{})
+	ctx := context.Background()
+	lt := must(e.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("bench"),
+		LaunchTemplateData: &types.RequestLaunchTemplateData{ImageId: aws.String(sandbox.DefaultImageID)}})).LaunchTemplate.LaunchTemplateId
+	in := &ec2.CreateFleetInput{
+		Type: types.FleetTypeInstant,
+		LaunchTemplateConfigs: []types.FleetLaunchTemplateConfigRequest{{
+			LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecificationRequest{LaunchTemplateId: lt, Version: aws.String("$Latest")},
+			Overrides:                   []types.FleetLaunchTemplateOverridesRequest{{InstanceType: types.InstanceTypeM5Large}, {InstanceType: types.InstanceTypeC5Large}},
+		}},
+		TargetCapacitySpecification: &types.TargetCapacitySpecificationRequest{TotalTargetCapacity: aws.Int32(1000), DefaultTargetCapacityType: types.DefaultTargetCapacityTypeOnDemand},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		in.ClientToken = nil // the SDK fills in a new one, or the fleet is answered again
+		out, err := e.ec2.CreateFleet(ctx, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n := len(out.Instances[0].InstanceIds); n != 1000 {
+			b.Fatalf("%d instances", n)
+		}
+		b.StopTimer()
+		if _, err := e.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: out.Instances[0].InstanceIds}); err != nil {
+			b.Fatal(err)
+		}
+		e.sb.Advance(2 * time.Hour) // purged at the next launch: the subnet never fills
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFleetStatus1000 is the status poll of a maintain fleet of 1,000
+// among 10,000 instances: its active instances, then their descriptions.
+func BenchmarkFleetStatus1000(b *testing.B) {
+	e := tenThousand(b)
+	ctx := context.Background()
+	lt := must(e.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("bench"),
+		LaunchTemplateData: &types.RequestLaunchTemplateData{ImageId: aws.String(sandbox.DefaultImageID), InstanceType: types.InstanceTypeM5Large}})).LaunchTemplate.LaunchTemplateId
+	id := must(e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{
+		Type:                        types.FleetTypeMaintain,
+		LaunchTemplateConfigs:       []types.FleetLaunchTemplateConfigRequest{{LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecificationRequest{LaunchTemplateId: lt}}},
+		TargetCapacitySpecification: &types.TargetCapacitySpecificationRequest{TotalTargetCapacity: aws.Int32(1000), DefaultTargetCapacityType: types.DefaultTargetCapacityTypeOnDemand},
+	})).FleetId
+	b.ReportAllocs()
+	for b.Loop() {
+		fi, err := e.ec2.DescribeFleetInstances(ctx, &ec2.DescribeFleetInstancesInput{FleetId: id})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{tagFilter("aws:ec2:fleet-id", aws.ToString(id))}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(fi.ActiveInstances) != 1000 || len(out.Reservations[0].Instances) != 1000 {
+			b.Fatalf("%d active, %d described", len(fi.ActiveInstances), len(out.Reservations[0].Instances))
+		}
+	}
 }

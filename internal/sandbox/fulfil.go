@@ -160,6 +160,7 @@ func (s *Sandbox) step(f *filler, now time.Time) bool {
 // Caller holds s.mu.
 func (s *Sandbox) fill(f *filler, now time.Time) ([]launched, []fleetError) {
 	f.tried, f.attempted, f.due = true, now, time.Time{}
+	s.purge(now) // as RunInstances does, so long runs reuse addresses
 	var out []launched
 	var errs []fleetError
 	needOD, needSpot := f.needs(&s.opts, now)
