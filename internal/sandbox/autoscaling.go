@@ -587,13 +587,8 @@ func (s *Sandbox) Groups() []Group {
 	out := []Group{}
 	for _, name := range sortedKeys(s.world.asgs) {
 		g := s.world.asgs[name]
-		v := Group{Name: name, MinSize: g.minSize, MaxSize: g.maxSize, DesiredCapacity: g.desired, InstanceIDs: []string{}}
-		for _, m := range g.activeMembers(s, now) {
-			v.InstanceIDs = append(v.InstanceIDs, m.in.id)
-		}
-		for _, e := range g.errs {
-			v.Errors = append(v.Errors, e.code+": "+e.message)
-		}
+		v := Group{Name: name, MinSize: g.minSize, MaxSize: g.maxSize, DesiredCapacity: g.desired}
+		v.InstanceIDs, v.Errors = g.snapshot(s, now)
 		out = append(out, v)
 	}
 	return out

@@ -341,18 +341,22 @@ func (s *Sandbox) modifyFleet(c *call) error {
 }
 
 func (s *Sandbox) deleteFleets(c *call) error {
-	ids := c.form.list("FleetId")
+	return s.removeFleetsCall(c, "FleetId", false, deletionXML{"successfulFleetDeletionSet", "unsuccessfulFleetDeletionSet", "currentFleetState", "previousFleetState", "fleetId"})
+}
+
+// removeFleetsCall is DeleteFleets or CancelSpotFleetRequests: the fleets
+// named idKey.N removed, with their instances when TerminateInstances.
+func (s *Sandbox) removeFleetsCall(c *call, idKey string, spotFleet bool, names deletionXML) error {
+	ids := c.form.list(idKey)
 	if len(ids) == 0 {
-		return missing("FleetId")
+		return missing(idKey)
 	}
 	if !c.form.has("TerminateInstances") {
 		return missing("TerminateInstances")
 	}
 	defer s.update()()
-	ds := s.removeFleets(ids, false, c.form.boolean("TerminateInstances"), c.now)
-	ec2Reply(c, func(x xmlw) {
-		writeDeletions(x, ds, deletionXML{"successfulFleetDeletionSet", "unsuccessfulFleetDeletionSet", "currentFleetState", "previousFleetState", "fleetId"})
-	})
+	ds := s.removeFleets(ids, spotFleet, c.form.boolean("TerminateInstances"), c.now)
+	ec2Reply(c, func(x xmlw) { writeDeletions(x, ds, names) })
 	return nil
 }
 

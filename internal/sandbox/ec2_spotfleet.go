@@ -225,17 +225,5 @@ func (s *Sandbox) modifySpotFleetRequest(c *call) error {
 }
 
 func (s *Sandbox) cancelSpotFleetRequests(c *call) error {
-	ids := c.form.list("SpotFleetRequestId")
-	if len(ids) == 0 {
-		return missing("SpotFleetRequestId")
-	}
-	if !c.form.has("TerminateInstances") {
-		return missing("TerminateInstances")
-	}
-	defer s.update()()
-	ds := s.removeFleets(ids, true, c.form.boolean("TerminateInstances"), c.now)
-	ec2Reply(c, func(x xmlw) {
-		writeDeletions(x, ds, deletionXML{"successfulFleetRequestSet", "unsuccessfulFleetRequestSet", "currentSpotFleetRequestState", "previousSpotFleetRequestState", "spotFleetRequestId"})
-	})
-	return nil
+	return s.removeFleetsCall(c, "SpotFleetRequestId", true, deletionXML{"successfulFleetRequestSet", "unsuccessfulFleetRequestSet", "currentSpotFleetRequestState", "previousSpotFleetRequestState", "spotFleetRequestId"})
 }

@@ -309,17 +309,12 @@ func (s *Sandbox) Fleets() []Fleet {
 		v := Fleet{
 			ID: f.id, Kind: "ec2-fleet", Type: f.typ, State: f.state(&s.opts, now),
 			ActivityStatus: f.activity(&s.opts, now), TargetCapacity: f.totalTarget,
-			OnDemandCapacity: f.onDemand, FulfilledCapacity: od + sp, InstanceIDs: []string{},
+			OnDemandCapacity: f.onDemand, FulfilledCapacity: od + sp,
 		}
 		if f.spotFleet {
 			v.Kind, v.State = "spot-fleet", f.spotState(&s.opts, now)
 		}
-		for _, m := range f.activeMembers(s, now) {
-			v.InstanceIDs = append(v.InstanceIDs, m.in.id)
-		}
-		for _, e := range f.errs {
-			v.Errors = append(v.Errors, e.code+": "+e.message)
-		}
+		v.InstanceIDs, v.Errors = f.snapshot(s, now)
 		out = append(out, v)
 	}
 	return out

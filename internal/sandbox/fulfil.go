@@ -238,6 +238,19 @@ func (f *filler) activeMembers(s *Sandbox, now time.Time) []member {
 	return out
 }
 
+// snapshot is the filler's active instance ids and its last errors, for
+// the Go API.
+func (f *filler) snapshot(s *Sandbox, now time.Time) (ids, errs []string) {
+	ids = []string{}
+	for _, m := range f.activeMembers(s, now) {
+		ids = append(ids, m.in.id)
+	}
+	for _, e := range f.errs {
+		errs = append(errs, e.code+": "+e.message)
+	}
+	return ids, errs
+}
+
 // order sorts pools by priority (those without one last), keeping the
 // given order among equals.
 func order(pools []*pool) {

@@ -210,13 +210,18 @@ func (x xmlw) time(name string, t time.Time) {
 	x.close(name)
 }
 
-// items writes <name><item>v</item>...</name>.
-func (x xmlw) items(name string, vs []string) {
+// items writes <name><item>v</item>...</name>, EC2's lists.
+func (x xmlw) items(name string, vs []string) { x.list(name, "item", vs) }
+
+// members writes <name><member>v</member>...</name>, the awsquery lists.
+func (x xmlw) members(name string, vs []string) { x.list(name, "member", vs) }
+
+func (x xmlw) list(name, element string, vs []string) {
 	x.open(name)
 	for _, v := range vs {
-		x.open("item")
+		x.open(element)
 		x.text(v)
-		x.close("item")
+		x.close(element)
 	}
 	x.close(name)
 }

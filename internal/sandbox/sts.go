@@ -50,17 +50,6 @@ func queryReply(c *call, ns string, body func(x xmlw)) {
 	x.close(c.action + "Response")
 }
 
-// members writes <name><member>v</member>...</name>.
-func (x xmlw) members(name string, vs []string) {
-	x.open(name)
-	for _, v := range vs {
-		x.open("member")
-		x.text(v)
-		x.close("member")
-	}
-	x.close(name)
-}
-
 const (
 	stsVersion   = "2011-06-15"
 	stsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/"
