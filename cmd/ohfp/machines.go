@@ -25,38 +25,28 @@ func machinesCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List machines as last seen (alive ones unless --all), without asking AWS",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := out.output(cmd)
-			if err != nil {
-				return err
-			}
-			return withApp(cmd, func(a *app.App) error {
-				q := store.MachineQuery{TemplateID: template, AliveOnly: !all}
-				if q.TemplateID == "" && all {
-					// The store selects nothing for an empty query: every
-					// machine belongs to a stored request.
-					rs, err := a.Broker.Requests(cmd.Context(), store.RequestQuery{Kind: store.KindCreate})
-					if err != nil {
-						return err
-					}
-					for _, r := range rs {
-						q.RequestIDs = append(q.RequestIDs, r.ID)
-					}
-					if len(q.RequestIDs) == 0 {
-						return o.List(nil)
-					}
-				}
-				ms, err := a.Broker.Machines(cmd.Context(), q)
+		RunE: out.listing(func(cmd *cobra.Command, _ []string, a *app.App, o cli.Output) error {
+			q := store.MachineQuery{TemplateID: template, AliveOnly: !all}
+			if q.TemplateID == "" && all {
+				// The store selects nothing for an empty query: every
+				// machine belongs to a stored request.
+				rs, err := a.Broker.Requests(cmd.Context(), store.RequestQuery{Kind: store.KindCreate})
 				if err != nil {
 					return err
 				}
-				rows := make([]cli.Record, len(ms))
-				for i, m := range ms {
-					rows[i] = cli.MachineRow(m)
+				for _, r := range rs {
+					q.RequestIDs = append(q.RequestIDs, r.ID)
 				}
-				return o.List(rows)
-			})
-		},
+				if len(q.RequestIDs) == 0 {
+					return o.List(nil)
+				}
+			}
+			ms, err := a.Broker.Machines(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			return o.List(cli.Rows(ms, cli.MachineRow))
+		}),
 	}
 	list.Flags().StringVar(&template, "template", "", "only machines of this template")
 	list.Flags().BoolVar(&all, "all", false, "also machines terminated, failed or returned")

@@ -33,27 +33,17 @@ func requestsCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List stored requests, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := out.output(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: out.listing(func(cmd *cobra.Command, _ []string, a *app.App, o cli.Output) error {
 			if state != "" {
 				q.States = []store.State{store.State(state)}
 			}
 			q.Kind = store.Kind(kind)
-			return withApp(cmd, func(a *app.App) error {
-				rs, err := a.Broker.Requests(cmd.Context(), q)
-				if err != nil {
-					return err
-				}
-				rows := make([]cli.Record, len(rs))
-				for i, r := range rs {
-					rows[i] = cli.RequestRow(r)
-				}
-				return o.List(rows)
-			})
-		},
+			rs, err := a.Broker.Requests(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			return o.List(cli.Rows(rs, cli.RequestRow))
+		}),
 	}
 	list.Flags().StringVar(&state, "state", "", "only requests in this state: pending, running, complete, complete_with_error, failed")
 	list.Flags().StringVar(&kind, "kind", "", "only create or return requests")
@@ -63,23 +53,17 @@ func requestsCommand() *cobra.Command {
 		Use:   "show REQUEST_ID",
 		Short: "Show a request and its machines, with the status getRequestStatus reports now",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := out.output(cmd)
+		RunE: out.listing(func(cmd *cobra.Command, args []string, a *app.App, o cli.Output) error {
+			r, err := a.Broker.Request(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			return withApp(cmd, func(a *app.App) error {
-				r, err := a.Broker.Request(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				st, err := a.Broker.Status(cmd.Context(), []string{r.ID})
-				if err != nil {
-					return err
-				}
-				return o.One(cli.RequestDetail(r, st[0]))
-			})
-		},
+			st, err := a.Broker.Status(cmd.Context(), []string{r.ID})
+			if err != nil {
+				return err
+			}
+			return o.One(cli.RequestDetail(r, st[0]))
+		}),
 	}
 	watch := &cobra.Command{
 		Use:   "watch REQUEST_ID",

@@ -42,6 +42,17 @@ func withApp(cmd *cobra.Command, fn func(a *app.App) error) error {
 	return fn(a)
 }
 
+// listing runs fn with the provider instance and the output the flags ask for.
+func (o *outputFlags) listing(fn func(cmd *cobra.Command, args []string, a *app.App, out cli.Output) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		out, err := o.output(cmd)
+		if err != nil {
+			return err
+		}
+		return withApp(cmd, func(a *app.App) error { return fn(cmd, args, a, out) })
+	}
+}
+
 func templatesCommand() *cobra.Command {
 	var out outputFlags
 	cmd := &cobra.Command{
@@ -56,46 +67,30 @@ func templatesCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List templates with the machines still available from each",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := out.output(cmd)
+		RunE: out.listing(func(cmd *cobra.Command, _ []string, a *app.App, o cli.Output) error {
+			ts, err := a.Broker.Templates(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return withApp(cmd, func(a *app.App) error {
-				ts, err := a.Broker.Templates(cmd.Context())
-				if err != nil {
-					return err
-				}
-				rows := make([]cli.Record, len(ts))
-				for i, t := range ts {
-					rows[i] = cli.TemplateRow(t)
-				}
-				return o.List(rows)
-			})
-		},
+			return o.List(cli.Rows(ts, cli.TemplateRow))
+		}),
 	}
 	show := &cobra.Command{
 		Use:   "show TEMPLATE_ID",
 		Short: "Show every field of one template (user data by size only)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := out.output(cmd)
+		RunE: out.listing(func(cmd *cobra.Command, args []string, a *app.App, o cli.Output) error {
+			ts, err := a.Broker.Templates(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return withApp(cmd, func(a *app.App) error {
-				ts, err := a.Broker.Templates(cmd.Context())
-				if err != nil {
-					return err
+			for _, t := range ts {
+				if t.ID == args[0] {
+					return o.One(cli.TemplateDetail(t))
 				}
-				for _, t := range ts {
-					if t.ID == args[0] {
-						return o.One(cli.TemplateDetail(t))
-					}
-				}
-				return fault.New(fault.TemplateNotFound, "Template '%s' not found; templates: %s", args[0], strings.Join(a.Config.TemplateIDs(), ", "))
-			})
-		},
+			}
+			return fault.New(fault.TemplateNotFound, "Template '%s' not found; templates: %s", args[0], strings.Join(a.Config.TemplateIDs(), ", "))
+		}),
 	}
 	validate := &cobra.Command{
 		Use:   "validate [FILE]",

@@ -11,6 +11,15 @@ import (
 	"github.com/ohfp/ohfp/internal/store"
 )
 
+// Rows makes one record of each item.
+func Rows[T any](items []T, row func(T) Record) []Record {
+	out := make([]Record, len(items))
+	for i, it := range items {
+		out[i] = row(it)
+	}
+	return out
+}
+
 // TemplateRow is a template as `templates list` shows it.
 func TemplateRow(t broker.TemplateInfo) Record {
 	return Record{

@@ -251,21 +251,19 @@ func fleetStatements(u usage, ec2ARN func(kind, id string) string) []Statement {
 // create the service-linked roles its launch APIs need on first use.
 func roleStatements(u usage) []Statement {
 	var st []Statement
-	if len(u.profiles) > 0 {
-		var arns []string
-		for p := range u.profiles {
-			arns = append(arns, roleARN(p))
+	for _, pass := range []struct {
+		sid, service string
+		names        map[string]bool
+	}{{"PassInstanceRoles", ec2Service, u.profiles}, {"PassFleetRole", spotFleetService, u.fleetRoles}} {
+		if len(pass.names) == 0 {
+			continue
 		}
-		st = append(st, Statement{Sid: "PassInstanceRoles", Action: []string{"iam:PassRole"}, Resource: arns,
-			Condition: Conditions{"StringEquals": {"iam:PassedToService": {ec2Service}}}})
-	}
-	if len(u.fleetRoles) > 0 {
 		var arns []string
-		for r := range u.fleetRoles {
-			arns = append(arns, roleARN(r))
+		for n := range pass.names {
+			arns = append(arns, roleARN(n))
 		}
-		st = append(st, Statement{Sid: "PassFleetRole", Action: []string{"iam:PassRole"}, Resource: arns,
-			Condition: Conditions{"StringEquals": {"iam:PassedToService": {spotFleetService}}}})
+		st = append(st, Statement{Sid: pass.sid, Action: []string{"iam:PassRole"}, Resource: arns,
+			Condition: Conditions{"StringEquals": {"iam:PassedToService": {pass.service}}}})
 	}
 	var linked []string
 	if u.spot {
