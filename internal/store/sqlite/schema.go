@@ -61,6 +61,8 @@ CREATE TABLE machines (
 CREATE INDEX machines_request ON machines (request_id, launch_time, instance_id);
 CREATE INDEX machines_return ON machines (return_id);
 CREATE INDEX machines_template ON machines (template_id);
+-- Usage counts alive machines per template on every getAvailableTemplates.
+CREATE INDEX machines_alive ON machines (template_id) WHERE alive;
 CREATE INDEX machines_name ON machines (name);
 
 CREATE TABLE facts (
