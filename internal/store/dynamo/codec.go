@@ -62,7 +62,7 @@ func requestItem(r *store.Request, retention time.Duration) (item, error) {
 		it["machines"] = attrS(string(refs))
 	}
 	if r.State.Finished() {
-		it["expires_at"] = attrN(expiry(r.UpdatedAt, retention))
+		it[ttlAttribute] = attrN(expiry(r.UpdatedAt, retention))
 	}
 	return it, nil
 }
@@ -152,7 +152,7 @@ func machineItem(m *store.Machine, retention time.Duration) item {
 		it["alive"] = attrS(aliveFlag)
 		it["alive_key"] = attrS(aliveKey(m.TemplateID, m.InstanceID))
 	} else {
-		it["expires_at"] = attrN(expiry(m.UpdatedAt, retention))
+		it[ttlAttribute] = attrN(expiry(m.UpdatedAt, retention))
 	}
 	return it
 }

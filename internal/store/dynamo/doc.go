@@ -61,9 +61,11 @@
 //
 // # Expiry
 //
-// Finished requests and dead machines carry expires_at = updated +
-// Retention (epoch seconds) for DynamoDB's TTL, which Init enables. Alive
-// machines never expire; a create request finished longer than Retention
-// ago may, while its machines live on and keep counting in Usage. Purge
-// deletes at once, following store.Store's rules.
+// Dead machines carry expires_at = updated + Retention (epoch seconds) for
+// DynamoDB's TTL, which Init enables; alive machines never expire. A
+// finished request carries it too, but only once none of its machines is
+// alive: the write that finishes it checks its machines, and a later write
+// that kills its last alive machine (a return) sets it to now + Retention.
+// So a host running for months keeps its create request, which returning
+// the host needs. Purge deletes at once, following store.Store's rules.
 package dynamo

@@ -19,6 +19,14 @@ import (
 // SaveMachines upserts machines (keyed by InstanceID) in batches; each
 // machine is written whole and on its own.
 func (s *Store) SaveMachines(ctx context.Context, machines []store.Machine) error {
+	if err := s.saveMachines(ctx, machines); err != nil {
+		return err
+	}
+	s.expireReleased(ctx, machines, "")
+	return nil
+}
+
+func (s *Store) saveMachines(ctx context.Context, machines []store.Machine) error {
 	items, err := machineItemsOf(machines, s.retention)
 	if err != nil {
 		return fmt.Errorf("save machines: %w", err)

@@ -128,6 +128,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r *store.Request, machines ..
 		return fmt.Errorf("update request %s: %w", r.ID, err)
 	}
 	*r = next
+	s.expireReleased(ctx, machines, r.ID)
 	return nil
 }
 
@@ -135,6 +136,15 @@ func (s *Store) update(ctx context.Context, version int64, r *store.Request, mac
 	it, err := requestItem(r, s.retention)
 	if err != nil {
 		return err
+	}
+	if r.State.Finished() {
+		alive, err := s.holdsAlive(ctx, r.Kind, r.ID, machines)
+		if err != nil {
+			return err
+		}
+		if alive {
+			delete(it, ttlAttribute)
+		}
 	}
 	machineItems, err := machineItemsOf(machines, s.retention)
 	if err != nil {

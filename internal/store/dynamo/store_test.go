@@ -131,16 +131,41 @@ func TestFinishedItemsExpire(t *testing.T) {
 	if err := st.UpdateRequest(ctx, r, alive, dead); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := expiresAt("-requests", "id", r.ID)
-	if want := r.UpdatedAt.Add(dynamo.DefaultRetention).Unix(); !ok || got != want {
-		t.Errorf("finished request expires_at = %d (present %v), want %d", got, ok, want)
+	if _, ok := expiresAt("-requests", "id", r.ID); ok {
+		t.Error("a finished request holding an alive machine carries expires_at")
 	}
 	if _, ok := expiresAt("-machines", "instance_id", alive.InstanceID); ok {
 		t.Error("an alive machine carries expires_at")
 	}
-	got, ok = expiresAt("-machines", "instance_id", dead.InstanceID)
+	got, ok := expiresAt("-machines", "instance_id", dead.InstanceID)
 	if want := dead.UpdatedAt.Add(dynamo.DefaultRetention).Unix(); !ok || got != want {
 		t.Errorf("dead machine expires_at = %d (present %v), want %d", got, ok, want)
+	}
+
+	// Returning the last alive machine releases the create request; the
+	// return request, finished with only dead machines, expires too.
+	ret := &store.Request{ID: "ret-1", Kind: store.KindReturn, State: store.StatePending,
+		Machines: []store.MachineRef{{InstanceID: alive.InstanceID}}}
+	if err := st.CreateRequest(ctx, ret, -1); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(dynamo.DefaultRetention).Unix()
+	alive.ReturnID, alive.State = ret.ID, "terminated"
+	ret.State = store.StateComplete
+	if err := st.UpdateRequest(ctx, ret, alive); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(dynamo.DefaultRetention).Unix()
+	if got, ok := expiresAt("-requests", "id", r.ID); !ok || got < before || got > after {
+		t.Errorf("released request expires_at = %d (present %v), want now + retention in [%d, %d]", got, ok, before, after)
+	}
+	got, ok = expiresAt("-requests", "id", ret.ID)
+	if want := ret.UpdatedAt.Add(dynamo.DefaultRetention).Unix(); !ok || got != want {
+		t.Errorf("finished return request expires_at = %d (present %v), want %d", got, ok, want)
+	}
+	// Expiry is invisible through the Store: the request reads as before.
+	if got, err := st.GetRequests(ctx, []string{r.ID}); err != nil || len(got) != 1 || got[0].Version != r.Version {
+		t.Errorf("released request reads back as %+v, %v; want version %d", got, err, r.Version)
 	}
 }
 
