@@ -33,10 +33,10 @@
 // GetRequests and lookups by instance id are BatchGetItem calls of up to 100
 // keys (strongly consistent, unprocessed keys retried); machines of
 // requests are one paginated Query per request on by-request, eight at a
-// time. Reading 1,000 machines thus takes 10 calls by instance id, and as
-// many calls as requests (one page holds thousands of machines) by request. Usage is two
-// Queries on by-state (pending, running) and one on alive, whatever the
-// number of templates; keeping counters instead would need a read of every
+// time. Reading 1,000 machines thus takes 10 calls by instance id, and by
+// request as many calls as requests (a page holds thousands of machines).
+// Usage is two Queries on by-state (pending, running) and one on alive,
+// whatever the number of templates; keeping counters instead would need a read of every
 // machine's previous state on each save. Only listings with neither a state
 // nor a template (ListRequests' zero query, used by transfers) and Purge scan.
 // Reads through indexes are eventually consistent; on AWS they trail writes
@@ -56,8 +56,11 @@
 // and commits {put request if absent, bump guard if its version is
 // unchanged} in one transaction, retrying with jitter when another host
 // bumped the guard first. Since usage is read through indexes, the guard
-// also remembers the requests it admitted in the last few seconds, so a
+// also remembers the requests it admitted in the last 30 seconds, so a
 // request admitted by another host counts even before the index shows it.
+// What stays open is the index lag of an update that turns a request's
+// Outstanding into alive machines: for that fraction of a second a check
+// may see the one without the other.
 //
 // # Expiry
 //
