@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -427,5 +428,36 @@ func TestSpotFleetLaunchSpecifications(t *testing.T) {
 	got := e.sb.InstancesWithTag("aws:ec2spot:fleet-request-id", id)
 	if len(got) != 2 || !got[0].Spot || got[0].Type != "c5.xlarge" || got[0].Tags["spec"] != "1" || got[0].Zone != "us-east-1c" {
 		t.Fatalf("instances = %+v", got)
+	}
+}
+
+func TestMaintainFleetUnderConcurrentCalls(t *testing.T) {
+	e := start(t, sandbox.Options{})
+	ctx := context.Background()
+	id := template(t, e, "ohfp-lt")
+	fid := aws.ToString(must(e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{
+		Type:                        types.FleetTypeMaintain,
+		LaunchTemplateConfigs:       ltConfig(id, over(types.InstanceTypeM5Large, 1)),
+		TargetCapacitySpecification: target(20, 10, types.DefaultTargetCapacityTypeSpot),
+	})).FleetId)
+	first := fleetInstances(t, e, fid)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			if _, err := e.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: first[2*i : 2*i+2]}); err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := e.ec2.DescribeFleets(ctx, &ec2.DescribeFleetsInput{FleetIds: []string{fid}}); err != nil {
+				t.Error(err)
+			}
+			e.sb.Fleets()
+		})
+	}
+	wg.Wait()
+	now := fleetInstances(t, e, fid)
+	if len(now) != 20 || slices.ContainsFunc(now, func(id string) bool { return slices.Contains(first, id) }) {
+		t.Fatalf("after replacing all 20: %d active, old ones among them", len(now))
 	}
 }

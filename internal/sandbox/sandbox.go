@@ -30,6 +30,9 @@ const (
 	// DefaultPendingDelay is what `ohfp sandbox` should pass as PendingDelay
 	// to look like EC2; the zero value of Options means "running at once".
 	DefaultPendingDelay = 2 * time.Second
+	// DefaultFleetDelay is what `ohfp sandbox` should pass as FleetDelay:
+	// fleets and groups launch a few seconds after being asked, like AWS's.
+	DefaultFleetDelay = 5 * time.Second
 )
 
 // Options configure a Sandbox. Zero values give a sandbox in us-east-1 whose
