@@ -201,12 +201,15 @@ func TestFirstTypeWithoutCapacityFallsBack(t *testing.T) {
 func TestNoCapacityAnywhereLeavesNothingBehind(t *testing.T) {
 	for _, tc := range []struct {
 		api, fleetType string
+		// reason: the sandbox reports why. A Spot Fleet's reasons are in
+		// DescribeSpotFleetRequestHistory, which it does not serve yet.
+		reason bool
 	}{
-		{"EC2Fleet", "instant"},
-		{"EC2Fleet", "request"},
-		{"EC2Fleet", "maintain"},
-		{"SpotFleet", "request"},
-		{"ASG", ""},
+		{"EC2Fleet", "instant", true},
+		{"EC2Fleet", "request", true},
+		{"EC2Fleet", "maintain", true},
+		{"SpotFleet", "request", false},
+		{"ASG", "", true},
 	} {
 		t.Run(tc.api+"-"+tc.fleetType, func(t *testing.T) {
 			t.Parallel()
@@ -225,7 +228,10 @@ func TestNoCapacityAnywhereLeavesNothingBehind(t *testing.T) {
 
 			message := requestFailing(t, e, "none", 10)
 
-			if !strings.Contains(message, "InsufficientInstanceCapacity") {
+			if !strings.Contains(message, "0 of 10") && !strings.Contains(message, "no instance") {
+				t.Errorf("message %q does not say nothing was launched", message)
+			}
+			if tc.reason && !strings.Contains(message, "InsufficientInstanceCapacity") {
 				t.Errorf("message %q lacks the AWS reason", message)
 			}
 			if n := len(e.sb.Instances()); n != 0 {
@@ -304,6 +310,37 @@ func TestExampleTemplatesLoadAndLaunch(t *testing.T) {
 				if r := e.wait(e.request(tpl.ID, 3)); r.Status != "complete" || len(r.Machines) != 3 {
 					t.Errorf("%s: request ended %s with %d machines: %s", tpl.ID, r.Status, len(r.Machines), r.Message)
 				}
+			}
+		})
+	}
+}
+
+func TestShortFleetReportsWhatCame(t *testing.T) {
+	for _, api := range []string{"EC2Fleet", "SpotFleet"} {
+		t.Run(api, func(t *testing.T) {
+			t.Parallel()
+			// Instances stay pending a while: the fleet gives up before
+			// they run, and they must still be reported.
+			e := newEnv(t, sandbox.Options{PendingDelay: 2 * time.Second}, []map[string]any{
+				apiTemplate("short", api, "request", nil),
+			}, nil)
+			if err := e.sb.SetCapacity("t3.micro", "", 4); err != nil {
+				t.Fatal(err)
+			}
+
+			req := e.wait(e.request("short", 10))
+
+			succeeded := 0
+			for _, m := range req.Machines {
+				if m.Result == "succeed" {
+					succeeded++
+				}
+			}
+			if req.Status != "complete_with_error" || succeeded != 4 || !strings.HasPrefix(req.Message, "4 of 10 machines obtained.") {
+				t.Errorf("request ended %s with %d of %d machines succeeded: %q", req.Status, succeeded, len(req.Machines), req.Message)
+			}
+			if api == "EC2Fleet" && !strings.Contains(req.Message, "InsufficientInstanceCapacity") {
+				t.Errorf("message %q lacks the fleet's errors", req.Message)
 			}
 		})
 	}
