@@ -67,8 +67,12 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, cert TLS, read
 		return fmt.Errorf("serve: %s is reachable from other hosts: a bearer token is required (--token-file or %s)", ln.Addr(), TokenEnv)
 	}
 	followCtx, stopFollow := context.WithCancel(ctx)
-	defer stopFollow()
-	go s.Follow(followCtx, time.Second)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		s.follow(followCtx, time.Second)
+	}()
+	defer func() { stopFollow(); <-followed }()
 	done := make(chan error, 1)
 	go func() {
 		if srv.TLSConfig != nil {

@@ -115,9 +115,9 @@ func (s *Server) routes() []route {
 // ServeHTTP serves every route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Follow reads the log file every interval until ctx ends, so that lines
+// follow reads the log file every interval until ctx ends, so that lines
 // are counted even when a rotation happens twice between two scrapes.
-func (s *Server) Follow(ctx context.Context, every time.Duration) {
+func (s *Server) follow(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
