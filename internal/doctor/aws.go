@@ -215,13 +215,19 @@ func checkResources(ctx context.Context, c clients, cfg *config.Config, images m
 			})
 		}},
 		{kind: "launch template", field: "launchTemplateId", found: func(ctx context.Context, ids []string) ([]string, error) {
-			out, err := c.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{Filters: filter("launch-template-id", ids)})
-			return collect(out, err, func(o *ec2.DescribeLaunchTemplatesOutput) (s []string) {
-				for _, x := range o.LaunchTemplates {
-					s = append(s, awssdk.ToString(x.LaunchTemplateId))
+			// DescribeLaunchTemplates has no id filter, and one unknown id
+			// fails a call by ids as a whole: ask for each on its own.
+			var found []string
+			for _, id := range ids {
+				_, err := c.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateIds: []string{id}})
+				switch {
+				case err == nil:
+					found = append(found, id)
+				case !strings.HasPrefix(errCode(err), "InvalidLaunchTemplateId"):
+					return nil, err
 				}
-				return s
-			})
+			}
+			return found, nil
 		}},
 	}
 	var profiles users
@@ -243,9 +249,12 @@ func checkResources(ctx context.Context, c clients, cfg *config.Config, images m
 		}
 		found, err := k.found(ctx, k.ids.order)
 		if err != nil {
-			c := Check{Name: k.kind + "s exist", Status: Fail, Detail: errText(err), Hint: policyHint}
-			if errCode(err) == "InvalidAction" {
-				c.Status, c.Detail, c.Hint = Skip, "not checked: the endpoint does not list "+k.kind+"s", ""
+			c := Check{Name: k.kind + "s exist", Status: Fail, Detail: errText(err)}
+			switch {
+			case denied(err):
+				c.Hint = policyHint
+			case errCode(err) == "InvalidAction":
+				c.Status, c.Detail = Skip, "not checked: the endpoint does not list "+k.kind+"s"
 			}
 			r.add(c)
 			continue

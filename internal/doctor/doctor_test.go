@@ -91,6 +91,35 @@ func TestPassesAgainstSandbox(t *testing.T) {
 	}
 }
 
+func TestPassesWithFleetsAndGroups(t *testing.T) {
+	sb, env, _ := instance(t,
+		template("fleet", map[string]any{"providerApi": "EC2Fleet", "fleetType": "instant", "vmType": nil, "vmTypes": map[string]int{"t3.micro": 1, "t3.small": 2}}),
+		template("spotfleet", map[string]any{"providerApi": "SpotFleet", "priceType": "spot", "fleetRole": "arn:aws:iam::123456789012:role/spot-fleet"}),
+		map[string]any{"templateId": "asg", "maxNumber": 5, "providerApi": "ASG", "launchTemplateId": "lt-0doctor000000001"},
+	)
+	if err := sb.RegisterLaunchTemplate(sandbox.LaunchTemplate{ID: "lt-0doctor000000001", Name: "doctor", ImageID: sandbox.DefaultImageID, InstanceType: "t3.micro"}); err != nil {
+		t.Fatal(err)
+	}
+	r := doctor.Run(context.Background(), env)
+	if !r.OK {
+		t.Fatalf("doctor failed:\n%s", text(r))
+	}
+	for _, prefix := range []string{"launch template lt-0doctor000000001 exists (template asg)", "template asg may launch", "template fleet may launch",
+		"permission to follow EC2 fleets", "permission to follow spot fleets", "permission to follow Auto Scaling groups"} {
+		if c := find(t, r, prefix); c.Status != doctor.Pass {
+			t.Errorf("%s: %s %s", c.Name, c.Status, c.Detail)
+		}
+	}
+}
+
+func TestMissingLaunchTemplateFails(t *testing.T) {
+	_, env, _ := instance(t, map[string]any{"templateId": "asg", "maxNumber": 5, "providerApi": "ASG", "launchTemplateId": "lt-0missing00000001"})
+	r := doctor.Run(context.Background(), env)
+	if c := find(t, r, "launch template lt-0missing00000001 exists"); r.OK || c.Status != doctor.Fail || !strings.Contains(c.Hint, "launchTemplateId of template asg") {
+		t.Fatalf("missing launch template: %+v\n%s", c, text(r))
+	}
+}
+
 func TestMissingSubnetFails(t *testing.T) {
 	_, env, _ := instance(t, template("good", nil), template("bad", map[string]any{"subnetId": "subnet-0doesnotexist1"}))
 	r := doctor.Run(context.Background(), env)
