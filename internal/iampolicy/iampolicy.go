@@ -128,10 +128,10 @@ func For(cfg *config.Config) Policy {
 		describe = append(describe, "ec2:DescribeFleets", "ec2:DescribeFleetInstances")
 	}
 	if u.apis[config.APISpotFleet] {
-		describe = append(describe, "ec2:DescribeSpotFleetRequests", "ec2:DescribeSpotFleetInstances")
+		describe = append(describe, "ec2:DescribeSpotFleetRequests", "ec2:DescribeSpotFleetInstances", "ec2:DescribeSpotFleetRequestHistory")
 	}
 	if usesLaunchTemplates(u) {
-		describe = append(describe, "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions")
+		describe = append(describe, "ec2:DescribeLaunchTemplates")
 	}
 	// EC2's Describe calls support no resource-level permissions.
 	st = append(st, Statement{Sid: "Describe", Action: describe, Resource: []string{"*"}})
@@ -187,7 +187,7 @@ func For(cfg *config.Config) Policy {
 	st = append(st, Statement{Sid: "TerminateOwn", Action: []string{"ec2:TerminateInstances"}, Resource: []string{ec2ARN("instance", "*")},
 		Condition: Conditions{"StringEquals": {"aws:ResourceTag/" + cloud.TagProvider: {cfg.ProviderName}}}})
 
-	st = append(st, fleetStatements(u, ec2ARN)...)
+	st = append(st, fleetStatements(u, region, ec2ARN)...)
 	st = append(st, roleStatements(u)...)
 
 	if len(u.ssmPaths) > 0 {
@@ -221,7 +221,7 @@ func usesLaunchTemplates(u usage) bool {
 	return u.apis[config.APIEC2Fleet] || u.apis[config.APISpotFleet] || u.apis[config.APIASG] || u.launchTemplate
 }
 
-func fleetStatements(u usage, ec2ARN func(kind, id string) string) []Statement {
+func fleetStatements(u usage, region string, ec2ARN func(kind, id string) string) []Statement {
 	var st []Statement
 	if usesLaunchTemplates(u) {
 		st = append(st, Statement{Sid: "LaunchTemplates", Resource: []string{ec2ARN("launch-template", "*")},
@@ -236,13 +236,14 @@ func fleetStatements(u usage, ec2ARN func(kind, id string) string) []Statement {
 			Action: []string{"ec2:RequestSpotFleet", "ec2:CancelSpotFleetRequests", "ec2:ModifySpotFleetRequest"}})
 	}
 	if u.apis[config.APIASG] {
-		// DescribeAutoScalingGroups supports no resource-level permissions.
+		// The Describe calls support no resource-level permissions.
 		st = append(st, Statement{Sid: "AutoScalingDescribe", Resource: []string{"*"},
-			Action: []string{"autoscaling:DescribeAutoScalingGroups"}})
-		st = append(st, Statement{Sid: "AutoScaling", Resource: []string{"arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/*"},
+			Action: []string{"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities"}})
+		// ohfp names its groups ohfp-<request id>; creating a group with
+		// tags needs CreateOrUpdateTags too.
+		st = append(st, Statement{Sid: "AutoScaling", Resource: []string{"arn:aws:autoscaling:" + region + ":*:autoScalingGroup:*:autoScalingGroupName/ohfp-*"},
 			Action: []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup",
-				"autoscaling:DetachInstances", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetDesiredCapacity",
-				"autoscaling:CreateOrUpdateTags"}})
+				"autoscaling:DetachInstances", "autoscaling:CreateOrUpdateTags"}})
 	}
 	return st
 }

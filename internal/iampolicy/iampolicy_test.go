@@ -125,7 +125,8 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 
 	for _, a := range []string{"ec2:CreateFleet", "ec2:DeleteFleets", "ec2:ModifyFleet", "ec2:DescribeFleets", "ec2:RequestSpotFleet",
 		"ec2:CancelSpotFleetRequests", "ec2:DescribeSpotFleetRequests", "ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate",
-		"ec2:DescribeSpotInstanceRequests", "autoscaling:CreateAutoScalingGroup", "autoscaling:DescribeAutoScalingGroups",
+		"ec2:DescribeSpotInstanceRequests", "autoscaling:CreateAutoScalingGroup", "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
+		"autoscaling:DetachInstances", "ec2:DescribeSpotFleetRequestHistory", "ec2:DescribeLaunchTemplates",
 		"iam:PassRole", "iam:CreateServiceLinkedRole", "ssm:GetParameter", "dynamodb:PutItem", "dynamodb:Query"} {
 		if !slices.Contains(allActions(big), a) {
 			t.Errorf("all-APIs policy lacks %s", a)
@@ -144,6 +145,7 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 		{"ServiceLinkedRoles", "iam:AWSServiceName", []string{"arn:aws:iam::*:role/aws-service-role/*"},
 			[]string{"autoscaling.amazonaws.com", "ec2fleet.amazonaws.com", "spot.amazonaws.com", "spotfleet.amazonaws.com"}},
 		{"ResolveImages", "", []string{"arn:aws:ssm:eu-west-1:*:parameter/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}, nil},
+		{"AutoScaling", "", []string{"arn:aws:autoscaling:eu-west-1:*:autoScalingGroup:*:autoScalingGroupName/ohfp-*"}, nil},
 		{"StateTables", "", []string{"arn:aws:dynamodb:eu-west-1:*:table/hf-*", "arn:aws:dynamodb:eu-west-1:*:table/hf-*/index/*"}, nil},
 	}
 	for _, c := range checks {
