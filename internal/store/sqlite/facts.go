@@ -31,3 +31,25 @@ func (s *Store) PutFact(ctx context.Context, key string, value []byte) error {
 	}
 	return nil
 }
+
+// AllFacts returns every cached fact, for copying a store.
+func (s *Store) AllFacts(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT key, value FROM facts")
+	if err != nil {
+		return nil, fmt.Errorf("all facts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var key string
+		var value []byte
+		if err := rows.Scan(&key, &value); err != nil {
+			return nil, fmt.Errorf("all facts: %w", err)
+		}
+		out[key] = value
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("all facts: %w", err)
+	}
+	return out, nil
+}
