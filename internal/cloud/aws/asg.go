@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -110,46 +109,20 @@ func groupOverrides(itypes []string) []astypes.LaunchTemplateOverrides {
 
 // groupFulfilment describes the groups of refs, groupBatch at a call.
 func (p *Provider) groupFulfilment(ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment) error {
-	byName := make(map[string]placementRef, len(refs))
-	for _, r := range refs {
-		byName[r.id] = r
-	}
-	for chunk := range slices.Chunk(slices.Collect(maps.Keys(byName)), groupBatch) {
-		groups, err := p.describeGroups(ctx, chunk)
-		if err != nil {
-			return err
-		}
-		for i := range groups {
-			g := &groups[i]
-			r, ok := byName[awssdk.ToString(g.AutoScalingGroupName)]
-			if !ok {
-				continue
-			}
-			out[r.String()] = p.groupProgress(ctx, g)
-			delete(byName, r.id)
-		}
-	}
-	for _, r := range byName {
-		out[r.String()] = cloud.Fulfilment{Done: true, Errors: []string{fmt.Sprintf("Auto Scaling group %s no longer exists.", r.id)}}
-	}
-	return nil
+	return followBatched(ctx, refs, out, groupBatch, "Auto Scaling group", p.describeGroups,
+		func(g *astypes.AutoScalingGroup) string { return awssdk.ToString(g.AutoScalingGroupName) }, p.groupProgress)
 }
 
 // describeGroups describes the groups names (at most groupBatch), every page.
 func (p *Provider) describeGroups(ctx context.Context, names []string) ([]astypes.AutoScalingGroup, error) {
-	var groups []astypes.AutoScalingGroup
 	pages := autoscaling.NewDescribeAutoScalingGroupsPaginator(p.asg, &autoscaling.DescribeAutoScalingGroupsInput{
 		AutoScalingGroupNames: names,
 		MaxRecords:            awssdk.Int32(groupBatch),
 	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx, p.asgDescribeOpts...)
-		if err != nil {
-			return nil, awsError("autoscaling:DescribeAutoScalingGroups", err)
-		}
-		groups = append(groups, page.AutoScalingGroups...)
-	}
-	return groups, nil
+	return allPages(ctx, pages, p.asgDescribeOpts, "autoscaling:DescribeAutoScalingGroups",
+		func(o *autoscaling.DescribeAutoScalingGroupsOutput) []astypes.AutoScalingGroup {
+			return o.AutoScalingGroups
+		})
 }
 
 // groupProgress judges one group. A group short of its desired capacity

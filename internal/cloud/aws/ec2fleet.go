@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -174,43 +172,14 @@ func fleetRefusal(code, message *string, lo *types.LaunchTemplateAndOverridesRes
 
 // ec2FleetFulfilment describes the fleets of refs, fleetBatch at a call.
 func (p *Provider) ec2FleetFulfilment(ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment) error {
-	byID := make(map[string]placementRef, len(refs))
-	for _, r := range refs {
-		byID[r.id] = r
-	}
-	for chunk := range slices.Chunk(slices.Collect(maps.Keys(byID)), fleetBatch) {
-		fleets, err := p.describeFleets(ctx, chunk)
-		if err != nil {
-			return err
-		}
-		for i := range fleets {
-			fd := &fleets[i]
-			r, ok := byID[awssdk.ToString(fd.FleetId)]
-			if !ok {
-				continue
-			}
-			out[r.String()] = p.ec2FleetProgress(ctx, fd)
-			delete(byID, r.id)
-		}
-	}
-	for _, r := range byID {
-		out[r.String()] = cloud.Fulfilment{Done: true, Errors: []string{fmt.Sprintf("EC2 Fleet %s no longer exists.", r.id)}}
-	}
-	return nil
+	return followBatched(ctx, refs, out, fleetBatch, "EC2 Fleet", p.describeFleets,
+		func(fd *types.FleetData) string { return awssdk.ToString(fd.FleetId) }, p.ec2FleetProgress)
 }
 
 // describeFleets describes the fleets ids (at most fleetBatch), every page.
 func (p *Provider) describeFleets(ctx context.Context, ids []string) ([]types.FleetData, error) {
-	var fleets []types.FleetData
-	pages := ec2.NewDescribeFleetsPaginator(p.ec2, &ec2.DescribeFleetsInput{FleetIds: ids})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx, p.describeOpts...)
-		if err != nil {
-			return nil, awsError("ec2:DescribeFleets", err)
-		}
-		fleets = append(fleets, page.Fleets...)
-	}
-	return fleets, nil
+	return allPages(ctx, ec2.NewDescribeFleetsPaginator(p.ec2, &ec2.DescribeFleetsInput{FleetIds: ids}), p.describeOpts,
+		"ec2:DescribeFleets", func(o *ec2.DescribeFleetsOutput) []types.FleetData { return o.Fleets })
 }
 
 // ec2FleetProgress judges one fleet. It is done when it is instant, gone,
@@ -330,20 +299,34 @@ func lower(ids []string, held map[string]bool, total, onDemand int32, set func(t
 // fleetInstances lists a fleet's active instances, each with whether it
 // is spot.
 func (p *Provider) fleetInstances(ctx context.Context, id string) (map[string]bool, error) {
-	held := map[string]bool{}
 	in := &ec2.DescribeFleetInstancesInput{FleetId: awssdk.String(id), MaxResults: awssdk.Int32(fleetInstancesPage)}
-	for {
+	return activeInstances(func(next *string) ([]types.ActiveInstance, *string, error) {
+		in.NextToken = next
 		out, err := p.ec2.DescribeFleetInstances(ctx, in, p.describeOpts...)
 		if err != nil {
-			return nil, awsError("ec2:DescribeFleetInstances", err)
+			return nil, nil, awsError("ec2:DescribeFleetInstances", err)
 		}
-		for _, a := range out.ActiveInstances {
+		return out.ActiveInstances, out.NextToken, nil
+	})
+}
+
+// activeInstances reads every page of a fleet's active instances into a
+// map of whether each is spot.
+func activeInstances(page func(next *string) ([]types.ActiveInstance, *string, error)) (map[string]bool, error) {
+	held := map[string]bool{}
+	var next *string
+	for {
+		active, token, err := page(next)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range active {
 			held[awssdk.ToString(a.InstanceId)] = awssdk.ToString(a.SpotInstanceRequestId) != ""
 		}
-		if awssdk.ToString(out.NextToken) == "" {
+		if awssdk.ToString(token) == "" {
 			return held, nil
 		}
-		in.NextToken = out.NextToken
+		next = token
 	}
 }
 

@@ -57,21 +57,21 @@ func (s fleetShape) total() int { return s.onDemand + s.spot }
 
 // types lists the instance types of the viable slots, in order.
 func (s fleetShape) types() []string {
-	var out []string
-	for _, sl := range s.slots {
-		if sl.instanceType != "" && !slices.Contains(out, sl.instanceType) {
-			out = append(out, sl.instanceType)
-		}
-	}
-	return out
+	return s.distinct(func(sl slot) string { return sl.instanceType })
 }
 
 // subnets lists the subnets of the viable slots, in order.
 func (s fleetShape) subnets() []string {
+	return s.distinct(func(sl slot) string { return sl.subnetID })
+}
+
+// distinct lists the non-empty values of field over the viable slots, in
+// order, each once.
+func (s fleetShape) distinct(field func(slot) string) []string {
 	var out []string
 	for _, sl := range s.slots {
-		if sl.subnetID != "" && !slices.Contains(out, sl.subnetID) {
-			out = append(out, sl.subnetID)
+		if v := field(sl); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out

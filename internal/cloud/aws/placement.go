@@ -3,6 +3,9 @@ package aws
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/cloud"
@@ -141,4 +144,53 @@ func (p *Provider) Retire(ctx context.Context, ref string) error {
 		err = p.deleteGroup(ctx, r.id)
 	}
 	return errors.Join(err, p.deleteLaunchTemplate(ctx, r.launchTemplate))
+}
+
+// followBatched judges the fleets or groups of refs: describe names at
+// most batch of them at a call, id tells which one a description is, and
+// judge says how far it got. One the cloud no longer knows (what names its
+// kind) is done.
+func followBatched[T any](ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment, batch int, what string,
+	describe func(context.Context, []string) ([]T, error), id func(*T) string, judge func(context.Context, *T) cloud.Fulfilment) error {
+	byID := make(map[string]placementRef, len(refs))
+	for _, r := range refs {
+		byID[r.id] = r
+	}
+	for chunk := range slices.Chunk(slices.Collect(maps.Keys(byID)), batch) {
+		found, err := describe(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		for i := range found {
+			r, ok := byID[id(&found[i])]
+			if !ok {
+				continue
+			}
+			out[r.String()] = judge(ctx, &found[i])
+			delete(byID, r.id)
+		}
+	}
+	for _, r := range byID {
+		out[r.String()] = cloud.Fulfilment{Done: true, Errors: []string{fmt.Sprintf("%s %s no longer exists.", what, r.id)}}
+	}
+	return nil
+}
+
+// pager is an SDK paginator of pages O from a client with options C.
+type pager[O, C any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*C)) (O, error)
+}
+
+// allPages reads every page of a describe call op and collects items.
+func allPages[T, O, C any](ctx context.Context, pages pager[O, C], opts []func(*C), op string, items func(O) []T) ([]T, error) {
+	var out []T
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx, opts...)
+		if err != nil {
+			return nil, awsError(op, err)
+		}
+		out = append(out, items(page)...)
+	}
+	return out, nil
 }

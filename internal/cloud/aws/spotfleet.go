@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -96,43 +94,17 @@ func spotFleetConfig(spec cloud.LaunchSpec, ls *launchSpec, shape fleetShape, lt
 // spotFleetFulfilment describes the spot fleet requests of refs,
 // fleetBatch at a call.
 func (p *Provider) spotFleetFulfilment(ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment) error {
-	byID := make(map[string]placementRef, len(refs))
-	for _, r := range refs {
-		byID[r.id] = r
-	}
-	for chunk := range slices.Chunk(slices.Collect(maps.Keys(byID)), fleetBatch) {
-		configs, err := p.describeSpotFleets(ctx, chunk)
-		if err != nil {
-			return err
-		}
-		for i := range configs {
-			c := &configs[i]
-			r, ok := byID[awssdk.ToString(c.SpotFleetRequestId)]
-			if !ok {
-				continue
-			}
-			out[r.String()] = p.spotFleetProgress(ctx, c)
-			delete(byID, r.id)
-		}
-	}
-	for _, r := range byID {
-		out[r.String()] = cloud.Fulfilment{Done: true, Errors: []string{fmt.Sprintf("Spot Fleet request %s no longer exists.", r.id)}}
-	}
-	return nil
+	return followBatched(ctx, refs, out, fleetBatch, "Spot Fleet request", p.describeSpotFleets,
+		func(c *types.SpotFleetRequestConfig) string { return awssdk.ToString(c.SpotFleetRequestId) }, p.spotFleetProgress)
 }
 
 // describeSpotFleets describes the spot fleet requests ids, every page.
 func (p *Provider) describeSpotFleets(ctx context.Context, ids []string) ([]types.SpotFleetRequestConfig, error) {
-	var configs []types.SpotFleetRequestConfig
 	pages := ec2.NewDescribeSpotFleetRequestsPaginator(p.ec2, &ec2.DescribeSpotFleetRequestsInput{SpotFleetRequestIds: ids})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx, p.describeOpts...)
-		if err != nil {
-			return nil, awsError("ec2:DescribeSpotFleetRequests", err)
-		}
-		configs = append(configs, page.SpotFleetRequestConfigs...)
-	}
-	return configs, nil
+	return allPages(ctx, pages, p.describeOpts, "ec2:DescribeSpotFleetRequests",
+		func(o *ec2.DescribeSpotFleetRequestsOutput) []types.SpotFleetRequestConfig {
+			return o.SpotFleetRequestConfigs
+		})
 }
 
 // spotFleetProgress judges one spot fleet request as ec2FleetProgress
@@ -257,21 +229,15 @@ func (p *Provider) releaseSpotFleet(ctx context.Context, r placementRef, ids []s
 // spotFleetInstances lists a spot fleet's active instances, each with
 // whether it is spot.
 func (p *Provider) spotFleetInstances(ctx context.Context, id string) (map[string]bool, error) {
-	held := map[string]bool{}
 	in := &ec2.DescribeSpotFleetInstancesInput{SpotFleetRequestId: awssdk.String(id), MaxResults: awssdk.Int32(fleetInstancesPage)}
-	for {
+	return activeInstances(func(next *string) ([]types.ActiveInstance, *string, error) {
+		in.NextToken = next
 		out, err := p.ec2.DescribeSpotFleetInstances(ctx, in, p.describeOpts...)
 		if err != nil {
-			return nil, awsError("ec2:DescribeSpotFleetInstances", err)
+			return nil, nil, awsError("ec2:DescribeSpotFleetInstances", err)
 		}
-		for _, a := range out.ActiveInstances {
-			held[awssdk.ToString(a.InstanceId)] = awssdk.ToString(a.SpotInstanceRequestId) != ""
-		}
-		if awssdk.ToString(out.NextToken) == "" {
-			return held, nil
-		}
-		in.NextToken = out.NextToken
-	}
+		return out.ActiveInstances, out.NextToken, nil
+	})
 }
 
 // cancelSpotFleet cancels a spot fleet request, leaving its instances to
