@@ -37,6 +37,8 @@ The exit status is 1 when any check fails.`,
 				return err
 			}
 			if !r.OK {
+				// The report said it all.
+				cmd.SilenceErrors = true
 				return exitCode(1)
 			}
 			return nil

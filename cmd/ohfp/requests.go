@@ -80,6 +80,8 @@ func requestsCommand() *cobra.Command {
 					return err
 				}
 				if st.Status != store.StateComplete {
+					// The last line said it all.
+					cmd.SilenceErrors = true
 					return exitCode(3)
 				}
 				return nil

@@ -40,13 +40,12 @@ func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
 		r.add(Check{Name: "AWS settings", Status: Fail, Detail: err.Error(), Hint: "fix the AWS_* settings of the provider config"})
 		return
 	}
-	ep := awscloud.Endpoint(cfg.AWS)
-	c := clients{
-		sts: sts.NewFromConfig(sdk, func(o *sts.Options) { o.BaseEndpoint = ep }),
-		ec2: ec2.NewFromConfig(sdk, func(o *ec2.Options) { o.BaseEndpoint = ep }),
-		ssm: ssm.NewFromConfig(sdk, func(o *ssm.Options) { o.BaseEndpoint = ep }),
-		asg: autoscaling.NewFromConfig(sdk, func(o *autoscaling.Options) { o.BaseEndpoint = ep }),
+	// Without an endpoint in the config the SDK's own (AWS_ENDPOINT_URL*)
+	// stands.
+	if ep := awscloud.Endpoint(cfg.AWS); ep != nil {
+		sdk.BaseEndpoint = ep
 	}
+	c := clients{sts: sts.NewFromConfig(sdk), ec2: ec2.NewFromConfig(sdk), ssm: ssm.NewFromConfig(sdk), asg: autoscaling.NewFromConfig(sdk)}
 	id, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		r.add(Check{Name: "AWS credentials resolve", Status: Fail, Detail: errText(err),
@@ -127,7 +126,10 @@ func (u *users) add(resource, template string) {
 }
 
 func (u *users) of(resource string) string {
-	return "template " + strings.Join(u.by[resource], ", ")
+	if ts := u.by[resource]; len(ts) > 1 {
+		return "templates " + strings.Join(ts, ", ")
+	}
+	return "template " + u.by[resource][0]
 }
 
 // resolveImages resolves every SSM image path once; the answer maps each

@@ -82,7 +82,7 @@ func TestPassesAgainstSandbox(t *testing.T) {
 		t.Fatalf("doctor failed:\n%s", text(r))
 	}
 	for _, prefix := range []string{"config and templates load", "log folder is writable", "state store opens", "AWS credentials resolve",
-		"SSM parameter " + ssmPath, "AMI " + sandbox.DefaultImageID + " exists (template plain, ssm)", "subnet " + sandbox.DefaultSubnetIDs[0],
+		"SSM parameter " + ssmPath, "AMI " + sandbox.DefaultImageID + " exists (templates plain, ssm)", "subnet " + sandbox.DefaultSubnetIDs[0],
 		"security group " + sandbox.DefaultSecurityGroupID, "key pair " + sandbox.DefaultKeyName,
 		"template plain may launch", "template ssm may launch", "permission to follow instances", "permission to follow spot requests"} {
 		if c := find(t, r, prefix); c.Status != doctor.Pass {

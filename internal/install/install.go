@@ -189,15 +189,33 @@ func starterTemplates() map[string]any {
 	}}}
 }
 
+// providerEntry and pluginEntry are IBM's version 2 entries, fields in
+// IBM's order.
+type providerEntry struct {
+	Name     string `json:"name"`
+	Enabled  int    `json:"enabled"`
+	Plugin   string `json:"plugin"`
+	ConfPath string `json:"confPath"`
+	WorkPath string `json:"workPath"`
+	LogPath  string `json:"logPath"`
+}
+
+type pluginEntry struct {
+	Name       string `json:"name"`
+	Enabled    int    `json:"enabled"`
+	ScriptPath string `json:"scriptPath"`
+}
+
 // entries are the hostProviders.json and hostProviderPlugins.json entries
-// for the instance, in IBM's version 2 format.
+// for the instance.
 func entries(name string, res *Result) (providers, plugins json.RawMessage) {
-	providers, _ = json.MarshalIndent(map[string]any{"version": 2, "providers": []map[string]any{{
-		"name": name, "enabled": 1, "plugin": PluginName,
-		"confPath": res.ConfDir + "/", "workPath": res.WorkDir + "/", "logPath": res.LogDir + "/",
-	}}}, "", "  ")
-	plugins, _ = json.MarshalIndent(map[string]any{"version": 2, "providerplugins": []map[string]any{{
-		"name": PluginName, "enabled": 1, "scriptPath": res.ScriptDir + "/",
-	}}}, "", "  ")
+	providers, _ = json.MarshalIndent(struct {
+		Version   int             `json:"version"`
+		Providers []providerEntry `json:"providers"`
+	}{2, []providerEntry{{name, 1, PluginName, res.ConfDir + "/", res.WorkDir + "/", res.LogDir + "/"}}}, "", "  ")
+	plugins, _ = json.MarshalIndent(struct {
+		Version int           `json:"version"`
+		Plugins []pluginEntry `json:"providerplugins"`
+	}{2, []pluginEntry{{PluginName, 1, res.ScriptDir + "/"}}}, "", "  ")
 	return providers, plugins
 }
