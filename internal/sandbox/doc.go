@@ -20,7 +20,8 @@
 //     DescribeFleets, DescribeFleetInstances, ModifyFleet, DeleteFleets,
 //     RequestSpotFleet, DescribeSpotFleetRequests,
 //     DescribeSpotFleetInstances, ModifySpotFleetRequest,
-//     CancelSpotFleetRequests. Unknown actions answer InvalidAction (400).
+//     CancelSpotFleetRequests, DescribeFleetHistory,
+//     DescribeSpotFleetRequestHistory. Unknown actions answer InvalidAction (400).
 //     Every action honours DryRun=true with DryRunOperation (412).
 //   - Auto Scaling (Query protocol, 2011-01-01, signing name autoscaling):
 //     CreateAutoScalingGroup, UpdateAutoScalingGroup,
@@ -119,6 +120,13 @@
 //     instances (MaxResults/NextToken). DescribeSpotFleetRequests answers
 //     spotFleetRequestState (active, cancelled_running,
 //     cancelled_terminating, cancelled), activityStatus and the config.
+//   - DescribeFleetHistory and DescribeSpotFleetRequestHistory (StartTime,
+//     EventType, MaxResults/NextToken) list, oldest first: fleet changes
+//     (submitted, active, deleted / cancelled), each launched instance
+//     (instanceChange "launched"), and each pool short of capacity (error
+//     "launchSpecTemporarilyBlacklisted", described "<type>, <image>,
+//     Linux/UNIX, <zone>, <subnet>, <code>: <EC2's message>"). EC2 Fleet
+//     names the event types service-error, instance-change, fleet-change.
 //   - ModifyFleet and ModifySpotFleetRequest set the target (not of
 //     instant fleets); with ExcessCapacityTerminationPolicy
 //     no-termination / noTermination the fleet keeps what it has above

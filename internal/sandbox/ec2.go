@@ -39,6 +39,12 @@ func ec2Service() *service {
 		"DescribeSpotFleetInstances":   (*Sandbox).describeSpotFleetInstances,
 		"ModifySpotFleetRequest":       (*Sandbox).modifySpotFleetRequest,
 		"CancelSpotFleetRequests":      (*Sandbox).cancelSpotFleetRequests,
+		"DescribeFleetHistory": func(s *Sandbox, c *call) error {
+			return s.describeHistory(c, "FleetId", false)
+		},
+		"DescribeSpotFleetRequestHistory": func(s *Sandbox, c *call) error {
+			return s.describeHistory(c, "SpotFleetRequestId", true)
+		},
 	}
 	for name, h := range actions {
 		actions[name] = dryRunnable(h)

@@ -92,9 +92,19 @@ func (f *fleet) spotState(o *Options, now time.Time) string {
 // remove stops the fleet, terminating its instances or not.
 func (f *fleet) remove(o *Options, now time.Time, terminate bool) {
 	f.deleted, f.terminated, f.stopped = true, terminate, true
+	f.change(now, "cancelled")
 	if terminate {
 		f.terminate(o, now)
 	}
+}
+
+// change records a change of the fleet's state in its history; EC2 Fleet
+// says deleted where Spot Fleet says cancelled.
+func (f *fleet) change(now time.Time, subType string) {
+	if subType == "cancelled" && !f.spotFleet {
+		subType = "deleted"
+	}
+	f.history = append(f.history, event{at: now, kind: "fleetRequestChange", subType: subType})
 }
 
 // expire cancels a fleet whose ValidUntil has passed. Caller holds s.mu.
@@ -257,6 +267,8 @@ func (s *Sandbox) addFleet(f *fleet, p params) {
 	}
 	w.fleets = append(w.fleets, f)
 	w.fleetByID[f.id] = f
+	f.change(f.created, "submitted")
+	f.change(f.created, "active")
 	f.retarget()
 	if f.typ != "instant" {
 		// Asynchronous: the first launch waits for FleetDelay.
@@ -280,6 +292,65 @@ func (s *Sandbox) fleetsOf(ids []string, spotFleet bool) ([]*fleet, error) {
 		}
 		return badParamCode("InvalidFleetId.NotFound", "The fleet ID '%s' does not exist", ids)
 	})
+}
+
+// ec2FleetEventTypes are EC2 Fleet's names of Spot Fleet's event types.
+var ec2FleetEventTypes = map[string]string{
+	"error": "service-error", "instanceChange": "instance-change", "fleetRequestChange": "fleet-change",
+}
+
+// describeHistory is DescribeFleetHistory or
+// DescribeSpotFleetRequestHistory: the fleet named idKey's events since
+// StartTime, of EventType when given, oldest first.
+func (s *Sandbox) describeHistory(c *call, idKey string, spotFleet bool) error {
+	p := c.form
+	if !p.has("StartTime") {
+		return missing("StartTime")
+	}
+	since, err := parseTime(p, "StartTime")
+	if err != nil {
+		return err
+	}
+	kind := p.get("EventType")
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f, err := s.fleetNamed(p.get(idKey), spotFleet)
+	if err != nil {
+		return err
+	}
+	var events []event
+	for _, e := range f.history {
+		if !spotFleet {
+			e.kind = ec2FleetEventTypes[e.kind]
+		}
+		if !e.at.Before(since) && (kind == "" || e.kind == kind) {
+			events = append(events, e)
+		}
+	}
+	pg, err := paginate(c, len(events), 1, 1000)
+	if err != nil {
+		return err
+	}
+	ec2Reply(c, func(x xmlw) {
+		x.str(strings.ToLower(idKey[:1])+idKey[1:], f.id)
+		x.time("startTime", since)
+		x.time("lastEvaluatedTime", c.now)
+		x.open("historyRecordSet")
+		for _, e := range events[pg.start:pg.end] {
+			x.open("item")
+			x.open("eventInformation")
+			x.str("eventSubType", e.subType)
+			x.str("eventDescription", e.description)
+			x.str("instanceId", e.instanceID)
+			x.close("eventInformation")
+			x.str("eventType", e.kind)
+			x.time("timestamp", e.at)
+			x.close("item")
+		}
+		x.close("historyRecordSet")
+		pg.next(x, len(events))
+	})
+	return nil
 }
 
 // Fleet is a snapshot of an EC2 Fleet or Spot Fleet request.

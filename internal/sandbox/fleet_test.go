@@ -185,6 +185,11 @@ func TestRequestFleetIsFulfilledAsynchronously(t *testing.T) {
 	if f := fleetData(t, e, full); f.ActivityStatus != types.FleetActivityStatusFulfilled || aws.ToFloat64(f.FulfilledCapacity) != 5 {
 		t.Fatalf("fulfilled fleet %v %v", f.ActivityStatus, aws.ToFloat64(f.FulfilledCapacity))
 	}
+	hist := must(e.ec2.DescribeFleetHistory(ctx, &ec2.DescribeFleetHistoryInput{FleetId: aws.String(full), StartTime: aws.Time(time.Unix(0, 0)),
+		EventType: types.FleetEventTypeInstanceChange, MaxResults: aws.Int32(3)}))
+	if len(hist.HistoryRecords) != 3 || hist.NextToken == nil || aws.ToString(hist.HistoryRecords[0].EventInformation.EventSubType) != "launched" {
+		t.Fatalf("instance history = %+v", hist.HistoryRecords)
+	}
 
 	// Short of capacity: what came, and the reason; a request fleet does
 	// not try again.
@@ -398,6 +403,11 @@ func TestSpotFleetRequestAndMaintain(t *testing.T) {
 	desc = must(e.ec2.DescribeSpotFleetRequests(ctx, &ec2.DescribeSpotFleetRequestsInput{SpotFleetRequestIds: []string{short}})).SpotFleetRequestConfigs[0]
 	if desc.ActivityStatus != types.ActivityStatusError {
 		t.Fatalf("short request fleet activity %v", desc.ActivityStatus)
+	}
+	hist := must(e.ec2.DescribeSpotFleetRequestHistory(ctx, &ec2.DescribeSpotFleetRequestHistoryInput{SpotFleetRequestId: aws.String(short),
+		StartTime: aws.Time(time.Unix(0, 0)), EventType: types.EventTypeError})).HistoryRecords
+	if len(hist) != 1 || !strings.Contains(aws.ToString(hist[0].EventInformation.EventDescription), "InsufficientInstanceCapacity: We currently do not have sufficient m5.large capacity") {
+		t.Fatalf("error history = %+v", hist)
 	}
 
 	cancel := must(e.ec2.CancelSpotFleetRequests(ctx, &ec2.CancelSpotFleetRequestsInput{SpotFleetRequestIds: []string{maintain, short}, TerminateInstances: aws.Bool(true)}))

@@ -69,6 +69,14 @@ type filler struct {
 	due       time.Time    // next launch attempt; zero when none is scheduled
 	errs      []fleetError // of the last attempt
 	extra     []tag        // tags every instance gets on top of its pool's
+	history   []event      // for DescribeFleetHistory and its Spot Fleet twin
+}
+
+// event is one history record: what a fleet did, launched, or failed to.
+type event struct {
+	at                         time.Time
+	kind, subType, description string // eventType: error, instanceChange or fleetRequestChange
+	instanceID                 string
 }
 
 // live tells whether the filler may still launch.
@@ -184,12 +192,14 @@ func (s *Sandbox) fill(f *filler, now time.Time) ([]launched, []fleetError) {
 				_, ins := s.launchN(&l, n, "", now)
 				for _, in := range ins {
 					f.members = append(f.members, member{in, p})
+					f.history = append(f.history, event{now, "instanceChange", "launched", p.describe(), in.id})
 				}
 				out = append(out, launched{i, spot, ins})
 				need -= float64(n) * p.weight
 			}
 			if short != nil {
 				errs = append(errs, fleetError{i, spot, short.Code, short.Message})
+				f.history = append(f.history, event{now, "error", "launchSpecTemporarilyBlacklisted", p.describe() + ", " + short.Code + ": " + short.Message, ""})
 			}
 		}
 	}
@@ -249,6 +259,11 @@ func (f *filler) snapshot(s *Sandbox, now time.Time) (ids, errs []string) {
 		errs = append(errs, e.code+": "+e.message)
 	}
 	return ids, errs
+}
+
+// describe is the pool as EC2's fleet history names a launch specification.
+func (p *pool) describe() string {
+	return p.l.instanceType + ", " + p.l.imageID + ", Linux/UNIX, " + p.l.sn.Zone + ", " + p.l.sn.ID
 }
 
 // order sorts pools by priority (those without one last), keeping the
