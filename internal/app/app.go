@@ -42,16 +42,22 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		return st, nil
 	case "dynamodb":
 		d := cfg.Storage.DynamoDB
-		region := d.Region
-		if region == "" {
-			region = cfg.AWS.Region
+		// The site's profile, credentials, proxy and retries, in the
+		// table's region when it has its own.
+		site := cfg.AWS
+		if d.Region != "" {
+			site.Region = d.Region
+		}
+		awsCfg, err := awscloud.SDKConfig(ctx, site)
+		if err != nil {
+			return nil, fault.Wrap(fault.Configuration, err, "opening the DynamoDB store %s", d.TablePrefix)
 		}
 		st, err := dynamo.Open(ctx, dynamo.Options{
 			TablePrefix: d.TablePrefix,
-			Region:      region,
 			EndpointURL: d.EndpointURL,
 			Retention:   cfg.Storage.Retention,
 			Logger:      log,
+			AWSConfig:   &awsCfg,
 		})
 		if err != nil {
 			return nil, fault.Wrap(fault.Configuration, err, "opening the DynamoDB store %s", d.TablePrefix)
