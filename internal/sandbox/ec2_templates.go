@@ -98,6 +98,11 @@ func (s *Sandbox) describeLaunchTemplates(c *call) error {
 	if err != nil {
 		return err
 	}
+	for _, id := range c.form.list("LaunchTemplateId") {
+		if !strings.HasPrefix(id, "lt-") {
+			return badParamCode("InvalidLaunchTemplateId.Malformed", "The launch template ID '%s' is malformed.", id)
+		}
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	all := make([]LaunchTemplate, 0, len(s.world.templates))

@@ -66,16 +66,20 @@ func (f *fleet) state(o *Options, now time.Time) string {
 	if !f.deleted {
 		return "active"
 	}
+	running, stopping := false, false
 	for _, m := range f.members {
-		if active(o, m.in, now) {
-			if f.terminated {
-				return "deleted_terminating"
-			}
-			return "deleted_running"
+		switch m.in.state(o, now) {
+		case StatePending, StateRunning:
+			running = true
+		case StateShuttingDown:
+			stopping = true
 		}
-		if m.in.state(o, now) == StateShuttingDown {
-			return "deleted_terminating"
-		}
+	}
+	switch {
+	case running && !f.terminated:
+		return "deleted_running"
+	case running || stopping:
+		return "deleted_terminating"
 	}
 	return "deleted"
 }
@@ -247,9 +251,15 @@ func parseTime(p params, key string) (time.Time, error) {
 // nil when there is none, or IdempotentParameterMismatch when that call's
 // parameters differ. Caller holds s.mu.
 func (s *Sandbox) knownFleet(p params) (*fleet, error) {
-	token := or(p.get("ClientToken"), p.get("SpotFleetRequestConfig.ClientToken"))
-	f := s.world.fleetTokens[token]
-	if token == "" || f == nil {
+	key := ""
+	if token := p.get("ClientToken"); token != "" {
+		key = tokenKey(token, false)
+	}
+	if token := p.get(sfc + "ClientToken"); token != "" {
+		key = tokenKey(token, true)
+	}
+	f := s.world.fleetTokens[key]
+	if key == "" || f == nil {
 		return nil, nil
 	}
 	if f.params != url.Values(p).Encode() {
@@ -258,12 +268,20 @@ func (s *Sandbox) knownFleet(p params) (*fleet, error) {
 	return f, nil
 }
 
+// tokenKey keeps the ClientTokens of EC2 Fleets and Spot Fleets apart.
+func tokenKey(token string, spotFleet bool) string {
+	if spotFleet {
+		return "sfr:" + token
+	}
+	return "fleet:" + token
+}
+
 // addFleet records a new fleet. Caller holds s.mu.
 func (s *Sandbox) addFleet(f *fleet, p params) {
 	w := &s.world
 	f.params = url.Values(p).Encode()
 	if f.token != "" {
-		w.fleetTokens[f.token] = f
+		w.fleetTokens[tokenKey(f.token, f.spotFleet)] = f
 	}
 	w.fleets = append(w.fleets, f)
 	w.fleetByID[f.id] = f

@@ -109,6 +109,8 @@ func TestLaunchTemplates(t *testing.T) {
 	must(e.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String("ohfp-req-1")}))
 	_, err = e.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(id)})
 	wantCode(t, err, "InvalidLaunchTemplateId.NotFound")
+	_, err = e.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{LaunchTemplateIds: []string{"nosuch"}})
+	wantCode(t, err, "InvalidLaunchTemplateId.Malformed")
 	if out := must(e.ec2.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})); len(out.LaunchTemplates) != 0 {
 		t.Fatalf("templates left: %+v", out.LaunchTemplates)
 	}
@@ -329,6 +331,16 @@ func TestFleetClientToken(t *testing.T) {
 	in.TargetCapacitySpecification = target(3, 0, types.DefaultTargetCapacityTypeOnDemand)
 	_, err := e.ec2.CreateFleet(ctx, in)
 	wantCode(t, err, "IdempotentParameterMismatch")
+
+	spot := &ec2.RequestSpotFleetInput{SpotFleetRequestConfig: &types.SpotFleetRequestConfigData{
+		ClientToken: aws.String("tok-1"), IamFleetRole: aws.String("arn:aws:iam::123456789012:role/fleet"), TargetCapacity: aws.Int32(1),
+		LaunchTemplateConfigs: []types.LaunchTemplateConfig{{LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecification{LaunchTemplateId: aws.String(id)}}},
+	}}
+	c := must(e.ec2.RequestSpotFleet(ctx, spot))
+	d := must(e.ec2.RequestSpotFleet(ctx, spot))
+	if aws.ToString(c.SpotFleetRequestId) != aws.ToString(d.SpotFleetRequestId) || len(e.sb.Fleets()) != 2 {
+		t.Fatalf("same spot fleet token: %s %s, %d fleets", aws.ToString(c.SpotFleetRequestId), aws.ToString(d.SpotFleetRequestId), len(e.sb.Fleets()))
+	}
 }
 
 func TestSpotFleetRequestAndMaintain(t *testing.T) {
