@@ -137,7 +137,8 @@
 //     work per id (unsuccessful items fleetIdDoesNotExist,
 //     fleetNotInDeletableState, fleetRequestIdDoesNotExist,
 //     fleetRequestNotInCancellableState), and stop all launching. Deleted
-//     fleets stay describable. A passed ValidUntil cancels a fleet (with
+//     fleets stay describable until their last instance is purged (see
+//     TerminatedRetention). A passed ValidUntil cancels a fleet (with
 //     its instances if TerminateInstancesWithExpiration).
 //   - Instances launched by an EC2 Fleet carry aws:ec2:fleet-id, by a Spot
 //     Fleet aws:ec2spot:fleet-request-id, plus their template's instance

@@ -169,7 +169,8 @@ func (s *Sandbox) privateDNS(ip string) string {
 	return host + "." + s.opts.Region + ".compute.internal"
 }
 
-// purge forgets instances past their retention. Caller holds s.mu.
+// purge forgets instances past their retention, and the deleted fleets
+// whose instances are all forgotten. Caller holds s.mu.
 func (s *Sandbox) purge(now time.Time) {
 	w := &s.world
 	kept := w.instances[:0]
@@ -186,6 +187,7 @@ func (s *Sandbox) purge(now time.Time) {
 	}
 	clear(w.instances[len(kept):])
 	w.instances = kept
+	s.purgeFleets(now)
 }
 
 // writeReservation answers RunInstances with one reservation.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -245,6 +246,25 @@ func parseTime(p params, key string) (time.Time, error) {
 		return t, badParam("Invalid value '%s' for %s.", v, key)
 	}
 	return t, nil
+}
+
+// purgeFleets forgets deleted fleets once all their instances are gone
+// from EC2's answers. Caller holds s.mu.
+func (s *Sandbox) purgeFleets(now time.Time) {
+	w := &s.world
+	kept := w.fleets[:0]
+	for _, f := range w.fleets {
+		if !f.deleted || slices.ContainsFunc(f.members, func(m member) bool { return !m.in.gone(&s.opts, now) }) {
+			kept = append(kept, f)
+			continue
+		}
+		delete(w.fleetByID, f.id)
+		if f.token != "" {
+			delete(w.fleetTokens, tokenKey(f.token, f.spotFleet))
+		}
+	}
+	clear(w.fleets[len(kept):])
+	w.fleets = kept
 }
 
 // knownFleet is the fleet an earlier call with the same ClientToken made,

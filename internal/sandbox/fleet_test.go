@@ -270,6 +270,12 @@ func TestMaintainFleetReplacesButNotBelowALoweredTarget(t *testing.T) {
 	}
 	_, err := e.ec2.DescribeFleets(ctx, &ec2.DescribeFleetsInput{FleetIds: []string{"fleet-nosuch"}})
 	wantCode(t, err, "InvalidFleetId.NotFound")
+
+	// Deleted fleets are forgotten with their last instance.
+	e.sb.Advance(time.Hour)
+	run(t, e, &ec2.RunInstancesInput{})
+	_, err = e.ec2.DescribeFleets(ctx, &ec2.DescribeFleetsInput{FleetIds: []string{fid}})
+	wantCode(t, err, "InvalidFleetId.NotFound")
 }
 
 func TestFleetWeightsAndOnDemandSpotSplit(t *testing.T) {
