@@ -64,6 +64,7 @@ func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) 
 	if err != nil {
 		return nil, err
 	}
+	awsCfg.APIOptions = append(awsCfg.APIOptions, logCalls(logger))
 	// The endpoint is set on our clients only, not on the shared config,
 	// where it would also redirect the STS calls of assume-role profiles.
 	endpoint := Endpoint(cfg)

@@ -24,6 +24,9 @@ func SDKConfig(ctx context.Context, cfg config.AWS) (awssdk.Config, error) {
 		awsconfig.WithHTTPClient(httpClient),
 		// IBM's AWS_REQUEST_RETRY_ATTEMPTS counts retries, the SDK counts attempts.
 		awsconfig.WithRetryMaxAttempts(cfg.RetryAttempts + 1),
+		// Adaptive mode adds a client-side token bucket that slows down as
+		// AWS answers RequestLimitExceeded, like EC2's own request buckets.
+		awsconfig.WithRetryMode(awssdk.RetryModeAdaptive),
 	}
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
