@@ -25,7 +25,7 @@ func main() {
 		SilenceErrors: false,
 	}
 	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand(), serveCommand(),
-		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand())
+		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand(), storeCommand())
 	err := root.ExecuteContext(ctx)
 	stop()
 	if code, ok := err.(exitCode); ok {

@@ -41,30 +41,39 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		}
 		return st, nil
 	case "dynamodb":
-		d := cfg.Storage.DynamoDB
-		// The site's profile, credentials, proxy and retries, in the
-		// table's region when it has its own.
-		site := cfg.AWS
-		if d.Region != "" {
-			site.Region = d.Region
-		}
-		awsCfg, err := awscloud.SDKConfig(ctx, site)
+		o, err := DynamoOptions(ctx, cfg, log)
 		if err != nil {
-			return nil, fault.Wrap(fault.Configuration, err, "opening the DynamoDB store %s", d.TablePrefix)
+			return nil, err
 		}
-		st, err := dynamo.Open(ctx, dynamo.Options{
-			TablePrefix: d.TablePrefix,
-			EndpointURL: d.EndpointURL,
-			Retention:   cfg.Storage.Retention,
-			Logger:      log,
-			AWSConfig:   &awsCfg,
-		})
+		st, err := dynamo.Open(ctx, o)
 		if err != nil {
-			return nil, fault.Wrap(fault.Configuration, err, "opening the DynamoDB store %s", d.TablePrefix)
+			return nil, fault.Wrap(fault.Configuration, err, "opening the DynamoDB store %s", o.TablePrefix)
 		}
 		return st, nil
 	}
 	return nil, fault.New(fault.Configuration, "%s: storage type %q is not sqlite or dynamodb", cfg.ConfigFile, cfg.Storage.Type)
+}
+
+// DynamoOptions are the options of the DynamoDB store cfg configures: its
+// tables, with the site's profile, credentials, proxy and retries, in the
+// tables' region.
+func DynamoOptions(ctx context.Context, cfg *config.Config, log *slog.Logger) (dynamo.Options, error) {
+	d := cfg.Storage.DynamoDB
+	site := cfg.AWS
+	if d.Region != "" {
+		site.Region = d.Region
+	}
+	awsCfg, err := awscloud.SDKConfig(ctx, site)
+	if err != nil {
+		return dynamo.Options{}, fault.Wrap(fault.Configuration, err, "the AWS configuration of the DynamoDB store %s", d.TablePrefix)
+	}
+	return dynamo.Options{
+		TablePrefix: d.TablePrefix,
+		EndpointURL: d.EndpointURL,
+		Retention:   cfg.Storage.Retention,
+		Logger:      log,
+		AWSConfig:   &awsCfg,
+	}, nil
 }
 
 // Open assembles the broker for cfg.

@@ -132,3 +132,13 @@ func (s *Store) checkVersion(version int) error {
 	}
 	return nil
 }
+
+// SchemaVersion is the schema version of the store's file; once Open has
+// succeeded it is the one this binary knows.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var version int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, fmt.Errorf("state store %s: schema version: %w", s.path, err)
+	}
+	return version, nil
+}
