@@ -81,6 +81,17 @@ func fleetInstances(t *testing.T, e *env, id string) []string {
 	return got
 }
 
+// maintainFleet creates a maintain fleet of m5.large toward target.
+func maintainFleet(t *testing.T, e *env, target *types.TargetCapacitySpecificationRequest) string {
+	t.Helper()
+	id := template(t, e, "ohfp-lt")
+	return aws.ToString(must(e.ec2.CreateFleet(context.Background(), &ec2.CreateFleetInput{
+		Type:                        types.FleetTypeMaintain,
+		LaunchTemplateConfigs:       ltConfig(id, over(types.InstanceTypeM5Large, 1)),
+		TargetCapacitySpecification: target,
+	})).FleetId)
+}
+
 func TestLaunchTemplates(t *testing.T) {
 	e := start(t, sandbox.Options{})
 	ctx := context.Background()
@@ -213,12 +224,7 @@ func TestRequestFleetIsFulfilledAsynchronously(t *testing.T) {
 func TestMaintainFleetReplacesButNotBelowALoweredTarget(t *testing.T) {
 	e := start(t, sandbox.Options{})
 	ctx := context.Background()
-	id := template(t, e, "ohfp-lt")
-	fid := aws.ToString(must(e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{
-		Type:                        types.FleetTypeMaintain,
-		LaunchTemplateConfigs:       ltConfig(id, over(types.InstanceTypeM5Large, 1)),
-		TargetCapacitySpecification: target(10, 0, types.DefaultTargetCapacityTypeOnDemand),
-	})).FleetId)
+	fid := maintainFleet(t, e, target(10, 0, types.DefaultTargetCapacityTypeOnDemand))
 	first := fleetInstances(t, e, fid)
 	if len(first) != 10 {
 		t.Fatalf("maintain fleet launched %d", len(first))
@@ -462,12 +468,7 @@ func TestSpotFleetLaunchSpecifications(t *testing.T) {
 func TestMaintainFleetUnderConcurrentCalls(t *testing.T) {
 	e := start(t, sandbox.Options{})
 	ctx := context.Background()
-	id := template(t, e, "ohfp-lt")
-	fid := aws.ToString(must(e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{
-		Type:                        types.FleetTypeMaintain,
-		LaunchTemplateConfigs:       ltConfig(id, over(types.InstanceTypeM5Large, 1)),
-		TargetCapacitySpecification: target(20, 10, types.DefaultTargetCapacityTypeSpot),
-	})).FleetId)
+	fid := maintainFleet(t, e, target(20, 10, types.DefaultTargetCapacityTypeSpot))
 	first := fleetInstances(t, e, fid)
 	var wg sync.WaitGroup
 	for i := range 10 {
