@@ -342,7 +342,9 @@ func (p *Provider) deleteEC2Fleet(ctx context.Context, id string, instant bool) 
 		return awsError("ec2:DeleteFleets", err)
 	}
 	for _, u := range out.UnsuccessfulFleetDeletions {
-		if u.Error != nil && u.Error.Code != types.DeleteFleetErrorCodeFleetIdDoesNotExist {
+		// Gone, or no longer deletable: deleted or failed already.
+		if u.Error != nil && u.Error.Code != types.DeleteFleetErrorCodeFleetIdDoesNotExist &&
+			u.Error.Code != types.DeleteFleetErrorCodeFleetNotInDeletableState {
 			return fault.New(fault.Cloud, "ec2:DeleteFleets %s: %s: %s", id, u.Error.Code, awssdk.ToString(u.Error.Message))
 		}
 	}

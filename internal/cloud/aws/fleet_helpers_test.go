@@ -130,6 +130,9 @@ func (e *testEnv) cycle(t *testing.T, pl cloud.Placement, requestID string, coun
 	if err := e.p.Retire(ctx, pl.Ref); err != nil {
 		t.Fatalf("Retire: %v", err)
 	}
+	if err := e.p.Retire(ctx, pl.Ref); err != nil {
+		t.Errorf("Retire of a retired placement: %v", err)
+	}
 	e.settle()
 	if got := len(e.alive(requestID)); got != 0 {
 		t.Errorf("%d instances alive after the placement retired", got)

@@ -251,7 +251,9 @@ func (p *Provider) cancelSpotFleet(ctx context.Context, id string) error {
 		return awsError("ec2:CancelSpotFleetRequests", err)
 	}
 	for _, u := range out.UnsuccessfulFleetRequests {
-		if u.Error != nil && u.Error.Code != types.CancelBatchErrorCodeFleetRequestIdDoesNotExist {
+		// Gone, or no longer cancellable: cancelled, expired or failed already.
+		if u.Error != nil && u.Error.Code != types.CancelBatchErrorCodeFleetRequestIdDoesNotExist &&
+			u.Error.Code != types.CancelBatchErrorCodeFleetRequestNotInCancellableState {
 			return fault.New(fault.Cloud, "ec2:CancelSpotFleetRequests %s: %s: %s", id, u.Error.Code, awssdk.ToString(u.Error.Message))
 		}
 	}
