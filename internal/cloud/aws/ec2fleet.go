@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,11 @@ func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.P
 		if err := p.Retire(ctx, ref.String()); err != nil {
 			p.log.Warn("deleting an empty instant fleet", "fleet_id", ref.id, "err", err)
 		}
-		return cloud.Placement{}, fault.New(fault.ProvisioningFailed, "ec2:CreateFleet launched no instance: %s",
+		code := fault.ProvisioningFailed
+		if len(refusals) > 0 && !slices.ContainsFunc(refusals, func(r refusal) bool { return !quotaCodes[r.code] }) {
+			code = fault.QuotaExceeded // as RunInstances' refusals map
+		}
+		return cloud.Placement{}, fault.New(code, "ec2:CreateFleet launched no instance: %s",
 			cmp.Or(strings.Join(reasons, "; "), "no reason given"))
 	}
 	placed.Ref = ref.String()

@@ -186,3 +186,17 @@ func TestEC2FleetMaintainShortIsSettled(t *testing.T) {
 		t.Errorf("fleet target %d, want it lowered to the 4 it holds", got)
 	}
 }
+
+func TestEC2FleetRefusedForQuotaIsQuotaExceeded(t *testing.T) {
+	e := newTestEnv(t)
+	e.fault(t, sandbox.Fault{Action: "ec2:CreateFleet", Code: "InstanceLimitExceeded"})
+
+	_, err := e.launch(t, apiSpec("req-quota", 2, config.APIEC2Fleet, config.FleetInstant))
+
+	if fault.CodeOf(err) != fault.QuotaExceeded {
+		t.Errorf("err = %v, want %s", err, fault.QuotaExceeded)
+	}
+	if lts := e.launchTemplates(t); len(lts) != 0 {
+		t.Errorf("launch templates left after a refused CreateFleet: %v", lts)
+	}
+}
