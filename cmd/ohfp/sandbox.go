@@ -33,6 +33,7 @@ environment) and any credentials. Its control API lives under /_sandbox/.`,
 	cmd.Flags().StringVar(&opts.Region, "region", "us-east-1", "region the sandbox pretends to be")
 	cmd.Flags().DurationVar(&opts.PendingDelay, "pending-delay", sandbox.DefaultPendingDelay, "how long instances stay pending")
 	cmd.Flags().DurationVar(&opts.ShutdownDelay, "shutdown-delay", time.Second, "how long instances stay shutting-down")
+	cmd.Flags().DurationVar(&opts.FleetDelay, "fleet-delay", sandbox.DefaultFleetDelay, "how long fleets and Auto Scaling groups take to launch")
 	cmd.Flags().DurationVar(&opts.ConsistencyDelay, "consistency-delay", 0, "how long a new instance stays invisible to Describe calls (EC2's eventual consistency)")
 	cmd.Flags().DurationVar(&opts.TerminatedRetention, "terminated-retention", sandbox.DefaultTerminatedRetention, "how long terminated instances stay visible")
 	cmd.Flags().DurationVar(&opts.Latency, "latency", 0, "added to every answer, to feel like a remote region")
