@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -81,15 +82,20 @@ func createGroupInput(spec cloud.LaunchSpec, name string, ls *launchSpec, shape 
 		in.LaunchTemplate = from // the template's own names the type
 		return in
 	}
+	strategy, pools := kebab(t.AllocationStrategy), t.PoolsCount
+	if strategy == "diversified" {
+		// Auto Scaling has no diversified: it spreads over pools with lowest-price.
+		strategy, pools = "lowest-price", cmp.Or(pools, len(itypes))
+	}
 	dist := &astypes.InstancesDistribution{
 		OnDemandBaseCapacity:                awssdk.Int32(int32(shape.onDemand)),
 		OnDemandPercentageAboveBaseCapacity: awssdk.Int32(0),
 		OnDemandAllocationStrategy:          optional(kebab(onDemandStrategy(t))),
-		SpotAllocationStrategy:              optional(kebab(t.AllocationStrategy)),
+		SpotAllocationStrategy:              optional(strategy),
 		SpotMaxPrice:                        optional(t.MaxSpotPrice),
 	}
-	if t.PoolsCount > 0 && t.AllocationStrategy == "lowestPrice" {
-		dist.SpotInstancePools = awssdk.Int32(int32(t.PoolsCount))
+	if pools > 0 && strategy == "lowest-price" {
+		dist.SpotInstancePools = awssdk.Int32(int32(pools))
 	}
 	in.MixedInstancesPolicy = &astypes.MixedInstancesPolicy{
 		LaunchTemplate:        &astypes.LaunchTemplate{LaunchTemplateSpecification: from, Overrides: groupOverrides(itypes)},

@@ -55,10 +55,19 @@ func TestGroupHeterogeneous(t *testing.T) {
 	spec := apiSpec("req-asgh", 10, config.APIASG, "")
 	spec.Template.PriceType = config.PriceHeterogeneous
 	spec.Template.PercentOnDemand = 30
+	spec.Template.AllocationStrategy = "diversified"
 	twoTypes(&spec)
 
 	e.mustLaunch(t, spec)
 	e.settle()
+
+	wantForm(t, e.rec.formsOf("CreateAutoScalingGroup")[0], map[string]string{
+		"MixedInstancesPolicy.InstancesDistribution.OnDemandBaseCapacity":                "3",
+		"MixedInstancesPolicy.InstancesDistribution.OnDemandPercentageAboveBaseCapacity": "0",
+		"MixedInstancesPolicy.InstancesDistribution.SpotAllocationStrategy":              "lowest-price",
+		"MixedInstancesPolicy.InstancesDistribution.SpotInstancePools":                   "2",
+		"MixedInstancesPolicy.InstancesDistribution.OnDemandAllocationStrategy":          "prioritized",
+	})
 
 	spot := 0
 	for _, in := range e.alive("req-asgh") {
