@@ -1,0 +1,404 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ohfp/ohfp/internal/hostfactory"
+	"github.com/ohfp/ohfp/internal/sandbox"
+	"github.com/ohfp/ohfp/internal/store"
+	"github.com/ohfp/ohfp/internal/store/dynamo"
+	"github.com/ohfp/ohfp/internal/store/dynamo/dynamotest"
+	"github.com/ohfp/ohfp/internal/store/sqlite"
+	"github.com/ohfp/ohfp/internal/store/transfer/transfertest"
+)
+
+// dynamoLocal starts DynamoDB Local once for the tests of this binary that
+// need it, or uses the endpoint in dynamotest.EndpointEnv. The server
+// stops when this process ends (OHFP_DYNAMODB_OWNER_PID): no hook runs
+// after the last test that uses it.
+var dynamoLocal = sync.OnceValues(func() (string, error) {
+	if ep := os.Getenv(dynamotest.EndpointEnv); ep != "" {
+		return ep, nil
+	}
+	runDir, err := os.MkdirTemp("", "ohfp-e2e-dynamodb-")
+	if err != nil {
+		return "", err
+	}
+	// The server keeps its open log; the folder is needed only to start it.
+	defer os.RemoveAll(runDir)
+	cmd := exec.Command(filepath.Join(scriptDir, "..", "tools", "dynamodb", "start.sh"), runDir)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()))
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
+		return "", fmt.Errorf("starting DynamoDB Local: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+})
+
+// dynamoTables names fresh DynamoDB tables for one test, deleted when it
+// ends, and returns the config keys that select them.
+func dynamoTables(t *testing.T) map[string]any {
+	t.Helper()
+	endpoint, err := dynamoLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix := "ohfp-e2e-" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: localCredentials})
+		for _, suffix := range []string{"-requests", "-machines", "-facts"} {
+			// Tables a test never created are not there to delete.
+			db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(prefix + suffix)})
+		}
+	})
+	return map[string]any{
+		"OHFP_STORAGE":               "dynamodb",
+		"OHFP_DYNAMODB_TABLE_PREFIX": prefix,
+		"OHFP_DYNAMODB_ENDPOINT_URL": endpoint,
+	}
+}
+
+var localCredentials = credentials.NewStaticCredentialsProvider("AKIASANDBOX", "sandbox-secret", "")
+
+// openDynamo opens, for inspection, the DynamoDB store that config keys
+// from dynamoTables select.
+func openDynamo(t *testing.T, keys map[string]any) *dynamo.Store {
+	t.Helper()
+	st, err := dynamo.Open(t.Context(), dynamo.Options{
+		TablePrefix: keys["OHFP_DYNAMODB_TABLE_PREFIX"].(string),
+		EndpointURL: keys["OHFP_DYNAMODB_ENDPOINT_URL"].(string),
+		AWSConfig:   &aws.Config{Region: "us-east-1", Credentials: localCredentials},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// confFile is the path of a file in the provider instance's conf folder.
+func (e *env) confFile(name string) string { return filepath.Join(e.root, "conf", name) }
+
+// writeConfig writes, in the conf folder, the provider instance's config
+// with keys changed, and returns its path.
+func (e *env) writeConfig(name string, keys map[string]any) string {
+	e.t.Helper()
+	b, err := os.ReadFile(e.confFile("awsinstprov_config.json"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := map[string]any{}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	maps.Copy(cfg, keys)
+	if b, err = json.Marshal(cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	path := e.confFile(name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return path
+}
+
+// with is the provider instance's environment plus vars.
+func (e *env) with(vars ...string) []string {
+	return append(slices.Clone(e.hf.Env), vars...)
+}
+
+// otherHost installs a second HostFactory host of the same provider
+// instance: the same config, templates and cloud, its own folders.
+func (e *env) otherHost() *hostfactory.Host {
+	e.t.Helper()
+	files := map[string]json.RawMessage{}
+	for _, name := range []string{"awsinstprov_config.json", "awsinstprov_templates.json"} {
+		b, err := os.ReadFile(e.confFile(name))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		files[name] = b
+	}
+	host, err := hostfactory.Provider{
+		Name: "awsinst", ScriptDir: scriptDir, Binary: binary,
+		Config: files["awsinstprov_config.json"], Templates: files["awsinstprov_templates.json"],
+	}.Install(e.t.TempDir())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return host
+}
+
+// TestStoreInitAndCycleOnDynamoDB sets the tables up with `ohfp store init`
+// and drives the demo cycle through the scripts with the state on DynamoDB.
+func TestStoreInitAndCycleOnDynamoDB(t *testing.T) {
+	tables := dynamoTables(t)
+	e := newEnv(t, sandbox.Options{PendingDelay: 300 * time.Millisecond, ShutdownDelay: 300 * time.Millisecond},
+		[]map[string]any{template("OnDemand-Minimal", 10, nil)}, tables)
+
+	out, _, exit := run(t, e.hf.Env, "store", "init", "--check")
+	if exit != 1 || strings.Count(out, "missing table") != 3 {
+		t.Fatalf("store init --check before init: exit %d\n%s", exit, out)
+	}
+	out, errOut, exit := run(t, e.hf.Env, "store", "init")
+	if exit != 0 || strings.Count(out, "created table") != 3 || strings.Count(out, "enabled TTL") != 2 {
+		t.Fatalf("store init: exit %d\n%s%s", exit, out, errOut)
+	}
+	out, errOut, exit = run(t, e.hf.Env, "store", "init", "--check")
+	if exit != 0 || !strings.Contains(out, "is ready") || strings.Contains(out, "missing") {
+		t.Fatalf("store init --check after init: exit %d\n%s%s", exit, out, errOut)
+	}
+	unreachable := e.writeConfig("unreachable.json", map[string]any{"OHFP_DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:1"})
+	if _, errOut, exit := run(t, e.with("HF_CONFIG_PATH="+unreachable), "store", "init", "--check"); exit != 3 {
+		t.Errorf("store init --check with DynamoDB unreachable: exit %d, want 3 (cloud)\n%s", exit, errOut)
+	}
+
+	available := func() int {
+		t.Helper()
+		tl, err := e.hf.Templates(e.ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *tl.Templates[0].AvailableNumber
+	}
+	if got := available(); got != 10 {
+		t.Errorf("availableNumber = %d, want 10", got)
+	}
+	reqID := e.request("OnDemand-Minimal", 3)
+	req := e.wait(reqID)
+	if req.Status != "complete" || len(req.Machines) != 3 {
+		t.Fatalf("request ended %s with %d machines: %+v", req.Status, len(req.Machines), req)
+	}
+	if got := available(); got != 7 {
+		t.Errorf("availableNumber with 3 out = %d, want 7", got)
+	}
+	retID := mustReturn(t, e, req.Machines)
+	if ret := e.wait(retID); ret.Status != "complete" || len(ret.Machines) != 3 {
+		t.Fatalf("return ended %s: %+v", ret.Status, ret)
+	}
+	rr, err := e.hf.ReturnRequests(e.ctx(), hostfactory.Hosts(req.Machines))
+	if err != nil || len(rr.Requests) != 3 {
+		t.Fatalf("getReturnRequests: %+v %v", rr, err)
+	}
+	if got := available(); got != 10 {
+		t.Errorf("availableNumber after the return = %d, want 10", got)
+	}
+
+	// The state is in DynamoDB, and only there.
+	if _, err := os.Stat(filepath.Join(e.root, "work", "ohfp.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an SQLite store was made in the work folder: %v", err)
+	}
+	st := openDynamo(t, tables)
+	rs, err := st.GetRequests(e.ctx(), []string{reqID, retID})
+	if err != nil || len(rs) != 2 || rs[0].State != store.StateComplete || rs[1].State != store.StateComplete {
+		t.Fatalf("requests in DynamoDB: %+v %v", rs, err)
+	}
+	ms, err := st.Machines(e.ctx(), store.MachineQuery{RequestIDs: []string{reqID}})
+	if err != nil || len(ms) != 3 {
+		t.Fatalf("machines in DynamoDB: %+v %v", ms, err)
+	}
+	for _, m := range ms {
+		if m.ReturnID != retID || m.State != "terminated" {
+			t.Errorf("machine in DynamoDB after the return: %+v", m)
+		}
+	}
+}
+
+// TestTwoHostsShareDynamoDB plays a HostFactory master and its failover
+// host on one DynamoDB: both poll and return machines of the same request,
+// 100 calls at once in all. Every machine must be returned and terminated
+// exactly once, and the store must end as the cloud is.
+func TestTwoHostsShareDynamoDB(t *testing.T) {
+	const machines, calls = 40, 100
+	tables := dynamoTables(t)
+	a := newEnv(t, sandbox.Options{ShutdownDelay: 200 * time.Millisecond}, []map[string]any{template("T", machines, nil)}, tables)
+	if out, errOut, exit := run(t, a.hf.Env, "store", "init"); exit != 0 {
+		t.Fatalf("store init: exit %d\n%s%s", exit, out, errOut)
+	}
+	b := a.otherHost()
+	hosts := []*hostfactory.Host{a.hf, b}
+
+	reqID := a.request("T", machines)
+	req := a.wait(reqID)
+	if req.Status != "complete" || len(req.Machines) != machines {
+		t.Fatalf("request ended %s with %d machines", req.Status, len(req.Machines))
+	}
+	a.sb.ResetCalls()
+
+	// Two calls in five return one machine, the others poll the create
+	// request and every return made so far; each host runs its half of the
+	// calls five at a time.
+	var (
+		mu      sync.Mutex
+		returns []string
+		wg      sync.WaitGroup
+	)
+	work := []chan int{make(chan int, calls), make(chan int, calls)}
+	for i, next := 0, 0; i < calls; i++ {
+		if i%5 < 2 {
+			work[i%2] <- next
+			next++
+		} else {
+			work[i%2] <- -1
+		}
+	}
+	for h, host := range hosts {
+		close(work[h])
+		for range 5 {
+			wg.Go(func() {
+				for m := range work[h] {
+					ctx := a.ctx()
+					if m >= 0 {
+						id, err := host.ReturnMachines(ctx, hostfactory.Hosts(req.Machines[m:m+1]))
+						if err != nil {
+							t.Errorf("host %d returning %s: %v", h, req.Machines[m].MachineID, err)
+							continue
+						}
+						mu.Lock()
+						returns = append(returns, id)
+						mu.Unlock()
+						continue
+					}
+					mu.Lock()
+					ids := append([]string{reqID}, returns...)
+					mu.Unlock()
+					if _, err := host.Status(ctx, ids...); err != nil {
+						t.Errorf("host %d polling %d requests: %v", h, len(ids), err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if len(returns) != machines {
+		t.Fatalf("%d returns made, want %d", len(returns), machines)
+	}
+	// Both hosts follow the returns to their end.
+	for i, id := range returns {
+		r, err := hosts[i%2].Wait(a.ctx(), id, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != "complete" || len(r.Machines) != 1 || r.Machines[0].Result != "succeed" {
+			t.Errorf("return %s ended %+v", id, r)
+		}
+	}
+
+	if n := a.sb.Calls()["ec2:TerminateInstances"]; n != machines {
+		t.Errorf("TerminateInstances called %d times for %d machines returned once each", n, machines)
+	}
+	cloud := map[string]string{}
+	for _, in := range a.instancesOf(reqID) {
+		cloud[in.ID] = in.State
+		if in.State != "terminated" {
+			t.Errorf("instance %s is %s after its return", in.ID, in.State)
+		}
+	}
+	st := openDynamo(t, tables)
+	ms, err := st.Machines(a.ctx(), store.MachineQuery{RequestIDs: []string{reqID}})
+	if err != nil || len(ms) != machines {
+		t.Fatalf("machines in DynamoDB: %d, %v", len(ms), err)
+	}
+	rets, err := st.GetRequests(a.ctx(), returns)
+	if err != nil || len(rets) != machines {
+		t.Fatalf("return requests in DynamoDB: %d, %v", len(rets), err)
+	}
+	returnOf := map[string]string{}
+	for _, r := range rets {
+		if r.State != store.StateComplete || len(r.Machines) != 1 {
+			t.Errorf("return request %s in DynamoDB: %s, %d machines", r.ID, r.State, len(r.Machines))
+			continue
+		}
+		if other, twice := returnOf[r.Machines[0].InstanceID]; twice {
+			t.Errorf("machine %s returned by %s and %s", r.Machines[0].InstanceID, other, r.ID)
+		}
+		returnOf[r.Machines[0].InstanceID] = r.ID
+	}
+	for _, m := range ms {
+		if m.State != cloud[m.InstanceID] || m.ReturnID == "" || m.ReturnID != returnOf[m.InstanceID] {
+			t.Errorf("machine %s in DynamoDB: state %s (cloud: %s), return %q (want %q)",
+				m.InstanceID, m.State, cloud[m.InstanceID], m.ReturnID, returnOf[m.InstanceID])
+		}
+	}
+	for h, host := range hosts {
+		tl, err := host.Templates(a.ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := *tl.Templates[0].AvailableNumber; got != machines {
+			t.Errorf("host %d: availableNumber after every return = %d, want %d", h, got, machines)
+		}
+	}
+}
+
+// TestStoreMigrateSQLiteToDynamoDBAndBack moves 1,000 requests with
+// `ohfp store migrate` from SQLite to DynamoDB and on to another SQLite
+// file, and finds every field the same at each step.
+func TestStoreMigrateSQLiteToDynamoDBAndBack(t *testing.T) {
+	tables := dynamoTables(t)
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 10, nil)}, nil)
+	src, err := sqlite.Open(e.ctx(), filepath.Join(e.root, "work", "ohfp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	transfertest.Fill(t, src, 1000)
+	_, machines := transfertest.Snapshot(t, src)
+	verified := fmt.Sprintf("verified: 1000 requests, %d machines, 1 facts", len(machines))
+
+	toDynamo := e.writeConfig("dynamodb.json", tables)
+	if _, errOut, exit := run(t, e.hf.Env, "store", "migrate", "--to", toDynamo); exit != 1 || !strings.Contains(errOut, "ohfp store init") {
+		t.Errorf("migrate to tables not made yet: exit %d, want 1 and a hint\n%s", exit, errOut)
+	}
+	if _, errOut, exit := run(t, e.with("HF_CONFIG_PATH="+toDynamo), "store", "init"); exit != 0 {
+		t.Fatalf("store init: exit %d\n%s", exit, errOut)
+	}
+	out, errOut, exit := run(t, e.hf.Env, "store", "migrate", "--to", toDynamo)
+	if exit != 0 || !strings.Contains(out, verified) {
+		t.Fatalf("migrate SQLite -> DynamoDB: exit %d, want a line %q\n%s%s", exit, verified, out, errOut)
+	}
+	transfertest.Same(t, openDynamo(t, tables), src)
+
+	fromDynamo := e.with("HF_CONFIG_PATH=" + toDynamo)
+	if _, errOut, exit := run(t, fromDynamo, "store", "migrate", "--to", toDynamo); exit != 1 || !strings.Contains(errOut, "already") {
+		t.Errorf("migrate onto itself: exit %d, want 1\n%s", exit, errOut)
+	}
+	back := e.writeConfig("back.json", map[string]any{"OHFP_SQLITE_PATH": "back.db"})
+	out, errOut, exit = run(t, fromDynamo, "store", "migrate", "--to", back)
+	if exit != 0 || !strings.Contains(out, verified) {
+		t.Fatalf("migrate DynamoDB -> SQLite: exit %d, want a line %q\n%s%s", exit, verified, out, errOut)
+	}
+	dst, err := sqlite.Open(e.ctx(), filepath.Join(e.root, "work", "back.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dst.Close() })
+	transfertest.Same(t, dst, src)
+}
