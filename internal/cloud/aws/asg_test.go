@@ -97,3 +97,22 @@ func TestGroupShortIsSettledAfterTheCreationTimeout(t *testing.T) {
 		t.Errorf("group %+v, want it shrunk to the 3 it holds", g)
 	}
 }
+
+func TestGroupWithoutRoomStopsWithItsReasons(t *testing.T) {
+	e := newTestEnv(t)
+	if err := e.sb.SetCapacity("t3.micro", "", 3); err != nil {
+		t.Fatal(err)
+	}
+	pl := e.mustLaunch(t, apiSpec("req-asgr", 10, config.APIASG, ""))
+	e.settle()
+
+	f := e.fulfilment(t, pl.Ref)
+
+	if !f.Done || !strings.Contains(strings.Join(f.Errors, " "), "InsufficientInstanceCapacity") {
+		t.Errorf("fulfilment %+v, want done with the failed launches' reasons", f)
+	}
+	e.settle()
+	if g, _ := e.group("ohfp-req-asgr"); g.DesiredCapacity != 3 || len(e.alive("req-asgr")) != 3 {
+		t.Errorf("group %+v with %d instances, want it shrunk to the 3 it holds", g, len(e.alive("req-asgr")))
+	}
+}

@@ -225,12 +225,36 @@ func (p *Provider) ec2FleetProgress(ctx context.Context, fd *types.FleetData) cl
 		f.Done = true
 		f.Errors = append(f.Errors, fmt.Sprintf("EC2 Fleet %s had %d of %d machines after %s.", id, fulfilled, target, p.creationTimeout))
 	}
+	if f.Done && short && len(f.Errors) == 0 && fd.Type != types.FleetTypeInstant {
+		// EC2 lists the errors of request and maintain fleets in their
+		// history rather than in the fleet.
+		f.Errors = p.ec2FleetErrors(ctx, id, fd.CreateTime)
+	}
 	if f.Done && short && fd.Type == types.FleetTypeMaintain {
 		if err := p.modifyFleet(ctx, id, &types.TargetCapacitySpecificationRequest{TotalTargetCapacity: awssdk.Int32(int32(fulfilled))}); err != nil {
 			p.log.Warn("shrinking a fleet that stopped short", "fleet_id", id, "err", err)
 		}
 	}
 	return f
+}
+
+// ec2FleetErrors reads the errors in an EC2 Fleet's history; failing to
+// read it only loses the reasons.
+func (p *Provider) ec2FleetErrors(ctx context.Context, id string, since *time.Time) []string {
+	out, err := p.ec2.DescribeFleetHistory(ctx, &ec2.DescribeFleetHistoryInput{
+		FleetId:   awssdk.String(id),
+		StartTime: awssdk.Time(awssdk.ToTime(since)),
+		EventType: types.FleetEventTypeServiceError,
+	}, p.describeOpts...)
+	if err != nil {
+		p.log.Warn("reading a fleet's errors", "fleet_id", id, "err", err)
+		return nil
+	}
+	events := make([]*types.EventInformation, len(out.HistoryRecords))
+	for i, h := range out.HistoryRecords {
+		events[i] = h.EventInformation
+	}
+	return p.historyReasons(ctx, events)
 }
 
 // modifyFleet sets a fleet's target capacity without terminating anything.

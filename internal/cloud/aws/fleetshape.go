@@ -138,3 +138,25 @@ func (p *Provider) reasons(ctx context.Context, rs []refusal) []string {
 func (p *Provider) overdue(created *time.Time) bool {
 	return p.creationTimeout > 0 && created != nil && time.Since(*created) > p.creationTimeout
 }
+
+// historyReasons reads the error events of a fleet's history. EC2 writes
+// a pool short of capacity as subtype launchSpecTemporarilyBlacklisted
+// described "<type>, <image>, <platform>, <zone>, <subnet>, <code>:
+// <message>"; such a refusal is remembered like the fleet's error list.
+func (p *Provider) historyReasons(ctx context.Context, events []*types.EventInformation) []string {
+	var rs []refusal
+	for _, ev := range events {
+		if ev == nil {
+			continue
+		}
+		r := refusal{code: awssdk.ToString(ev.EventSubType), message: awssdk.ToString(ev.EventDescription), spot: true}
+		if parts := strings.SplitN(r.message, ", ", 6); len(parts) == 6 {
+			if code, msg, ok := strings.Cut(parts[5], ": "); ok && !strings.Contains(code, " ") {
+				r.code, r.message = code, msg
+				r.overrides = &types.FleetLaunchTemplateOverrides{InstanceType: types.InstanceType(parts[0]), SubnetId: awssdk.String(parts[4])}
+			}
+		}
+		rs = append(rs, r)
+	}
+	return p.reasons(ctx, rs)
+}

@@ -147,26 +147,20 @@ func (p *Provider) spotFleetProgress(ctx context.Context, c *types.SpotFleetRequ
 // spotFleetErrors reads the errors in a spot fleet request's history. The
 // history is a nicety: failing to read it only loses the reasons.
 func (p *Provider) spotFleetErrors(ctx context.Context, id string, since *time.Time) []string {
-	in := &ec2.DescribeSpotFleetRequestHistoryInput{
+	out, err := p.ec2.DescribeSpotFleetRequestHistory(ctx, &ec2.DescribeSpotFleetRequestHistoryInput{
 		SpotFleetRequestId: awssdk.String(id),
 		StartTime:          awssdk.Time(awssdk.ToTime(since)),
 		EventType:          types.EventTypeError,
-	}
-	out, err := p.ec2.DescribeSpotFleetRequestHistory(ctx, in, p.describeOpts...)
+	}, p.describeOpts...)
 	if err != nil {
 		p.log.Warn("reading a spot fleet's errors", "spot_fleet_request_id", id, "err", err)
 		return nil
 	}
-	var refusals []refusal
-	for _, h := range out.HistoryRecords {
-		if h.EventInformation != nil {
-			refusals = append(refusals, refusal{
-				code:    awssdk.ToString(h.EventInformation.EventSubType),
-				message: awssdk.ToString(h.EventInformation.EventDescription),
-			})
-		}
+	events := make([]*types.EventInformation, len(out.HistoryRecords))
+	for i, h := range out.HistoryRecords {
+		events[i] = h.EventInformation
 	}
-	return p.reasons(ctx, refusals)
+	return p.historyReasons(ctx, events)
 }
 
 // settleSpotFleet shrinks a maintain spot fleet that stopped short to the

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
 func TestSpotFleetMaintainReturnsWithoutReplacement(t *testing.T) {
@@ -68,10 +69,12 @@ func TestSpotFleetRequestShortIsDone(t *testing.T) {
 
 	f := e.fulfilment(t, pl.Ref)
 
-	// The reasons come from DescribeSpotFleetRequestHistory, which the
-	// sandbox does not serve yet.
-	if !f.Done {
-		t.Errorf("fulfilment %+v, want done", f)
+	if !f.Done || len(f.Errors) == 0 || !strings.HasPrefix(f.Errors[0], "InsufficientInstanceCapacity: ") {
+		t.Errorf("fulfilment %+v, want done with the capacity errors of its history", f)
+	}
+	key := noCapacityKey(slot{"t3.micro", sandbox.DefaultSubnetIDs[0]}, config.PriceSpot)
+	if _, ok, err := e.store.Fact(t.Context(), key); !ok || err != nil {
+		t.Errorf("no %s remembered from the fleet's history (%v)", key, err)
 	}
 	if n := len(e.alive("req-sfr")); n != 6 {
 		t.Errorf("%d instances, want the 6 there was room for", n)
