@@ -250,11 +250,7 @@ func (p *Provider) ec2FleetErrors(ctx context.Context, id string, since *time.Ti
 		p.log.Warn("reading a fleet's errors", "fleet_id", id, "err", err)
 		return nil
 	}
-	events := make([]*types.EventInformation, len(out.HistoryRecords))
-	for i, h := range out.HistoryRecords {
-		events[i] = h.EventInformation
-	}
-	return p.historyReasons(ctx, events)
+	return historyReasons(ctx, p, out.HistoryRecords, func(h *types.HistoryRecordEntry) *types.EventInformation { return h.EventInformation })
 }
 
 // modifyFleet sets a fleet's target capacity without terminating anything.

@@ -139,13 +139,15 @@ func (p *Provider) overdue(created *time.Time) bool {
 	return p.creationTimeout > 0 && created != nil && time.Since(*created) > p.creationTimeout
 }
 
-// historyReasons reads the error events of a fleet's history. EC2 writes
-// a pool short of capacity as subtype launchSpecTemporarilyBlacklisted
-// described "<type>, <image>, <platform>, <zone>, <subnet>, <code>:
-// <message>"; such a refusal is remembered like the fleet's error list.
-func (p *Provider) historyReasons(ctx context.Context, events []*types.EventInformation) []string {
+// historyReasons reads the error events of a fleet's history records,
+// whose information info gives. EC2 writes a pool short of capacity as
+// subtype launchSpecTemporarilyBlacklisted described "<type>, <image>,
+// <platform>, <zone>, <subnet>, <code>: <message>"; such a refusal is
+// remembered like the fleet's error list.
+func historyReasons[R any](ctx context.Context, p *Provider, records []R, info func(*R) *types.EventInformation) []string {
 	var rs []refusal
-	for _, ev := range events {
+	for i := range records {
+		ev := info(&records[i])
 		if ev == nil {
 			continue
 		}

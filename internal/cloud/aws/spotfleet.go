@@ -156,11 +156,7 @@ func (p *Provider) spotFleetErrors(ctx context.Context, id string, since *time.T
 		p.log.Warn("reading a spot fleet's errors", "spot_fleet_request_id", id, "err", err)
 		return nil
 	}
-	events := make([]*types.EventInformation, len(out.HistoryRecords))
-	for i, h := range out.HistoryRecords {
-		events[i] = h.EventInformation
-	}
-	return p.historyReasons(ctx, events)
+	return historyReasons(ctx, p, out.HistoryRecords, func(h *types.HistoryRecord) *types.EventInformation { return h.EventInformation })
 }
 
 // settleSpotFleet shrinks a maintain spot fleet that stopped short to the
