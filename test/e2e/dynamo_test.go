@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/hostfactory"
 	"github.com/ohfp/ohfp/internal/sandbox"
 	"github.com/ohfp/ohfp/internal/store"
@@ -401,4 +402,35 @@ func TestStoreMigrateSQLiteToDynamoDBAndBack(t *testing.T) {
 	}
 	t.Cleanup(func() { dst.Close() })
 	transfertest.Same(t, dst, src)
+}
+
+// TestHAExamplesLoad reads the high-availability examples as their provider
+// instances would: two regions, a table prefix each, nothing ignored.
+func TestHAExamplesLoad(t *testing.T) {
+	examples := filepath.Join(scriptDir, "..", "examples", "ha")
+	for _, c := range []struct{ name, file, region, prefix string }{
+		{"awseast", "us-east-1/config.yml", "us-east-1", "hostfactory-east"},
+		{"awswest", "us-west-2/config.yml", "us-west-2", "hostfactory-west"},
+		{"awseast", "ibm/awseastprov_config.json", "us-east-1", "hostfactory-east"},
+		{"awswest", "ibm/awswestprov_config.json", "us-west-2", "hostfactory-west"},
+	} {
+		path := filepath.Join(examples, c.file)
+		env := map[string]string{
+			"HF_PROVIDER_NAME": c.name, "HF_CONFIG_PATH": path,
+			"HF_PROVIDER_CONFDIR": filepath.Dir(path), "HF_PROVIDER_WORKDIR": t.TempDir(),
+		}
+		cfg, err := config.Load(func(k string) string { return env[k] })
+		if err != nil {
+			t.Errorf("%s: %v", c.file, err)
+			continue
+		}
+		d := cfg.Storage.DynamoDB
+		if cfg.Storage.Type != "dynamodb" || d.TablePrefix != c.prefix || d.Region != c.region || cfg.AWS.Region != c.region ||
+			cfg.Storage.Retention != 30*24*time.Hour || len(cfg.Ignored) > 0 {
+			t.Errorf("%s: storage %+v in %s, AWS region %s, ignored %v", c.file, cfg.Storage, d.Region, cfg.AWS.Region, cfg.Ignored)
+		}
+		if strings.HasSuffix(c.file, ".yml") && len(cfg.Templates) != 1 {
+			t.Errorf("%s: %d templates, want 1", c.file, len(cfg.Templates))
+		}
+	}
 }
