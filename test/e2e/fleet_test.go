@@ -337,3 +337,34 @@ func TestShortFleetReportsWhatCame(t *testing.T) {
 		})
 	}
 }
+
+func TestOneReturnAcrossAPIs(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, []map[string]any{
+		apiTemplate("maintain", "EC2Fleet", "maintain", nil),
+		apiTemplate("spot", "SpotFleet", "maintain", map[string]any{"priceType": "spot"}),
+		apiTemplate("group", "ASG", "", nil),
+	}, nil)
+	reqs := map[string]hostfactory.Request{}
+	var hosts []hostfactory.Machine
+	for _, id := range []string{"maintain", "spot", "group"} {
+		r := e.wait(e.request(id, 3))
+		if r.Status != "complete" || len(r.Machines) != 3 {
+			t.Fatalf("%s: request ended %s with %d machines: %s", id, r.Status, len(r.Machines), r.Message)
+		}
+		reqs[r.RequestID] = r
+		hosts = append(hosts, r.Machines[:2]...)
+	}
+
+	if r := e.wait(mustReturn(t, e, hosts)); r.Status != "complete" || len(r.Machines) != 6 {
+		t.Fatalf("return ended %s with %d machines", r.Status, len(r.Machines))
+	}
+	e.sb.Advance(10 * time.Minute)
+	for id := range reqs {
+		if n := len(e.alive(id)); n != 1 {
+			t.Errorf("request %s has %d instances alive, want the 1 not returned", id, n)
+		}
+		if n := len(e.instancesOf(id)); n != 3 {
+			t.Errorf("request %s had %d instances launched, want 3: returned ones were replaced", id, n)
+		}
+	}
+}
