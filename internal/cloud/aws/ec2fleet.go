@@ -155,9 +155,9 @@ func (ls *launchSpec) createFleetInput(spec cloud.LaunchSpec, shape fleetShape, 
 		in.ExcessCapacityTerminationPolicy = types.FleetExcessCapacityTerminationPolicyNoTermination
 	}
 	if shape.spot > 0 {
-		in.SpotOptions = &types.SpotOptionsRequest{AllocationStrategy: types.SpotAllocationStrategy(kebab(t.AllocationStrategy))}
-		if t.PoolsCount > 0 && in.SpotOptions.AllocationStrategy == types.SpotAllocationStrategyLowestPrice {
-			in.SpotOptions.InstancePoolsToUseCount = awssdk.Int32(int32(t.PoolsCount))
+		in.SpotOptions = &types.SpotOptionsRequest{
+			AllocationStrategy:      types.SpotAllocationStrategy(kebab(t.AllocationStrategy)),
+			InstancePoolsToUseCount: spotPools(t),
 		}
 	}
 	if shape.onDemand > 0 {

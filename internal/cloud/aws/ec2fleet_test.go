@@ -16,6 +16,7 @@ func TestEC2FleetInstantHeterogeneous(t *testing.T) {
 	spec.Template.PriceType = config.PriceHeterogeneous
 	spec.Template.PercentOnDemand = 30
 	spec.Template.AllocationStrategy = "capacityOptimized"
+	spec.Template.PoolsCount = 3 // only for lowestPrice
 	spec.Template.MaxSpotPrice = "0.05"
 
 	pl := e.mustLaunch(t, spec)

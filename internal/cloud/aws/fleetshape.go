@@ -106,6 +106,15 @@ func onDemandStrategy(t config.Template) string {
 	return t.AllocationStrategyOnDemand
 }
 
+// spotPools is the template's poolsCount for fleets, which take it only
+// with the lowestPrice allocation strategy (their default); nil otherwise.
+func spotPools(t config.Template) *int32 {
+	if t.PoolsCount == 0 || t.AllocationStrategy != "" && t.AllocationStrategy != "lowestPrice" {
+		return nil
+	}
+	return awssdk.Int32(int32(t.PoolsCount))
+}
+
 // refusal is one launch a fleet could not make, as AWS reports it.
 type refusal struct {
 	code, message string

@@ -82,9 +82,7 @@ func spotFleetConfig(spec cloud.LaunchSpec, ls *launchSpec, shape fleetShape, lt
 		c.OnDemandTargetCapacity = awssdk.Int32(int32(shape.onDemand))
 		c.OnDemandAllocationStrategy = types.OnDemandAllocationStrategy(onDemandStrategy(t))
 	}
-	if t.PoolsCount > 0 {
-		c.InstancePoolsToUseCount = awssdk.Int32(int32(t.PoolsCount))
-	}
+	c.InstancePoolsToUseCount = spotPools(t)
 	if t.SpotFleetRequestExpiry > 0 {
 		c.ValidUntil = awssdk.Time(time.Now().Add(time.Duration(t.SpotFleetRequestExpiry) * time.Minute).Truncate(time.Minute))
 	}
