@@ -119,7 +119,7 @@ func initStore(ctx context.Context, w io.Writer, create bool) error {
 		fmt.Fprintln(w, line)
 	}
 	if err == nil {
-		fmt.Fprintf(w, "%s is ready\n", storeName(cfg))
+		fmt.Fprintf(w, "ready: %s\n", storeName(cfg))
 	}
 	return err
 }

@@ -170,7 +170,7 @@ func TestStoreInitAndCycleOnDynamoDB(t *testing.T) {
 		t.Fatalf("store init: exit %d\n%s%s", exit, out, errOut)
 	}
 	out, errOut, exit = run(t, e.hf.Env, "store", "init", "--check")
-	if exit != 0 || !strings.Contains(out, "is ready") || strings.Contains(out, "missing") {
+	if exit != 0 || !strings.Contains(out, "ready: DynamoDB tables "+tables["OHFP_DYNAMODB_TABLE_PREFIX"].(string)) || strings.Contains(out, "missing") {
 		t.Fatalf("store init --check after init: exit %d\n%s%s", exit, out, errOut)
 	}
 	unreachable := e.writeConfig("unreachable.json", map[string]any{"OHFP_DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:1"})
@@ -365,7 +365,11 @@ func TestTwoHostsShareDynamoDB(t *testing.T) {
 func TestStoreMigrateSQLiteToDynamoDBAndBack(t *testing.T) {
 	tables := dynamoTables(t)
 	e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 10, nil)}, nil)
-	src, err := sqlite.Open(e.ctx(), filepath.Join(e.root, "work", "ohfp.db"))
+	path := filepath.Join(e.root, "work", "ohfp.db")
+	if out, errOut, exit := run(t, e.hf.Env, "store", "init"); exit != 0 || !strings.Contains(out, "SQLite state store "+path+" is ready (schema version ") {
+		t.Fatalf("store init of SQLite: exit %d\n%s%s", exit, out, errOut)
+	}
+	src, err := sqlite.Open(e.ctx(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
