@@ -282,8 +282,10 @@ func (t *Template) complete() (string, error) {
 		t.PriceType = PriceOnDemand
 	}
 	if t.ProviderAPI == "" {
+		// IBM's plugin sends spot and mixed capacity to a fleet; so does
+		// ohfp when the template does not choose.
 		t.ProviderAPI = APIRunInstances
-		if len(t.VMTypes) > 0 || t.PriceType == PriceHeterogeneous {
+		if len(t.VMTypes) > 0 || t.PriceType != PriceOnDemand {
 			t.ProviderAPI = APIEC2Fleet
 		}
 	}

@@ -129,8 +129,9 @@ func TestTemplateDefaults(t *testing.T) {
 		launchTemplateVerse string
 	}{
 		{base(""), PriceOnDemand, APIRunInstances, "", ""},
-		{base(`"priceType": "spot"`), PriceSpot, APIRunInstances, "", ""},
-		{base(`"priceType": "Spot"`), PriceSpot, APIRunInstances, "", ""},
+		{base(`"priceType": "spot"`), PriceSpot, APIEC2Fleet, FleetInstant, ""},
+		{base(`"priceType": "Spot"`), PriceSpot, APIEC2Fleet, FleetInstant, ""},
+		{base(`"priceType": "spot", "providerApi": "RunInstances"`), PriceSpot, APIRunInstances, "", ""},
 		{base(`"priceType": "on-demand"`), PriceOnDemand, APIRunInstances, "", ""},
 		{base(`"vmTypes": {"m5.large": 1}`), PriceOnDemand, APIEC2Fleet, FleetInstant, ""},
 		{base(`"priceType": "heterogeneous"`), PriceHeterogeneous, APIEC2Fleet, FleetInstant, ""},
