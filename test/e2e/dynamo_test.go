@@ -47,12 +47,9 @@ var dynamoLocal = sync.OnceValues(func() (string, error) {
 	defer os.RemoveAll(runDir)
 	cmd := exec.Command(filepath.Join(scriptDir, "..", "tools", "dynamodb", "start.sh"), runDir)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()))
+	cmd.Stderr = os.Stderr // why it failed
 	out, err := cmd.Output()
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, ee.Stderr)
-		}
 		return "", fmt.Errorf("starting DynamoDB Local: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
