@@ -96,6 +96,20 @@ func (b *Broker) Reconcile(ctx context.Context, dryRun bool) (Reconciliation, er
 		}
 	}
 	if len(rec.Terminated) > 0 {
+		// A fleet or group that launched a stray would replace it.
+		byReq := map[string][]string{}
+		for _, inst := range strays {
+			if slices.Contains(rec.Terminated, inst.ID) {
+				byReq[inst.Tags[cloud.TagRequestID]] = append(byReq[inst.Tags[cloud.TagRequestID]], inst.ID)
+			}
+		}
+		for id, ids := range byReq {
+			if r := byID[id]; r != nil && r.CloudRef != "" {
+				if err := b.cloud.Release(ctx, r.CloudRef, ids); err != nil {
+					return rec, fault.Wrap("", err, "shrinking the placement of request %s", id)
+				}
+			}
+		}
 		if err := b.cloud.Terminate(ctx, rec.Terminated); err != nil {
 			return rec, fault.Wrap("", err, "terminating unknown instances")
 		}

@@ -115,6 +115,17 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 	if err := b.store.UpdateRequest(context.WithoutCancel(ctx), r); err != nil {
 		b.log.Error("recording a failed request", "request_id", r.ID, "err", err)
 	}
+	// Stop any fleet or group first, so that it does not replace what is
+	// terminated below.
+	ref := r.CloudRef
+	if ref == "" {
+		if t, err := templateOf(r.Template); err == nil {
+			ref = cloud.RequestRef(t.ProviderAPI, r.ID)
+		}
+	}
+	if err := b.cloud.Retire(ctx, ref); err != nil {
+		b.log.Warn("retiring the placement of a failed request", "request_id", r.ID, "err", err)
+	}
 	strays, err := b.cloud.Instances(ctx, cloud.Query{RequestIDs: []string{r.ID}})
 	if err != nil {
 		b.log.Warn("looking for instances of a failed request", "request_id", r.ID, "err", err)

@@ -35,6 +35,12 @@ type Placement struct {
 	Ongoing bool
 }
 
+// RequestRef stands for whatever a request launched through api (a
+// template's providerApi) may have left in the cloud when its placement's
+// own Ref was never recorded, because the invocation died during the
+// launch: Retire of it finds and deletes those by the request's id.
+func RequestRef(api, requestID string) string { return "request:" + api + ":" + requestID }
+
 // Fulfilment is how far the cloud got with an ongoing placement.
 type Fulfilment struct {
 	Done   bool     // the cloud will launch nothing more for it

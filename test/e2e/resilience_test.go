@@ -323,3 +323,63 @@ func (e *env) killAtAnswer(rng *rand.Rand, op string, input any, pause bool) (st
 	}
 	return out.RequestID, true
 }
+
+// A fleet or group whose request was never answered to HostFactory (the
+// invocation was killed during the launch) is deleted with its instances,
+// so it cannot relaunch what reconciliation terminates.
+func TestKilledDuringFleetLaunchLeavesNothing(t *testing.T) {
+	for _, c := range []struct {
+		api, action string
+		extra       map[string]any
+	}{
+		{"EC2Fleet", "ec2:CreateFleet", map[string]any{"fleetType": "maintain"}},
+		{"ASG", "autoscaling:CreateAutoScalingGroup", nil},
+	} {
+		t.Run(c.api, func(t *testing.T) {
+			extra := map[string]any{"providerApi": c.api}
+			for k, v := range c.extra {
+				extra[k] = v
+			}
+			e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", -1, extra)}, nil)
+			e.hf.Env = append(e.hf.Env, "HF_TIMEOUT=2")
+			if err := e.sb.Pause(c.action, sandbox.PauseAfter); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, filepath.Join(scriptDir, "requestMachines.sh"), "-f", "-")
+			cmd.Env = e.hf.Env
+			cmd.Stdin = strings.NewReader(`{"template": {"templateId": "T", "machineCount": 3}}`)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for e.sb.Paused(c.action) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			e.sb.Release(c.action)
+			time.Sleep(2100 * time.Millisecond)
+			// The fleet or group has launched by now; HostFactory's next call
+			// finds the request left pending.
+			e.sb.Advance(time.Minute)
+			if _, err := e.hf.ReturnRequests(e.ctx(), nil); err != nil {
+				t.Fatal(err)
+			}
+			e.sb.Advance(time.Hour)
+			for _, in := range e.sb.Instances() {
+				if in.State != "terminated" && in.State != "shutting-down" {
+					t.Errorf("instance %s is %s", in.ID, in.State)
+				}
+			}
+			for _, f := range e.sb.Fleets() {
+				if f.State != "deleted" && f.State != "deleted_terminating" && f.State != "cancelled" {
+					t.Errorf("fleet %s left %s", f.ID, f.State)
+				}
+			}
+			if gs := e.sb.Groups(); len(gs) != 0 {
+				t.Errorf("groups left: %+v", gs)
+			}
+		})
+	}
+}

@@ -27,6 +27,7 @@ type placementRef struct {
 	id             string // fleet id, spot fleet request id or group name
 	launchTemplate string // ephemeral launch template id, if any
 	instant        bool
+	api            string // providerApi of a refRequest
 }
 
 type refKind int
@@ -36,10 +37,14 @@ const (
 	refEC2Fleet
 	refSpotFleet
 	refGroup
+	refRequest // cloud.RequestRef: the placement of a request is unknown
 )
 
 // groupPrefix marks an Auto Scaling group's name in a Ref.
 const groupPrefix = "asg:"
+
+// requestPrefix marks a cloud.RequestRef.
+var requestPrefix = strings.TrimSuffix(cloud.RequestRef("", ""), ":")
 
 func parseRef(s string) placementRef {
 	parts := strings.Split(s, "/")
@@ -51,6 +56,9 @@ func parseRef(s string) placementRef {
 		r.kind = refSpotFleet
 	case strings.HasPrefix(r.id, groupPrefix):
 		r.kind, r.id = refGroup, strings.TrimPrefix(r.id, groupPrefix)
+	case strings.HasPrefix(s, requestPrefix):
+		api, id, _ := strings.Cut(strings.TrimPrefix(s, requestPrefix), ":")
+		return placementRef{kind: refRequest, id: id, api: api}
 	default:
 		return placementRef{kind: refReservation, id: s}
 	}
@@ -142,6 +150,8 @@ func (p *Provider) Retire(ctx context.Context, ref string) error {
 		err = p.cancelSpotFleet(ctx, r.id)
 	case refGroup:
 		err = p.deleteGroup(ctx, r.id)
+	case refRequest:
+		return p.retireRequest(ctx, r.api, r.id)
 	}
 	return errors.Join(err, p.deleteLaunchTemplate(ctx, r.launchTemplate))
 }
