@@ -39,8 +39,7 @@ HostFactory role may not call CreateTable.
 For SQLite, open (or create) the state file and report its path and schema version.`,
 		Example: `  HF_PROVIDER_NAME=awsinst HF_PROVIDER_CONFDIR=$HF_TOP/conf/providers/awsinst ohfp store init
   ohfp store init --check`,
-		Args:          cobra.NoArgs,
-		SilenceErrors: true, // reported prints them
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return reported(cmd, initStore(cmd.Context(), cmd.OutOrStdout(), !check))
 		},
@@ -60,8 +59,7 @@ provider first: what changes during the copy may be missed.`,
   ohfp store migrate --to /opt/ohfp/awsinst/conf/dynamodb.json
   # and back
   HF_CONFIG_PATH=/opt/ohfp/awsinst/conf/dynamodb.json ohfp store migrate --to awsinstprov_config.json`,
-		Args:          cobra.NoArgs,
-		SilenceErrors: true, // reported prints them
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return reported(cmd, migrateStore(cmd.Context(), cmd.OutOrStdout(), to))
 		},
@@ -78,6 +76,8 @@ func reported(cmd *cobra.Command, err error) error {
 	if err == nil {
 		return nil
 	}
+	// Printed here, with the status below: cobra would print only "exit status".
+	cmd.SilenceErrors = true
 	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", cmd.CommandPath(), err)
 	code := fault.CodeOf(err)
 	var apiErr *smithy.OperationError
