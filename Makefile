@@ -36,7 +36,7 @@ fuzz:
 	tools/fuzz.sh $(FUZZTIME)
 
 # Whole-process latency and peak memory of each operation against the sandbox.
-bench: build
+bench: setup build
 	$(GO) run ./tools/bench --bin $(BIN)
 
 clean:

@@ -3,6 +3,7 @@
 set -euo pipefail
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+[ -x /usr/bin/time ] || missing+=(time)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(nodejs npm)

@@ -82,11 +82,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	cl, err := awscloud.New(ctx, cfg.AWS, log, st)
-	if err != nil {
-		st.Close()
-		return nil, fault.Wrap(fault.Configuration, err, "setting up the AWS clients")
-	}
+	cl := &lazyCloud{cfg: cfg.AWS, log: log, cache: st}
 	return &App{
 		Config: cfg,
 		Log:    log,

@@ -14,7 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+	"slices"
 	"time"
 )
 
@@ -24,6 +24,9 @@ type Host struct {
 	Env       []string // environment of every call (HF_* and AWS_* variables)
 	WorkDir   string   // where input files are written
 	Trace     io.Writer
+	// Wrapper runs each script under this command, such as the benchmark's
+	// /usr/bin/time.
+	Wrapper []string
 }
 
 // Result is one script run.
@@ -34,7 +37,6 @@ type Result struct {
 	Exit     int
 	Duration time.Duration
 	CPU      time.Duration // user plus system time of the process
-	MaxRSS   int64         // peak resident memory of the process, bytes
 }
 
 // Raw is an input written verbatim, valid JSON or not.
@@ -59,7 +61,8 @@ func (h *Host) Call(ctx context.Context, op string, input any) (Result, error) {
 	if err := f.Close(); err != nil {
 		return Result{}, err
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(h.ScriptDir, op+".sh"), "-f", f.Name())
+	args := append(slices.Clone(h.Wrapper), filepath.Join(h.ScriptDir, op+".sh"), "-f", f.Name())
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = h.Env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -69,9 +72,6 @@ func (h *Host) Call(ctx context.Context, op string, input any) (Result, error) {
 	if cmd.ProcessState != nil {
 		res.Exit = cmd.ProcessState.ExitCode()
 		res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			res.MaxRSS = ru.Maxrss * 1024
-		}
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {

@@ -68,6 +68,7 @@ func dynamoRows(ctx context.Context, bin string, runs int) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
+	host.Wrapper = timeWrapper
 	initStore := exec.CommandContext(ctx, bin, "store", "init")
 	initStore.Env = host.Env
 	if out, err := initStore.CombinedOutput(); err != nil {
@@ -109,7 +110,7 @@ func dynamoRows(ctx context.Context, bin string, runs int) ([]row, error) {
 			return nil, err
 		}
 		reads, writes := counter.since(before)
-		r.name += fmt.Sprintf(" [DynamoDB reads; +%.1f writes, %.1f EC2]", float64(writes)/float64(runs), r.calls)
+		r.name += fmt.Sprintf(" (+%.1f writes, %.1f EC2 calls)", float64(writes)/float64(runs), r.calls)
 		r.calls = float64(reads) / float64(runs)
 		rows = append(rows, r)
 	}

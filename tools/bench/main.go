@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +33,9 @@ func main() {
 
 // fleetTemplate is the template placed through an instant EC2 Fleet.
 const fleetTemplate = "Fleet-Instant"
+
+// benchSubnet is the sandbox subnet every benchmark instance lands in.
+const benchSubnet = "subnet-0bench00000000001"
 
 // pendingDelay keeps launched instances pending until the bench moves the
 // sandbox clock on.
@@ -74,6 +79,11 @@ func run(bin string, runs int) error {
 	sb := sandbox.New(sandbox.Options{PendingDelay: pendingDelay})
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
+	// Tens of thousands of instances are launched over the runs: one subnet
+	// large enough for all of them.
+	if err := sb.RegisterSubnet(sandbox.Subnet{ID: benchSubnet, CIDR: "10.64.0.0/12"}); err != nil {
+		return err
+	}
 
 	templates := make([]map[string]any, 1000)
 	for i := range templates {
@@ -82,7 +92,7 @@ func run(bin string, runs int) error {
 			"maxNumber":  -1,
 			"imageId":    sandbox.DefaultImageID,
 			"vmType":     []string{"t3.micro", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"}[i%4],
-			"subnetId":   sandbox.DefaultSubnetIDs[0],
+			"subnetId":   benchSubnet,
 		}
 	}
 	// The last one places its machines through an EC2 Fleet.
@@ -93,7 +103,7 @@ func run(bin string, runs int) error {
 		"fleetType":   "instant",
 		"imageId":     sandbox.DefaultImageID,
 		"vmTypes":     map[string]int{"t3.micro": 1, "t3.small": 1},
-		"subnetId":    strings.Join(sandbox.DefaultSubnetIDs, ","),
+		"subnetId":    benchSubnet,
 	}
 	host, err := hostfactory.Provider{
 		Name:      "awsinst",
@@ -105,6 +115,7 @@ func run(bin string, runs int) error {
 	if err != nil {
 		return err
 	}
+	host.Wrapper = timeWrapper
 	b := &bench{sb: sb, host: host, runs: runs}
 
 	floor, err := b.processFloor(bin)
@@ -137,6 +148,9 @@ func run(bin string, runs int) error {
 			func(context.Context, int) (any, error) { return statusInput(pending), nil }},
 		{"getRequestStatus, 1,000 machines coming up", "getRequestStatus", 0, 0,
 			func(ctx context.Context, _ int) (any, error) {
+				if err := b.release(ctx, lastUp); err != nil {
+					return nil, err
+				}
 				id, err := host.RequestMachines(ctx, "Template-0001", 1000)
 				if err != nil {
 					return nil, err
@@ -153,6 +167,9 @@ func run(bin string, runs int) error {
 			}},
 		{name: "getRequestStatus, 1,000 fleet machines up", op: "getRequestStatus", maxCalls: 3,
 			prepare: func(ctx context.Context, _ int) (any, error) {
+				if err := b.release(ctx, fleetUp); err != nil {
+					return nil, err
+				}
 				id, err := host.RequestMachines(ctx, fleetTemplate, 1000)
 				if err != nil {
 					return nil, err
@@ -178,12 +195,49 @@ func run(bin string, runs int) error {
 	for _, s := range steps {
 		r, err := b.measure(ctx, s)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		rows = append(rows, r)
 	}
-	report(rows, runs)
+	report(fmt.Sprintf("Whole process, through the scripts, %d runs each, sandbox on loopback, SQLite store (medians)", runs), "AWS calls", rows)
+	dynamoDB, err := dynamoRows(ctx, bin, runs)
+	if err != nil {
+		return err
+	}
+	report("The same with DynamoDB Local as the store; calls are DynamoDB read calls (target: 1 per 100 machines)", "DDB reads", dynamoDB)
 	return nil
+}
+
+// release returns the machines of an earlier run's request, untimed, so
+// that the sandbox's subnets do not run out of addresses over many runs.
+func (b *bench) release(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	st, err := b.host.Status(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = b.host.ReturnMachines(ctx, hostfactory.Hosts(st.Requests[0].Machines))
+	return err
+}
+
+// rssMarker starts the line /usr/bin/time adds to a script's standard
+// error. The kernel's own accounting of a child started from this large
+// process would count this process's memory too (the child shares it
+// until exec); GNU time forks from a small process and measures only its
+// child.
+const rssMarker = "ohfp-bench-max-rss-kib="
+
+var timeWrapper = []string{"/usr/bin/time", "-f", rssMarker + "%M"}
+
+func peakRSS(stderr []byte) (int64, error) {
+	_, after, ok := bytes.Cut(stderr, []byte(rssMarker))
+	if !ok {
+		return 0, fmt.Errorf("no peak memory from /usr/bin/time in %q", stderr)
+	}
+	kib, err := strconv.ParseInt(string(bytes.TrimSpace(after)), 10, 64)
+	return kib << 10, err
 }
 
 func statusInput(id string) any {
@@ -211,7 +265,11 @@ func (b *bench) measure(ctx context.Context, s step) (row, error) {
 		}
 		r.wall = append(r.wall, res.Duration)
 		r.cpu = append(r.cpu, res.CPU)
-		r.rss = max(r.rss, res.MaxRSS)
+		rss, err := peakRSS(res.Stderr)
+		if err != nil {
+			return r, fmt.Errorf("%s: %w", s.op, err)
+		}
+		r.rss = max(r.rss, rss)
 	}
 	r.calls = float64(calls) / float64(b.runs)
 	return r, nil
@@ -233,10 +291,10 @@ func (b *bench) processFloor(bin string) (row, error) {
 	return r, nil
 }
 
-func report(rows []row, runs int) {
-	fmt.Printf("Whole process, through the scripts, %d runs each, sandbox on loopback (medians)\n\n", runs)
-	fmt.Printf("%-44s %9s %9s %9s %9s %9s  %s\n", "operation", "wall", "p90 wall", "CPU", "peak RSS", "AWS calls", "target")
-	fmt.Println(strings.Repeat("-", 120))
+func report(title, calls string, rows []row) {
+	fmt.Printf("\n%s\n\n", title)
+	fmt.Printf("%-62s %9s %9s %9s %9s %9s  %s\n", "operation", "wall", "p90 wall", "CPU", "peak RSS", calls, "targets")
+	fmt.Println(strings.Repeat("-", 140))
 	for _, r := range rows {
 		wall, cpu := median(r.wall), median(r.cpu)
 		verdict := ""
@@ -244,14 +302,14 @@ func report(rows []row, runs int) {
 			verdict = fmt.Sprintf("wall < %s: %s", r.target, yes(wall < r.target))
 		}
 		if r.maxCalls > 0 {
-			verdict += fmt.Sprintf("; AWS calls <= %g: %s", r.maxCalls, yes(r.calls <= r.maxCalls))
+			verdict += fmt.Sprintf("; %s <= %g: %s", calls, r.maxCalls, yes(r.calls <= r.maxCalls))
 		}
 		rss := "-"
 		if r.rss > 0 {
 			rss = fmt.Sprintf("%.1fMiB", float64(r.rss)/(1<<20))
 			verdict += fmt.Sprintf("; RSS < 40MiB: %s", yes(r.rss < 40<<20))
 		}
-		fmt.Printf("%-44s %9s %9s %9s %9s %9.1f  %s\n", r.name, ms(wall), ms(percentile(r.wall, 90)), ms(cpu), rss, r.calls, strings.TrimPrefix(verdict, "; "))
+		fmt.Printf("%-62s %9s %9s %9s %9s %9.1f  %s\n", r.name, ms(wall), ms(percentile(r.wall, 90)), ms(cpu), rss, r.calls, strings.TrimPrefix(verdict, "; "))
 	}
 }
 
