@@ -4,11 +4,17 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
+
+	"github.com/ohfp/ohfp/internal/fault"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -22,18 +28,39 @@ func main() {
 		Long:          "ohfp places HostFactory's machine requests on AWS (RunInstances, EC2 Fleet, Spot Fleet, Auto Scaling)\nand keeps track of every instance it launches.",
 		Version:       version,
 		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceErrors: true, // printed below, with the contract's exit status
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fault.Wrap(fault.InvalidRequest, err, "bad command line")
+	})
 	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand(), serveCommand(),
 		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand(), storeCommand())
 	err := root.ExecuteContext(ctx)
 	stop()
-	if code, ok := err.(exitCode); ok {
-		os.Exit(int(code))
+	os.Exit(exitStatus(err))
+}
+
+// exitStatus prints err for people and gives the exit status of its code:
+// 1 configuration, 2 bad input, 3 cloud. An AWS call that failed without a
+// code of ours is a cloud error.
+func exitStatus(err error) int {
+	var code exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &code):
+		return int(code)
 	}
-	if err != nil {
-		os.Exit(1)
+	fmt.Fprintln(os.Stderr, "ohfp:", err)
+	c := fault.CodeOf(err)
+	var apiErr *smithy.OperationError
+	if c == fault.Internal && errors.As(err, &apiErr) {
+		c = fault.Cloud
 	}
+	if c == fault.Internal && strings.HasPrefix(err.Error(), "unknown command") {
+		c = fault.InvalidRequest
+	}
+	return c.ExitCode()
 }
 
 // exitCode ends the process with a status and nothing more printed.

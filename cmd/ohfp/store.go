@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
-	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 
 	"github.com/ohfp/ohfp/internal/app"
@@ -41,7 +39,7 @@ For SQLite, open (or create) the state file and report its path and schema versi
   ohfp store init --check`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return reported(cmd, initStore(cmd.Context(), cmd.OutOrStdout(), !check))
+			return initStore(cmd.Context(), cmd.OutOrStdout(), !check)
 		},
 	}
 	initCmd.Flags().BoolVar(&check, "check", false, "only check; create nothing")
@@ -61,30 +59,13 @@ provider first: what changes during the copy may be missed.`,
   HF_CONFIG_PATH=/opt/ohfp/awsinst/conf/dynamodb.json ohfp store migrate --to awsinstprov_config.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return reported(cmd, migrateStore(cmd.Context(), cmd.OutOrStdout(), to))
+			return migrateStore(cmd.Context(), cmd.OutOrStdout(), to)
 		},
 	}
 	migrate.Flags().StringVar(&to, "to", "", "config file selecting the destination store")
 	_ = migrate.MarkFlagRequired("to")
 	cmd.AddCommand(initCmd, migrate)
 	return cmd
-}
-
-// reported prints err, if any, and ends with its contract exit status; an
-// AWS call that failed for no configuration reason is a cloud error.
-func reported(cmd *cobra.Command, err error) error {
-	if err == nil {
-		return nil
-	}
-	// Printed here, with the status below: cobra would print only "exit status".
-	cmd.SilenceErrors = true
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %v\n", cmd.CommandPath(), err)
-	code := fault.CodeOf(err)
-	var apiErr *smithy.OperationError
-	if code == fault.Internal && errors.As(err, &apiErr) {
-		code = fault.Cloud
-	}
-	return exitCode(code.ExitCode())
 }
 
 func initStore(ctx context.Context, w io.Writer, create bool) error {

@@ -130,7 +130,8 @@ const reconcileEvery = 5 * time.Minute
 const lastReconcileFact = "reconcile:last"
 
 // reconcileNow runs a reconcile pass when the last one is older than
-// reconcileEvery, so that leaks are caught without an operator cron job.
+// reconcileEvery, so that leaks are caught without an operator cron job,
+// and purges the requests finished longer ago than the retention.
 func (b *Broker) reconcileNow(ctx context.Context) {
 	now := b.now()
 	if raw, ok, err := b.store.Fact(ctx, lastReconcileFact); err == nil && ok {
@@ -145,5 +146,13 @@ func (b *Broker) reconcileNow(ctx context.Context) {
 	}
 	if _, err := b.Reconcile(ctx, false); err != nil {
 		b.log.Warn("periodic reconcile", "err", err)
+	}
+	if retention := b.cfg.Storage.Retention; retention > 0 {
+		n, err := b.store.Purge(ctx, now.Add(-retention))
+		if err != nil {
+			b.log.Warn("purging finished requests", "err", err)
+		} else if n > 0 {
+			b.log.Info("purged finished requests", "count", n, "older_than", retention)
+		}
 	}
 }
