@@ -232,6 +232,8 @@
 //	GET    /_sandbox/faults                      armed faults
 //	POST   /_sandbox/faults                      {"action":"ec2:RunInstances","code":"InstanceLimitExceeded",
 //	                                              "message":"...","status":400,"rate":0.5,"count":2,"delay":"1s"}
+//	                                             or {"action":"ec2:DescribeInstances","drop":true,"rate":0.3}:
+//	                                              the connection is closed unanswered
 //	DELETE /_sandbox/faults[?action=ec2:RunInstances]
 //	GET    /_sandbox/capacity                    [{"instanceType":"m5.large","zone":"","remaining":7}]
 //	POST   /_sandbox/capacity                    {"instanceType":"m5.large","zone":"us-east-1a","remaining":0}

@@ -74,7 +74,13 @@ type Fault struct {
 	// Delay is waited before answering a hit call. A fault with a Delay and
 	// neither Code nor Status only slows calls down.
 	Delay time.Duration `json:"-"`
+	// Drop closes the connection without an answer, as a network failure
+	// would; the call is not carried out.
+	Drop bool `json:"drop,omitempty"`
 }
+
+// errDrop tells ServeHTTP to close the connection unanswered.
+var errDrop = errors.New("sandbox: connection dropped")
 
 // err is the error f answers, or nil for a delay-only fault.
 func (f Fault) err() *apiError {
@@ -165,6 +171,9 @@ func (f *faults) apply(ctx context.Context, action string) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if hit.Drop {
+		return errDrop
 	}
 	if e := hit.err(); e != nil {
 		return e

@@ -268,7 +268,9 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.out = out
 
 	status, code := http.StatusOK, ""
-	if err := s.run(svc, c); err != nil {
+	if err := s.run(svc, c); errors.Is(err, errDrop) {
+		panic(http.ErrAbortHandler) // net/http closes the connection unanswered
+	} else if err != nil {
 		ae := asAPIError(err)
 		out.Reset()
 		svc.writeError(out, c.requestID, ae)

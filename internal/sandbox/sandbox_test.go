@@ -594,6 +594,33 @@ func TestSDKRetries503(t *testing.T) {
 	}
 }
 
+func TestDroppedConnectionIsRetried(t *testing.T) {
+	e := start(t, sandbox.Options{})
+	cfg := awsConfig()
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
+		})
+	}
+	client := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(e.url) })
+	if err := e.sb.AddFault(sandbox.Fault{Action: "ec2:DescribeInstances", Drop: true, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	e.sb.ResetCalls()
+	if _, err := client.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{}); err != nil {
+		t.Fatalf("the SDK did not retry a dropped connection: %v", err)
+	}
+	if n := e.sb.Calls()["ec2:DescribeInstances"]; n != 2 {
+		t.Fatalf("%d DescribeInstances calls, want 2 (one dropped, one answered)", n)
+	}
+	if err := e.sb.AddFault(sandbox.Fault{Action: "ec2:DescribeInstances", Drop: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{}); err == nil {
+		t.Fatal("every connection dropped, yet the call succeeded")
+	}
+}
+
 func TestDelayFault(t *testing.T) {
 	e := start(t, sandbox.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -113,13 +113,14 @@ func TestMaxNumberHoldsUnderConcurrency(t *testing.T) {
 	}
 }
 
-// With 30% of AWS calls throttled or failing with 503, a full cycle of 50
-// machines still ends right: the SDK retries, and HostFactory polls again.
+// With 30% of AWS calls throttled, failing with 503 or dropped, a full
+// cycle of 50 machines still ends right: the SDK retries, and HostFactory
+// polls again.
 func TestCycleUnderThrottling(t *testing.T) {
 	e := newEnv(t, sandbox.Options{PendingDelay: 200 * time.Millisecond}, []map[string]any{template("T", 60, nil)},
 		map[string]any{"AWS_REQUEST_RETRY_ATTEMPTS": 8})
 	for _, action := range []string{"ec2:RunInstances", "ec2:DescribeInstances", "ec2:TerminateInstances", "ec2:DescribeInstanceTypes"} {
-		for _, f := range []sandbox.Fault{{Action: action, Code: "RequestLimitExceeded", Rate: 0.15}, {Action: action, Status: 503, Rate: 0.15}} {
+		for _, f := range []sandbox.Fault{{Action: action, Code: "RequestLimitExceeded", Rate: 0.1}, {Action: action, Status: 503, Rate: 0.1}, {Action: action, Drop: true, Rate: 0.1}} {
 			if err := e.sb.AddFault(f); err != nil {
 				t.Fatal(err)
 			}
