@@ -203,9 +203,15 @@ func TestServeDrivesACycleAndCountsIt(t *testing.T) {
 		`ohfp_operations_total{operation="requestReturnMachines",outcome="success"}`:      1,
 		`ohfp_operations_total{operation="getRequestStatus",outcome="success"}`:           float64(createPolls + returnPolls),
 		`ohfp_operations_total{operation="requestMachines",outcome="TEMPLATE_NOT_FOUND"}`: 1,
+		// The AWS calls the operations made, from their "aws call" lines.
+		`ohfp_aws_calls_total{api="ec2:RunInstances",code="ok"}`:       1,
+		`ohfp_aws_calls_total{api="ec2:TerminateInstances",code="ok"}`: 1,
 	} {
 		if got := after[key]; got != want {
 			t.Errorf("%s = %v, want %v", key, got, want)
 		}
+	}
+	if after[`ohfp_aws_calls_total{api="ec2:DescribeInstances",code="ok"}`] < 1 {
+		t.Errorf("no DescribeInstances call counted")
 	}
 }
