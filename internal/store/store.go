@@ -132,6 +132,24 @@ type RequestQuery struct {
 	Limit      int // 0 = no limit; newest first
 }
 
+// Event is one entry of the audit trail: a state change, who asked for it
+// and what happened.
+type Event struct {
+	Time       time.Time
+	RequestID  string // the request it concerns, if any
+	InstanceID string // the machine it concerns, if any
+	Action     string // what kind of change, such as "request.placed"; see the broker
+	Actor      string // who asked: "<operation> by <os user>@<host> pid <n>"
+	Detail     string // what happened, for people
+}
+
+// EventQuery selects events, newest first; the zero value lists all.
+type EventQuery struct {
+	RequestID string    // only events of this request
+	Since     time.Time // only events at or after this time
+	Limit     int       // 0 = no limit
+}
+
 // Errors a Store returns that callers act on.
 var (
 	ErrNotFound = errors.New("not found")
@@ -173,8 +191,16 @@ type Store interface {
 	// Purge deletes the finished requests last updated before olderThan,
 	// with their machines, and returns how many requests it deleted. A
 	// request is kept while one of its machines is alive or is also tied to
-	// a request that is kept, so nothing kept loses a machine.
+	// a request that is kept, so nothing kept loses a machine. It also
+	// deletes the events older than olderThan.
 	Purge(ctx context.Context, olderThan time.Time) (int, error)
+	// AppendEvents adds events to the audit trail. Events are kept as long
+	// as finished requests: Purge deletes those older than its olderThan.
+	AppendEvents(ctx context.Context, events []Event) error
+	// Events lists the audit trail, newest first; events of one
+	// AppendEvents call with the same time come in the reverse of their
+	// order in the call.
+	Events(ctx context.Context, q EventQuery) ([]Event, error)
 	// Close releases the store.
 	Close() error
 }

@@ -3,7 +3,7 @@
 //
 // # Tables
 //
-// Three tables, named after the configured prefix so the IAM pattern
+// Four tables, named after the configured prefix so the IAM pattern
 // table/<prefix>-* covers them; all PAY_PER_REQUEST, created by Init:
 //
 //	<prefix>-requests  key id
@@ -19,6 +19,8 @@
 //	<prefix>-facts     key key
 //	                   "fact#<key>": cached cloud facts
 //	                   "guard#<template>": capacity guard of a template
+//	<prefix>-events    key day, sk  the audit trail
+//	  GSI by-request   request_id, sk            (ALL)  events of one request
 //
 // created_key and launch_key are zero-padded Unix nanoseconds followed by
 // the item's id, so index order is time order. alive is present ("1") only
@@ -27,6 +29,12 @@
 // machines (Usage) or, with begins_with, one template's (capacity checks)
 // without touching dead machines. Empty key attributes are left out, which
 // keeps the indexes sparse.
+//
+// An event's day is the UTC date of its time ("2026-11-23") and its sk the
+// zero-padded Unix nanoseconds, its index in its AppendEvents call and a
+// random tail, so the recent events are one Query per day, newest first,
+// and a request's events one Query on by-request. Events carry expires_at =
+// time + Retention; a listing looks no further back than Retention.
 //
 // # Reads
 //

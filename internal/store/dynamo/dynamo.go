@@ -19,13 +19,13 @@ import (
 	"github.com/ohfp/ohfp/internal/store"
 )
 
-// DefaultRetention is how long finished requests and dead machines are kept
+// DefaultRetention is how long finished requests, dead machines and events are kept
 // when Options.Retention is zero.
 const DefaultRetention = 30 * 24 * time.Hour
 
 // Options says where the tables are.
 type Options struct {
-	TablePrefix string // tables are <prefix>-requests, -machines, -facts
+	TablePrefix string // tables are <prefix>-requests, -machines, -facts, -events
 	Region      string // empty: the default chain's region
 	EndpointURL string // overrides the DynamoDB endpoint (DynamoDB Local)
 	Retention   time.Duration
@@ -41,6 +41,7 @@ type Store struct {
 	requests  string
 	machines  string
 	facts     string
+	events    string
 	retention time.Duration
 	log       *slog.Logger
 	calls     atomic.Int64
@@ -72,6 +73,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		requests:  o.TablePrefix + "-requests",
 		machines:  o.TablePrefix + "-machines",
 		facts:     o.TablePrefix + "-facts",
+		events:    o.TablePrefix + "-events",
 		retention: o.Retention,
 		log:       o.Logger,
 	}

@@ -20,6 +20,7 @@ const ttlAttribute = "expires_at"
 type tableSpec struct {
 	name    string
 	key     string
+	sort    string // the sort key, if any
 	indexes []indexSpec
 	ttl     bool
 }
@@ -43,6 +44,9 @@ func (s *Store) tableSpecs() []tableSpec {
 			{name: idxAlive, hash: "alive", sort: "alive_key", keysOnly: true},
 		}},
 		{name: s.facts, key: "key"},
+		{name: s.events, key: "day", sort: "sk", ttl: true, indexes: []indexSpec{
+			{name: idxRequest, hash: "request_id", sort: "sk"},
+		}},
 	}
 }
 
@@ -159,6 +163,10 @@ func (s *Store) createTable(ctx context.Context, t tableSpec) error {
 		TableName:   &t.name,
 		BillingMode: types.BillingModePayPerRequest,
 		KeySchema:   []types.KeySchemaElement{{AttributeName: &t.key, KeyType: types.KeyTypeHash}},
+	}
+	if t.sort != "" {
+		in.KeySchema = append(in.KeySchema, types.KeySchemaElement{AttributeName: &t.sort, KeyType: types.KeyTypeRange})
+		attrs[t.sort] = true
 	}
 	for _, ix := range t.indexes {
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ix.create())

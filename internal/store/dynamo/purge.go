@@ -14,8 +14,9 @@ import (
 
 // Purge deletes the finished requests last updated before olderThan, with
 // their machines, keeping every request tied through a machine to an alive
-// machine or to a request that stays; see store.Store. It is a cold path:
-// one Query per machine index and candidate, deletes in batches.
+// machine or to a request that stays, and the events before olderThan too;
+// see store.Store. It is a cold path: one Query per machine index and
+// candidate, one per day of events, deletes in batches.
 func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 	candidates := map[string][]store.Machine{}
 	for _, st := range []store.State{store.StateComplete, store.StateCompleteWithError, store.StateFailed} {
@@ -82,6 +83,9 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 	}
 	if err := s.batchWrite(ctx, s.requests, requests); err != nil {
 		return 0, failure(err, "purge requests")
+	}
+	if err := s.purgeEvents(ctx, olderThan); err != nil {
+		return 0, failure(err, "purge events")
 	}
 	return len(requests), nil
 }

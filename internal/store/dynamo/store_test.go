@@ -29,7 +29,7 @@ func TestInitCreatesAndChecks(t *testing.T) {
 	if fault.CodeOf(err) != fault.Configuration {
 		t.Fatalf("check of missing tables: err = %v, want a configuration error", err)
 	}
-	for _, suffix := range []string{"-requests", "-machines", "-facts"} {
+	for _, suffix := range []string{"-requests", "-machines", "-facts", "-events"} {
 		if !slices.Contains(report, "missing table "+o.TablePrefix+suffix) {
 			t.Errorf("check report %q lacks table %s", report, suffix)
 		}
@@ -68,6 +68,8 @@ func TestInitCreatesAndChecks(t *testing.T) {
 		"created table " + o.TablePrefix + "-requests with 2 indexes",
 		"created index alive on table " + machines,
 		"enabled TTL on " + machines + ".expires_at",
+		"created table " + o.TablePrefix + "-events with 1 indexes",
+		"enabled TTL on " + o.TablePrefix + "-events.expires_at",
 	} {
 		if !slices.Contains(report, want) {
 			t.Errorf("create report %q lacks %q", report, want)
@@ -78,10 +80,10 @@ func TestInitCreatesAndChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check after create: %v (report %q)", err, report)
 	}
-	if len(report) != 3 || !strings.HasSuffix(report[0], "is ready") {
-		t.Errorf("check report after create = %q, want three ready tables", report)
+	if len(report) != 4 || !strings.HasSuffix(report[0], "is ready") {
+		t.Errorf("check report after create = %q, want four ready tables", report)
 	}
-	for _, table := range []string{o.TablePrefix + "-requests", machines} {
+	for _, table := range []string{o.TablePrefix + "-requests", machines, o.TablePrefix + "-events"} {
 		ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 		if err != nil {
 			t.Fatalf("describe TTL of %s: %v", table, err)

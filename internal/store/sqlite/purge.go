@@ -14,7 +14,8 @@ const keptMachine = `alive OR request_id NOT IN (SELECT id FROM temp.purge)
 
 // Purge deletes the finished requests last updated before olderThan, with
 // their machines, keeping every request tied through a machine to an alive
-// machine or to a request that stays; see store.Store.
+// machine or to a request that stays; it deletes the events before
+// olderThan too. See store.Store.
 func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 	var purged int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -44,6 +45,9 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 			return err
 		}
 		if purged, err = execCount(ctx, tx, "DELETE FROM requests WHERE id IN (SELECT id FROM temp.purge)"); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE time < ?", nanos(olderThan)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, "DROP TABLE temp.purge")

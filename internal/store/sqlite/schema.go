@@ -71,6 +71,21 @@ CREATE TABLE facts (
 	updated_at INTEGER NOT NULL
 );
 `,
+	// 2: the audit trail. Events name requests and machines without
+	// foreign keys: they outlive neither, but are purged by time alone.
+	`
+CREATE TABLE events (
+	id          INTEGER PRIMARY KEY, -- append order
+	time        INTEGER NOT NULL,
+	request_id  TEXT NOT NULL,
+	instance_id TEXT NOT NULL,
+	action      TEXT NOT NULL,
+	actor       TEXT NOT NULL,
+	detail      TEXT NOT NULL
+);
+CREATE INDEX events_request ON events (request_id, time) WHERE request_id <> '';
+CREATE INDEX events_time ON events (time);
+`,
 }
 
 // migrate checks the schema version with one query and migrates only when

@@ -16,6 +16,8 @@
 //   - Machines orders by RequestID, then LaunchTime. MachineQuery{AliveOnly:
 //     true} alone selects every alive machine; MachineQuery{} selects none.
 //   - Usage may leave out templates that hold nothing.
+//   - Events read back with every field, times as above; Events lists
+//     newest first, Since inclusive.
 //   - Machines are saved only for stored requests: a machine is always
 //     launched by a request stored before the cloud call.
 package storetest
@@ -61,6 +63,10 @@ func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 		{"LargeSets", s.largeSets},
 		{"Facts", s.facts},
 		{"Purge", s.purge},
+		{"Events", s.events},
+		{"EventsSameTime", s.eventsSameTime},
+		{"EventsMany", s.eventsMany},
+		{"EventsPurge", s.eventsPurge},
 	} {
 		t.Run(tc.name, tc.run)
 	}
