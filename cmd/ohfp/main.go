@@ -34,7 +34,7 @@ func main() {
 		return fault.Wrap(fault.InvalidRequest, err, "bad command line")
 	})
 	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand(), serveCommand(),
-		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand(), storeCommand())
+		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand(), storeCommand(), eventsCommand())
 	err := root.ExecuteContext(ctx)
 	stop()
 	os.Exit(exitStatus(err))

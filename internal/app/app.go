@@ -76,8 +76,8 @@ func DynamoOptions(ctx context.Context, cfg *config.Config, log *slog.Logger) (d
 	}, nil
 }
 
-// Open assembles the broker for cfg.
-func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+// Open assembles the broker for cfg; opts adjust the broker (its actor).
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...broker.Option) (*App, error) {
 	st, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		Config: cfg,
 		Log:    log,
 		Store:  st,
-		Broker: broker.New(cfg, st, cl, broker.WithLogger(log)),
+		Broker: broker.New(cfg, st, cl, append([]broker.Option{broker.WithLogger(log)}, opts...)...),
 	}, nil
 }
 
@@ -112,7 +112,7 @@ func FromEnv(ctx context.Context, env func(string) string) (*App, error) {
 	if err != nil {
 		return nil, fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
 	}
-	a, err := Open(ctx, cfg, log)
+	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(command(os.Args))))
 	if err != nil {
 		closer.Close()
 		return nil, err
@@ -162,7 +162,7 @@ func RunHF(ctx context.Context, op string, input []byte, env func(string) string
 		if cfgErr != nil {
 			return nil, cfgErr
 		}
-		a, err := Open(ctx, cfg, log)
+		a, err := Open(ctx, cfg, log, broker.WithActor(Actor(op)))
 		if err != nil {
 			return nil, err
 		}

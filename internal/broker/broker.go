@@ -7,6 +7,7 @@ package broker
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/cloud"
@@ -46,6 +47,10 @@ type Broker struct {
 	cloud Cloud
 	now   func() time.Time
 	log   *slog.Logger
+	actor string
+
+	mu     sync.Mutex
+	events []store.Event // noted during the current operation; see audit.go
 }
 
 // Option adjusts a Broker.

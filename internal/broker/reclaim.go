@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -27,6 +28,7 @@ const spotNotice = 2 * time.Minute
 // reports nothing, and says why: calling every host gone because a list
 // call failed would drain a whole cluster.
 func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Reclaim, error) {
+	defer b.flushEvents(ctx) // after reconcileNow, which notes events too
 	b.recoverPending(ctx)
 	defer b.reconcileNow(ctx)
 	if len(hosts) == 0 {
@@ -80,10 +82,16 @@ func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Recl
 			}
 			grace := max(int((spotNotice - now.Sub(mark)).Seconds()), 0)
 			b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", grace)
+			b.note(known[id].RequestID, id, ActionReclaim, fmt.Sprintf("%s marked for spot reclaim; %ds left", h.Name, grace))
 			out = append(out, Reclaim{Name: h.Name, InstanceID: id, GracePeriod: grace})
 			continue
 		}
 		b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", 0)
+		gone := "no longer exists"
+		if found {
+			gone = "is " + inst.State
+		}
+		b.note(known[id].RequestID, id, ActionReclaim, fmt.Sprintf("%s %s", h.Name, gone))
 		out = append(out, Reclaim{Name: h.Name, InstanceID: id})
 	}
 	return out, nil

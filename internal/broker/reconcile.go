@@ -27,6 +27,13 @@ type Reconciliation struct {
 // INSTANCE_CREATION_TIMEOUT (at once when its request failed: HostFactory
 // never got that id). With dryRun it only reports.
 func (b *Broker) Reconcile(ctx context.Context, dryRun bool) (Reconciliation, error) {
+	defer b.flushEvents(ctx)
+	return b.reconcile(ctx, dryRun)
+}
+
+// reconcile is Reconcile without writing the events it notes, for
+// operations that run it as a part.
+func (b *Broker) reconcile(ctx context.Context, dryRun bool) (Reconciliation, error) {
 	rec := Reconciliation{DryRun: dryRun}
 	if !dryRun {
 		b.recoverPending(ctx)
@@ -114,11 +121,15 @@ func (b *Broker) Reconcile(ctx context.Context, dryRun bool) (Reconciliation, er
 			return rec, fault.Wrap("", err, "terminating unknown instances")
 		}
 	}
-	for _, id := range rec.Adopted {
-		b.log.Info("reconciled", "instance_id", id, "action", "adopted")
+	for _, m := range adopt {
+		b.log.Info("reconciled", "instance_id", m.InstanceID, "action", "adopted")
+		b.note(m.RequestID, m.InstanceID, ActionMachineAdopted, "found in the cloud by reconcile")
 	}
-	for _, id := range rec.Terminated {
-		b.log.Warn("reconciled", "instance_id", id, "action", "terminated")
+	for _, inst := range strays {
+		if slices.Contains(rec.Terminated, inst.ID) {
+			b.log.Warn("reconciled", "instance_id", inst.ID, "action", "terminated")
+			b.note(inst.Tags[cloud.TagRequestID], inst.ID, ActionMachineTerminated, "unknown to HostFactory; terminated by reconcile")
+		}
 	}
 	return rec, nil
 }
@@ -144,7 +155,7 @@ func (b *Broker) reconcileNow(ctx context.Context) {
 	if err := b.store.PutFact(ctx, lastReconcileFact, raw); err != nil {
 		b.log.Warn("recording the reconcile time", "err", err)
 	}
-	if _, err := b.Reconcile(ctx, false); err != nil {
+	if _, err := b.reconcile(ctx, false); err != nil {
 		b.log.Warn("periodic reconcile", "err", err)
 	}
 	if retention := b.cfg.Storage.Retention; retention > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/google/uuid"
 
@@ -26,6 +27,7 @@ type MachineRequest struct {
 // idempotency token the call carries, so a crash in between is repaired by a
 // later invocation repeating the same call.
 func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string, error) {
+	defer b.flushEvents(ctx)
 	b.recoverPending(ctx)
 	t, err := b.template(in.TemplateID)
 	if err != nil {
@@ -63,6 +65,7 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string
 		return "", fault.Wrap(fault.Internal, err, "storing request")
 	}
 	b.log.Info("request stored", "request_id", id, "template_id", t.ID, "machine_count", in.Count)
+	b.note(id, "", ActionRequestStored, fmt.Sprintf("%d machines of template %s", in.Count, t.ID))
 	if err := b.place(ctx, &r, t); err != nil {
 		return "", err
 	}
@@ -101,6 +104,7 @@ func (b *Broker) record(ctx context.Context, r *store.Request, t config.Template
 		return fault.Wrap(fault.Internal, err, "recording the machines of request %s", r.ID)
 	}
 	b.log.Info("request placed", "request_id", r.ID, "template_id", t.ID, "machine_count", len(machines), "cloud_ref", p.Ref)
+	b.note(r.ID, "", ActionRequestPlaced, fmt.Sprintf("%d machines launched, placement %s", len(machines), p.Ref))
 	return nil
 }
 
@@ -115,6 +119,7 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 	if err := b.store.UpdateRequest(context.WithoutCancel(ctx), r); err != nil {
 		b.log.Error("recording a failed request", "request_id", r.ID, "err", err)
 	}
+	b.note(r.ID, "", ActionRequestFailed, r.Message)
 	// Stop any fleet or group first, so that it does not replace what is
 	// terminated below.
 	ref := r.CloudRef
@@ -143,6 +148,9 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 			return
 		}
 		b.markTerminating(ctx, ids)
+		for _, id := range ids {
+			b.note(r.ID, id, ActionMachineTerminated, "launched for a failed request")
+		}
 	}
 	b.log.Warn("request failed", "request_id", r.ID, "template_id", r.TemplateID, "err", cause, "terminated", len(ids))
 }

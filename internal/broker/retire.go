@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -18,6 +20,7 @@ import (
 // back, terminates them and returns the request's id. Only instances this
 // provider instance launched are terminated.
 func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (id, message string, err error) {
+	defer b.flushEvents(ctx)
 	b.recoverPending(ctx)
 	r := store.Request{
 		ID:       "ret-" + uuid.NewString(),
@@ -71,7 +74,32 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 		return fault.Wrap(fault.Internal, err, "recording return request %s", r.ID)
 	}
 	b.log.Info("machines returned", "request_id", r.ID, "machine_count", len(r.Machines), "terminating", len(ids))
+	b.note(r.ID, "", ActionMachinesReturned, fmt.Sprintf("%s; terminating %s", refNames(r.Machines), orNone(ids)))
+	// Each create request's trail shows its machines going back too.
+	byOrigin := map[string][]string{}
+	for _, m := range known {
+		byOrigin[m.RequestID] = append(byOrigin[m.RequestID], m.InstanceID)
+	}
+	for _, origin := range slices.Sorted(maps.Keys(byOrigin)) {
+		b.note(origin, "", ActionMachinesReturned, fmt.Sprintf("%s by return request %s", orNone(byOrigin[origin]), r.ID))
+	}
 	return nil
+}
+
+// refNames lists hosts by instance id, or by name when given without one.
+func refNames(refs []store.MachineRef) string {
+	names := make([]string, len(refs))
+	for i, ref := range refs {
+		names[i] = cmp.Or(ref.InstanceID, ref.Name)
+	}
+	return orNone(names)
+}
+
+func orNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, " ")
 }
 
 // leaveToReclaim drops from ids the spot instances AWS has already marked

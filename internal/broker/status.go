@@ -34,6 +34,7 @@ type MachineStatus struct {
 // When the cloud cannot be asked, the statuses as last stored are returned
 // together with a CLOUD_ERROR.
 func (b *Broker) Status(ctx context.Context, ids []string) (_ []RequestStatus, err error) {
+	defer b.flushEvents(ctx)
 	b.recoverPending(ctx)
 	reqs, err := b.store.GetRequests(ctx, ids)
 	if err != nil {
@@ -240,6 +241,7 @@ func (b *Broker) adopt(p *poll, r *store.Request) {
 		p.add(newMachine(r, t, inst))
 		p.changed[id] = true
 		b.log.Info("adopted instance", "request_id", r.ID, "instance_id", id)
+		b.note(r.ID, id, ActionMachineAdopted, "found in the cloud by its request tag")
 	}
 }
 
@@ -273,6 +275,7 @@ func (b *Broker) retirePlacement(ctx context.Context, r *store.Request) {
 		return
 	}
 	b.log.Info("placement retired", "request_id", r.ID, "cloud_ref", r.CloudRef)
+	b.note(r.ID, "", ActionPlacementRetired, r.CloudRef)
 }
 
 // judgeCreate updates the result of each machine of a running create request
@@ -330,6 +333,9 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 			p.machines[id].State = "shutting-down"
 		}
 		b.log.Warn("terminated instances stuck pending", "request_id", r.ID, "instances", stuck)
+		for _, id := range stuck {
+			b.note(r.ID, id, ActionMachineTerminated, p.machines[id].Message)
+		}
 	}
 }
 
@@ -367,6 +373,7 @@ func (b *Broker) finish(ctx context.Context, p *poll, r *store.Request) {
 		b.log.Error("recording a finished request", "request_id", r.ID, "err", err)
 	default:
 		b.log.Info("request finished", "request_id", r.ID, "status", string(r.State), "message", r.Message)
+		b.note(r.ID, "", ActionRequestFinished, strings.TrimSuffix(string(r.State)+": "+r.Message, ": "))
 	}
 }
 

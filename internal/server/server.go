@@ -108,6 +108,7 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/returns", handler: s.returnMachines},
 		{pattern: "POST /api/v1/reclaims", handler: s.reclaims},
 		{pattern: "GET /api/v1/machines", handler: s.listMachines},
+		{pattern: "GET /api/v1/events", handler: s.listEvents},
 		{pattern: "GET /api/v1/overview", handler: s.overview},
 	}
 }

@@ -1,0 +1,69 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// Actions of the audit trail.
+const (
+	ActionRequestStored     = "request.stored"
+	ActionRequestPlaced     = "request.placed"
+	ActionRequestFailed     = "request.failed"
+	ActionRequestFinished   = "request.finished"
+	ActionMachinesReturned  = "machines.returned"
+	ActionMachineAdopted    = "machine.adopted"
+	ActionMachineTerminated = "machine.terminated"
+	ActionPlacementRetired  = "placement.retired"
+	ActionReclaim           = "reclaim"
+)
+
+// eventsTimeout bounds the write of an operation's events, which happens
+// after its work is done and must not hold its answer for long.
+const eventsTimeout = 2 * time.Second
+
+// WithActor names who the operations are carried out for, in the audit
+// trail: "<operation> by <os user>@<host> pid <n>".
+func WithActor(actor string) Option { return func(b *Broker) { b.actor = actor } }
+
+// note records a state change for the audit trail; the operation's
+// flushEvents writes it.
+func (b *Broker) note(requestID, instanceID, action, detail string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.events = append(b.events, store.Event{
+		Time: b.now(), RequestID: requestID, InstanceID: instanceID,
+		Action: action, Actor: b.actor, Detail: detail,
+	})
+}
+
+// flushEvents writes the events noted so far in one call, at the end of an
+// operation, so that a poll that changes nothing writes nothing. The trail
+// is a record, not the state: failing to write it is logged, and the
+// operation's answer stands.
+func (b *Broker) flushEvents(ctx context.Context) {
+	b.mu.Lock()
+	events := b.events
+	b.events = nil
+	b.mu.Unlock()
+	if len(events) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventsTimeout)
+	defer cancel()
+	if err := b.store.AppendEvents(ctx, events); err != nil {
+		b.log.Error("recording the audit trail", "events", len(events), "err", err)
+	}
+}
+
+// Events lists the audit trail, newest first.
+func (b *Broker) Events(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+	es, err := b.store.Events(ctx, q)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "listing events")
+	}
+	return es, nil
+}
