@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
@@ -28,6 +29,7 @@ type FactLister interface {
 type Counts struct {
 	Requests int
 	Machines int
+	Events   int
 	// Facts is -1 when the source cannot list its facts: they are a cache
 	// of cloud answers that the destination fills again on demand.
 	Facts int
@@ -36,10 +38,11 @@ type Counts struct {
 // idsPerRead bounds the ids of one Machines read.
 const idsPerRead = 100
 
-// Copy copies every request, every machine tied to one or still alive, and
-// every fact from one store to another, then reads the destination back and
-// fails unless it holds as many of each. What the destination held already
-// stays, items with the same ids being replaced.
+// Copy copies every request, every machine tied to one or still alive,
+// every event and every fact from one store to another, then reads the
+// destination back and fails unless it holds as many of each. What the
+// destination held already stays, items with the same ids being replaced
+// and events it holds already not copied again.
 func Copy(ctx context.Context, from, to store.Store) (Counts, error) {
 	imp, ok := to.(Importer)
 	if !ok {
@@ -73,11 +76,19 @@ func Copy(ctx context.Context, from, to store.Store) (Counts, error) {
 		}
 	}
 
+	events, err := copyEvents(ctx, from, to)
+	if err != nil {
+		return Counts{}, fmt.Errorf("copy: %w", err)
+	}
+
 	got, err := count(ctx, to, ids, machines, facts)
 	if err != nil {
 		return got, fmt.Errorf("copy: verify: %w", err)
 	}
-	want := Counts{Requests: len(requests), Machines: len(machines), Facts: len(facts)}
+	if got.Events, err = heldEvents(ctx, to, events); err != nil {
+		return got, fmt.Errorf("copy: verify: %w", err)
+	}
+	want := Counts{Requests: len(requests), Machines: len(machines), Events: len(events), Facts: len(facts)}
 	if !canList {
 		got.Facts, want.Facts = -1, -1
 	}
@@ -151,4 +162,73 @@ func count(ctx context.Context, to store.Store, ids []string, machines []store.M
 		}
 	}
 	return c, nil
+}
+
+// copyEvents appends to `to` the events of `from` that it lacks, oldest
+// first so that events of the same time keep their order, and returns the
+// events of `from`. Events have no ids: one equal in every field is the
+// same event.
+func copyEvents(ctx context.Context, from, to store.Store) ([]store.Event, error) {
+	events, err := from.Events(ctx, store.EventQuery{})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	held, err := eventCounts(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	var missing []store.Event
+	for _, e := range slices.Backward(events) {
+		if k := keyOf(e); held[k] > 0 {
+			held[k]--
+		} else {
+			missing = append(missing, e)
+		}
+	}
+	if err := to.AppendEvents(ctx, missing); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// heldEvents counts the events among events that `to` holds.
+func heldEvents(ctx context.Context, to store.Store, events []store.Event) (int, error) {
+	held, err := eventCounts(ctx, to)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range events {
+		if k := keyOf(e); held[k] > 0 {
+			held[k]--
+			n++
+		}
+	}
+	return n, nil
+}
+
+// eventKey is an event as a map key: its time as Unix nanoseconds, as
+// every store keeps it.
+type eventKey struct {
+	nanos int64
+	event store.Event // Time zeroed
+}
+
+func keyOf(e store.Event) eventKey {
+	n := e.Time.UnixNano()
+	e.Time = time.Time{}
+	return eventKey{n, e}
+}
+
+// eventCounts counts the events st holds by key.
+func eventCounts(ctx context.Context, st store.Store) (map[eventKey]int, error) {
+	events, err := st.Events(ctx, store.EventQuery{})
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	held := make(map[eventKey]int, len(events))
+	for _, e := range events {
+		held[keyOf(e)]++
+	}
+	return held, nil
 }

@@ -29,7 +29,7 @@ func TestCopy(t *testing.T) {
 	src := openSQLite(t)
 	transfertest.Fill(t, src, 1000)
 	_, machines := transfertest.Snapshot(t, src)
-	want := transfer.Counts{Requests: 1000, Machines: len(machines), Facts: 1}
+	want := transfer.Counts{Requests: 1000, Machines: len(machines), Events: transfertest.Events, Facts: 1}
 
 	dyn := dynamotest.Open(t, "copy")
 	back := openSQLite(t)
@@ -49,4 +49,9 @@ func TestCopy(t *testing.T) {
 		}
 		transfertest.Same(t, leg.to, src)
 	}
+	// Copying again replaces what is there and adds no event twice.
+	if counts, err := transfer.Copy(t.Context(), dyn, back); err != nil || counts != want {
+		t.Fatalf("second copy = %+v, %v; want %+v", counts, err, want)
+	}
+	transfertest.Same(t, back, src)
 }

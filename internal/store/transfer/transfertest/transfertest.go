@@ -14,6 +14,9 @@ import (
 	"github.com/ohfp/ohfp/internal/store"
 )
 
+// Events is how many events Fill appends: more than one batch.
+const Events = 30
+
 // The one fact Fill caches.
 const (
 	FactKey   = "type/m5.large"
@@ -22,7 +25,8 @@ const (
 
 // Fill stores n requests of every kind and state through the Store
 // interface, with machines (two per placed create request; every tenth
-// request returns one of them), and caches Fact.
+// request returns one of them), appends Events events (of the last hours:
+// stores list events within their retention) and caches Fact.
 func Fill(t testing.TB, st store.Store, n int) {
 	t.Helper()
 	ctx := t.Context()
@@ -77,6 +81,18 @@ func Fill(t testing.TB, st store.Store, n int) {
 	if err := st.PutFact(ctx, FactKey, []byte(FactValue)); err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now().UTC()
+	events := make([]store.Event, Events)
+	for i := range events {
+		events[i] = store.Event{
+			Time: now.Add(time.Duration(i-Events) * time.Minute), RequestID: fmt.Sprintf("req-%04d", i),
+			InstanceID: fmt.Sprintf("i-%04d0", i), Action: "request.placed", Actor: "requestMachines by hf@host pid 1",
+			Detail: "détail",
+		}
+	}
+	if err := st.AppendEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Snapshot reads every request and every machine of a request a store
@@ -112,6 +128,7 @@ func Same(t testing.TB, got, want store.Store) {
 	wantRequests, wantMachines := Snapshot(t, want)
 	same(t, "request", gotRequests, wantRequests)
 	same(t, "machine", gotMachines, wantMachines)
+	same(t, "event", events(t, got), events(t, want))
 	if v, ok, err := got.Fact(t.Context(), FactKey); err != nil || !ok || string(v) != FactValue {
 		t.Errorf("copied fact = %q, %v, %v", v, ok, err)
 	}
@@ -127,4 +144,13 @@ func same[T any](t testing.TB, what string, got, want []T) {
 			t.Fatalf("%s %d:\n got %+v\nwant %+v", what, i, got[i], want[i])
 		}
 	}
+}
+
+func events(t testing.TB, st store.Store) []store.Event {
+	t.Helper()
+	es, err := st.Events(t.Context(), store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
 }
