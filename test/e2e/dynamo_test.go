@@ -159,11 +159,11 @@ func TestStoreInitAndCycleOnDynamoDB(t *testing.T) {
 		[]map[string]any{template("OnDemand-Minimal", 10, nil)}, tables)
 
 	out, _, exit := run(t, e.hf.Env, "store", "init", "--check")
-	if exit != 1 || strings.Count(out, "missing table") != 3 {
+	if exit != 1 || strings.Count(out, "missing table") != 4 {
 		t.Fatalf("store init --check before init: exit %d\n%s", exit, out)
 	}
 	out, errOut, exit := run(t, e.hf.Env, "store", "init")
-	if exit != 0 || strings.Count(out, "created table") != 3 || strings.Count(out, "enabled TTL") != 2 {
+	if exit != 0 || strings.Count(out, "created table") != 4 || strings.Count(out, "enabled TTL") != 3 {
 		t.Fatalf("store init: exit %d\n%s%s", exit, out, errOut)
 	}
 	out, errOut, exit = run(t, e.hf.Env, "store", "init", "--check")
@@ -224,6 +224,10 @@ func TestStoreInitAndCycleOnDynamoDB(t *testing.T) {
 			t.Errorf("machine in DynamoDB after the return: %+v", m)
 		}
 	}
+	checkTrail(t, "audit trail in DynamoDB", e.events("--request", retID),
+		[2]string{"machines.returned", "requestReturnMachines"},
+		[2]string{"request.finished", "getRequestStatus"},
+	)
 }
 
 // TestTwoHostsShareDynamoDB plays a HostFactory master and its failover
