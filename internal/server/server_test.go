@@ -88,6 +88,19 @@ func TestRequestStatusReturnCycle(t *testing.T) {
 	if len(listed.Requests) != 1 || len(listed.Requests[0].Machines) != 2 || listed.Requests[0].Machines[0].ReturnID != returned.RequestID {
 		t.Fatalf("return listing: %+v", listed)
 	}
+
+	var events struct{ Events []auditEventJSON }
+	in.call("GET", "/api/v1/events?request="+placed.RequestID+"&since=1h&limit=3", "", http.StatusOK, &events)
+	var actions []string
+	for _, e := range events.Events {
+		actions = append(actions, e.Action)
+		if e.RequestID != placed.RequestID || !strings.Contains(e.Actor, " by ") || e.Time.IsZero() {
+			t.Errorf("event %+v", e)
+		}
+	}
+	if want := []string{"placement.retired", "machines.returned", "request.finished"}; !slices.Equal(actions, want) {
+		t.Errorf("newest events of the request = %v, want %v", actions, want)
+	}
 }
 
 func TestErrorStatuses(t *testing.T) {
@@ -106,6 +119,8 @@ func TestErrorStatuses(t *testing.T) {
 		{"GET", "/api/v1/requests?limit=-1", "", 400, "INVALID_REQUEST"},
 		{"GET", "/api/v1/machines?alive=false", "", 400, "INVALID_REQUEST"},
 		{"GET", "/api/v1/machines?alive=maybe", "", 400, "INVALID_REQUEST"},
+		{"GET", "/api/v1/events?since=yesterday", "", 400, "INVALID_REQUEST"},
+		{"GET", "/api/v1/events?limit=many", "", 400, "INVALID_REQUEST"},
 	} {
 		status, b := in.do(c.method, c.path, c.body)
 		var env struct {
