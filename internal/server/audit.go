@@ -55,12 +55,20 @@ func eventQuery(v url.Values, now time.Time) (store.EventQuery, error) {
 			return q, fault.New(fault.InvalidRequest, "since=%q is neither a duration such as 1h nor an RFC 3339 time", since)
 		}
 	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return q, fault.New(fault.InvalidRequest, "limit=%q is not a count", l)
-		}
-		q.Limit = n
+	var err error
+	q.Limit, err = limit(v, q.Limit)
+	return q, err
+}
+
+// limit reads limit=, a count, or gives n when it is absent.
+func limit(v url.Values, n int) (int, error) {
+	l := v.Get("limit")
+	if l == "" {
+		return n, nil
 	}
-	return q, nil
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 0 {
+		return 0, fault.New(fault.InvalidRequest, "limit=%q is not a count", l)
+	}
+	return n, nil
 }

@@ -132,14 +132,9 @@ func requestQuery(v url.Values) (store.RequestQuery, error) {
 		}
 		q.States = append(q.States, store.State(st))
 	}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return q, fault.New(fault.InvalidRequest, "limit=%q is not a count", l)
-		}
-		q.Limit = n
-	}
-	return q, nil
+	var err error
+	q.Limit, err = limit(v, 0)
+	return q, err
 }
 
 // values reads a list parameter given repeated, comma-separated, or both.

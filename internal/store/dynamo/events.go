@@ -82,17 +82,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 	}
 	for d := time.Now().UTC().AddDate(0, 0, skewDays); !d.Before(since.UTC().Truncate(24 * time.Hour)); d = d.AddDate(0, 0, -1) {
 		more := true
-		err := s.query(ctx, &dynamodb.QueryInput{
-			TableName:              &s.events,
-			KeyConditionExpression: aws.String("#d = :d AND sk >= :from"),
-			ExpressionAttributeNames: map[string]string{
-				"#d": "day",
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":d": attrS(day(d)), ":from": attrS(from),
-			},
-			ScanIndexForward: aws.Bool(false),
-		}, func(it item) bool {
+		err := s.query(ctx, s.dayQuery(d, ">=", from), func(it item) bool {
 			more = collect(it)
 			return more
 		})
@@ -114,17 +104,9 @@ func (s *Store) purgeEvents(ctx context.Context, olderThan time.Time) error {
 	before := sortKey(olderThan, "")
 	last := olderThan.UTC().Add(-s.retention - 48*time.Hour).Truncate(24 * time.Hour)
 	for d := olderThan.UTC(); !d.Before(last); d = d.AddDate(0, 0, -1) {
-		err := s.query(ctx, &dynamodb.QueryInput{
-			TableName:              &s.events,
-			KeyConditionExpression: aws.String("#d = :d AND sk < :before"),
-			ProjectionExpression:   aws.String("#d, sk"),
-			ExpressionAttributeNames: map[string]string{
-				"#d": "day",
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":d": attrS(day(d)), ":before": attrS(before),
-			},
-		}, func(it item) bool {
+		q := s.dayQuery(d, "<", before)
+		q.ProjectionExpression = aws.String("#d, sk") // the key, to delete by
+		err := s.query(ctx, q, func(it item) bool {
 			deletes = append(deletes, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: it}})
 			return true
 		})
@@ -133,6 +115,18 @@ func (s *Store) purgeEvents(ctx context.Context, olderThan time.Time) error {
 		}
 	}
 	return s.batchWrite(ctx, s.events, deletes)
+}
+
+// dayQuery reads the events of d's day whose sort key is op key, newest
+// first.
+func (s *Store) dayQuery(d time.Time, op, key string) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{
+		TableName:                 &s.events,
+		KeyConditionExpression:    aws.String("#d = :d AND sk " + op + " :k"),
+		ExpressionAttributeNames:  map[string]string{"#d": "day"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": attrS(day(d)), ":k": attrS(key)},
+		ScanIndexForward:          aws.Bool(false),
+	}
 }
 
 func decodeEvent(it item) store.Event {
