@@ -138,13 +138,13 @@ func migrateStore(ctx context.Context, w io.Writer, target string) error {
 		return err
 	}
 	log.Info("store migration done", "from", storeName(from), "to", storeName(to),
-		"requests", counts.Requests, "machines", counts.Machines, "facts", counts.Facts)
+		"requests", counts.Requests, "machines", counts.Machines, "facts", counts.Facts, "events", counts.Events)
 	facts := fmt.Sprintf("%d facts", counts.Facts)
 	if counts.Facts < 0 {
 		facts = "no facts (the source cannot list them; they are fetched again on demand)"
 	}
-	fmt.Fprintf(w, "copied %s\n    to %s\nverified: %d requests, %d machines, %s\n",
-		storeName(from), storeName(to), counts.Requests, counts.Machines, facts)
+	fmt.Fprintf(w, "copied %s\n    to %s\nverified: %d requests, %d machines, %d events, %s\n",
+		storeName(from), storeName(to), counts.Requests, counts.Machines, counts.Events, facts)
 	return nil
 }
 

@@ -377,7 +377,11 @@ func TestStoreMigrateSQLiteToDynamoDBAndBack(t *testing.T) {
 	t.Cleanup(func() { src.Close() })
 	transfertest.Fill(t, src, 1000)
 	_, machines := transfertest.Snapshot(t, src)
-	verified := fmt.Sprintf("verified: 1000 requests, %d machines, 1 facts", len(machines))
+	events, err := src.Events(e.ctx(), store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := fmt.Sprintf("verified: 1000 requests, %d machines, %d events, 1 facts", len(machines), len(events))
 
 	toDynamo := e.writeConfig("dynamodb.json", tables)
 	if _, errOut, exit := run(t, e.hf.Env, "store", "migrate", "--to", toDynamo); exit != 1 || !strings.Contains(errOut, "ohfp store init") {
