@@ -573,15 +573,20 @@ func TestInjectedErrorsSurfaceInTheSDK(t *testing.T) {
 	}
 }
 
-func TestSDKRetries503(t *testing.T) {
-	e := start(t, sandbox.Options{})
+// retryingClient is an EC2 client on the sandbox whose SDK retries at once.
+func (e *env) retryingClient() *ec2.Client {
 	cfg := awsConfig()
 	cfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
 		})
 	}
-	client := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(e.url) })
+	return ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(e.url) })
+}
+
+func TestSDKRetries503(t *testing.T) {
+	e := start(t, sandbox.Options{})
+	client := e.retryingClient()
 	if err := e.sb.AddFault(sandbox.Fault{Action: "ec2:DescribeInstances", Status: 503, Count: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -596,13 +601,7 @@ func TestSDKRetries503(t *testing.T) {
 
 func TestDroppedConnectionIsRetried(t *testing.T) {
 	e := start(t, sandbox.Options{})
-	cfg := awsConfig()
-	cfg.Retryer = func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
-		})
-	}
-	client := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(e.url) })
+	client := e.retryingClient()
 	if err := e.sb.AddFault(sandbox.Fault{Action: "ec2:DescribeInstances", Drop: true, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
