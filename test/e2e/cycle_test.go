@@ -302,3 +302,32 @@ func TestEmptyTemplatesInputFileWorks(t *testing.T) {
 		t.Fatalf("%s %v", out, err)
 	}
 }
+
+// The scripts find the binary next to themselves, even in a folder whose
+// path has spaces, as HostFactory installations under "/opt/IBM/Spectrum
+// Symphony" do.
+func TestScriptsNextToBinaryInPathWithSpaces(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 5, nil)}, nil)
+	dir := filepath.Join(e.root, "IBM Spectrum", "provider scripts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(scriptDir, "*.sh"))
+	if err != nil || len(files) != 5 {
+		t.Fatalf("scripts: %v %v", files, err)
+	}
+	for _, src := range append(files, binary) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.hf.ScriptDir = dir
+	e.hf.Env = slices.DeleteFunc(e.hf.Env, func(kv string) bool { return strings.HasPrefix(kv, "OHFP_BIN=") })
+	if r := e.wait(e.request("T", 1)); r.Status != "complete" {
+		t.Fatalf("%+v", r)
+	}
+}
