@@ -24,6 +24,7 @@ func TestInitCreatesAndChecks(t *testing.T) {
 	ctx := t.Context()
 	o := dynamotest.Options("init")
 	db := dynamotest.Client(t)
+	t.Cleanup(func() { dynamotest.Drop(t, "init") })
 
 	report, err := dynamo.Init(ctx, o, false)
 	if fault.CodeOf(err) != fault.Configuration {

@@ -141,7 +141,7 @@ func Open(t testing.TB, name string) *dynamo.Store {
 		if _, err := dynamo.Init(ctx, Options(name), true); err != nil {
 			t.Fatalf("init dynamodb store %s: %v", name, err)
 		}
-		t.Cleanup(func() { drop(t, name) })
+		t.Cleanup(func() { Drop(t, name) })
 	}
 	s, err := dynamo.Open(ctx, Options(name))
 	if err != nil {
@@ -156,13 +156,25 @@ var (
 	opened = map[string]bool{}
 )
 
-// drop deletes the tables of the store named name.
-func drop(t testing.TB, name string) {
+// Drop deletes every table of the store named name, whatever tables the
+// store has grown, so that a later run (go test -count) starts empty.
+func Drop(t testing.TB, name string) {
 	db := Client(t)
-	for _, suffix := range []string{"-requests", "-machines", "-facts"} {
-		table := Options(name).TablePrefix + suffix
-		if _, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table}); err != nil {
-			t.Errorf("delete table %s: %v", table, err)
+	prefix := Options(name).TablePrefix + "-"
+	pages := dynamodb.NewListTablesPaginator(db, &dynamodb.ListTablesInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			t.Errorf("list tables: %v", err)
+			return
+		}
+		for _, table := range page.TableNames {
+			if !strings.HasPrefix(table, prefix) {
+				continue
+			}
+			if _, err := db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table}); err != nil {
+				t.Errorf("delete table %s: %v", table, err)
+			}
 		}
 	}
 	mu.Lock()
