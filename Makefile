@@ -17,11 +17,11 @@ build:
 demo: build
 	$(GO) run ./tools/demo --bin $(BIN)
 
-# Everything CI runs: vet, script lint, every test (the DynamoDB tests start
-# DynamoDB Local themselves), and a short run of every fuzz target.
+# Everything CI runs: vet, script lint, every test (against one DynamoDB
+# Local for the whole run), and a short run of every fuzz target.
 test: setup vet build
-	shellcheck scripts/*.sh tools/*/*.sh
-	$(GO) test -count=1 -timeout 15m ./...
+	shellcheck scripts/*.sh tools/*.sh tools/*/*.sh
+	tools/dynamodb/with-server.sh $(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) fuzz
 
 vet:
