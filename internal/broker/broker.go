@@ -56,9 +56,6 @@ type Broker struct {
 // Option adjusts a Broker.
 type Option func(*Broker)
 
-// WithClock replaces the wall clock (tests).
-func WithClock(now func() time.Time) Option { return func(b *Broker) { b.now = now } }
-
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
 
