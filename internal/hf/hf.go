@@ -99,7 +99,7 @@ func Failure(err error) ([]byte, int) {
 func run(ctx context.Context, op string, input []byte, open Opener, o *outcome) (any, error) {
 	switch op {
 	case OpGetAvailableTemplates:
-		if err := decode(input, &struct{}{}); err != nil {
+		if err := decode(input, &struct{}{}, keys{}); err != nil {
 			return nil, err
 		}
 		svc, err := open(ctx)

@@ -63,10 +63,14 @@ func ReadInput(r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// decode parses one JSON document into v. An empty input decodes as {}.
-func decode(input []byte, v any) error {
+// decode parses one JSON document of the given shape into v. An empty
+// input decodes as {}.
+func decode(input []byte, v any, shape keys) error {
 	if len(bytes.TrimSpace(input)) == 0 {
 		input = []byte("{}")
+	}
+	if err := checkKeys(input, shape); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(input))
 	if err := dec.Decode(v); err != nil {
@@ -104,7 +108,7 @@ type RequestMachinesInput struct {
 // DecodeRequestMachines parses and validates requestMachines input.
 func DecodeRequestMachines(input []byte) (RequestMachinesInput, error) {
 	var in RequestMachinesInput
-	if err := decode(input, &in); err != nil {
+	if err := decode(input, &in, requestMachinesShape); err != nil {
 		return in, err
 	}
 	t := in.Template
@@ -135,7 +139,7 @@ type machinesInput struct {
 // list is an error.
 func DecodeMachines(input []byte, required bool) ([]store.MachineRef, error) {
 	var in machinesInput
-	if err := decode(input, &in); err != nil {
+	if err := decode(input, &in, machinesShape); err != nil {
 		return nil, err
 	}
 	if required && len(in.Machines) == 0 {
@@ -174,7 +178,7 @@ func DecodeRequestIDs(input []byte) ([]string, error) {
 	var in struct {
 		Requests json.RawMessage `json:"requests"`
 	}
-	if err := decode(input, &in); err != nil {
+	if err := decode(input, &in, requestIDsShape); err != nil {
 		return nil, err
 	}
 	type entry struct {

@@ -1,6 +1,11 @@
 package hf
 
-import "testing"
+import (
+	"errors"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/fault"
+)
 
 func TestShapes(t *testing.T) {
 	cases := []struct {
@@ -35,3 +40,53 @@ func TestShapes(t *testing.T) {
 		}
 	}
 }
+
+// Input that means two things is refused, naming the field: a key given
+// twice (encoding/json would keep the last) or a key of the contract in
+// another case (encoding/json would match it anyway).
+func TestAmbiguousKeys(t *testing.T) {
+	const m = `{"name": "ip-10-0-0-1.ec2.internal", "machineId": "i-0123456789abcdef0"}`
+	cases := []struct {
+		name, input, field string // field "" means accepted
+		decode             func([]byte) error
+	}{
+		{"templateId twice", `{"template": {"templateId": "a", "templateId": "b", "machineCount": 1}}`, "template.templateId", requestMachines},
+		{"machineCount twice", `{"template": {"templateId": "a", "machineCount": 1, "machineCount": 900}}`, "template.machineCount", requestMachines},
+		{"template twice", `{"template": {"templateId": "a", "machineCount": 1}, "template": {"templateId": "b", "machineCount": 1}}`, "template", requestMachines},
+		{"TemplateId", `{"template": {"TemplateId": "a", "machineCount": 1}}`, "template.TemplateId", requestMachines},
+		{"Template", `{"Template": {"templateId": "a", "machineCount": 1}}`, "Template", requestMachines},
+		{"RC_ACCOUNT", `{"template": {"templateId": "a", "machineCount": 1}, "RC_ACCOUNT": "x"}`, "RC_ACCOUNT", requestMachines},
+		{"userData key twice", `{"template": {"templateId": "a", "machineCount": 1}, "userData": {"k": 1, "k": 2}}`, "userData.k", requestMachines},
+		{"userData keys are LSF's", `{"template": {"templateId": "a", "machineCount": 1}, "userData": {"Name": 1, "TEMPLATE": 2}}`, "", requestMachines},
+		{"unknown keys pass", `{"template": {"templateId": "a", "machineCount": 1, "extra": 1}, "other": {"x": 1}}`, "", requestMachines},
+		{"plain request", `{"template": {"templateId": "a", "machineCount": 1}, "rc_account": "d", "userData": {}}`, "", requestMachines},
+		{"machineId twice", `{"machines": [{"name": "h1", "machineId": "i-0123456789abcdef0", "machineId": "i-0123456789abcdef1"}]}`, "machines[0].machineId", returns},
+		{"MachineId", `{"machines": [` + m + `, {"name": "h2", "MachineId": "i-0123456789abcdef1"}]}`, "machines[1].MachineId", returns},
+		{"NAME", `{"machines": [{"NAME": "h2"}]}`, "machines[0].NAME", returns},
+		{"machines twice", `{"machines": [` + m + `], "machines": []}`, "machines", returns},
+		{"plain return", `{"machines": [` + m + `]}`, "", returns},
+		{"RequestId", `{"requests": [{"RequestId": "req-1"}]}`, "requests[0].RequestId", statuses},
+		{"requestId twice in an object", `{"requests": {"requestId": "req-1", "requestId": "req-2"}}`, "requests.requestId", statuses},
+		{"Requests", `{"Requests": [{"requestId": "req-1"}]}`, "Requests", statuses},
+		{"plain status", `{"requests": [{"requestId": "req-1"}, {"requestId": "req-2"}]}`, "", statuses},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.decode([]byte(c.input))
+			if c.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Code != fault.InvalidRequest || fe.Details["field"] != c.field {
+				t.Fatalf("got %v (%#v), want INVALID_REQUEST naming %s", err, fe, c.field)
+			}
+		})
+	}
+}
+
+func requestMachines(b []byte) error { _, err := DecodeRequestMachines(b); return err }
+func returns(b []byte) error         { _, err := DecodeMachines(b, true); return err }
+func statuses(b []byte) error        { _, err := DecodeRequestIDs(b); return err }

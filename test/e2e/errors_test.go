@@ -45,6 +45,9 @@ func TestInvalidInputs(t *testing.T) {
 		{"return with a bad id", "requestReturnMachines", `{"machines": [{"name": "h1", "machineId": "$(reboot)"}]}`},
 		{"name with shell metacharacters", "getReturnRequests", "{\"machines\": [{\"name\": \"h1`id`\"}]}"},
 		{"templates input not an object", "getAvailableTemplates", `[1, 2]`},
+		{"template id given twice", "requestMachines", `{"template": {"templateId": "T", "templateId": "U", "machineCount": 1}}`},
+		{"template id in another case", "requestMachines", `{"template": {"TemplateId": "T", "machineCount": 1}}`},
+		{"machine id given twice", "requestReturnMachines", `{"machines": [{"name": "h1", "machineId": "i-0123456789abcdef0", "machineId": "i-0123456789abcdef1"}]}`},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
