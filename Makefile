@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test vet lint fuzz bench setup clean
+.PHONY: all build demo test vet lint fuzz bench setup clean docs
 
 all: build
 
@@ -27,6 +27,11 @@ test: setup vet build
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
+
+# Regenerates docs/reference.md from internal/config's tables; a test fails
+# while it is stale.
+docs:
+	$(GO) run ./tools/docs
 
 # Installs what the tests need (idempotent).
 setup:

@@ -9,48 +9,98 @@ import (
 )
 
 // setting is one configuration value, known by IBM's key in
-// awsprov_config.json and by its path in the seeds' YAML layout.
+// awsprov_config.json and by its path in the seeds' YAML layout. The table
+// below is the only list of settings: loading, validation and the
+// generated reference (docs/reference.md) all read it.
 type setting struct {
 	key  string // "" when only the YAML layout has it
 	path string // "" when only IBM's file has it
-	set  func(c *Config, f field) error
+	read reader[Config]
+	doc  doc
+}
+
+// reader reads one value into a T and says what it accepts.
+type reader[T any] struct {
+	set     func(*T, field) error
+	get     func(*T) any // the value read, in the unit it is written in; nil when it has no default
+	typ     string       // string, integer, number, boolean, URL, path, ...
+	unit    string
+	allowed string
+}
+
+// doc is what the reference says about a setting or a template field.
+type doc struct {
+	about   string
+	example string // as written in IBM's JSON
+	def     string // the default, when it is not the value defaults() holds
+	ibm     bool   // IBM's AWS plugin reads the same key with the same meaning
 }
 
 var settings = []setting{
-	{"AWS_REGION", "provider.aws.region", region},
-	{"AWS_PROFILE", "provider.aws.profile", text(func(c *Config) *string { return &c.AWS.Profile })},
-	{"AWS_CREDENTIAL_FILE", "provider.aws.credential_file", text(func(c *Config) *string { return &c.AWS.CredentialFile })},
-	{"AWS_ENDPOINT_URL", "provider.aws.endpoint_url", endpoint(func(c *Config) *string { return &c.AWS.EndpointURL })},
-	{"AWS_PROXY_HOST", "provider.aws.proxy_host", text(func(c *Config) *string { return &c.AWS.ProxyHost })},
-	{"AWS_PROXY_PORT", "provider.aws.proxy_port", count(func(c *Config) *int { return &c.AWS.ProxyPort }, 1, 65535)},
-	{"AWS_CONNECTION_TIMEOUT_MS", "provider.aws.connection_timeout_ms", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Millisecond, true)},
-	{"", "provider.aws.timeout", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Second, true)},
-	{"AWS_REQUEST_RETRY_ATTEMPTS", "provider.aws.max_retries", count(func(c *Config) *int { return &c.AWS.RetryAttempts }, 0, 10)},
-	{"AWS_INSTANCE_PENDING_TIMEOUT_SEC", "provider.aws.instance_pending_timeout_sec", duration(func(c *Config) *time.Duration { return &c.AWS.PendingTimeout }, time.Second, true)},
-	{"AWS_DESCRIBE_REQUEST_RETRY_ATTEMPTS", "provider.aws.describe_request_retry_attempts", count(func(c *Config) *int { return &c.AWS.DescribeRetryAttempts }, 0, 10)},
-	{"AWS_DESCRIBE_REQUEST_INTERVAL", "provider.aws.describe_request_interval", duration(func(c *Config) *time.Duration { return &c.AWS.DescribeInterval }, time.Millisecond, false)},
-	{"AWS_SPOT_TERMINATE_ON_RECLAIM", "provider.aws.spot_terminate_on_reclaim", flag(func(c *Config) *bool { return &c.AWS.SpotTerminateOnReclaim })},
-	{"INSTANCE_CREATION_TIMEOUT", "provider.aws.instance_creation_timeout", duration(func(c *Config) *time.Duration { return &c.AWS.CreationTimeout }, time.Minute, true)},
-	{"AWS_KEY_FILE", "provider.aws.key_file", text(func(c *Config) *string { return &c.AWS.KeyFile })},
-	{"", "provider.type", providerType},
+	{"AWS_REGION", "provider.aws.region", region, doc{ibm: true, example: `"us-east-1"`,
+		about: "Region to launch in. Required, in the file or as `AWS_REGION` in the environment."}},
+	{"AWS_PROFILE", "provider.aws.profile", text(func(c *Config) *string { return &c.AWS.Profile }), doc{example: `"hostfactory"`,
+		about: "Named profile of the shared AWS config and credentials files."}},
+	{"AWS_CREDENTIAL_FILE", "provider.aws.credential_file", path(func(c *Config) *string { return &c.AWS.CredentialFile }), doc{ibm: true, example: `"/opt/ohfp/awsinst/conf/credentials"`,
+		about: "Credentials file in the AWS shared-credentials format; relative to the conf folder. Unset: the standard chain (environment, profile, instance role)."}},
+	{"AWS_ENDPOINT_URL", "provider.aws.endpoint_url", endpoint(func(c *Config) *string { return &c.AWS.EndpointURL }), doc{ibm: true, example: `"http://127.0.0.1:8787"`,
+		about: "Endpoint for every AWS service the plugin calls: a VPC endpoint, or `ohfp sandbox` for a rehearsal."}},
+	{"AWS_PROXY_HOST", "provider.aws.proxy_host", text(func(c *Config) *string { return &c.AWS.ProxyHost }), doc{ibm: true, example: `"proxy.example.com"`,
+		about: "HTTP(S) proxy for AWS calls: a host name, or a URL with its scheme."}},
+	{"AWS_PROXY_PORT", "provider.aws.proxy_port", count(func(c *Config) *int { return &c.AWS.ProxyPort }, 1, 65535), doc{ibm: true, example: "3128", def: "none",
+		about: "Port of `AWS_PROXY_HOST`."}},
+	{"AWS_CONNECTION_TIMEOUT_MS", "provider.aws.connection_timeout_ms", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Millisecond, true), doc{ibm: true, example: "10000",
+		about: "Longest wait to open a connection (and its TLS handshake) to AWS."}},
+	{"", "provider.aws.timeout", duration(func(c *Config) *time.Duration { return &c.AWS.ConnectionTimeout }, time.Second, true), doc{example: "10",
+		about: "The OHFP guides' spelling of `AWS_CONNECTION_TIMEOUT_MS`, in seconds."}},
+	{"AWS_REQUEST_RETRY_ATTEMPTS", "provider.aws.max_retries", count(func(c *Config) *int { return &c.AWS.RetryAttempts }, 0, 10), doc{ibm: true, example: "3",
+		about: "Retries of a throttled or failed AWS call, after the first attempt."}},
+	{"AWS_INSTANCE_PENDING_TIMEOUT_SEC", "provider.aws.instance_pending_timeout_sec", duration(func(c *Config) *time.Duration { return &c.AWS.PendingTimeout }, time.Second, true), doc{ibm: true, example: "180",
+		about: "An instance of a create request still `pending` after this long is terminated and reported `fail`."}},
+	{"AWS_DESCRIBE_REQUEST_RETRY_ATTEMPTS", "provider.aws.describe_request_retry_attempts", count(func(c *Config) *int { return &c.AWS.DescribeRetryAttempts }, 0, 10), doc{ibm: true, example: "5",
+		about: "Retries of read-only Describe calls, after the first attempt."}},
+	{"AWS_DESCRIBE_REQUEST_INTERVAL", "provider.aws.describe_request_interval", duration(func(c *Config) *time.Duration { return &c.AWS.DescribeInterval }, time.Millisecond, false), doc{ibm: true, example: "500", def: "the SDK's backoff (up to 20 s)",
+		about: "Longest wait between two retries of a Describe call; the SDK's jittered backoff stays below it."}},
+	{"AWS_SPOT_TERMINATE_ON_RECLAIM", "provider.aws.spot_terminate_on_reclaim", flag(func(c *Config) *bool { return &c.AWS.SpotTerminateOnReclaim }), doc{ibm: true, example: "false",
+		about: "Terminate a returned spot host that AWS has already marked for reclaim, instead of leaving it for AWS to take."}},
+	{"INSTANCE_CREATION_TIMEOUT", "provider.aws.instance_creation_timeout", duration(func(c *Config) *time.Duration { return &c.AWS.CreationTimeout }, time.Minute, true), doc{ibm: true, example: "10",
+		about: "Budget of a create request: past it, machines not yet up are failed, and tagged instances HostFactory never heard of may be reconciled. Also the budget of one operation when `HF_TIMEOUT` is unset."}},
+	{"AWS_KEY_FILE", "provider.aws.key_file", path(func(c *Config) *string { return &c.AWS.KeyFile }), doc{ibm: true, example: `"hf-compute.pem"`,
+		about: "Read for compatibility and ignored: ohfp signs with the credentials alone. `ohfp init --from-ibm` reports it."}},
+	{"", "provider.type", providerType, doc{example: "aws",
+		about: "The OHFP guides' provider type; only `aws`."}},
 
-	{"OHFP_STORAGE", "storage.type", storageType},
-	{"OHFP_SQLITE_PATH", "storage.sqlite.path", text(func(c *Config) *string { return &c.Storage.Path })},
-	{"OHFP_STATE_RETENTION_DAYS", "storage.retention_days", duration(func(c *Config) *time.Duration { return &c.Storage.Retention }, 24*time.Hour, true)},
-	{"OHFP_DYNAMODB_TABLE_PREFIX", "storage.dynamodb.table_prefix", tablePrefix},
-	{"OHFP_DYNAMODB_REGION", "storage.dynamodb.region", dynamoRegion},
-	{"OHFP_DYNAMODB_ENDPOINT_URL", "storage.dynamodb.endpoint_url", endpoint(func(c *Config) *string { return &c.Storage.DynamoDB.EndpointURL })},
+	{"OHFP_STORAGE", "storage.type", storageType, doc{example: `"dynamodb"`,
+		about: "State store: one SQLite file on this host, or DynamoDB tables shared by several hosts ([ha.md](ha.md))."}},
+	{"OHFP_SQLITE_PATH", "storage.sqlite.path", path(func(c *Config) *string { return &c.Storage.Path }), doc{example: `"/var/lib/ohfp/awsinst.db"`, def: "`<work folder>/ohfp.db`",
+		about: "SQLite state file; relative to the work folder."}},
+	{"OHFP_STATE_RETENTION_DAYS", "storage.retention_days", duration(func(c *Config) *time.Duration { return &c.Storage.Retention }, 24*time.Hour, true), doc{example: "30",
+		about: "How long finished requests and their machines are kept."}},
+	{"OHFP_DYNAMODB_TABLE_PREFIX", "storage.dynamodb.table_prefix", tablePrefix, doc{example: `"hf-prod"`,
+		about: "Prefix of the DynamoDB tables (`<prefix>-requests`, `<prefix>-machines`, ...). Hosts that share state use the same prefix."}},
+	{"OHFP_DYNAMODB_REGION", "storage.dynamodb.region", dynamoRegion, doc{example: `"us-east-1"`, def: "`AWS_REGION`",
+		about: "Region of the DynamoDB tables, when it differs from the instances' region."}},
+	{"OHFP_DYNAMODB_ENDPOINT_URL", "storage.dynamodb.endpoint_url", endpoint(func(c *Config) *string { return &c.Storage.DynamoDB.EndpointURL }), doc{example: `"http://127.0.0.1:8000"`,
+		about: "DynamoDB endpoint: a VPC endpoint, or DynamoDB Local for tests."}},
 
-	{"LogLevel", "logging.level", logLevel},
-	{"OHFP_LOG_FILE", "logging.file_path", text(func(c *Config) *string { return &c.Logging.FilePath })},
-	{"OHFP_LOG_MAX_SIZE_MB", "logging.max_size", logSize},
-	{"OHFP_LOG_BACKUP_COUNT", "logging.backup_count", count(func(c *Config) *int { return &c.Logging.BackupCount }, 0, 1000)},
-	{"OHFP_LOG_CONSOLE", "logging.console_enabled", flag(func(c *Config) *bool { return &c.Logging.Console })},
+	{"LogLevel", "logging.level", logLevel, doc{ibm: true, example: `"INFO"`,
+		about: "Log level. `HF_LOG_LEVEL` in the environment wins."}},
+	{"OHFP_LOG_FILE", "logging.file_path", path(func(c *Config) *string { return &c.Logging.FilePath }), doc{example: `"/var/log/ohfp/awsinst.log"`, def: "`<log folder>/ohfp.log`",
+		about: "Log file (JSON lines); relative to the log folder."}},
+	{"OHFP_LOG_MAX_SIZE_MB", "logging.max_size", logSize, doc{example: "100",
+		about: "Size at which the log file is rotated. The YAML layout also takes a unit: `\"100MB\"`, `\"512KB\"`, `\"1GB\"`."}},
+	{"OHFP_LOG_BACKUP_COUNT", "logging.backup_count", count(func(c *Config) *int { return &c.Logging.BackupCount }, 0, 1000), doc{example: "5",
+		about: "Rotated log files kept."}},
+	{"OHFP_LOG_CONSOLE", "logging.console_enabled", flag(func(c *Config) *bool { return &c.Logging.Console }), doc{example: "true",
+		about: "Also write log lines to standard error (never to standard output, which HostFactory parses)."}},
 
-	{"OHFP_METRICS_ENABLED", "monitoring.enabled", flag(func(c *Config) *bool { return &c.Monitoring.Enabled })},
-	{"OHFP_METRICS_ENDPOINT", "monitoring.metrics_endpoint", endpoint(func(c *Config) *string { return &c.Monitoring.MetricsEndpoint })},
+	{"OHFP_METRICS_ENABLED", "monitoring.enabled", flag(func(c *Config) *bool { return &c.Monitoring.Enabled }), doc{example: "true",
+		about: "The OHFP guides' monitoring switch. Read and validated; metrics are served by `ohfp serve` at `/metrics` whatever its value."}},
+	{"OHFP_METRICS_ENDPOINT", "monitoring.metrics_endpoint", endpoint(func(c *Config) *string { return &c.Monitoring.MetricsEndpoint }), doc{example: `"http://127.0.0.1:9091"`,
+		about: "The OHFP guides' metrics endpoint. Read and validated, not used yet."}},
 
-	{"OHFP_TIMEOUT_SEC", "hostfactory.timeout", timeout},
+	{"OHFP_TIMEOUT_SEC", "hostfactory.timeout", timeout, doc{example: "120", def: "0 (`INSTANCE_CREATION_TIMEOUT` is the budget)",
+		about: "Budget of one operation; `HF_TIMEOUT` in the environment wins."}},
 }
 
 var settingByKey, settingByPath = func() (byKey, byPath map[string]*setting) {
@@ -144,7 +194,7 @@ func (c *Config) apply(s source, st *setting, f field) error {
 	if absent(f) {
 		return nil
 	}
-	if err := st.set(c, f); err != nil {
+	if err := st.read.set(c, f); err != nil {
 		return s.invalid(f, err)
 	}
 	return nil
@@ -156,75 +206,89 @@ func absent(f field) bool {
 	return len(f.raw) == 0 || string(f.raw) == "null" || string(f.raw) == `""`
 }
 
-func text(p func(*Config) *string) func(*Config, field) error {
-	return func(c *Config, f field) error {
-		s, err := f.text()
-		*p(c) = s
-		return err
-	}
+func text(p func(*Config) *string) reader[Config] {
+	return reader[Config]{typ: "string", get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, f field) (err error) {
+			*p(c), err = f.text()
+			return err
+		}}
 }
 
-func count(p func(*Config) *int, lo, hi int) func(*Config, field) error {
+// path is a text naming a file.
+func path(p func(*Config) *string) reader[Config] {
+	r := text(p)
+	r.typ = "path"
+	return r
+}
+
+func count(p func(*Config) *int, lo, hi int) reader[Config] {
 	why := "must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)
-	return func(c *Config, f field) (err error) {
-		*p(c), err = f.intWhere(func(n int) bool { return n >= lo && n <= hi }, why)
-		return err
-	}
+	return reader[Config]{typ: "integer", allowed: strconv.Itoa(lo) + " to " + strconv.Itoa(hi),
+		get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, f field) (err error) {
+			*p(c), err = f.intWhere(func(n int) bool { return n >= lo && n <= hi }, why)
+			return err
+		}}
 }
 
-// duration reads a whole number of units, at least least.
 // duration reads a number of units; fractions are accepted ("0.5"
 // minutes), since IBM's whole units are coarse for rehearsals and tests.
 // With positive set, 0 is refused.
-func duration(p func(*Config) *time.Duration, unit time.Duration, positive bool) func(*Config, field) error {
-	why := "must be a number of " + unitName[unit]
+func duration(p func(*Config) *time.Duration, unit time.Duration, positive bool) reader[Config] {
+	why, allowed := "must be a number of "+unitName[unit], "0 or more"
 	if positive {
-		why = "must be a positive number of " + unitName[unit]
+		why, allowed = "must be a positive number of "+unitName[unit], "more than 0"
 	}
-	return func(c *Config, f field) error {
-		x, err := f.number()
-		if err != nil || x < 0 || positive && x == 0 || x*float64(unit) > 1<<62 {
-			return errors.New(why)
-		}
-		*p(c) = time.Duration(x * float64(unit))
-		return nil
-	}
+	return reader[Config]{typ: "number", unit: unitName[unit], allowed: allowed,
+		get: func(c *Config) any { return float64(*p(c)) / float64(unit) },
+		set: func(c *Config, f field) error {
+			x, err := f.number()
+			if err != nil || x < 0 || positive && x == 0 || x*float64(unit) > 1<<62 {
+				return errors.New(why)
+			}
+			*p(c) = time.Duration(x * float64(unit))
+			return nil
+		}}
 }
 
 var unitName = map[time.Duration]string{
 	time.Millisecond: "milliseconds", time.Second: "seconds", time.Minute: "minutes", 24 * time.Hour: "days",
 }
 
-func flag(p func(*Config) *bool) func(*Config, field) error {
-	return func(c *Config, f field) (err error) {
-		*p(c), err = f.boolean()
-		return err
-	}
-}
-
-func endpoint(p func(*Config) *string) func(*Config, field) error {
-	return func(c *Config, f field) error {
-		s, err := f.text()
-		if err != nil {
+func flag(p func(*Config) *bool) reader[Config] {
+	return reader[Config]{typ: "boolean", allowed: "true, false", get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, f field) (err error) {
+			*p(c), err = f.boolean()
 			return err
-		}
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errors.New("must be an http:// or https:// URL")
-		}
-		*p(c) = s
-		return nil
-	}
+		}}
 }
 
-func region(c *Config, f field) (err error) {
-	c.AWS.Region, err = regionName(f)
-	return err
+func endpoint(p func(*Config) *string) reader[Config] {
+	return reader[Config]{typ: "URL", allowed: "http:// or https://", get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, f field) error {
+			s, err := f.text()
+			if err != nil {
+				return err
+			}
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("must be an http:// or https:// URL")
+			}
+			*p(c) = s
+			return nil
+		}}
 }
 
-func dynamoRegion(c *Config, f field) (err error) {
-	c.Storage.DynamoDB.Region, err = regionName(f)
-	return err
+var region = regionIn(func(c *Config) *string { return &c.AWS.Region })
+
+var dynamoRegion = regionIn(func(c *Config) *string { return &c.Storage.DynamoDB.Region })
+
+func regionIn(p func(*Config) *string) reader[Config] {
+	return reader[Config]{typ: "string", allowed: "an AWS region name", get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, f field) (err error) {
+			*p(c), err = regionName(f)
+			return err
+		}}
 }
 
 // regionName accepts names shaped like AWS regions (us-east-1,
@@ -249,52 +313,60 @@ func regionName(f field) (string, error) {
 	return s, nil
 }
 
-func providerType(_ *Config, f field) error {
-	_, err := f.oneOf("aws")
-	return err
-}
+var providerType = reader[Config]{typ: "string", allowed: "aws", get: func(*Config) any { return "aws" },
+	set: func(_ *Config, f field) error {
+		_, err := f.oneOf("aws")
+		return err
+	}}
 
-func storageType(c *Config, f field) (err error) {
-	c.Storage.Type, err = f.oneOf("sqlite", "dynamodb")
-	return err
-}
+var storageType = reader[Config]{typ: "string", allowed: "sqlite, dynamodb", get: func(c *Config) any { return c.Storage.Type },
+	set: func(c *Config, f field) (err error) {
+		c.Storage.Type, err = f.oneOf("sqlite", "dynamodb")
+		return err
+	}}
 
 // tablePrefix keeps to the characters DynamoDB allows in table names.
-func tablePrefix(c *Config, f field) error {
-	s, err := f.text()
-	if err != nil {
-		return err
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.", r)) {
-			return errors.New("must hold only A-Z, a-z, 0-9, _, - and .")
+var tablePrefix = reader[Config]{typ: "string", allowed: "A-Z, a-z, 0-9, `_`, `-`, `.`", get: func(c *Config) any { return c.Storage.DynamoDB.TablePrefix },
+	set: func(c *Config, f field) error {
+		s, err := f.text()
+		if err != nil {
+			return err
 		}
-	}
-	c.Storage.DynamoDB.TablePrefix = s
-	return nil
-}
+		for _, r := range s {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.", r)) {
+				return errors.New("must hold only A-Z, a-z, 0-9, _, - and .")
+			}
+		}
+		c.Storage.DynamoDB.TablePrefix = s
+		return nil
+	}}
 
 // logLevel maps IBM's and the seeds' level names to slog's.
-func logLevel(c *Config, f field) error {
-	s, _ := f.text()
-	switch strings.ToUpper(s) {
-	case "TRACE", "DEBUG":
-		c.Logging.Level = "debug"
-	case "INFO":
-		c.Logging.Level = "info"
-	case "WARN", "WARNING":
-		c.Logging.Level = "warn"
-	case "ERROR", "FATAL", "CRITICAL":
-		c.Logging.Level = "error"
-	default:
-		return errors.New("must be one of TRACE, DEBUG, INFO, WARN, ERROR")
-	}
-	return nil
-}
+var logLevel = reader[Config]{typ: "string", allowed: "TRACE, DEBUG, INFO, WARN, ERROR (any case; WARNING, FATAL, CRITICAL too)",
+	get: func(c *Config) any { return strings.ToUpper(c.Logging.Level) },
+	set: func(c *Config, f field) error {
+		s, _ := f.text()
+		switch strings.ToUpper(s) {
+		case "TRACE", "DEBUG":
+			c.Logging.Level = "debug"
+		case "INFO":
+			c.Logging.Level = "info"
+		case "WARN", "WARNING":
+			c.Logging.Level = "warn"
+		case "ERROR", "FATAL", "CRITICAL":
+			c.Logging.Level = "error"
+		default:
+			return errors.New("must be one of TRACE, DEBUG, INFO, WARN, ERROR")
+		}
+		return nil
+	}}
 
 // logSize reads a size in MiB (a plain number, as OHFP_LOG_MAX_SIZE_MB) or
 // with a unit as the seeds write it ("100MB", "512KB", "1GB"; 1024-based).
-func logSize(c *Config, f field) error {
+var logSize = reader[Config]{typ: "size", unit: "MiB", allowed: "more than 0",
+	get: func(c *Config) any { return c.Logging.MaxSize >> 20 }, set: readLogSize}
+
+func readLogSize(c *Config, f field) error {
 	b, _ := f.scalar()
 	s := strings.ToUpper(string(b))
 	unit := int64(1 << 20)
@@ -316,11 +388,12 @@ func logSize(c *Config, f field) error {
 }
 
 // timeout reads seconds (fractions allowed); 0 means no budget.
-func timeout(c *Config, f field) error {
-	x, err := f.number()
-	if err != nil || x < 0 || x > 1e6 {
-		return errors.New("must be a number of seconds, 0 for none")
-	}
-	c.Timeout = time.Duration(x * float64(time.Second))
-	return nil
-}
+var timeout = reader[Config]{typ: "number", unit: "seconds", allowed: "0 to 1000000",
+	set: func(c *Config, f field) error {
+		x, err := f.number()
+		if err != nil || x < 0 || x > 1e6 {
+			return errors.New("must be a number of seconds, 0 for none")
+		}
+		c.Timeout = time.Duration(x * float64(time.Second))
+		return nil
+	}}

@@ -19,91 +19,103 @@ const (
 	FleetMaintain = "maintain"
 )
 
-// templateField is one field of a template and how its value is read.
+// templateField is one field of a template, how its value is read, and
+// what the reference says of it.
 type templateField struct {
-	key string
-	set func(t *Template, f field) error
+	key  string
+	read reader[Template]
+	doc  doc
 }
 
 var templateFields = []templateField{
-	{"templateId", templateID},
-	{"maxNumber", func(t *Template, f field) (err error) {
-		t.MaxNumber, err = f.intWhere(func(n int) bool { return n == -1 || n > 0 }, "must be -1 or a positive integer")
-		return err
-	}},
-	{"attributes", nil}, // read by templateSource.attributes
-	{"priority", func(t *Template, f field) (err error) { t.Priority, err = f.integer(); return err }},
-	{"providerApi", func(t *Template, f field) (err error) {
-		t.ProviderAPI, err = f.oneOf(APIRunInstances, APIEC2Fleet, APISpotFleet, APIASG)
-		return err
-	}},
-	{"fleetType", func(t *Template, f field) (err error) {
-		t.FleetType, err = f.oneOf(FleetInstant, FleetRequest, FleetMaintain)
-		return err
-	}},
-	{"priceType", func(t *Template, f field) (err error) {
-		t.PriceType, err = f.oneOf(PriceOnDemand, PriceSpot, PriceHeterogeneous)
-		return err
-	}},
-	{"imageId", imageID},
-	{"vmType", func(t *Template, f field) error {
+	{"templateId", reader[Template]{typ: "string", allowed: "1-64 of A-Z, a-z, 0-9, `_`, `-`", set: templateID}, doc{ibm: true, example: `"OnDemand-Minimal-Template-VM"`, def: "required",
+		about: "The template's id, unique in the file; HostFactory asks for machines by it."}},
+	{"maxNumber", bounded(func(t *Template) *int { return &t.MaxNumber }, -1, 0), doc{ibm: true, example: "10", def: "required",
+		about: "Most machines of this template alive at once; `-1` for no limit. Checked atomically in the store."}},
+	{"attributes", reader[Template]{typ: "object", allowed: "name: [kind, value], kind String, Numeric or Boolean"}, doc{ibm: true, example: `{"type": ["String", "X86_64"], "ncpus": ["Numeric", "2"]}`, def: "derived from the instance type",
+		about: "What HostFactory matches demand against. `type`, `ncpus`, `ncores` and `nram` are derived from the instance type when left out."}},
+	{"priority", reader[Template]{typ: "integer", set: func(t *Template, f field) (err error) { t.Priority, err = f.integer(); return err }}, doc{ibm: true, example: "10", def: "0",
+		about: "Higher is offered first."}},
+	{"providerApi", choice(func(t *Template) *string { return &t.ProviderAPI }, APIRunInstances, APIEC2Fleet, APISpotFleet, APIASG), doc{example: `"EC2Fleet"`, def: "`EC2Fleet` for `vmTypes` or spot, else `RunInstances`",
+		about: "AWS API that launches the machines ([apis.md](apis.md))."}},
+	{"fleetType", choice(func(t *Template) *string { return &t.FleetType }, FleetInstant, FleetRequest, FleetMaintain), doc{example: `"instant"`, def: "`instant` (EC2Fleet), `request` (SpotFleet)",
+		about: "Kind of fleet, for `providerApi` `EC2Fleet` and `SpotFleet` only."}},
+	{"priceType", choice(func(t *Template) *string { return &t.PriceType }, PriceOnDemand, PriceSpot, PriceHeterogeneous), doc{ibm: true, example: `"spot"`, def: "`ondemand`",
+		about: "On-demand, spot, or both (`heterogeneous`, with `percentOnDemand`)."}},
+	{"imageId", reader[Template]{typ: "string", allowed: "`ami-...`, an SSM parameter path `/...`, `resolve:ssm:/...`", set: imageID}, doc{ibm: true, example: `"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"`, def: "required unless `launchTemplateId`",
+		about: "Image to boot: an AMI id, or an SSM parameter resolved at each launch."}},
+	{"vmType", reader[Template]{typ: "string", allowed: "an EC2 instance type", set: func(t *Template, f field) error {
 		s, err := f.text()
 		if err != nil || !isInstanceType(s) {
 			return errInstanceType
 		}
 		t.VMType = s
 		return nil
-	}},
-	{"vmTypes", weights(func(t *Template) *map[string]int { return &t.VMTypes }, 1)},
-	{"vmTypesOnDemand", weights(func(t *Template) *map[string]int { return &t.VMTypesOnDemand }, 1)},
-	{"vmTypesPriority", weights(func(t *Template) *map[string]int { return &t.VMTypesPriority }, 0)},
-	{"subnetId", ids(func(t *Template) *[]string { return &t.SubnetIDs }, "subnet-")},
-	{"securityGroupIds", ids(func(t *Template) *[]string { return &t.SecurityGroupIDs }, "sg-")},
-	{"keyName", plain(func(t *Template) *string { return &t.KeyName })},
-	{"instanceProfile", plain(func(t *Template) *string { return &t.InstanceProfile })},
-	{"userData", plain(func(t *Template) *string { return &t.UserData })},
-	{"userDataScript", plain(func(t *Template) *string { return &t.UserDataScript })},
-	{"instanceTags", func(t *Template, f field) (err error) { t.InstanceTags, err = tags(f); return err }},
-	{"rootDeviceVolumeSize", bounded(func(t *Template) *int { return &t.RootDeviceVolumeSize }, 1, 65536)},
-	{"volumeType", func(t *Template, f field) (err error) {
-		t.VolumeType, err = f.oneOf("gp2", "gp3", "io1", "io2", "standard", "st1", "sc1")
-		return err
-	}},
-	{"iops", bounded(func(t *Template) *int { return &t.IOPS }, 1, 256000)},
-	{"ebsOptimized", func(t *Template, f field) (err error) { t.EBSOptimized, err = f.boolean(); return err }},
-	{"placementGroupName", plain(func(t *Template) *string { return &t.PlacementGroupName })},
-	{"tenancy", func(t *Template, f field) (err error) {
-		t.Tenancy, err = f.oneOf("default", "dedicated", "host")
-		return err
-	}},
-	{"launchTemplateId", func(t *Template, f field) error {
+	}}, doc{ibm: true, example: `"m5.large"`, def: "required unless `vmTypes` or `launchTemplateId`",
+		about: "One instance type."}},
+	{"vmTypes", weights(func(t *Template) *map[string]int { return &t.VMTypes }, 1), doc{ibm: true, example: `{"m5.large": 1, "m5.xlarge": 2}`,
+		about: "Instance types and their weights (capacity units each). Fleets choose among them; `RunInstances` tries them in order of `vmTypesPriority` until one has capacity."}},
+	{"vmTypesOnDemand", weights(func(t *Template) *map[string]int { return &t.VMTypesOnDemand }, 1), doc{ibm: true, example: `{"m5.large": 1, "m5a.large": 1}`,
+		about: "Instance types (and weights) for the on-demand part of a `heterogeneous` template. Read and validated, not applied yet: fleets take both parts from `vmTypes`."}},
+	{"vmTypesPriority", weights(func(t *Template) *map[string]int { return &t.VMTypesPriority }, 0), doc{ibm: true, example: `{"m5.large": 1, "m5.xlarge": 2}`,
+		about: "Priority of each type for the `prioritized` and `capacityOptimizedPrioritized` strategies; lower is preferred."}},
+	{"subnetId", ids(func(t *Template) *[]string { return &t.SubnetIDs }, "subnet-"), doc{ibm: true, example: `"subnet-0a1b2c3d4e5f60001,subnet-0a1b2c3d4e5f60002"`, def: "the default VPC's",
+		about: "Subnets to launch in: one id, a list, or comma-separated ids; the next is tried when one has no capacity. Also `subnetIds`."}},
+	{"securityGroupIds", ids(func(t *Template) *[]string { return &t.SecurityGroupIDs }, "sg-"), doc{ibm: true, example: `["sg-0a1b2c3d4e5f60001"]`, def: "the VPC's default group",
+		about: "Security groups of the instances."}},
+	{"keyName", plain(func(t *Template) *string { return &t.KeyName }), doc{ibm: true, example: `"hf-compute"`,
+		about: "EC2 key pair for SSH."}},
+	{"instanceProfile", plain(func(t *Template) *string { return &t.InstanceProfile }), doc{ibm: true, example: `"hf-compute-profile"`,
+		about: "IAM instance profile, by name or ARN."}},
+	{"userData", plain(func(t *Template) *string { return &t.UserData }), doc{ibm: true, example: `"EGO_MASTER_LIST=master1;CLUSTER_NAME=prod"`,
+		about: "`k=v;k2=v2` pairs, exported to the host's user data as `export k='v'` ([user-data.md](user-data.md))."}},
+	{"userDataScript", plain(func(t *Template) *string { return &t.UserDataScript }), doc{ibm: true, example: `"user_data.sh"`,
+		about: "Script run on each new host; `%EXPORT_USER_DATA%` in it becomes the exports of `userData`. Relative to the conf folder ([user-data.md](user-data.md))."}},
+	{"instanceTags", reader[Template]{typ: "string or object", allowed: "`k=v;k2=v2` or {k: v}; no `aws:` keys", set: func(t *Template, f field) (err error) { t.InstanceTags, err = tags(f); return err }}, doc{ibm: true, example: `"Project=symphony;CostCenter=hpc-42"`,
+		about: "Tags on every instance and volume, whatever API launched them."}},
+	{"rootDeviceVolumeSize", bounded(func(t *Template) *int { return &t.RootDeviceVolumeSize }, 1, 65536), doc{ibm: true, example: "100", def: "the image's",
+		about: "Root volume size."}},
+	{"volumeType", choice(func(t *Template) *string { return &t.VolumeType }, "gp2", "gp3", "io1", "io2", "standard", "st1", "sc1"), doc{ibm: true, example: `"gp3"`, def: "the image's",
+		about: "Root volume type."}},
+	{"iops", bounded(func(t *Template) *int { return &t.IOPS }, 1, 256000), doc{ibm: true, example: "3000",
+		about: "Root volume IOPS, for `io1`, `io2` and `gp3`."}},
+	{"ebsOptimized", reader[Template]{typ: "boolean", allowed: "true, false", set: func(t *Template, f field) (err error) { t.EBSOptimized, err = f.boolean(); return err }}, doc{ibm: true, example: "true", def: "false",
+		about: "Ask for EBS-optimized instances."}},
+	{"placementGroupName", plain(func(t *Template) *string { return &t.PlacementGroupName }), doc{ibm: true, example: `"hf-cluster-pg"`,
+		about: "Placement group to launch into."}},
+	{"tenancy", choice(func(t *Template) *string { return &t.Tenancy }, "default", "dedicated", "host"), doc{ibm: true, example: `"dedicated"`, def: "`default`",
+		about: "Instance tenancy."}},
+	{"launchTemplateId", reader[Template]{typ: "string", allowed: "`lt-...`", set: func(t *Template, f field) error {
 		s, err := f.text()
 		if err != nil || !strings.HasPrefix(s, "lt-") {
 			return errors.New("must be a launch template id (lt-...)")
 		}
 		t.LaunchTemplateID = s
 		return nil
-	}},
-	{"launchTemplateVersion", launchTemplateVersion},
-	{"maxSpotPrice", func(t *Template, f field) error {
+	}}, doc{ibm: true, example: `"lt-0a1b2c3d4e5f60001"`,
+		about: "An existing launch template to start from; the template's own fields override it."}},
+	{"launchTemplateVersion", reader[Template]{typ: "string", allowed: "`$Latest`, `$Default` or a version number", set: launchTemplateVersion}, doc{ibm: true, example: `"3"`, def: "the launch template's default version",
+		about: "Version of `launchTemplateId`."}},
+	{"maxSpotPrice", reader[Template]{typ: "number", unit: "USD per hour", allowed: "more than 0", set: func(t *Template, f field) error {
 		if x, err := f.number(); err != nil || x <= 0 {
 			return errors.New("must be a positive price in USD per hour")
 		}
 		t.MaxSpotPrice, _ = f.text()
 		return nil
-	}},
-	{"allocationStrategy", func(t *Template, f field) (err error) {
-		t.AllocationStrategy, err = f.oneOf("capacityOptimized", "capacityOptimizedPrioritized", "priceCapacityOptimized", "diversified", "lowestPrice")
-		return err
-	}},
-	{"allocationStrategyOnDemand", func(t *Template, f field) (err error) {
-		t.AllocationStrategyOnDemand, err = f.oneOf("lowestPrice", "prioritized")
-		return err
-	}},
-	{"percentOnDemand", bounded(func(t *Template) *int { return &t.PercentOnDemand }, 0, 100)},
-	{"fleetRole", plain(func(t *Template) *string { return &t.FleetRole })},
-	{"spotFleetRequestExpiry", bounded(func(t *Template) *int { return &t.SpotFleetRequestExpiry }, 1, 525600)},
-	{"poolsCount", bounded(func(t *Template) *int { return &t.PoolsCount }, 1, 100)},
+	}}, doc{ibm: true, example: `"0.05"`, def: "the on-demand price",
+		about: "Highest price paid for a spot instance. Also `spotPrice`."}},
+	{"allocationStrategy", choice(func(t *Template) *string { return &t.AllocationStrategy }, "capacityOptimized", "capacityOptimizedPrioritized", "priceCapacityOptimized", "diversified", "lowestPrice"), doc{ibm: true, example: `"priceCapacityOptimized"`, def: "AWS's",
+		about: "How a fleet picks spot pools."}},
+	{"allocationStrategyOnDemand", choice(func(t *Template) *string { return &t.AllocationStrategyOnDemand }, "lowestPrice", "prioritized"), doc{ibm: true, example: `"prioritized"`, def: "`prioritized` with `vmTypesPriority`, else AWS's (`lowestPrice`)",
+		about: "How a fleet picks on-demand types."}},
+	{"percentOnDemand", bounded(func(t *Template) *int { return &t.PercentOnDemand }, 0, 100), doc{ibm: true, example: "30", def: "0",
+		about: "Share of a `heterogeneous` request launched on demand."}},
+	{"fleetRole", plain(func(t *Template) *string { return &t.FleetRole }), doc{ibm: true, example: `"arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role"`, def: "required for `SpotFleet`",
+		about: "IAM role Spot Fleet acts as."}},
+	{"spotFleetRequestExpiry", bounded(func(t *Template) *int { return &t.SpotFleetRequestExpiry }, 1, 525600), doc{ibm: true, example: "30",
+		about: "Minutes a Spot Fleet request stays valid."}},
+	{"poolsCount", bounded(func(t *Template) *int { return &t.PoolsCount }, 1, 100), doc{ibm: true, example: "3",
+		about: "Spot pools to spread a request over. Fleets take it with the `lowestPrice` strategy only; Auto Scaling with `lowestPrice` or `diversified`."}},
 }
 
 // templateFieldIndex finds a field by its name, IBM's camelCase or the
@@ -190,7 +202,7 @@ func (s source) templateMember(t *Template, seen *uint64, m field) error {
 	if templateFields[i].key == "attributes" {
 		return s.attributes(t, seen, m)
 	}
-	if err := templateFields[i].set(t, m); err != nil {
+	if err := templateFields[i].read.set(t, m); err != nil {
 		return s.invalid(m, err)
 	}
 	return nil
@@ -356,9 +368,9 @@ func isInstanceType(s string) bool {
 }
 
 // weights reads {instanceType: n}, each n at least least.
-func weights(p func(*Template) *map[string]int, least int) func(*Template, field) error {
+func weights(p func(*Template) *map[string]int, least int) reader[Template] {
 	why := "must map instance types to integers of at least " + strconv.Itoa(least)
-	return func(t *Template, f field) error {
+	return reader[Template]{typ: "object", allowed: "{instance type: integer of at least " + strconv.Itoa(least) + "}", set: func(t *Template, f field) error {
 		ms, ok := members(f.raw, "")
 		if !ok || len(ms) == 0 {
 			return errors.New("must be an object mapping instance types to integers")
@@ -377,12 +389,12 @@ func weights(p func(*Template) *map[string]int, least int) func(*Template, field
 		}
 		*p(t) = out
 		return nil
-	}
+	}}
 }
 
 // ids reads ids given as a list or a comma-separated string.
-func ids(p func(*Template) *[]string, prefix string) func(*Template, field) error {
-	return func(t *Template, f field) error {
+func ids(p func(*Template) *[]string, prefix string) reader[Template] {
+	return reader[Template]{typ: "string or list", allowed: "`" + prefix + "...` ids", set: func(t *Template, f field) error {
 		list, err := f.list()
 		if err != nil {
 			return err
@@ -394,22 +406,36 @@ func ids(p func(*Template) *[]string, prefix string) func(*Template, field) erro
 		}
 		*p(t) = list
 		return nil
-	}
+	}}
 }
 
-func plain(p func(*Template) *string) func(*Template, field) error {
-	return func(t *Template, f field) (err error) {
+func plain(p func(*Template) *string) reader[Template] {
+	return reader[Template]{typ: "string", set: func(t *Template, f field) (err error) {
 		*p(t), err = f.text()
 		return err
-	}
+	}}
 }
 
-func bounded(p func(*Template) *int, lo, hi int) func(*Template, field) error {
-	why := "must be an integer from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)
-	return func(t *Template, f field) (err error) {
-		*p(t), err = f.intWhere(func(n int) bool { return n >= lo && n <= hi }, why)
+func choice(p func(*Template) *string, values ...string) reader[Template] {
+	return reader[Template]{typ: "string", allowed: strings.Join(values, ", "), set: func(t *Template, f field) (err error) {
+		*p(t), err = f.oneOf(values...)
 		return err
+	}}
+}
+
+// bounded reads an integer from lo to hi; with hi 0, lo is the only
+// value allowed below 1 (maxNumber's -1).
+func bounded(p func(*Template) *int, lo, hi int) reader[Template] {
+	why, allowed := "must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi), strconv.Itoa(lo)+" to "+strconv.Itoa(hi)
+	ok := func(n int) bool { return n >= lo && n <= hi }
+	if hi == 0 {
+		why, allowed = "must be "+strconv.Itoa(lo)+" or a positive integer", strconv.Itoa(lo)+", or 1 and more"
+		ok = func(n int) bool { return n == lo || n > 0 }
 	}
+	return reader[Template]{typ: "integer", allowed: allowed, set: func(t *Template, f field) (err error) {
+		*p(t), err = f.intWhere(ok, why)
+		return err
+	}}
 }
 
 func launchTemplateVersion(t *Template, f field) error {
