@@ -13,11 +13,12 @@ func iamPolicyCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "iam-policy",
 		Short: "Print the least-privilege IAM policy the configured templates need",
-		Long: `Print the IAM policy document for exactly the AWS APIs and resources the
-configured templates use: RunInstances or the fleet and Auto Scaling calls,
-iam:PassRole only for the named instance profiles' roles and fleet roles,
-SSM only for the image parameters named, DynamoDB only on the configured
-tables. Instance profile roles are assumed to bear the profile's name.`,
+		Long: `Print the IAM policy document for exactly the AWS calls ohfp makes for the
+configured templates and store, on the resources they name: RunInstances or
+the fleet and Auto Scaling calls, iam:PassRole only for the named instance
+profiles' roles and fleet roles, SSM only for the image parameters named,
+DynamoDB (every call the store makes) only on the configured tables.
+Instance profile roles are assumed to bear the profile's name.`,
 		Example: `  ohfp iam-policy > ohfp-policy.json
   aws iam put-role-policy --role-name hf-master --policy-name ohfp --policy-document file://ohfp-policy.json`,
 		Args: cobra.NoArgs,

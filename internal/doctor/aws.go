@@ -134,6 +134,8 @@ func (u *users) of(resource string) string {
 
 // resolveImages resolves every SSM image path once; the answer maps each
 // template's imageId to an AMI id (absent when it could not be resolved).
+//
+//ohfp:iam ssm
 func resolveImages(ctx context.Context, c clients, templates []config.Template, r *Report) map[string]string {
 	out := map[string]string{}
 	var paths users
@@ -375,20 +377,43 @@ func checkCalls(ctx context.Context, c clients, cfg *config.Config, r *Report) {
 		spot = spot || t.PriceType == config.PriceSpot || t.PriceType == config.PriceHeterogeneous
 	}
 	if spot {
-		_, err = c.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{DryRun: dry})
-		r.add(dryRun("permission to follow spot requests", "ec2:DescribeSpotInstanceRequests", err))
+		r.add(followSpot(ctx, c))
 	}
-	if apis[config.APIEC2Fleet] {
-		_, err = c.ec2.DescribeFleets(ctx, &ec2.DescribeFleetsInput{DryRun: dry})
-		r.add(dryRun("permission to follow EC2 fleets", "ec2:DescribeFleets", err))
+	for _, api := range []string{config.APIEC2Fleet, config.APISpotFleet, config.APIASG} {
+		if apis[api] {
+			r.add(follow[api](ctx, c))
+		}
 	}
-	if apis[config.APISpotFleet] {
-		_, err = c.ec2.DescribeSpotFleetRequests(ctx, &ec2.DescribeSpotFleetRequestsInput{DryRun: dry})
-		r.add(dryRun("permission to follow spot fleets", "ec2:DescribeSpotFleetRequests", err))
-	}
-	if apis[config.APIASG] {
-		// Auto Scaling has no DryRun: a one-record listing proves the permission.
-		_, err = c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: awssdk.Int32(1)})
-		r.add(dryRun("permission to follow Auto Scaling groups", "autoscaling:DescribeAutoScalingGroups", err))
-	}
+}
+
+// follow dry-runs the describe call that follows the placements of a launch API.
+var follow = map[string]func(context.Context, clients) Check{
+	config.APIEC2Fleet: followEC2Fleets, config.APISpotFleet: followSpotFleets, config.APIASG: followGroups,
+}
+
+//ohfp:iam spot
+func followSpot(ctx context.Context, c clients) Check {
+	_, err := c.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{DryRun: awssdk.Bool(true)})
+	return dryRun("permission to follow spot requests", "ec2:DescribeSpotInstanceRequests", err)
+}
+
+//ohfp:iam EC2Fleet
+func followEC2Fleets(ctx context.Context, c clients) Check {
+	_, err := c.ec2.DescribeFleets(ctx, &ec2.DescribeFleetsInput{DryRun: awssdk.Bool(true)})
+	return dryRun("permission to follow EC2 fleets", "ec2:DescribeFleets", err)
+}
+
+//ohfp:iam SpotFleet
+func followSpotFleets(ctx context.Context, c clients) Check {
+	_, err := c.ec2.DescribeSpotFleetRequests(ctx, &ec2.DescribeSpotFleetRequestsInput{DryRun: awssdk.Bool(true)})
+	return dryRun("permission to follow spot fleets", "ec2:DescribeSpotFleetRequests", err)
+}
+
+// followGroups: Auto Scaling has no DryRun, a one-record listing proves
+// the permission.
+//
+//ohfp:iam ASG
+func followGroups(ctx context.Context, c clients) Check {
+	_, err := c.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{MaxRecords: awssdk.Int32(1)})
+	return dryRun("permission to follow Auto Scaling groups", "autoscaling:DescribeAutoScalingGroups", err)
 }

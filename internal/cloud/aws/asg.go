@@ -32,6 +32,8 @@ func groupName(requestID string) string { return "ohfp-" + requestID }
 // desired capacity lowered, and MaxSize the count, so that it never grows.
 // The group replaces instances that fail on their own; returned ones are
 // detached first and never replaced.
+//
+//ohfp:iam ASG
 func (p *Provider) autoScalingGroup(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
 	ls, err := p.buildLaunchSpec(ctx, spec)
 	if err != nil {
@@ -114,6 +116,8 @@ func groupOverrides(itypes []string) []astypes.LaunchTemplateOverrides {
 }
 
 // groupFulfilment describes the groups of refs, groupBatch at a call.
+//
+//ohfp:iam ASG
 func (p *Provider) groupFulfilment(ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment) error {
 	return followBatched(ctx, refs, out, groupBatch, "Auto Scaling group", p.describeGroups,
 		func(g *astypes.AutoScalingGroup) string { return awssdk.ToString(g.AutoScalingGroupName) }, p.groupProgress)
@@ -197,6 +201,8 @@ func (p *Provider) groupErrors(ctx context.Context, name string) []string {
 // releaseGroup detaches the instances of ids that are in the group, with
 // its desired capacity lowered by as many, so that it replaces none of
 // them; the broker then terminates them.
+//
+//ohfp:iam ASG
 func (p *Provider) releaseGroup(ctx context.Context, r placementRef, ids []string) error {
 	groups, err := p.describeGroups(ctx, []string{r.id})
 	if err != nil || len(groups) == 0 {
@@ -228,6 +234,8 @@ func (p *Provider) releaseGroup(ctx context.Context, r placementRef, ids []strin
 }
 
 // deleteGroup deletes a group; one already gone is nothing to do.
+//
+//ohfp:iam ASG
 func (p *Provider) deleteGroup(ctx context.Context, name string) error {
 	_, err := p.asg.DeleteAutoScalingGroup(ctx, &autoscaling.DeleteAutoScalingGroupInput{
 		AutoScalingGroupName: awssdk.String(name),

@@ -29,6 +29,8 @@ const (
 // template (or the template's own, for instant fleets). An instant fleet
 // answers its instances at once; request and maintain fleets launch on
 // their own, followed through Fulfilment.
+//
+//ohfp:iam EC2Fleet
 func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
 	t := spec.Template
 	instant := t.FleetType == "" || t.FleetType == config.FleetInstant
@@ -176,6 +178,8 @@ func fleetRefusal(code, message *string, lo *types.LaunchTemplateAndOverridesRes
 }
 
 // ec2FleetFulfilment describes the fleets of refs, fleetBatch at a call.
+//
+//ohfp:iam EC2Fleet
 func (p *Provider) ec2FleetFulfilment(ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment) error {
 	return followBatched(ctx, refs, out, fleetBatch, "EC2 Fleet", p.describeFleets,
 		func(fd *types.FleetData) string { return awssdk.ToString(fd.FleetId) }, p.ec2FleetProgress)
@@ -270,6 +274,8 @@ func (p *Provider) modifyFleet(ctx context.Context, id string, target *types.Tar
 // releaseEC2Fleet lowers a fleet's target by the instances of ids it
 // holds, so that it replaces none of them. Instant fleets and request
 // fleets no longer fulfilling launch nothing more: nothing to lower.
+//
+//ohfp:iam EC2Fleet
 func (p *Provider) releaseEC2Fleet(ctx context.Context, r placementRef, ids []string) error {
 	if r.instant {
 		return nil
@@ -358,6 +364,8 @@ func activeInstances(page func(next *string) ([]types.ActiveInstance, *string, e
 // deleteEC2Fleet deletes a fleet. Its instances are the broker's to
 // terminate, except an instant fleet's: EC2 deletes those only with them,
 // and the broker retires a fleet only once none is alive.
+//
+//ohfp:iam EC2Fleet
 func (p *Provider) deleteEC2Fleet(ctx context.Context, id string, instant bool) error {
 	out, err := p.ec2.DeleteFleets(ctx, &ec2.DeleteFleetsInput{
 		FleetIds:           []string{id},

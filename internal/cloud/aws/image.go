@@ -30,6 +30,8 @@ type ssmImage struct {
 // resolveImage turns the template's imageId into an AMI id: an SSM
 // parameter path ("/..." or "resolve:ssm:/...") is looked up, anything else
 // is taken as is.
+//
+//ohfp:iam ssm
 func (p *Provider) resolveImage(ctx context.Context, image string) (string, error) {
 	name, isSSM := strings.CutPrefix(image, "resolve:ssm:")
 	if !isSSM && !strings.HasPrefix(image, "/") {

@@ -104,6 +104,8 @@ func (ls *launchSpec) launchTemplateData() *types.RequestLaunchTemplateData {
 
 // deleteLaunchTemplate deletes an ephemeral launch template; "" or one
 // already gone is nothing to do.
+//
+//ohfp:iam EC2Fleet SpotFleet ASG
 func (p *Provider) deleteLaunchTemplate(ctx context.Context, id string) error {
 	if id == "" {
 		return nil

@@ -22,6 +22,8 @@ const (
 // Scaling group and its launch template, all found by the request's id.
 // Without this a maintain fleet or a group would relaunch every instance
 // reconciliation terminates. RunInstances leaves nothing behind.
+//
+//ohfp:iam EC2Fleet SpotFleet ASG
 func (p *Provider) retireRequest(ctx context.Context, api, requestID string) error {
 	switch api {
 	case config.APIASG:

@@ -25,6 +25,8 @@ const maxClientToken = 64
 // missing. Every attempt carries its own token derived from spec's, so a
 // replay of the same spec gets back the same reservations instead of
 // launching again.
+//
+//ohfp:iam RunInstances
 func (p *Provider) runInstances(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
 	if spec.Template.PriceType == config.PriceHeterogeneous {
 		return cloud.Placement{}, fault.New(fault.Configuration,

@@ -35,6 +35,8 @@ var interruptionCodes = map[string]bool{
 // Interruptions returns, for the spot instances among ids that AWS has
 // marked for reclaim, when the mark was set. Instances are looked up by
 // filter, so an id that is not a spot instance is simply absent.
+//
+//ohfp:iam spot
 func (p *Provider) Interruptions(ctx context.Context, ids []string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	for chunk := range slices.Chunk(ids, filterValues) {

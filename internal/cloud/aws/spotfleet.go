@@ -17,6 +17,8 @@ import (
 
 // spotFleet launches spec with RequestSpotFleet from an ephemeral launch
 // template; the fleet launches on its own, followed through Fulfilment.
+//
+//ohfp:iam SpotFleet
 func (p *Provider) spotFleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
 	t := spec.Template
 	ls, err := p.buildLaunchSpec(ctx, spec)
@@ -91,6 +93,8 @@ func spotFleetConfig(spec cloud.LaunchSpec, ls *launchSpec, shape fleetShape, lt
 
 // spotFleetFulfilment describes the spot fleet requests of refs,
 // fleetBatch at a call.
+//
+//ohfp:iam SpotFleet
 func (p *Provider) spotFleetFulfilment(ctx context.Context, refs []placementRef, out map[string]cloud.Fulfilment) error {
 	return followBatched(ctx, refs, out, fleetBatch, "Spot Fleet request", p.describeSpotFleets,
 		func(c *types.SpotFleetRequestConfig) string { return awssdk.ToString(c.SpotFleetRequestId) }, p.spotFleetProgress)
@@ -187,6 +191,8 @@ func (p *Provider) modifySpotFleet(ctx context.Context, id string, total int32, 
 
 // releaseSpotFleet lowers a spot fleet's target by the instances of ids
 // it holds, so that it replaces none of them.
+//
+//ohfp:iam SpotFleet
 func (p *Provider) releaseSpotFleet(ctx context.Context, r placementRef, ids []string) error {
 	configs, err := p.describeSpotFleets(ctx, []string{r.id})
 	if err != nil || len(configs) == 0 || configs[0].SpotFleetRequestConfig == nil {
@@ -230,6 +236,8 @@ func (p *Provider) spotFleetInstances(ctx context.Context, id string) (map[strin
 
 // cancelSpotFleet cancels a spot fleet request, leaving its instances to
 // the broker.
+//
+//ohfp:iam SpotFleet
 func (p *Provider) cancelSpotFleet(ctx context.Context, id string) error {
 	out, err := p.ec2.CancelSpotFleetRequests(ctx, &ec2.CancelSpotFleetRequestsInput{
 		SpotFleetRequestIds: []string{id},
