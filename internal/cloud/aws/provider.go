@@ -38,9 +38,9 @@ type Cache interface {
 
 // Provider is the AWS cloud of one provider instance.
 type Provider struct {
-	ec2   *ec2.Client
-	ssm   *ssm.Client
-	asg   *autoscaling.Client
+	ec2   EC2API
+	ssm   SSMAPI
+	asg   AutoScalingAPI
 	cache Cache
 	log   *slog.Logger
 	// creationTimeout is how long a fleet or group may keep trying for
