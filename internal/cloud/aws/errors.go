@@ -3,9 +3,12 @@ package aws
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
 	"github.com/ohfp/ohfp/internal/fault"
@@ -125,6 +128,40 @@ func namedIn(msg string, candidates []string) []string {
 		}
 	}
 	return out
+}
+
+// narrowing calls call with items; when it fails with an error split
+// accepts and more than one item was given, each half is tried on its own,
+// down to single items, so that an item AWS refuses never holds back the
+// others. It returns what still failed, joined.
+func narrowing(items []string, split func(error) bool, call func([]string) error) error {
+	err := call(items)
+	if err == nil || len(items) < 2 || !split(err) {
+		return err
+	}
+	half := len(items) / 2
+	return errors.Join(narrowing(items[:half], split, call), narrowing(items[half:], split, call))
+}
+
+// isNotFound makes the split test of a NotFound code that named none of
+// the items.
+func isNotFound(code string) func(error) bool {
+	return func(err error) bool { return apiCode(err) == code }
+}
+
+// mayBeOneItems tells an AWS refusal that may concern only some of the
+// items of a call (unauthorized, protected, malformed) from one that
+// concerns the call itself: throttling, a server error, no answer.
+func mayBeOneItems(err error) bool {
+	code := apiCode(err)
+	if code == "" {
+		return false
+	}
+	if _, throttle := retry.DefaultThrottleErrorCodes[code]; throttle {
+		return false
+	}
+	var re *awshttp.ResponseError
+	return !errors.As(err, &re) || re.HTTPStatusCode() < http.StatusInternalServerError
 }
 
 // without returns a new slice of the items not in drop.

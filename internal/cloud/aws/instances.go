@@ -13,8 +13,11 @@ import (
 )
 
 const (
-	// filterValues is the most values one describe filter carries.
+	// filterValues is the most filter values one describe call carries,
+	// summed over all its filters (docs/aws-rules.md).
 	filterValues = 200
+	// idBatch is the most ids one describe call names (docs/aws-rules.md).
+	idBatch = 1000
 	// describePage is the largest page DescribeInstances returns.
 	describePage = 1000
 	// describeParallel bounds the describe calls in flight at once, well
@@ -23,42 +26,49 @@ const (
 )
 
 // Instances describes the instances tagged with any of q.RequestIDs plus
-// those with any of q.InstanceIDs. It filters by instance-id rather than
-// naming ids, since one unknown id would fail a call that names them.
+// those with any of q.InstanceIDs. Instances known by id are named, as AWS
+// advises (a filter-only call fails during an Availability Zone's
+// disruption); ids EC2 does not know are left out and the rest asked
+// again. Tag filters only find instances not known yet.
 func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instance, error) {
-	var filters [][]types.Filter
-	for values := range slices.Chunk(q.RequestIDs, filterValues) {
-		f := []types.Filter{{Name: awssdk.String("tag:" + cloud.TagRequestID), Values: values}}
-		if q.SettledOnly {
-			f = append(f, types.Filter{Name: awssdk.String("instance-state-name"), Values: cloud.SettledStates})
-		}
-		filters = append(filters, f)
+	var calls []func() ([]cloud.Instance, error)
+	var states []string
+	if q.SettledOnly {
+		states = cloud.SettledStates
 	}
-	for values := range slices.Chunk(q.InstanceIDs, filterValues) {
-		filters = append(filters, []types.Filter{{Name: awssdk.String("instance-id"), Values: values}})
+	for values := range slices.Chunk(q.RequestIDs, filterValues-len(states)) {
+		f := []types.Filter{{Name: awssdk.String("tag:" + cloud.TagRequestID), Values: values}}
+		if len(states) > 0 {
+			f = append(f, types.Filter{Name: awssdk.String("instance-state-name"), Values: states})
+		}
+		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeFiltered(ctx, f) })
+	}
+	for batch := range slices.Chunk(q.InstanceIDs, idBatch) {
+		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeByID(ctx, batch) })
 	}
 	if q.Provider != "" {
-		filters = append(filters, []types.Filter{
+		f := []types.Filter{
 			{Name: awssdk.String("tag:" + cloud.TagProvider), Values: []string{q.Provider}},
 			{Name: awssdk.String("instance-state-name"), Values: cloud.LiveStates},
-		})
+		}
+		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeFiltered(ctx, f) })
 	}
-	switch len(filters) {
+	switch len(calls) {
 	case 0:
 		return nil, nil
 	case 1:
-		return p.describeInstances(ctx, filters[0])
+		return calls[0]()
 	}
 
-	found := make([][]cloud.Instance, len(filters))
-	errs := make([]error, len(filters))
+	found := make([][]cloud.Instance, len(calls))
+	errs := make([]error, len(calls))
 	slots := make(chan struct{}, describeParallel)
 	var wg sync.WaitGroup
-	for i, f := range filters {
+	for i, call := range calls {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			found[i], errs[i] = p.describeInstances(ctx, f)
+			found[i], errs[i] = call()
 		})
 	}
 	wg.Wait()
@@ -83,17 +93,46 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 	return out, nil
 }
 
-// describeInstances lists every page of instances matching all of f.
-func (p *Provider) describeInstances(ctx context.Context, f []types.Filter) ([]cloud.Instance, error) {
-	pages := ec2.NewDescribeInstancesPaginator(p.ec2, &ec2.DescribeInstancesInput{
-		Filters:    f,
-		MaxResults: awssdk.Int32(describePage),
+// describeByID describes the instances ids (at most idBatch). EC2 refuses
+// the whole call when one id is unknown, naming the unknown ones: they
+// are left out and the rest asked again; a refusal that names none is
+// narrowed down by halves.
+func (p *Provider) describeByID(ctx context.Context, ids []string) ([]cloud.Instance, error) {
+	var out []cloud.Instance
+	err := narrowing(ids, isNotFound(codeInstanceNotFound), func(ids []string) error {
+		gone, err := dropRejected(ids, codeInstanceNotFound, func(ids []string) error {
+			got, err := p.describe(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+			out = append(out, got...)
+			return err
+		})
+		if apiCode(err) == codeInstanceNotFound && len(ids)-len(gone) == 1 {
+			return nil // the one left is the one not found
+		}
+		return err
 	})
+	if err != nil {
+		return nil, awsError("ec2:DescribeInstances", err)
+	}
+	return out, nil
+}
+
+// describeFiltered lists every page of instances matching all of f.
+func (p *Provider) describeFiltered(ctx context.Context, f []types.Filter) ([]cloud.Instance, error) {
+	out, err := p.describe(ctx, &ec2.DescribeInstancesInput{Filters: f, MaxResults: awssdk.Int32(describePage)})
+	if err != nil {
+		return nil, awsError("ec2:DescribeInstances", err)
+	}
+	return out, nil
+}
+
+// describe reads every page of one DescribeInstances call.
+func (p *Provider) describe(ctx context.Context, in *ec2.DescribeInstancesInput) ([]cloud.Instance, error) {
+	pages := ec2.NewDescribeInstancesPaginator(p.ec2, in)
 	var out []cloud.Instance
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx, p.describeOpts...)
 		if err != nil {
-			return nil, awsError("ec2:DescribeInstances", err)
+			return nil, err
 		}
 		for r := range page.Reservations {
 			res := &page.Reservations[r]

@@ -33,7 +33,7 @@ func TestInstancesByRequestAndByID(t *testing.T) {
 			t.Errorf("instance %+v", in)
 		}
 	}
-	e.wantCalls(t, "ec2:DescribeInstances", 2, "one per filter")
+	e.wantCalls(t, "ec2:DescribeInstances", 3, "the request by tag; the ids named, refused for the unknown ones, then again without them")
 }
 
 func TestInstancesOfOneBigRequest(t *testing.T) {
@@ -84,7 +84,26 @@ func TestInstancesChunksManyValues(t *testing.T) {
 	if !slices.Equal(ids(got), ids(pl.Instances)) {
 		t.Errorf("Instances = %v, want %v once each", ids(got), ids(pl.Instances))
 	}
-	e.wantCalls(t, "ec2:DescribeInstances", 5, "250 request ids in 2 chunks, 455 instance ids in 3")
+	e.wantCalls(t, "ec2:DescribeInstances", 4, "250 request ids in 2 chunks; 455 instance ids in one call, refused for the 450 unknown, then again")
+}
+
+func TestInstancesKeepsFilterValuesUnderTheLimit(t *testing.T) {
+	e := newTestEnv(t)
+	pl := e.mustLaunch(t, baseSpec("req-199", 2))
+	e.sb.ResetCalls()
+
+	q := cloud.Query{SettledOnly: true}
+	for i := range 400 {
+		q.RequestIDs = append(q.RequestIDs, fmt.Sprintf("req-%d", i))
+	}
+	got, err := e.p.Instances(t.Context(), q)
+	if err != nil {
+		t.Fatalf("Instances: %v (the values of all filters count toward the 200)", err)
+	}
+	if !slices.Equal(ids(got), ids(pl.Instances)) {
+		t.Errorf("Instances = %v, want %v", ids(got), ids(pl.Instances))
+	}
+	e.wantCalls(t, "ec2:DescribeInstances", 3, "400 request ids with 5 state values: 195 a call")
 }
 
 func TestInstancesOfNothing(t *testing.T) {

@@ -23,33 +23,30 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 }
 
 // terminate terminates one batch. An InvalidInstanceID.NotFound answer
-// names the unknown ids: the call is repeated without them, or, when the
-// message names none of ours, made once per id.
+// names the unknown ids: the call is repeated without them. EC2 refuses a
+// whole call for one id it will not terminate (unauthorized, protected),
+// so a batch refused for another reason than throttling is split, down to
+// single ids, and only the refused ones stay running.
 func (p *Provider) terminate(ctx context.Context, ids []string) error {
-	gone, err := dropRejected(ids, codeInstanceNotFound, func(ids []string) error {
-		_, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
-		return err
+	return narrowing(ids, mayBeOneItems, func(ids []string) error {
+		gone, err := dropRejected(ids, codeInstanceNotFound, func(ids []string) error {
+			_, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
+			return err
+		})
+		if len(gone) > 0 {
+			p.log.Info("instances already gone", "instances", gone)
+		}
+		switch left := without(ids, gone); {
+		case err == nil:
+			return nil
+		case apiCode(err) == codeInstanceNotFound && len(left) == 1:
+			return nil // the one left is the one not found
+		case len(left) == 1:
+			return awsError("ec2:TerminateInstances "+left[0], err)
+		case mayBeOneItems(err):
+			return err // split by narrowing
+		default:
+			return awsError("ec2:TerminateInstances", err)
+		}
 	})
-	if len(gone) > 0 {
-		p.log.Info("instances already gone", "instances", gone)
-	}
-	switch {
-	case err == nil:
-		return nil
-	case apiCode(err) != codeInstanceNotFound:
-		return awsError("ec2:TerminateInstances", err)
-	case len(ids)-len(gone) == 1:
-		return nil // the one left is the one not found
-	default:
-		return p.terminateEach(ctx, without(ids, gone))
-	}
-}
-
-// terminateEach terminates ids one call each.
-func (p *Provider) terminateEach(ctx context.Context, ids []string) error {
-	var errs []error
-	for _, id := range ids {
-		errs = append(errs, p.terminate(ctx, []string{id}))
-	}
-	return errors.Join(errs...)
 }
