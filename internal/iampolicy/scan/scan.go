@@ -192,6 +192,10 @@ func (g *graph) visit(node string, body ast.Node, services map[string]string) {
 	}
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {
+		case *ast.InterfaceType:
+			// An interface lists what may be called (the provider's
+			// narrow SDK interfaces); only a use of an input type calls.
+			return false
 		case *ast.CallExpr:
 			var name string
 			switch fn := n.Fun.(type) {

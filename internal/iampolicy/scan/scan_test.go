@@ -42,6 +42,11 @@ func write() {
 }
 
 var table = map[string]func(){"w": write}
+
+// api only lists what may be called: no call.
+type api interface {
+	RebootInstances(*ec2.RebootInstancesInput) error
+}
 `
 
 func TestPackage(t *testing.T) {
