@@ -76,6 +76,14 @@ func newInstance(t *testing.T, token string) *instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
+	if token == "" {
+		// Mutations need the token the server made.
+		b, err := os.ReadFile(srv.TokenFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	return &instance{t: t, env: env, root: root, sb: sb, srv: srv, http: hs, token: token}
@@ -86,12 +94,32 @@ func (in *instance) logFile() string { return filepath.Join(in.root, "log", "ohf
 // do sends one request and returns the status and body.
 func (in *instance) do(method, path, body string) (int, []byte) {
 	in.t.Helper()
+	return in.send(method, path, body, nil)
+}
+
+// send is do with headers set over the usual ones ("" removes one; "Host"
+// sets the Host header).
+func (in *instance) send(method, path, body string, header map[string]string) (int, []byte) {
+	in.t.Helper()
 	req, err := http.NewRequest(method, in.http.URL+path, strings.NewReader(body))
 	if err != nil {
 		in.t.Fatal(err)
 	}
 	if in.token != "" {
 		req.Header.Set("Authorization", "Bearer "+in.token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		switch {
+		case k == "Host":
+			req.Host = v
+		case v == "":
+			req.Header.Del(k)
+		default:
+			req.Header.Set(k, v)
+		}
 	}
 	res, err := in.http.Client().Do(req)
 	if err != nil {

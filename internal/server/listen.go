@@ -62,10 +62,11 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, cert TLS, read
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); !s.auth && (!ok || !tcp.IP.IsLoopback()) {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); s.tokens != guardAll && (!ok || !tcp.IP.IsLoopback()) {
 		ln.Close()
 		return fmt.Errorf("serve: %s is reachable from other hosts: a bearer token is required (--token-file or %s)", ln.Addr(), TokenEnv)
 	}
+	s.allowListener(ln.Addr())
 	followCtx, stopFollow := context.WithCancel(ctx)
 	followed := make(chan struct{})
 	go func() {
@@ -98,4 +99,21 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, cert TLS, read
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// allowListener lets requests name the address the server listens on, and
+// the machine's own name when it listens beyond loopback: the names its
+// clients use. A name that an outside DNS server controls must be allowed
+// by hand (--allow-host), or a rebinding page could use it.
+func (s *Server) allowListener(addr net.Addr) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() {
+		return
+	}
+	if !tcp.IP.IsUnspecified() {
+		s.hosts[tcp.IP.String()] = true
+	}
+	if name, err := os.Hostname(); err == nil {
+		s.hosts[strings.ToLower(name)] = true
+	}
 }

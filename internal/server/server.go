@@ -13,10 +13,12 @@ package server
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,19 +36,30 @@ type Options struct {
 	// the scripts (os.Getenv in production).
 	Env func(string) string
 	// Token, when set, is the bearer token every route but /healthz and the
-	// dashboard's static files requires.
+	// dashboard's static files requires. When it is not set, the server
+	// makes a token of its own for the routes that change something (kept
+	// in TokenFileName in the work folder), unless NoToken.
 	Token string
+	// NoToken lets requests that change something through without a token.
+	// Only an operator's explicit word sets it, and only on loopback.
+	NoToken bool
+	// AllowHosts are the host names requests may name in their Host header
+	// besides localhost, 127.0.0.1 and ::1.
+	AllowHosts []string
 	// Log receives the server's own diagnostics.
 	Log *slog.Logger
 }
 
 // Server serves one provider instance over HTTP.
 type Server struct {
-	env   func(string) string
-	token [sha256.Size]byte
-	auth  bool
-	log   *slog.Logger
-	mux   *http.ServeMux
+	env       func(string) string
+	token     [sha256.Size]byte
+	tokens    tokenGuard
+	tokenFile string // where the server's own token is, if it made one
+	hosts     map[string]bool
+	log       *slog.Logger
+	mux       *http.ServeMux
+	handler   http.Handler
 
 	tail    *tail
 	events  *events
@@ -61,7 +74,7 @@ type route struct {
 }
 
 // New makes a Server. The configuration must load now: it names the log
-// file the metrics are counted from.
+// file the metrics are counted from and the work folder of the token.
 func New(opts Options) (*Server, error) {
 	cfg, err := config.Load(opts.Env)
 	if err != nil {
@@ -73,24 +86,43 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		env:     opts.Env,
-		auth:    opts.Token != "",
-		token:   sha256.Sum256([]byte(opts.Token)),
+		hosts:   map[string]bool{},
 		log:     log,
 		mux:     http.NewServeMux(),
 		metrics: prometheus.NewRegistry(),
+	}
+	token := opts.Token
+	switch {
+	case token != "" && opts.NoToken:
+		return nil, errors.New("serve: a token is given and turned off at once")
+	case token != "":
+		s.tokens = guardAll
+	case opts.NoToken:
+		s.tokens = guardNone
+	default:
+		s.tokens = guardMutations
+		s.tokenFile = filepath.Join(cfg.WorkDir, TokenFileName)
+		if token, err = mutationToken(s.tokenFile); err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+	}
+	s.token = sha256.Sum256([]byte(token))
+	for _, h := range append(slices.Clone(loopbackHosts), opts.AllowHosts...) {
+		s.hosts[strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")] = true
 	}
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.events = newEvents(s.metrics)
 	s.tail = newTail(cfg.Logging.FilePath, s.events.line)
 	for _, rt := range s.routes() {
-		h := http.Handler(rt.handler)
-		if !rt.open {
-			h = s.authorize(h)
-		}
-		s.mux.Handle(rt.pattern, h)
+		s.mux.Handle(rt.pattern, s.authorize(rt.handler, rt))
 	}
+	s.handler = s.guard(s.mux)
 	return s, nil
 }
+
+// TokenFile is the file holding the token the server made for the routes
+// that change something, or "" when the operator gave one or none is needed.
+func (s *Server) TokenFile() string { return s.tokenFile }
 
 func (s *Server) routes() []route {
 	return []route{
@@ -114,7 +146,7 @@ func (s *Server) routes() []route {
 }
 
 // ServeHTTP serves every route.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // follow reads the log file every interval until ctx ends, so that lines
 // are counted even when a rotation happens twice between two scrapes.
@@ -138,25 +170,6 @@ func (s *Server) pollLog() {
 	if err := s.tail.poll(); err != nil {
 		s.log.Warn("following the log", "err", err)
 	}
-}
-
-// authorize lets a request through only with the bearer token. Both sides
-// are hashed first so the comparison takes the same time whatever the
-// token's length.
-func (s *Server) authorize(next http.Handler) http.Handler {
-	if !s.auth {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(given))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ohfp"`)
-			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // open assembles the provider instance for one call, as a script would.

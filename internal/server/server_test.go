@@ -262,6 +262,9 @@ func TestDashboard(t *testing.T) {
 		if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), want) {
 			t.Errorf("%s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
 		}
+		if res.Header.Get("X-Frame-Options") != "DENY" || res.Header.Get("Content-Security-Policy") != "frame-ancestors 'none'" {
+			t.Errorf("%s may be framed by another page: %v", path, res.Header)
+		}
 	}
 	if status, _ := in.do("GET", "/assets/nope.js", ""); status != 404 {
 		t.Errorf("missing asset: %d", status)

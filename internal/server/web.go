@@ -8,8 +8,9 @@ import (
 )
 
 // The dashboard is plain HTML, CSS and JavaScript: nothing to build, nothing
-// fetched from the internet. It carries no data; the data comes from the
-// API, with the token when one is set.
+// fetched from the internet. It carries no data and no credentials; the
+// data comes from the API, with the operator's token when one is set, which
+// the person opening the page gives in its fragment.
 //
 //go:embed web/index.html web/app.js web/style.css
 var web embed.FS
@@ -33,6 +34,12 @@ func serveFile(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
 	w.Header().Set("Cache-Control", "no-cache")
+	// No other page may frame the dashboard, sniff its files as something
+	// else, or learn its address from a Referer.
+	w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Write(b)
 }
 

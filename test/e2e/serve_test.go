@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,10 +29,18 @@ import (
 // clean exit.
 func (e *env) serve() string {
 	e.t.Helper()
+	url, _ := e.serveLogged()
+	return url
+}
+
+// serveLogged is serve, also giving what the server writes to standard
+// error (its own diagnostics) as it goes.
+func (e *env) serveLogged() (string, *syncBuffer) {
+	e.t.Helper()
 	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0")
 	cmd.Env = e.hf.Env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		e.t.Fatal(err)
@@ -65,20 +76,58 @@ func (e *env) serve() string {
 		if !ok {
 			e.t.Fatalf("ohfp serve printed %q", line)
 		}
-		return url
+		token, err := os.ReadFile(filepath.Join(e.root, "work", "serve.token"))
+		if err != nil {
+			e.t.Fatalf("ohfp serve made no token for mutations: %v", err)
+		}
+		serveTokens.Store(url, strings.TrimSpace(string(token)))
+		e.t.Cleanup(func() { serveTokens.Delete(url) })
+		return url, stderr
 	case <-time.After(20 * time.Second):
 		e.t.Fatalf("ohfp serve did not start\n%s", stderr.String())
 	}
-	return ""
+	return "", nil
 }
 
-// rest sends one API call, checks the HTTP status and decodes the answer.
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serveTokens holds the token each server started by serve made for
+// mutations, by its URL.
+var serveTokens sync.Map
+
+// rest sends one API call as a client on the host does (JSON body, the
+// server's token), checks the HTTP status and decodes the answer.
 func rest(t *testing.T, method, url, body string, want int, out any) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	serveTokens.Range(func(base, token any) bool {
+		if strings.HasPrefix(url, base.(string)+"/") {
+			req.Header.Set("Authorization", "Bearer "+token.(string))
+		}
+		return true
+	})
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// A web page open in a browser on the HostFactory host can send requests to
+// the loopback API, and DNS rebinding can give it the API's origin. So,
+// the way well-kept local servers do, every request must name an allowed
+// host, a browser request from another origin is refused, a mutation must
+// be JSON (a page cannot send that cross-origin without a CORS preflight,
+// which the server never answers) and must carry the bearer token, which
+// no route ever hands out.
+
+// loopbackHosts are the host names every server answers to.
+var loopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// tokenGuard says which routes need the bearer token.
+type tokenGuard int
+
+const (
+	guardAll       tokenGuard = iota // the operator's token: every route but the open ones
+	guardMutations                   // a token of the server's own: mutations only
+	guardNone                        // turned off by the operator, on loopback only
+)
+
+// TokenFileName is the file in the work folder that holds the token the
+// server makes for mutations when the operator gives none.
+const TokenFileName = "serve.token"
+
+// mutationToken reads the token of path, or writes a new random one there
+// (mode 0600) when the file is missing or empty.
+func mutationToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(b)) != "" {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading the token file %s: %w", path, err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("making a token: %w", err)
+	}
+	token := hex.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("writing the token file %s: %w", path, err)
+	}
+	// Written aside and renamed, so a reader never sees half a token.
+	f, err := os.CreateTemp(filepath.Dir(path), ".serve-token-*")
+	if err != nil {
+		return "", fmt.Errorf("writing the token file %s: %w", path, err)
+	}
+	_, werr := f.WriteString(token + "\n")
+	if err := errors.Join(werr, f.Close(), os.Rename(f.Name(), path)); err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("writing the token file %s: %w", path, err)
+	}
+	return token, nil
+}
+
+// hostAllowed reports whether the Host header names this server.
+func (s *Server) hostAllowed(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	return s.hosts[host]
+}
+
+// guard refuses what a foreign web page could send before any route runs.
+func (s *Server) guard(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(status int, why string) {
+			s.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "host", r.Host,
+				"origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "reason", why)
+			http.Error(w, why, status)
+		}
+		if !s.hostAllowed(r.Host) {
+			refuse(http.StatusForbidden, fmt.Sprintf("host %q is not one this server answers to (allow it with --allow-host)", r.Host))
+			return
+		}
+		if err := cop.Check(r); err != nil {
+			refuse(http.StatusForbidden, "cross-origin request refused")
+			return
+		}
+		// Reads are refused too when a browser says they come from
+		// another site, so that no page can make the API poll or count.
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" && !s.openPath(r) {
+			refuse(http.StatusForbidden, "cross-origin request refused")
+			return
+		}
+		if mutating(r) {
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				refuse(http.StatusUnsupportedMediaType, "a request that changes something must have Content-Type application/json")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// mutating reports whether r may change something.
+func mutating(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// openPath reports whether r is for a route served without the token,
+// which a page of another site may link to.
+func (s *Server) openPath(r *http.Request) bool {
+	_, pattern := s.mux.Handler(r)
+	for _, rt := range s.routes() {
+		if rt.pattern == pattern {
+			return rt.open
+		}
+	}
+	return false
+}
+
+// authorize lets a request through only with the bearer token, when the
+// guard asks for one on this route. Both sides are hashed first so the
+// comparison takes the same time whatever the token's length.
+func (s *Server) authorize(next http.Handler, rt route) http.Handler {
+	mutation := !strings.HasPrefix(rt.pattern, http.MethodGet+" ")
+	switch {
+	case rt.open, s.tokens == guardNone, s.tokens == guardMutations && !mutation:
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(given))
+		if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ohfp"`)
+			msg := "a bearer token is required"
+			if s.tokenFile != "" {
+				msg += "; it is in " + s.tokenFile
+			}
+			http.Error(w, msg, http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
