@@ -52,7 +52,7 @@ func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Recl
 	var spot []string
 	for _, inst := range insts {
 		seen[inst.ID] = inst
-		if inst.Spot && (inst.State == "pending" || inst.State == "running") {
+		if inst.Spot && inst.State.Up() {
 			spot = append(spot, inst.ID)
 		}
 	}
@@ -75,7 +75,7 @@ func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Recl
 			if m, ok := known[id]; ok && now.Sub(m.LaunchTime) < visibilityGrace {
 				continue // launched moments ago, not yet visible
 			}
-		case inst.State == "pending" || inst.State == "running":
+		case inst.State.Up():
 			mark, marked := marks[id]
 			if !marked {
 				continue
@@ -89,7 +89,7 @@ func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Recl
 		b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", 0)
 		gone := "no longer exists"
 		if found {
-			gone = "is " + inst.State
+			gone = "is " + string(inst.State)
 		}
 		b.note(known[id].RequestID, id, ActionReclaim, fmt.Sprintf("%s %s", h.Name, gone))
 		out = append(out, Reclaim{Name: h.Name, InstanceID: id})

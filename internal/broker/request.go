@@ -138,7 +138,7 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 	}
 	ids := make([]string, 0, len(strays))
 	for _, inst := range strays {
-		if inst.State != "terminated" && inst.State != "shutting-down" {
+		if inst.State.Live() {
 			ids = append(ids, inst.ID)
 		}
 	}
@@ -161,7 +161,7 @@ func (b *Broker) markTerminating(ctx context.Context, ids []string) {
 	ms, err := b.store.Machines(ctx, store.MachineQuery{InstanceIDs: ids})
 	if err == nil && len(ms) > 0 {
 		for i := range ms {
-			ms[i].State = "shutting-down"
+			ms[i].State = cloud.ShuttingDown
 		}
 		err = b.store.SaveMachines(ctx, ms)
 	}

@@ -48,7 +48,7 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 	for i := range known {
 		m := &known[i]
 		m.ReturnID = r.ID
-		if m.State != "terminated" && m.State != "shutting-down" {
+		if m.State.Live() {
 			ids = append(ids, m.InstanceID)
 		}
 	}
@@ -65,7 +65,7 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 		}
 		for i := range known {
 			if slices.Contains(ids, known[i].InstanceID) {
-				known[i].State = "shutting-down"
+				known[i].State = cloud.ShuttingDown
 			}
 		}
 	}
@@ -138,7 +138,7 @@ func (b *Broker) leaveToReclaim(ctx context.Context, ms []store.Machine, ids []s
 func (b *Broker) release(ctx context.Context, ms []store.Machine) error {
 	byReq := map[string][]string{}
 	for _, m := range ms {
-		if m.State != "terminated" && m.State != "shutting-down" {
+		if m.State.Live() {
 			byReq[m.RequestID] = append(byReq[m.RequestID], m.InstanceID)
 		}
 	}
@@ -232,7 +232,7 @@ func (b *Broker) returnStatus(ctx context.Context, p *poll, r *store.Request) Re
 			m, ok = byName[ref.Name]
 		}
 		if !ok {
-			m = &store.Machine{InstanceID: ref.InstanceID, Name: ref.Name, State: "terminated"}
+			m = &store.Machine{InstanceID: ref.InstanceID, Name: ref.Name, State: cloud.Terminated}
 		}
 		ms := MachineStatus{Machine: *m, Result: store.ResultSucceed}
 		if r.State == store.StateRunning {
@@ -286,8 +286,8 @@ func (b *Broker) judgeReturn(p *poll, ref store.MachineRef, m *store.Machine, ag
 	}
 	inst, found := p.seen[m.InstanceID]
 	if !found {
-		if m.State != "terminated" && m.RequestID != "" {
-			m.State = "terminated"
+		if m.State != cloud.Terminated && m.RequestID != "" {
+			m.State = cloud.Terminated
 			p.changed[m.InstanceID] = true
 		}
 		return MachineStatus{Machine: *m, Result: store.ResultSucceed}
@@ -304,9 +304,9 @@ func (b *Broker) judgeReturn(p *poll, ref store.MachineRef, m *store.Machine, ag
 		p.changed[m.InstanceID] = true
 	}
 	switch inst.State {
-	case "terminated", "stopped":
+	case cloud.Terminated, cloud.Stopped:
 		return MachineStatus{Machine: *m, Result: store.ResultSucceed}
-	case "running", "pending":
+	case cloud.Running, cloud.Pending:
 		*again = append(*again, m.InstanceID)
 	}
 	return MachineStatus{Machine: *m, Result: store.ResultExecuting}

@@ -25,7 +25,7 @@ type MachineStatus struct {
 	store.Machine
 	// Result is the machine's result for the request asked about: a machine
 	// a return request is terminating is "executing" for that request.
-	Result string
+	Result store.Result
 }
 
 // Status reports on requests. The instances of every unfinished request are
@@ -289,17 +289,17 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 		}
 		before := *m
 		inst, found := p.seen[m.InstanceID]
-		if !found && (m.State == "pending" || m.State == "") {
+		if !found && !m.State.Settled() {
 			// Polls leave pending instances out, and a new instance may not
 			// be visible yet: either way it is still on its way.
-			inst, found = cloud.Instance{ID: m.InstanceID, State: "pending"}, true
+			inst, found = cloud.Instance{ID: m.InstanceID, State: cloud.Pending}, true
 		}
 		switch {
 		case !found && now.Sub(m.LaunchTime) < visibilityGrace:
 			m.Result = store.ResultExecuting
 		case !found:
-			m.Result, m.State, m.Message = store.ResultFail, "terminated", "Instance no longer exists."
-		case inst.State == "pending":
+			m.Result, m.State, m.Message = store.ResultFail, cloud.Terminated, "Instance no longer exists."
+		case inst.State == cloud.Pending:
 			m.State, m.Result = inst.State, store.ResultExecuting
 			if timeout := b.cfg.AWS.PendingTimeout; timeout > 0 && now.Sub(m.LaunchTime) > timeout {
 				stuck = append(stuck, m.InstanceID)
@@ -309,7 +309,7 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 		default:
 			observe(m, inst)
 			switch inst.State {
-			case "running":
+			case cloud.Running:
 				m.Result, m.Message = store.ResultSucceed, ""
 			default:
 				m.Result = store.ResultFail
@@ -330,7 +330,7 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 			return
 		}
 		for _, id := range stuck {
-			p.machines[id].State = "shutting-down"
+			p.machines[id].State = cloud.ShuttingDown
 		}
 		b.log.Warn("terminated instances stuck pending", "request_id", r.ID, "instances", stuck)
 		for _, id := range stuck {

@@ -109,7 +109,7 @@ func MachineRow(m store.Machine) Record {
 	return machineRecord(m, m.Result)
 }
 
-func machineRecord(m store.Machine, result string) Record {
+func machineRecord(m store.Machine, result store.Result) Record {
 	return Record{
 		{"machine_id", m.InstanceID},
 		{"name", m.Name},

@@ -4,6 +4,7 @@
 package cloud
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/config"
@@ -53,7 +54,7 @@ type Instance struct {
 	Name          string // private DNS name
 	PrivateIP     string
 	PublicIP      string
-	State         string // pending, running, shutting-down, terminated, stopping, stopped
+	State         State
 	StateReason   string
 	InstanceType  string
 	Spot          bool
@@ -78,11 +79,42 @@ type Query struct {
 	Provider string
 }
 
-// LiveStates are the states of instances that still cost money.
-var LiveStates = []string{"pending", "running", "stopping", "stopped"}
+// State is an EC2 instance state, spelt as DescribeInstances names it.
+type State string
 
-// SettledStates are the instance states other than pending.
-var SettledStates = []string{"running", "shutting-down", "terminated", "stopping", "stopped"}
+// Instance states. Unknown is no state at all: an instance a launch answer
+// named without describing it, taken as still on its way.
+const (
+	Unknown      State = ""
+	Pending      State = "pending"
+	Running      State = "running"
+	ShuttingDown State = "shutting-down"
+	Terminated   State = "terminated"
+	Stopping     State = "stopping"
+	Stopped      State = "stopped"
+)
+
+// States lists every state an instance can be described in.
+var States = []State{Pending, Running, ShuttingDown, Terminated, Stopping, Stopped}
+
+// Live reports whether an instance in state s still exists and may cost
+// money: it has not begun terminating.
+func (s State) Live() bool { return s != ShuttingDown && s != Terminated }
+
+// Settled reports whether an instance in state s has left pending, so a
+// poll must read it.
+func (s State) Settled() bool { return s != Pending && s != Unknown }
+
+// Up reports whether an instance in state s is, or is becoming, a usable
+// host: pending or running (or not described yet). A stopped instance is
+// live but not up.
+func (s State) Up() bool { return s == Unknown || s == Pending || s == Running }
+
+// StatesWhere lists the states for which keep holds, in the order of
+// States: what filters and queries spell out.
+func StatesWhere(keep func(State) bool) []State {
+	return slices.DeleteFunc(slices.Clone(States), func(s State) bool { return !keep(s) })
+}
 
 // TypeFacts is what HostFactory needs to know about an instance type.
 type TypeFacts struct {

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 
 	"github.com/ohfp/ohfp/internal/broker"
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
 )
 
 type templatesOut struct {
@@ -74,16 +76,16 @@ type requestOut struct {
 }
 
 type machineOut struct {
-	MachineID        string `json:"machineId"`
-	Name             string `json:"name"`
-	Result           string `json:"result"`
-	Status           string `json:"status"`
-	PrivateIPAddress string `json:"privateIpAddress"`
-	PublicIPAddress  string `json:"publicIpAddress"`
-	LaunchTime       int64  `json:"launchtime"`
-	Message          string `json:"message"`
-	InstanceType     string `json:"instanceType,omitempty"`
-	PriceType        string `json:"priceType,omitempty"`
+	MachineID        string       `json:"machineId"`
+	Name             string       `json:"name"`
+	Result           store.Result `json:"result"`
+	Status           cloud.State  `json:"status"`
+	PrivateIPAddress string       `json:"privateIpAddress"`
+	PublicIPAddress  string       `json:"publicIpAddress"`
+	LaunchTime       int64        `json:"launchtime"`
+	Message          string       `json:"message"`
+	InstanceType     string       `json:"instanceType,omitempty"`
+	PriceType        string       `json:"priceType,omitempty"`
 }
 
 func encodeStatus(rs []broker.RequestStatus) statusOut {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
@@ -32,19 +33,19 @@ type requestJSON struct {
 
 // machineJSON is a stored machine as last seen, in getRequestStatus's names.
 type machineJSON struct {
-	MachineID        string `json:"machineId"`
-	Name             string `json:"name"`
-	RequestID        string `json:"requestId"`
-	ReturnID         string `json:"returnId,omitempty"`
-	TemplateID       string `json:"templateId"`
-	Status           string `json:"status"`
-	Result           string `json:"result"`
-	PrivateIPAddress string `json:"privateIpAddress"`
-	PublicIPAddress  string `json:"publicIpAddress"`
-	LaunchTime       int64  `json:"launchtime"`
-	InstanceType     string `json:"instanceType,omitempty"`
-	PriceType        string `json:"priceType,omitempty"`
-	Message          string `json:"message"`
+	MachineID        string       `json:"machineId"`
+	Name             string       `json:"name"`
+	RequestID        string       `json:"requestId"`
+	ReturnID         string       `json:"returnId,omitempty"`
+	TemplateID       string       `json:"templateId"`
+	Status           cloud.State  `json:"status"`
+	Result           store.Result `json:"result"`
+	PrivateIPAddress string       `json:"privateIpAddress"`
+	PublicIPAddress  string       `json:"publicIpAddress"`
+	LaunchTime       int64        `json:"launchtime"`
+	InstanceType     string       `json:"instanceType,omitempty"`
+	PriceType        string       `json:"priceType,omitempty"`
+	Message          string       `json:"message"`
 }
 
 func toMachineJSON(m store.Machine) machineJSON {

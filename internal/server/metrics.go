@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -75,11 +76,12 @@ func (s *Server) storeMetrics(ctx context.Context) []prometheus.Metric {
 		out = append(out,
 			prometheus.MustNewConstMetric(capacityDesc, prometheus.GaugeValue, float64(t.MaxNumber), t.ID),
 			prometheus.MustNewConstMetric(usedDesc, prometheus.GaugeValue, float64(usage[t.ID]), t.ID))
-		byMachine[pair{t.ID, "pending"}] = 0
-		byMachine[pair{t.ID, "running"}] = 0
+		for _, st := range cloud.StatesWhere(cloud.State.Up) {
+			byMachine[pair{t.ID, string(st)}] = 0
+		}
 	}
 	for _, m := range machines {
-		byMachine[pair{m.TemplateID, m.State}]++
+		byMachine[pair{m.TemplateID, string(m.State)}]++
 	}
 	for _, k := range []store.Kind{store.KindCreate, store.KindReturn} {
 		for _, st := range store.States {

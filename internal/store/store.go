@@ -7,6 +7,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/ohfp/ohfp/internal/cloud"
 )
 
 // Kind tells a create request from a return request.
@@ -36,11 +38,11 @@ const (
 	StateFailed            State = "failed" // the cloud refused it, or HostFactory never got its id
 )
 
-// UnfinishedStates are the states a request can still leave.
-var UnfinishedStates = []State{StatePending, StatePlaced, StateRunning}
-
 // States lists every request state.
-var States = append(slices.Clone(UnfinishedStates), StateComplete, StateCompleteWithError, StateFailed)
+var States = []State{StatePending, StatePlaced, StateRunning, StateComplete, StateCompleteWithError, StateFailed}
+
+// UnfinishedStates are the states a request can still leave.
+var UnfinishedStates = slices.DeleteFunc(slices.Clone(States), State.Finished)
 
 // Finished reports whether nothing about a request in state s will change.
 func (s State) Finished() bool {
@@ -88,8 +90,8 @@ type Machine struct {
 	Name         string // private DNS name: HostFactory's host name
 	PrivateIP    string
 	PublicIP     string
-	State        string // last cloud state seen: pending, running, ...
-	Result       string // for the create request: executing, succeed, fail
+	State        cloud.State // last cloud state seen
+	Result       Result      // for the create request
 	Message      string
 	InstanceType string
 	PriceType    string // ondemand or spot
@@ -97,21 +99,19 @@ type Machine struct {
 	UpdatedAt    time.Time
 }
 
-// Machine results as HostFactory knows them.
+// Result is a machine's result as HostFactory knows it.
+type Result string
+
+// Machine results.
 const (
-	ResultExecuting = "executing"
-	ResultSucceed   = "succeed"
-	ResultFail      = "fail"
+	ResultExecuting Result = "executing"
+	ResultSucceed   Result = "succeed"
+	ResultFail      Result = "fail"
 )
 
-// Alive reports whether m still holds a slot of its template's maxNumber.
-func (m Machine) Alive() bool {
-	switch m.State {
-	case "terminated", "shutting-down", "stopping", "stopped":
-		return false
-	}
-	return m.Result != ResultFail
-}
+// Alive reports whether m still holds a slot of its template's maxNumber:
+// its instance is up and it has not failed.
+func (m Machine) Alive() bool { return m.State.Up() && m.Result != ResultFail }
 
 // MachineQuery selects machines; the non-empty fields are ANDed, the values
 // inside one field are ORed. An empty query selects nothing.

@@ -344,7 +344,7 @@ func TestTwoHostsShareDynamoDB(t *testing.T) {
 		returnOf[r.Machines[0].InstanceID] = r.ID
 	}
 	for _, m := range ms {
-		if m.State != cloud[m.InstanceID] || m.ReturnID == "" || m.ReturnID != returnOf[m.InstanceID] {
+		if string(m.State) != cloud[m.InstanceID] || m.ReturnID == "" || m.ReturnID != returnOf[m.InstanceID] {
 			t.Errorf("machine %s in DynamoDB: state %s (cloud: %s), return %q (want %q)",
 				m.InstanceID, m.State, cloud[m.InstanceID], m.ReturnID, returnOf[m.InstanceID])
 		}

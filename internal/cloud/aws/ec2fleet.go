@@ -76,7 +76,7 @@ func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.P
 		for _, id := range fi.InstanceIds {
 			placed.Instances = append(placed.Instances, cloud.Instance{
 				ID:           id,
-				State:        "pending",
+				State:        cloud.Pending,
 				LaunchTime:   now,
 				InstanceType: string(fi.InstanceType),
 				Spot:         fi.Lifecycle == types.InstanceLifecycleSpot,

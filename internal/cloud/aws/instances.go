@@ -34,7 +34,7 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 	var calls []func() ([]cloud.Instance, error)
 	var states []string
 	if q.SettledOnly {
-		states = cloud.SettledStates
+		states = stateNames(cloud.State.Settled)
 	}
 	for values := range slices.Chunk(q.RequestIDs, filterValues-len(states)) {
 		f := []types.Filter{{Name: awssdk.String("tag:" + cloud.TagRequestID), Values: values}}
@@ -49,7 +49,7 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 	if q.Provider != "" {
 		f := []types.Filter{
 			{Name: awssdk.String("tag:" + cloud.TagProvider), Values: []string{q.Provider}},
-			{Name: awssdk.String("instance-state-name"), Values: cloud.LiveStates},
+			{Name: awssdk.String("instance-state-name"), Values: stateNames(cloud.State.Live)},
 		}
 		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeFiltered(ctx, f) })
 	}
@@ -159,7 +159,7 @@ func toInstance(in *types.Instance) cloud.Instance {
 		StateReason:   awssdk.ToString(in.StateTransitionReason),
 	}
 	if in.State != nil {
-		out.State = string(in.State.Name)
+		out.State = cloud.State(in.State.Name)
 	}
 	if in.StateReason != nil && in.StateReason.Message != nil {
 		out.StateReason = *in.StateReason.Message
@@ -172,6 +172,17 @@ func toInstance(in *types.Instance) cloud.Instance {
 		for _, t := range in.Tags {
 			out.Tags[awssdk.ToString(t.Key)] = awssdk.ToString(t.Value)
 		}
+	}
+	return out
+}
+
+// stateNames spells the instance states for which keep holds as an
+// instance-state-name filter wants them.
+func stateNames(keep func(cloud.State) bool) []string {
+	states := cloud.StatesWhere(keep)
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = string(s)
 	}
 	return out
 }

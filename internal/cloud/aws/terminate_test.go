@@ -29,7 +29,7 @@ func TestTerminateSkipsUnknownIDs(t *testing.T) {
 		if in.ID == keep {
 			wantState = sandbox.StateRunning
 		}
-		if in.State != wantState {
+		if string(in.State) != wantState {
 			t.Errorf("%s is %s, want %s", in.ID, in.State, wantState)
 		}
 		if in.ID != keep && !strings.Contains(in.StateReason, "User initiated") {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -143,8 +144,8 @@ func machineItem(m *store.Machine, retention time.Duration) item {
 	setS(it, "name", m.Name)
 	setS(it, "private_ip", m.PrivateIP)
 	setS(it, "public_ip", m.PublicIP)
-	setS(it, "state", m.State)
-	setS(it, "result", m.Result)
+	setS(it, "state", string(m.State))
+	setS(it, "result", string(m.Result))
 	setS(it, "message", m.Message)
 	setS(it, "instance_type", m.InstanceType)
 	setS(it, "price_type", m.PriceType)
@@ -166,8 +167,8 @@ func decodeMachine(it item) store.Machine {
 		Name:         str(it, "name"),
 		PrivateIP:    str(it, "private_ip"),
 		PublicIP:     str(it, "public_ip"),
-		State:        str(it, "state"),
-		Result:       str(it, "result"),
+		State:        cloud.State(str(it, "state")),
+		Result:       store.Result(str(it, "result")),
 		Message:      str(it, "message"),
 		InstanceType: str(it, "instance_type"),
 		PriceType:    str(it, "price_type"),

@@ -4,16 +4,22 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
 )
 
 // migrations bring a store from schema version i (PRAGMA user_version) to
 // i+1. Append only: a released migration never changes.
 var migrations = []string{
 	// 1: requests, machines, facts. Times are Unix nanoseconds (0 = zero
-	// time). alive and finished restate store.Machine.Alive and
-	// store.State.Finished for SQL; the conformance suite holds them equal.
+	// time). alive and finished are store.Machine.Alive and
+	// store.State.Finished in SQL, spelt from the same values; the
+	// conformance suite holds them equal, and TestMigrationsNeverChange
+	// that a change of those rules comes with a migration of its own.
 	`
 CREATE TABLE requests (
 	id            TEXT PRIMARY KEY,
@@ -33,7 +39,7 @@ CREATE TABLE requests (
 	updated_at    INTEGER NOT NULL,
 	version       INTEGER NOT NULL,
 	finished      INTEGER GENERATED ALWAYS AS
-		(state IN ('complete', 'complete_with_error', 'failed')) VIRTUAL
+		(` + finishedSQL + `) VIRTUAL
 );
 CREATE INDEX requests_state ON requests (state);
 CREATE INDEX requests_kind ON requests (kind);
@@ -56,7 +62,7 @@ CREATE TABLE machines (
 	launch_time   INTEGER NOT NULL,
 	updated_at    INTEGER NOT NULL,
 	alive         INTEGER GENERATED ALWAYS AS
-		(state NOT IN ('terminated', 'shutting-down', 'stopping', 'stopped') AND result <> 'fail') VIRTUAL
+		(` + aliveSQL + `) VIRTUAL
 );
 CREATE INDEX machines_request ON machines (request_id, launch_time, instance_id);
 CREATE INDEX machines_return ON machines (return_id);
@@ -156,4 +162,20 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("state store %s: schema version: %w", s.path, err)
 	}
 	return version, nil
+}
+
+// finishedSQL and aliveSQL are store.State.Finished and
+// store.Machine.Alive as SQL expressions over a row's state and result.
+var (
+	finishedSQL = "state IN (" + sqlList(slices.DeleteFunc(slices.Clone(store.States), func(s store.State) bool { return !s.Finished() })) + ")"
+	aliveSQL    = "state NOT IN (" + sqlList(cloud.StatesWhere(func(s cloud.State) bool { return !s.Up() })) + ") AND result <> " + sqlList([]store.Result{store.ResultFail})
+)
+
+// sqlList spells values as a list of SQL string literals.
+func sqlList[S ~string](values []S) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
+	}
+	return strings.Join(quoted, ", ")
 }

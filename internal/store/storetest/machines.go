@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -124,8 +125,8 @@ func (s suite) machinesQuery(t *testing.T) {
 
 // machineStates are the cloud states and results the alive rule tells apart.
 var (
-	machineStates  = []string{"", "pending", "running", "shutting-down", "terminated", "stopping", "stopped"}
-	machineResults = []string{"", store.ResultExecuting, store.ResultSucceed, store.ResultFail}
+	machineStates  = append([]cloud.State{cloud.Unknown}, cloud.States...)
+	machineResults = []store.Result{"", store.ResultExecuting, store.ResultSucceed, store.ResultFail}
 )
 
 func (s suite) aliveRule(t *testing.T) {
@@ -136,7 +137,7 @@ func (s suite) aliveRule(t *testing.T) {
 	var alive []string
 	for _, state := range machineStates {
 		for _, result := range machineResults {
-			m := machine("i-"+state+"-"+result, r, len(all))
+			m := machine("i-"+string(state)+"-"+string(result), r, len(all))
 			m.State, m.Result = state, result
 			all = append(all, m)
 			if m.Alive() {
