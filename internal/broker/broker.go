@@ -59,6 +59,10 @@ type Option func(*Broker)
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
 
+// WithClock sets the clock every time rule reads (default time.Now), so
+// that tests move time instead of waiting for it.
+func WithClock(now func() time.Time) Option { return func(b *Broker) { b.now = now } }
+
 // New makes a Broker.
 func New(cfg *config.Config, st store.Store, cl Cloud, opts ...Option) *Broker {
 	b := &Broker{cfg: cfg, store: st, cloud: cl, now: time.Now, log: slog.New(slog.DiscardHandler)}

@@ -1,0 +1,247 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/cloud/fake"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// TestJudgeCreate is the machine verdict of a running create request: what
+// the cloud says of each instance, at every side of the visibility grace
+// and of the pending timeout.
+func TestJudgeCreate(t *testing.T) {
+	type want struct {
+		result     store.Result
+		state      cloud.State
+		message    string // exact
+		terminated bool
+	}
+	stuck := fmt.Sprintf("Instance stayed pending for more than %s; terminated.", pendingTimeout)
+	gone := want{store.ResultFail, cloud.Terminated, "Instance no longer exists.", false}
+	cases := []struct {
+		name    string
+		stored  cloud.State  // the machine's state as last stored
+		result  store.Result // the machine's result as last stored
+		seen    *cloud.Instance
+		age     time.Duration // since launch
+		timeout time.Duration // AWS_INSTANCE_PENDING_TIMEOUT_SEC; -1 for none
+		refuse  bool          // Terminate fails
+		want    want
+	}{
+		{name: "running", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.Running, Name: "ip-1"}, want: want{store.ResultSucceed, cloud.Running, "", false}},
+		{name: "pending, young", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.Pending}, age: time.Minute, want: want{store.ResultExecuting, cloud.Pending, "", false}},
+		{name: "pending, just before the timeout", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.Pending}, age: around(pendingTimeout)[0], want: want{store.ResultExecuting, cloud.Pending, "", false}},
+		{name: "pending, at the timeout", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.Pending}, age: around(pendingTimeout)[1], want: want{store.ResultExecuting, cloud.Pending, "", false}},
+		{name: "pending, just after the timeout", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.Pending}, age: around(pendingTimeout)[2], want: want{store.ResultFail, cloud.ShuttingDown, stuck, true}},
+		{name: "pending long, no timeout", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.Pending}, age: 24 * time.Hour, timeout: -1, want: want{store.ResultExecuting, cloud.Pending, "", false}},
+		{name: "pending past the timeout, terminate refused", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.Pending}, age: time.Hour, refuse: true, want: want{store.ResultExecuting, cloud.Pending, "", true}},
+		// A poll leaves pending instances out: one stored pending and not
+		// seen is still pending, whatever its age, and times out as such.
+		{name: "stored pending, unseen, old", stored: cloud.Pending, age: around(pendingTimeout)[0], want: want{store.ResultExecuting, cloud.Pending, "", false}},
+		{name: "stored pending, unseen, past the timeout", stored: cloud.Pending, age: around(pendingTimeout)[2], want: want{store.ResultFail, cloud.ShuttingDown, stuck, true}},
+		{name: "never described, unseen", stored: cloud.Unknown, age: time.Minute, want: want{store.ResultExecuting, cloud.Pending, "", false}},
+		// A machine seen running once and now missing had the visibility
+		// grace to show up; past it, it is gone.
+		{name: "stored running, unseen, just before the grace", stored: cloud.Running, result: store.ResultSucceed, age: around(visibilityGrace)[0], want: want{store.ResultExecuting, cloud.Running, "", false}},
+		{name: "stored running, unseen, at the grace", stored: cloud.Running, result: store.ResultSucceed, age: around(visibilityGrace)[1], want: gone},
+		{name: "stored running, unseen, just after the grace", stored: cloud.Running, result: store.ResultSucceed, age: around(visibilityGrace)[2], want: gone},
+		{name: "terminated with a reason", stored: cloud.Running, seen: &cloud.Instance{State: cloud.Terminated, StateReason: "Server.SpotInstanceTermination"}, age: time.Hour,
+			want: want{store.ResultFail, cloud.Terminated, "Instance is terminated: Server.SpotInstanceTermination", false}},
+		{name: "stopped", stored: cloud.Running, seen: &cloud.Instance{State: cloud.Stopped}, age: time.Hour, want: want{store.ResultFail, cloud.Stopped, "Instance is stopped.", false}},
+		{name: "shutting down", stored: cloud.Pending, seen: &cloud.Instance{State: cloud.ShuttingDown}, want: want{store.ResultFail, cloud.ShuttingDown, "Instance is shutting-down.", false}},
+		// A failed machine stays failed, even if the cloud shows it running.
+		{name: "failed stays failed", stored: cloud.Terminated, result: store.ResultFail, seen: &cloud.Instance{State: cloud.Running}, want: want{store.ResultFail, cloud.Terminated, "", false}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, func(cfg *config.Config) {
+				switch {
+				case c.timeout < 0:
+					cfg.AWS.PendingTimeout = 0
+				case c.timeout > 0:
+					cfg.AWS.PendingTimeout = c.timeout
+				}
+			})
+			if c.refuse {
+				h.cloud.Fail(fake.Terminate, errors.New("UnauthorizedOperation"))
+			}
+			r := &store.Request{ID: "req-1", Kind: store.KindCreate, State: store.StateRunning}
+			m := store.Machine{InstanceID: "i-1", RequestID: r.ID, State: c.stored, Result: c.result, LaunchTime: epoch}
+			if m.Result == "" {
+				m.Result = store.ResultExecuting
+			}
+			p := newPoll(m)
+			if c.seen != nil {
+				inst := *c.seen
+				inst.ID = m.InstanceID
+				p.seen[inst.ID] = inst
+			}
+			h.clock.Set(epoch.Add(c.age))
+			h.b.judgeCreate(h.ctx(), p, r)
+
+			got := p.machines[m.InstanceID]
+			if got.Result != c.want.result || got.State != c.want.state || got.Message != c.want.message {
+				t.Errorf("machine: result %q state %q message %q; want %q %q %q",
+					got.Result, got.State, got.Message, c.want.result, c.want.state, c.want.message)
+			}
+			if terminated := len(h.cloud.Calls(fake.Terminate)) > 0; terminated != c.want.terminated {
+				t.Errorf("terminate called: %v, want %v", terminated, c.want.terminated)
+			}
+			if changed := got.Result != m.Result || got.State != m.State || got.Message != m.Message; changed && !p.changed[m.InstanceID] {
+				t.Error("the machine changed, but the poll would not save it")
+			}
+			if c.seen != nil && c.seen.Name != "" && got.Name != c.seen.Name {
+				t.Errorf("name %q, want %q from the cloud", got.Name, c.seen.Name)
+			}
+		})
+	}
+}
+
+// newPoll is a poll over the given machines, with an empty view of the
+// cloud.
+func newPoll(ms ...store.Machine) *poll {
+	p := &poll{
+		machines:  map[string]*store.Machine{},
+		byRequest: map[string][]*store.Machine{},
+		byReturn:  map[string][]*store.Machine{},
+		seen:      map[string]cloud.Instance{},
+		changed:   map[string]bool{},
+	}
+	for _, m := range ms {
+		p.add(m)
+	}
+	return p
+}
+
+// TestCreateStatus is a create request's status through getRequestStatus:
+// from its state and its machines' verdicts to what HostFactory is told,
+// and what is stored.
+func TestCreateStatus(t *testing.T) {
+	cases := []struct {
+		name string
+		// prepare acts on the cloud after the launch of 2 machines.
+		prepare     func(h *harness, id string)
+		wantStatus  store.State
+		wantMessage string
+		wantResults []store.Result
+		wantRetired bool
+	}{
+		{
+			name:        "all pending",
+			prepare:     func(h *harness, id string) {},
+			wantStatus:  store.StateRunning,
+			wantResults: []store.Result{store.ResultExecuting, store.ResultExecuting},
+		},
+		{
+			name:        "one running, one pending",
+			prepare:     func(h *harness, id string) { h.cloud.Set(h.instances(id)[0], cloud.Running, "") },
+			wantStatus:  store.StateRunning,
+			wantResults: []store.Result{store.ResultSucceed, store.ResultExecuting},
+		},
+		{
+			name:        "all running",
+			prepare:     func(h *harness, id string) { h.setAll(id, cloud.Running) },
+			wantStatus:  store.StateComplete,
+			wantResults: []store.Result{store.ResultSucceed, store.ResultSucceed},
+		},
+		{
+			name: "one failed",
+			prepare: func(h *harness, id string) {
+				h.setAll(id, cloud.Running)
+				h.cloud.Set(h.instances(id)[1], cloud.Terminated, "Server.InternalError")
+			},
+			wantStatus:  store.StateCompleteWithError,
+			wantMessage: "1 of 2 machines obtained.",
+			wantResults: []store.Result{store.ResultSucceed, store.ResultFail},
+		},
+		{
+			name:        "all failed: the placement is retired",
+			prepare:     func(h *harness, id string) { h.setAll(id, cloud.Terminated) },
+			wantStatus:  store.StateCompleteWithError,
+			wantMessage: "0 of 2 machines obtained.",
+			wantResults: []store.Result{store.ResultFail, store.ResultFail},
+			wantRetired: true,
+		},
+		{
+			name: "cloud unreachable: running as last seen",
+			prepare: func(h *harness, id string) {
+				h.setAll(id, cloud.Running)
+				h.cloud.Fail(fake.Instances, errors.New("RequestLimitExceeded"))
+			},
+			wantStatus:  store.StateRunning,
+			wantResults: []store.Result{store.ResultExecuting, store.ResultExecuting},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			id := h.request("T", 2)
+			c.prepare(h, id)
+			sts, err := h.b.Status(h.ctx(), []string{id})
+			if cloudDown := len(h.cloud.Calls(fake.Instances)) > 0 && err != nil; err != nil && !cloudDown {
+				t.Fatal(err)
+			}
+			st := sts[0]
+			if st.Status != c.wantStatus || st.Message != c.wantMessage {
+				t.Errorf("status %q %q, want %q %q", st.Status, st.Message, c.wantStatus, c.wantMessage)
+			}
+			var results []store.Result
+			for _, m := range st.Machines {
+				results = append(results, m.Result)
+			}
+			if !slices.Equal(results, c.wantResults) {
+				t.Errorf("results %v, want %v", results, c.wantResults)
+			}
+			if r := h.stored(id); c.wantStatus != store.StateRunning && r.State != c.wantStatus {
+				t.Errorf("stored state %q, want %q", r.State, c.wantStatus)
+			}
+			if retired := len(h.cloud.Calls(fake.Retire)) > 0; retired != c.wantRetired {
+				t.Errorf("placement retired: %v, want %v", retired, c.wantRetired)
+			}
+		})
+	}
+}
+
+// A finished request answers from the store: its machines are frozen, and
+// the cloud is not asked again.
+func TestFinishedRequestNeedsNoCloud(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 2)
+	h.setAll(id, cloud.Running)
+	if st := h.status(id); st.Status != store.StateComplete {
+		t.Fatalf("%+v", st)
+	}
+	before := len(h.cloud.Calls(""))
+	h.setAll(id, cloud.Terminated) // later changes do not reopen it
+	st := h.status(id)
+	if st.Status != store.StateComplete || st.Machines[0].Result != store.ResultSucceed {
+		t.Errorf("finished request changed: %+v", st)
+	}
+	if calls := h.cloud.Calls("")[before:]; len(calls) != 0 {
+		t.Errorf("a finished request called the cloud: %+v", calls)
+	}
+}
+
+// An unknown id gets complete_with_error without failing the others.
+func TestStatusOfUnknownRequest(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 1)
+	sts, err := h.b.Status(h.ctx(), []string{"req-nope", id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts[0].Status != store.StateCompleteWithError || !strings.Contains(sts[0].Message, "not found") {
+		t.Errorf("unknown: %+v", sts[0])
+	}
+	if sts[1].ID != id || sts[1].Status != store.StateRunning {
+		t.Errorf("known: %+v", sts[1])
+	}
+}
