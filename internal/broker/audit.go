@@ -19,6 +19,7 @@ const (
 	ActionMachineTerminated = "machine.terminated"
 	ActionPlacementRetired  = "placement.retired"
 	ActionReclaim           = "reclaim"
+	ActionCounterDrift      = "counter.drift"
 )
 
 // eventsTimeout bounds the write of an operation's events, which happens

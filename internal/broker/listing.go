@@ -29,11 +29,20 @@ func (b *Broker) Machines(ctx context.Context, q store.MachineQuery) ([]store.Ma
 	return ms, nil
 }
 
-// Usage is the machines each template holds against its maxNumber.
+// Usage is what each configured template holds against its maxNumber:
+// alive machines plus machines still expected, from its counter.
 func (b *Broker) Usage(ctx context.Context) (map[string]int, error) {
-	u, err := b.store.Usage(ctx)
+	keys := make([]string, len(b.cfg.Templates))
+	for i, t := range b.cfg.Templates {
+		keys[i] = store.TemplateKey(t.ID)
+	}
+	held, err := b.store.Held(ctx, keys)
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "reading template usage")
 	}
-	return u, nil
+	out := make(map[string]int, len(keys))
+	for _, t := range b.cfg.Templates {
+		out[t.ID] = held[store.TemplateKey(t.ID)]
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -134,6 +135,30 @@ func (b *Broker) reconcile(ctx context.Context, dryRun bool) (Reconciliation, er
 	return rec, nil
 }
 
+// recount checks the limit counters of the configured templates against
+// the requests and machines they count (see store.Store.Recount), and
+// logs and records every difference found.
+func (b *Broker) recount(ctx context.Context) {
+	keys := make([]string, len(b.cfg.Templates))
+	for i, t := range b.cfg.Templates {
+		keys[i] = store.TemplateKey(t.ID)
+	}
+	drifts, err := b.store.Recount(ctx, keys)
+	if err != nil {
+		b.log.Warn("recounting the limit counters", "err", err)
+		return
+	}
+	for _, d := range drifts {
+		what := "left as it is until no change can be in flight"
+		if d.Corrected {
+			what = fmt.Sprintf("set to %d", d.Counted)
+		}
+		b.log.Warn("limit counter differs from its requests and machines",
+			"key", d.Key, "counter", d.Counter, "counted", d.Counted, "corrected", d.Corrected)
+		b.note("", "", ActionCounterDrift, fmt.Sprintf("counter %s said %d, its requests and machines hold %d: %s", d.Key, d.Counter, d.Counted, what))
+	}
+}
+
 // reconcileEvery is how often getReturnRequests, which HostFactory calls
 // periodically, also runs a reconcile pass.
 const reconcileEvery = 5 * time.Minute
@@ -158,6 +183,7 @@ func (b *Broker) reconcileNow(ctx context.Context) {
 	if _, err := b.reconcile(ctx, false); err != nil {
 		b.log.Warn("periodic reconcile", "err", err)
 	}
+	b.recount(ctx)
 	if retention := b.cfg.Storage.Retention; retention > 0 {
 		n, err := b.store.Purge(ctx, now.Add(-retention))
 		if err != nil {

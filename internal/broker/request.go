@@ -57,7 +57,7 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string
 		ClientToken:  id,
 		State:        store.StatePending,
 	}
-	if err := b.store.CreateRequest(ctx, &r, t.MaxNumber); err != nil {
+	if err := b.store.CreateRequest(ctx, &r, []store.Limit{store.TemplateLimit(t.ID, t.MaxNumber)}); err != nil {
 		if errors.Is(err, store.ErrCapacity) {
 			return "", fault.New(fault.QuotaExceeded, "template '%s' cannot take %d more machines: maxNumber %d is reached", t.ID, in.Count, t.MaxNumber).
 				With("maxNumber", t.MaxNumber)

@@ -28,7 +28,7 @@ func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (i
 		Machines: refs,
 		State:    store.StatePending,
 	}
-	if err := b.store.CreateRequest(ctx, &r, -1); err != nil {
+	if err := b.store.CreateRequest(ctx, &r, nil); err != nil {
 		return "", "", fault.Wrap(fault.Internal, err, "storing return request")
 	}
 	if err := b.retire(ctx, &r); err != nil {

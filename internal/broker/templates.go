@@ -24,9 +24,9 @@ type TemplateInfo struct {
 // Templates lists the configured templates with their attributes derived
 // from the instance type where the template gives none.
 func (b *Broker) Templates(ctx context.Context) ([]TemplateInfo, error) {
-	usage, err := b.store.Usage(ctx)
+	usage, err := b.Usage(ctx)
 	if err != nil {
-		return nil, fault.Wrap(fault.Internal, err, "reading template usage")
+		return nil, err
 	}
 	facts, err := b.typeFacts(ctx, b.cfg.Templates)
 	if err != nil {

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -61,8 +62,11 @@ type Request struct {
 	MachineCount int    // machines asked for (create requests)
 	// Outstanding is how many machines the request still expects beyond
 	// those stored; together with the alive machines it is what the request
-	// holds of its template's maxNumber.
+	// holds of its limits (Holds).
 	Outstanding int
+	// LimitKeys are the keys of the limits the request and its machines
+	// count against, recorded by CreateRequest and never changed after.
+	LimitKeys   []string
 	RCAccount   string
 	UserData    []byte       // LSF's userData object, verbatim JSON
 	ClientToken string       // idempotency token the cloud call carries
@@ -73,6 +77,72 @@ type Request struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	Version     int64 // optimistic concurrency: bumped by every update
+}
+
+// Holds is how many slots r holds by itself: its Outstanding while it is an
+// unfinished create request, else none. Each of its alive machines holds
+// one more.
+func (r *Request) Holds() int {
+	if r.Kind != KindCreate || r.State.Finished() {
+		return 0
+	}
+	return r.Outstanding
+}
+
+// Limit caps what the requests counted against one key hold, with their
+// alive machines. Every limit is a counter of its own, kept by the store
+// and moved in the same atomic step as every change that moves it, so
+// admission reads one value instead of adding up requests and machines.
+// A template's maxNumber is one (TemplateKey); other limits, such as
+// per-account or per-policy ones, are further keys on the same request.
+type Limit struct {
+	Key string
+	Max int // the most the key may hold; < 0 counts without refusing
+}
+
+// LimitKeys are the keys of limits, each once, in order: what a request
+// created with limits records.
+func LimitKeys(limits []Limit) []string {
+	var keys []string
+	for _, l := range limits {
+		if !slices.Contains(keys, l.Key) {
+			keys = append(keys, l.Key)
+		}
+	}
+	return keys
+}
+
+// TemplateKey is the limit key of a template's maxNumber.
+func TemplateKey(templateID string) string { return "template:" + templateID }
+
+// TemplateLimit is the limit of a template's maxNumber (-1: unlimited).
+func TemplateLimit(templateID string, maxNumber int) Limit {
+	return Limit{Key: TemplateKey(templateID), Max: maxNumber}
+}
+
+// CapacityError is the ErrCapacity that names the limit a request would
+// overshoot.
+type CapacityError struct {
+	Key  string
+	Held int // what the key held when the request was refused
+	Max  int
+	Need int // what the request would have added
+}
+
+func (e *CapacityError) Error() string {
+	return fmt.Sprintf("%v: %s holds %d of %d, the request needs %d", ErrCapacity, e.Key, e.Held, e.Max, e.Need)
+}
+
+// Is makes errors.Is(err, ErrCapacity) true.
+func (e *CapacityError) Is(target error) bool { return target == ErrCapacity }
+
+// Drift is a counter found to differ from what the requests and machines
+// counted against its key hold.
+type Drift struct {
+	Key       string
+	Counter   int  // what the counter said
+	Counted   int  // what its requests and machines hold
+	Corrected bool // the counter was set to Counted; see Store.Recount
 }
 
 // MachineRef names a host as HostFactory does.
@@ -161,12 +231,12 @@ var (
 // Store keeps ohfp's state. Every method is safe for concurrent use by many
 // goroutines and many processes sharing the same backing store.
 type Store interface {
-	// CreateRequest stores a new request. For a create request and limit >= 0
-	// it first checks, in the same atomic step, that the template's usage
-	// (alive machines plus the Outstanding of its requests) plus
-	// r.Outstanding stays within limit, else it returns ErrCapacity. An id
+	// CreateRequest stores a new request counted against the keys of
+	// limits (recorded as r.LimitKeys). In the same atomic step it checks,
+	// for every limit with Max >= 0, that what the key holds plus
+	// r.Holds() stays within Max, else it returns a *CapacityError. An id
 	// already stored gives ErrExists. It sets CreatedAt, UpdatedAt, Version.
-	CreateRequest(ctx context.Context, r *Request, limit int) error
+	CreateRequest(ctx context.Context, r *Request, limits []Limit) error
 	// UpdateRequest writes r, and upserts machines with it atomically, if
 	// r.Version is still the stored version (else ErrConflict, nothing
 	// written). On success r.Version and r.UpdatedAt are advanced. An id
@@ -181,9 +251,16 @@ type Store interface {
 	SaveMachines(ctx context.Context, machines []Machine) error
 	// Machines returns the machines matching q, ordered by request then launch.
 	Machines(ctx context.Context, q MachineQuery) ([]Machine, error)
-	// Usage returns, per template id, the slots held: alive machines plus
-	// the Outstanding of unfinished create requests.
-	Usage(ctx context.Context) (map[string]int, error)
+	// Held returns what each limit key holds: the Holds of the requests
+	// counted against it plus their alive machines, read from its counter
+	// (strongly consistent). Keys holding nothing read as 0.
+	Held(ctx context.Context, keys []string) (map[string]int, error)
+	// Recount compares the counters of keys with the requests and machines
+	// they count, and returns the differences. A counter below what its
+	// items hold is raised at once; one above is lowered only when no
+	// change to it can still be in flight, so it never admits more than a
+	// limit allows.
+	Recount(ctx context.Context, keys []string) ([]Drift, error)
 	// Fact returns a cached cloud fact (such as an instance type's size).
 	Fact(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// PutFact caches a fact; facts never expire by themselves.

@@ -55,20 +55,40 @@ var dynamoLocal = sync.OnceValues(func() (string, error) {
 	return strings.TrimSpace(string(out)), nil
 })
 
-// dynamoTables names fresh DynamoDB tables for one test, deleted when it
-// ends, and returns the config keys that select them.
+// dynamoTables names fresh DynamoDB Local tables for one test, deleted
+// when it ends, and returns the config keys that select them.
 func dynamoTables(t *testing.T) map[string]any {
 	t.Helper()
 	endpoint, err := dynamoLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dynamoTablesAt(t, endpoint)
+}
+
+// implementation is a DynamoDB API the tests run against.
+type implementation struct{ name, endpoint string }
+
+// dynamoImplementations are the implementations of the DynamoDB API that
+// the concurrency cases run on.
+func dynamoImplementations(t *testing.T) []implementation {
+	t.Helper()
+	local, err := dynamoLocal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []implementation{{"DynamoDBLocal", local}}
+}
+
+// dynamoTablesAt is dynamoTables on the DynamoDB API at endpoint.
+func dynamoTablesAt(t *testing.T, endpoint string) map[string]any {
+	t.Helper()
 	b := make([]byte, 4)
 	rand.Read(b)
 	prefix := "ohfp-e2e-" + hex.EncodeToString(b)
 	t.Cleanup(func() {
 		db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: localCredentials})
-		for _, suffix := range []string{"-requests", "-machines", "-facts"} {
+		for _, suffix := range []string{"-requests", "-machines", "-facts", "-events"} {
 			// Tables a test never created are not there to delete.
 			db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(prefix + suffix)})
 		}

@@ -108,8 +108,8 @@ func TestCapacityErrorLeavesNothingBehind(t *testing.T) {
 			t.Fatalf("request left half-written: %+v", r)
 		}
 	}
-	usage, err := st.Usage(e.ctx())
-	if err != nil || usage["T"] != 0 {
+	usage, err := st.Held(e.ctx(), []string{store.TemplateKey("T")})
+	if err != nil || usage[store.TemplateKey("T")] != 0 {
 		t.Fatalf("failed request still holds capacity: %v %v", usage, err)
 	}
 	if n := len(e.sb.Instances()); n != 0 {

@@ -25,10 +25,10 @@ const (
 // transaction conflicts.
 const maxAttempts = 10
 
-// guardAttempts bounds the retries of a capacity check that lost the race
-// for its template's guard; each loser retries after the winner, so this
-// is about how many hosts may admit requests of one template at once.
-const guardAttempts = 25
+// writeAttempts bounds the retries of a write whose items or counters moved
+// under it (another host wrote them first, or a counter was being seeded);
+// each loser retries after the winner.
+const writeAttempts = 25
 
 // backoff sleeps before retry attempt (0-based) with full jitter, capped.
 func backoff(ctx context.Context, attempt int) error {

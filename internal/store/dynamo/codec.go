@@ -32,8 +32,8 @@ const (
 
 // Key prefixes in the facts table.
 const (
-	factPrefix  = "fact#"
-	guardPrefix = "guard#"
+	factPrefix    = "fact#"
+	counterPrefix = "counter#"
 )
 
 func requestItem(r *store.Request, retention time.Duration) (item, error) {
@@ -55,6 +55,7 @@ func requestItem(r *store.Request, retention time.Duration) (item, error) {
 	setS(it, "client_token", r.ClientToken)
 	setS(it, "cloud_ref", r.CloudRef)
 	setS(it, "message", r.Message)
+	setKeys(it, r.LimitKeys)
 	if len(r.Machines) > 0 {
 		refs, err := json.Marshal(r.Machines)
 		if err != nil {
@@ -83,7 +84,7 @@ func requestUpdate(it item) (expr string, names map[string]string, values item) 
 	var set, remove []string
 	for _, k := range slices.Sorted(maps.Keys(it)) {
 		switch k {
-		case "id", "created", "created_key":
+		case "id", "created", "created_key", limitKeysAttr: // set once, by CreateRequest
 			continue
 		}
 		ph := fmt.Sprintf("a%d", len(names))
@@ -122,6 +123,7 @@ func decodeRequest(it item) (store.Request, error) {
 		CreatedAt:    fromNanos(num(it, "created")),
 		UpdatedAt:    fromNanos(num(it, "updated")),
 		Version:      num(it, "version"),
+		LimitKeys:    keysOf(it),
 	}
 	if refs := str(it, "machines"); refs != "" {
 		if err := json.Unmarshal([]byte(refs), &r.Machines); err != nil {

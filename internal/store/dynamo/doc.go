@@ -18,7 +18,7 @@
 //	  GSI alive        alive, alive_key          (KEYS_ONLY, sparse) alive machines
 //	<prefix>-facts     key key
 //	                   "fact#<key>": cached cloud facts
-//	                   "guard#<template>": capacity guard of a template
+//	                   "counter#<limit key>": a limit's counter (counter.go)
 //	<prefix>-events    key day, sk  the audit trail
 //	  GSI by-request   request_id, sk            (ALL)  events of one request
 //
@@ -43,32 +43,25 @@
 // requests are one paginated Query per request on by-request, eight at a
 // time. Reading 1,000 machines thus takes 10 calls by instance id, and by
 // request as many calls as requests (a page holds thousands of machines).
-// Usage is two Queries on by-state (pending, running) and one on alive,
-// whatever the number of templates; keeping counters instead would need a read of every
-// machine's previous state on each save. Only listings with neither a state
-// nor a template (ListRequests' zero query, used by transfers) and Purge scan.
-// Reads through indexes are eventually consistent; on AWS they trail writes
-// by a fraction of a second.
+// Held reads limit counters by key, strongly consistent. Reads through
+// indexes are eventually consistent (on AWS they trail writes by a
+// fraction of a second), so they serve listings and never decide a limit.
 //
 // # Writes
 //
-// UpdateRequest is one TransactWriteItems: the request, conditional on its
-// version, and up to 99 machines. With more machines the request is written
-// conditionally first and its machines follow in BatchWriteItem calls: a
-// crash between them leaves the request advanced and some machines not yet
-// upserted (never the reverse), which the broker's next reconciliation,
-// upserting machines from the cloud's answer, repairs.
+// Every write that changes what an item holds of its limits (a request's
+// Holds, a machine's being alive) reads the stored items first and commits
+// in one TransactWriteItems: the items, each conditional on the state it
+// was read in (a request on its version, a machine on being absent, alive
+// or dead), and an update of each limit counter they move. UpdateRequest
+// writes the request with up to 80 machines; more follow in transactions
+// of 80, each with its own counter moves, so a crash in between leaves the
+// counters true to what was written and the next reconciliation upserts
+// the rest.
 //
-// CreateRequest of a create request with a limit serialises on the
-// template's guard item: it reads the guard's version, computes the usage,
-// and commits {put request if absent, bump guard if its version is
-// unchanged} in one transaction, retrying with jitter when another host
-// bumped the guard first. Since usage is read through indexes, the guard
-// also remembers the requests it admitted in the last 30 seconds, so a
-// request admitted by another host counts even before the index shows it.
-// What stays open is the index lag of an update that turns a request's
-// Outstanding into alive machines: for that fraction of a second a check
-// may see the one without the other.
+// CreateRequest is one transaction: the request if its id is new, and
+// ADD held on each counter, conditional on held <= Max - Holds for capped
+// limits. Counters are described in counter.go and docs/ha.md.
 //
 // # Expiry
 //

@@ -27,12 +27,8 @@ func (s *Store) SaveMachines(ctx context.Context, machines []store.Machine) erro
 }
 
 func (s *Store) saveMachines(ctx context.Context, machines []store.Machine) error {
-	items, err := machineItemsOf(machines, s.retention)
-	if err != nil {
+	if err := s.writeMachines(ctx, nil, machines, map[string][]string{}); err != nil {
 		return fmt.Errorf("save machines: %w", err)
-	}
-	if err := s.batchWrite(ctx, s.machines, puts(items)); err != nil {
-		return failure(err, "save %d machines", len(items))
 	}
 	return nil
 }
@@ -199,59 +195,4 @@ func matchMachine(q store.MachineQuery, m store.Machine) bool {
 		in(q.InstanceIDs, m.InstanceID) && in(q.Names, m.Name) &&
 		(q.TemplateID == "" || m.TemplateID == q.TemplateID) &&
 		(!q.AliveOnly || m.Alive())
-}
-
-// Usage returns the slots held per template: alive machines plus the
-// Outstanding of unfinished create requests. Templates holding none are
-// absent.
-func (s *Store) Usage(ctx context.Context) (map[string]int, error) {
-	u, err := s.usage(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	return u.held, nil
-}
-
-// usage is what templates hold, and which requests it counted.
-type usage struct {
-	held    map[string]int
-	counted map[string]bool // request ids
-}
-
-// usage reads what templateID holds, or every template when it is empty:
-// one Query per unfinished state and one on the alive index.
-func (s *Store) usage(ctx context.Context, templateID string) (usage, error) {
-	u := usage{held: map[string]int{}, counted: map[string]bool{}}
-	for _, st := range unfinished {
-		in := &dynamodb.QueryInput{
-			TableName:                 &s.requests,
-			IndexName:                 aws.String(idxState),
-			KeyConditionExpression:    aws.String("#s = :s"),
-			FilterExpression:          aws.String("kind = :k"),
-			ProjectionExpression:      aws.String("id, template_id, outstanding"),
-			ExpressionAttributeNames:  map[string]string{"#s": "state"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":s": attrS(string(st)), ":k": attrS(string(store.KindCreate))},
-		}
-		if templateID != "" {
-			in.FilterExpression = aws.String("kind = :k AND template_id = :t")
-			in.ExpressionAttributeValues[":t"] = attrS(templateID)
-		}
-		err := s.query(ctx, in, func(it item) bool {
-			u.counted[str(it, "id")] = true
-			u.held[str(it, "template_id")] += int(num(it, "outstanding"))
-			return true
-		})
-		if err != nil {
-			return u, failure(err, "usage")
-		}
-	}
-	if err := s.eachAlive(ctx, templateID, func(t, _ string) { u.held[t]++ }); err != nil {
-		return u, failure(err, "usage")
-	}
-	for t, v := range u.held {
-		if v == 0 {
-			delete(u.held, t)
-		}
-	}
-	return u, nil
 }

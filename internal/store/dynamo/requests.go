@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -18,10 +19,9 @@ import (
 // unfinished are the states whose create requests hold their Outstanding.
 var unfinished = store.UnfinishedStates
 
-// CreateRequest stores r if its id is new and, for a create request with
-// limit >= 0, its template keeps within limit across every host; see
-// store.Store and doc.go.
-func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limit int) error {
+// CreateRequest stores r if its id is new and every capped limit keeps
+// within its Max across every host; see store.Store and doc.go.
+func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []store.Limit) error {
 	if r.ID == "" {
 		return errors.New("create request: empty id")
 	}
@@ -29,96 +29,85 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limit int) 
 	next.CreatedAt = time.Now().UTC()
 	next.UpdatedAt = next.CreatedAt
 	next.Version = 1
+	next.LimitKeys = store.LimitKeys(limits)
 	it, err := requestItem(&next, s.retention)
 	if err != nil {
 		return err
 	}
-	put := &types.Put{
+	put := types.TransactWriteItem{Put: &types.Put{
 		TableName:           &s.requests,
 		Item:                it,
 		ConditionExpression: aws.String("attribute_not_exists(id)"),
-	}
-	if r.Kind == store.KindCreate && limit >= 0 {
-		err = s.createGuarded(ctx, put, &next, limit)
-	} else {
-		err = s.createPlain(ctx, put)
-	}
-	if err != nil {
+	}}
+	if err := s.admit(ctx, put, &next, limits); err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
 	}
 	*r = next
 	return nil
 }
 
-func (s *Store) createPlain(ctx context.Context, put *types.Put) error {
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           put.TableName,
-		Item:                put.Item,
-		ConditionExpression: put.ConditionExpression,
-	})
-	var cf *types.ConditionalCheckFailedException
-	if errors.As(err, &cf) {
-		return store.ErrExists
+// admit writes a new request together with the counters it moves, each
+// capped limit conditional on held <= Max - what the request adds: one
+// transaction, whose only read is of the counters that refuse it.
+func (s *Store) admit(ctx context.Context, put types.TransactWriteItem, r *store.Request, limits []store.Limit) error {
+	moves := tally{}
+	moves.move(holding{}, holding{keys: r.LimitKeys, n: r.Holds()})
+	caps := map[string]int{}
+	for _, l := range limits {
+		if l.Max >= 0 {
+			caps[l.Key] = l.Max
+		}
 	}
-	if err != nil {
-		return failure(err, "put request")
-	}
-	return nil
-}
-
-// createGuarded admits r against limit under its template's guard item.
-func (s *Store) createGuarded(ctx context.Context, put *types.Put, r *store.Request, limit int) error {
-	for attempt := range guardAttempts {
+	counted := slices.Sorted(maps.Keys(moves))
+	for attempt := range writeAttempts {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
 				return err
 			}
 		}
-		g, err := s.readGuard(ctx, r.TemplateID)
+		reasons, err := s.transact(ctx, append([]types.TransactWriteItem{put}, s.updates(moves, caps)...))
+		switch {
+		case err != nil:
+			return failure(err, "admit request")
+		case reasons == nil:
+			return nil
+		case conditionFailed(reasons, 0):
+			return store.ErrExists
+		}
+		unseeded, full, err := s.counterFailures(ctx, reasons, 1, counted)
 		if err != nil {
 			return err
 		}
-		u, err := s.usage(ctx, r.TemplateID)
-		if err != nil {
-			return err
-		}
-		held := u.held[r.TemplateID] + g.unseen(u)
-		if held+r.Outstanding > limit {
+		if len(full) > 0 {
 			// An id already stored is the better answer: a retried request
 			// must not be refused for the slots it holds itself.
-			got, err := s.GetRequests(ctx, []string{r.ID})
+			if got, err := s.GetRequests(ctx, []string{r.ID}); err != nil || len(got) > 0 {
+				return cmp.Or(err, store.ErrExists)
+			}
+			held, err := s.readCounters(ctx, full[:1])
 			if err != nil {
 				return err
 			}
-			if len(got) > 0 {
-				return store.ErrExists
-			}
-			return fmt.Errorf("%w: template %s holds %d of %d, the request needs %d",
-				store.ErrCapacity, r.TemplateID, held, limit, r.Outstanding)
+			k := full[0]
+			return &store.CapacityError{Key: k, Held: int(held[k].held), Max: caps[k], Need: moves[k]}
 		}
-		reasons, err := s.transact(ctx, []types.TransactWriteItem{
-			{Put: put},
-			{Put: g.next(s.facts, r)},
-		})
-		if err != nil {
-			return failure(err, "admit request")
-		}
-		switch {
-		case conditionFailed(reasons, 0):
-			return store.ErrExists
-		case conditionFailed(reasons, 1):
-			s.log.DebugContext(ctx, "capacity guard moved, retrying", "template", r.TemplateID, "attempt", attempt)
-			continue
-		case reasons != nil:
+		if len(unseeded) == 0 {
 			return fmt.Errorf("admit request: transaction cancelled: %s", reasonCodes(reasons))
 		}
-		return nil
+		if err := s.seed(ctx, unseeded); err != nil {
+			return err
+		}
 	}
-	return fmt.Errorf("capacity guard of template %s: still contended after %d attempts", r.TemplateID, guardAttempts)
+	return fmt.Errorf("admit request: counters still being seeded after %d attempts", writeAttempts)
 }
 
 // UpdateRequest writes r and upserts machines if r.Version is still the
-// stored version; see store.Store and doc.go for more than 99 machines.
+// stored version; see store.Store. It reads the stored request and
+// machines first, to move the counters by what the write changes; with
+// more than one transaction's worth of machines, the request goes with the
+// first chunk and the others follow, each chunk with its own counter
+// moves, so a crash between them leaves the counters true to what was
+// written.
 func (s *Store) UpdateRequest(ctx context.Context, r *store.Request, machines ...store.Machine) error {
 	next := *r
 	next.Version++
@@ -133,6 +122,17 @@ func (s *Store) UpdateRequest(ctx context.Context, r *store.Request, machines ..
 }
 
 func (s *Store) update(ctx context.Context, version int64, r *store.Request, machines []store.Machine) error {
+	stored, err := s.batchGet(ctx, s.requests, idKeys("id", []string{r.ID}))
+	switch {
+	case err != nil:
+		return failure(err, "read request")
+	case len(stored) == 0:
+		return store.ErrNotFound
+	case num(stored[0], "version") != version:
+		return store.ErrConflict
+	}
+	prev := stored[0]
+	r.LimitKeys = keysOf(prev)
 	it, err := requestItem(r, s.retention)
 	if err != nil {
 		return err
@@ -146,55 +146,25 @@ func (s *Store) update(ctx context.Context, version int64, r *store.Request, mac
 			delete(it, ttlAttribute)
 		}
 	}
-	machineItems, err := machineItemsOf(machines, s.retention)
-	if err != nil {
-		return err
-	}
 	expr, names, values := requestUpdate(it)
 	values[":v"] = attrN(version)
-	update := &types.Update{
-		TableName:                 &s.requests,
-		Key:                       item{"id": attrS(r.ID)},
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("version = :v"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+	first := &lead{
+		write: types.TransactWriteItem{Update: &types.Update{
+			TableName:                 &s.requests,
+			Key:                       item{"id": attrS(r.ID)},
+			UpdateExpression:          aws.String(expr),
+			ConditionExpression:       aws.String("version = :v"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}},
+		moves: tally{},
 	}
-	if len(machineItems) < maxTransact {
-		items := []types.TransactWriteItem{{Update: update}}
-		for _, m := range machineItems {
-			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.machines, Item: m}})
-		}
-		reasons, err := s.transact(ctx, items)
-		switch {
-		case err != nil:
-			return failure(err, "write request and machines")
-		case conditionFailed(reasons, 0):
-			return s.missingOrStale(ctx, r.ID)
-		case reasons != nil:
-			return fmt.Errorf("transaction cancelled: %s", reasonCodes(reasons))
-		}
-		return nil
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 update.TableName,
-		Key:                       update.Key,
-		UpdateExpression:          update.UpdateExpression,
-		ConditionExpression:       update.ConditionExpression,
-		ExpressionAttributeNames:  update.ExpressionAttributeNames,
-		ExpressionAttributeValues: update.ExpressionAttributeValues,
-	})
-	var cf *types.ConditionalCheckFailedException
-	if errors.As(err, &cf) {
+	first.moves.move(requestHolding(prev), requestHolding(it))
+	err = s.writeMachines(ctx, first, machines, map[string][]string{r.ID: r.LimitKeys})
+	if errors.Is(err, errStale) {
 		return s.missingOrStale(ctx, r.ID)
 	}
-	if err != nil {
-		return failure(err, "update request")
-	}
-	if err := s.batchWrite(ctx, s.machines, puts(machineItems)); err != nil {
-		return failure(err, "put %d machines after their request", len(machineItems))
-	}
-	return nil
+	return err
 }
 
 // missingOrStale tells why a write conditional on a version failed.

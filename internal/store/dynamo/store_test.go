@@ -121,7 +121,7 @@ func TestFinishedItemsExpire(t *testing.T) {
 	}
 
 	r := &store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", Outstanding: 2, State: store.StateRunning}
-	if err := st.CreateRequest(ctx, r, -1); err != nil {
+	if err := st.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit("t", -1)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := expiresAt("-requests", "id", r.ID); ok {
@@ -149,7 +149,7 @@ func TestFinishedItemsExpire(t *testing.T) {
 	// return request, finished with only dead machines, expires too.
 	ret := &store.Request{ID: "ret-1", Kind: store.KindReturn, State: store.StatePending,
 		Machines: []store.MachineRef{{InstanceID: alive.InstanceID}}}
-	if err := st.CreateRequest(ctx, ret, -1); err != nil {
+	if err := st.CreateRequest(ctx, ret, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := time.Now().Add(dynamo.DefaultRetention).Unix()
@@ -180,7 +180,7 @@ func TestReadCalls(t *testing.T) {
 	var ms []store.Machine
 	for i := range 10 {
 		r := &store.Request{ID: fmt.Sprintf("req-%d", i), Kind: store.KindCreate, TemplateID: "t", State: store.StateComplete}
-		if err := st.CreateRequest(ctx, r, -1); err != nil {
+		if err := st.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit("t", -1)}); err != nil {
 			t.Fatal(err)
 		}
 		requestIDs = append(requestIDs, r.ID)
@@ -233,7 +233,7 @@ func TestUpdateManyMachines(t *testing.T) {
 	ctx := t.Context()
 	st := dynamotest.Open(t, "many")
 	r := &store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", Outstanding: 250, State: store.StatePending}
-	if err := st.CreateRequest(ctx, r, 250); err != nil {
+	if err := st.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit("t", 250)}); err != nil {
 		t.Fatal(err)
 	}
 	stale := *r
@@ -249,9 +249,9 @@ func TestUpdateManyMachines(t *testing.T) {
 	if err != nil || len(got) != 250 {
 		t.Fatalf("machines after update = %d, %v; want 250", len(got), err)
 	}
-	usage, err := st.Usage(ctx)
-	if err != nil || usage["t"] != 250 {
-		t.Errorf("Usage = %v, %v; want t: 250", usage, err)
+	held, err := st.Held(ctx, []string{"template:t"})
+	if err != nil || held["template:t"] != 250 {
+		t.Errorf("Held = %v, %v; want template:t 250", held, err)
 	}
 
 	for i := range ms {
@@ -266,40 +266,115 @@ func TestUpdateManyMachines(t *testing.T) {
 	}
 }
 
-// TestGuardCountsRequestsNotYetIndexed stands in for a request another host
-// admitted a moment ago, which the guard remembers but the index (on AWS,
-// where indexes trail writes) does not show yet.
-func TestGuardCountsRequestsNotYetIndexed(t *testing.T) {
-	ctx := t.Context()
-	st := dynamotest.Open(t, "guard")
-	db := dynamotest.Client(t)
-	if err := st.CreateRequest(ctx, &store.Request{ID: "a", Kind: store.KindCreate, TemplateID: "t", Outstanding: 3, State: store.StatePending}, 10); err != nil {
-		t.Fatal(err)
-	}
-	// Add to the guard, as another host would, a request of 5 that no index
-	// shows.
-	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(dynamotest.Options("guard").TablePrefix + "-facts"),
-		Key:                      map[string]types.AttributeValue{"key": &types.AttributeValueMemberS{Value: "guard#t"}},
-		UpdateExpression:         aws.String("SET recent.#id = :r, version = version + :one"),
-		ExpressionAttributeNames: map[string]string{"#id": "elsewhere"},
+// setCounter writes a counter as a bug, an edit or a lagging index would
+// leave it: held and the time of its last change.
+func setCounter(t *testing.T, prefix, key string, held int, changed time.Time) {
+	t.Helper()
+	_, err := dynamotest.Client(t).UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName:        aws.String(dynamotest.Options(prefix).TablePrefix + "-facts"),
+		Key:              map[string]types.AttributeValue{"key": &types.AttributeValueMemberS{Value: "counter#" + key}},
+		UpdateExpression: aws.String("SET held = :h, changed = :c ADD version :one"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":h":   &types.AttributeValueMemberN{Value: strconv.Itoa(held)},
+			":c":   &types.AttributeValueMemberN{Value: strconv.FormatInt(changed.UnixNano(), 10)},
 			":one": &types.AttributeValueMemberN{Value: "1"},
-			":r": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-				"o": &types.AttributeValueMemberN{Value: "5"},
-				"t": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixNano(), 10)},
-			}},
 		},
 	})
 	if err != nil {
-		t.Fatalf("edit guard: %v", err)
+		t.Fatalf("set counter %s: %v", key, err)
 	}
-	err = st.CreateRequest(ctx, &store.Request{ID: "b", Kind: store.KindCreate, TemplateID: "t", Outstanding: 3, State: store.StatePending}, 10)
+}
+
+// TestAdmissionReadsTheCounter: what decides a limit is the counter, not
+// what the indexes show, so a request another host admitted a moment ago
+// (not in any index yet) counts at once.
+func TestAdmissionReadsTheCounter(t *testing.T) {
+	ctx := t.Context()
+	st := dynamotest.Open(t, "counter")
+	limit := []store.Limit{store.TemplateLimit("t", 10)}
+	if err := st.CreateRequest(ctx, &store.Request{ID: "a", Kind: store.KindCreate, TemplateID: "t", Outstanding: 3, State: store.StatePending}, limit); err != nil {
+		t.Fatal(err)
+	}
+	setCounter(t, "counter", "template:t", 3+5, time.Now()) // 5 held by items no index shows
+	err := st.CreateRequest(ctx, &store.Request{ID: "b", Kind: store.KindCreate, TemplateID: "t", Outstanding: 3, State: store.StatePending}, limit)
+	var ce *store.CapacityError
+	if !errors.As(err, &ce) || ce.Held != 8 || ce.Max != 10 || ce.Need != 3 || ce.Key != "template:t" {
+		t.Fatalf("8 held + 3 within 10: err = %v, want a CapacityError holding 8", err)
+	}
+	if err := st.CreateRequest(ctx, &store.Request{ID: "c", Kind: store.KindCreate, TemplateID: "t", Outstanding: 2, State: store.StatePending}, limit); err != nil {
+		t.Fatalf("8 held + 2 within 10: %v", err)
+	}
+	if held, err := st.Held(ctx, []string{"template:t"}); err != nil || held["template:t"] != 10 {
+		t.Errorf("Held = %v, %v; want 10", held, err)
+	}
+}
+
+// TestRecountIsConservative: a counter below its items is raised at once;
+// one above is lowered only after it settled, since until then an index may
+// not show an item it counts.
+func TestRecountIsConservative(t *testing.T) {
+	ctx := t.Context()
+	st := dynamotest.Open(t, "recount")
+	keys := []string{"template:t"}
+	r := &store.Request{ID: "a", Kind: store.KindCreate, TemplateID: "t", Outstanding: 1, State: store.StatePending}
+	if err := st.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit("t", 10)}); err != nil {
+		t.Fatal(err)
+	}
+	r.State, r.Outstanding = store.StateRunning, 0
+	if err := st.UpdateRequest(ctx, r, store.Machine{InstanceID: "i-1", RequestID: "a", TemplateID: "t", State: "running"}); err != nil {
+		t.Fatal(err)
+	}
+	recount := func(want store.Drift, drifts int) {
+		t.Helper()
+		got, err := st.Recount(ctx, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != drifts || drifts > 0 && got[0] != want {
+			t.Errorf("Recount = %+v, want %d drift(s) like %+v", got, drifts, want)
+		}
+	}
+	recount(store.Drift{}, 0)
+
+	setCounter(t, "recount", "template:t", 0, time.Now())
+	recount(store.Drift{Key: "template:t", Counter: 0, Counted: 1, Corrected: true}, 1)
+	recount(store.Drift{}, 0)
+
+	setCounter(t, "recount", "template:t", 4, time.Now())
+	recount(store.Drift{Key: "template:t", Counter: 4, Counted: 1, Corrected: false}, 1)
+	setCounter(t, "recount", "template:t", 4, time.Now().Add(-time.Hour))
+	recount(store.Drift{Key: "template:t", Counter: 4, Counted: 1, Corrected: true}, 1)
+	if held, err := st.Held(ctx, keys); err != nil || held["template:t"] != 1 {
+		t.Errorf("Held after recount = %v, %v; want 1", held, err)
+	}
+}
+
+// TestCountersSeedFromItems: a store written before counters existed (no
+// counter items, no limit keys) starts its counters from its items.
+func TestCountersSeedFromItems(t *testing.T) {
+	ctx := t.Context()
+	st := dynamotest.Open(t, "seed")
+	prefix := dynamotest.Options("seed").TablePrefix
+	db := dynamotest.Client(t)
+	put := func(table string, it map[string]types.AttributeValue) {
+		t.Helper()
+		if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(prefix + table), Item: it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	n := func(v int) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.Itoa(v)} }
+	put("-requests", map[string]types.AttributeValue{"id": s("old"), "kind": s("create"), "template_id": s("t"),
+		"state": s("running"), "outstanding": n(2), "version": n(1), "created_key": s("00000000000000000001#old")})
+	put("-machines", map[string]types.AttributeValue{"instance_id": s("i-old"), "request_id": s("old"), "template_id": s("t"),
+		"state": s("running"), "alive": s("1"), "alive_key": s("t#i-old"), "launch_key": s("00000000000000000001#i-old")})
+	if held, err := st.Held(ctx, []string{"template:t"}); err != nil || held["template:t"] != 3 {
+		t.Fatalf("Held of a store without counters = %v, %v; want 3", held, err)
+	}
+	err := st.CreateRequest(ctx, &store.Request{ID: "new", Kind: store.KindCreate, TemplateID: "t", Outstanding: 2, State: store.StatePending},
+		[]store.Limit{store.TemplateLimit("t", 4)})
 	if !errors.Is(err, store.ErrCapacity) {
-		t.Fatalf("3 + 5 unseen + 3 within 10: err = %v, want ErrCapacity", err)
-	}
-	if err := st.CreateRequest(ctx, &store.Request{ID: "c", Kind: store.KindCreate, TemplateID: "t", Outstanding: 2, State: store.StatePending}, 10); err != nil {
-		t.Fatalf("3 + 5 unseen + 2 within 10: %v", err)
+		t.Errorf("3 held + 2 within 4: err = %v, want ErrCapacity", err)
 	}
 }
 

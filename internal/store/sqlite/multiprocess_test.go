@@ -66,7 +66,7 @@ func runHelper(job, path, name string) error {
 				ID: fmt.Sprintf("%s-%d", name, i), Kind: store.KindCreate, TemplateID: "tmpl",
 				MachineCount: 1, Outstanding: 1, State: store.StatePending,
 			}
-			switch err := s.CreateRequest(ctx, r, helperLimit); {
+			switch err := s.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit(r.TemplateID, helperLimit)}); {
 			case err == nil:
 				fmt.Println("ok")
 			case errors.Is(err, store.ErrCapacity):
@@ -187,7 +187,7 @@ func TestKilledWriterLeavesSoundStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ohfp.db")
 	setup := openTest(t, path)
 	r := &store.Request{ID: "churn", Kind: store.KindCreate, TemplateID: "tmpl", State: store.StateRunning}
-	if err := setup.CreateRequest(t.Context(), r, -1); err != nil {
+	if err := setup.CreateRequest(t.Context(), r, nil); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 3 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,34 +16,19 @@ import (
 var requestColumns = []string{
 	"id", "kind", "template_id", "template", "machine_count", "outstanding",
 	"rc_account", "user_data", "client_token", "cloud_ref", "machines",
-	"state", "message", "created_at", "updated_at", "version",
+	"state", "message", "created_at", "updated_at", "version", "limit_keys",
 }
 
 var (
 	selectRequests = "SELECT " + strings.Join(requestColumns, ", ") + " FROM requests"
 	insertRequest  = "INSERT INTO requests (" + strings.Join(requestColumns, ", ") +
 		") VALUES (:" + strings.Join(requestColumns, ", :") + ")"
-	// An update keeps the id and the creation time.
+	// An update keeps the id, the creation time and the limit keys.
 	updateRequest = "UPDATE requests SET " +
 		assignments(slices.DeleteFunc(slices.Clone(requestColumns), func(c string) bool {
-			return c == "id" || c == "created_at"
+			return c == "id" || c == "created_at" || c == "limit_keys"
 		}), ":") +
 		" WHERE id = :id AND version = :old_version"
-)
-
-// usageQuery is the slots held per template: alive machines plus the
-// Outstanding of unfinished create requests; %[1]s narrows both sides.
-const usageQuery = `
-SELECT template_id, sum(n) FROM (
-	SELECT template_id, count(*) AS n FROM machines WHERE alive %[1]s GROUP BY template_id
-	UNION ALL
-	SELECT template_id, sum(outstanding) FROM requests
-	WHERE kind = 'create' AND NOT finished %[1]s GROUP BY template_id
-) GROUP BY template_id`
-
-var (
-	allUsage      = fmt.Sprintf(usageQuery, "")
-	templateUsage = fmt.Sprintf(usageQuery, "AND template_id = :template_id")
 )
 
 // assignments is "c1 = <prefix>c1, c2 = <prefix>c2, ...".
@@ -58,7 +42,10 @@ func assignments(columns []string, prefix string) string {
 
 // requestArgs binds r to the named parameters of requestColumns.
 func requestArgs(r *store.Request) ([]any, error) {
-	var refs any
+	var refs, keys any
+	if len(r.LimitKeys) > 0 {
+		keys = jsonList(r.LimitKeys)
+	}
 	if len(r.Machines) > 0 {
 		b, err := json.Marshal(r.Machines)
 		if err != nil {
@@ -83,6 +70,7 @@ func requestArgs(r *store.Request) ([]any, error) {
 		sql.Named("created_at", nanos(r.CreatedAt)),
 		sql.Named("updated_at", nanos(r.UpdatedAt)),
 		sql.Named("version", r.Version),
+		sql.Named("limit_keys", keys),
 	}, nil
 }
 
@@ -93,19 +81,24 @@ func scanRequests(rows *sql.Rows) ([]store.Request, error) {
 	for rows.Next() {
 		var (
 			r                store.Request
-			refs             sql.NullString
+			refs, keys       sql.NullString
 			created, updated int64
 			kind, state      string
 		)
 		err := rows.Scan(&r.ID, &kind, &r.TemplateID, &r.Template, &r.MachineCount, &r.Outstanding,
 			&r.RCAccount, &r.UserData, &r.ClientToken, &r.CloudRef, &refs,
-			&state, &r.Message, &created, &updated, &r.Version)
+			&state, &r.Message, &created, &updated, &r.Version, &keys)
 		if err != nil {
 			return nil, err
 		}
 		if refs.Valid {
 			if err := json.Unmarshal([]byte(refs.String), &r.Machines); err != nil {
 				return nil, fmt.Errorf("request %s: decode machines: %w", r.ID, err)
+			}
+		}
+		if keys.Valid {
+			if err := json.Unmarshal([]byte(keys.String), &r.LimitKeys); err != nil {
+				return nil, fmt.Errorf("request %s: decode limit keys: %w", r.ID, err)
 			}
 		}
 		r.Kind, r.State = store.Kind(kind), store.State(state)
@@ -115,13 +108,14 @@ func scanRequests(rows *sql.Rows) ([]store.Request, error) {
 	return out, rows.Err()
 }
 
-// CreateRequest stores r if its id is new and, for a create request with
-// limit >= 0, its template keeps within limit; see store.Store.
-func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limit int) error {
+// CreateRequest stores r if its id is new and keeps every capped limit
+// within its Max; see store.Store. The triggers of the schema count it.
+func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []store.Limit) error {
 	next := *r
 	next.CreatedAt = time.Now().UTC()
 	next.UpdatedAt = next.CreatedAt
 	next.Version = 1
+	next.LimitKeys = store.LimitKeys(limits)
 	args, err := requestArgs(&next)
 	if err != nil {
 		return err
@@ -134,10 +128,8 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limit int) 
 		if exists {
 			return store.ErrExists
 		}
-		if r.Kind == store.KindCreate && limit >= 0 {
-			if err := checkCapacity(ctx, tx, r, limit); err != nil {
-				return err
-			}
+		if err := checkLimits(ctx, tx, limits, next.Holds()); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, insertRequest, args...)
 		return err
@@ -149,20 +141,56 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limit int) 
 	return nil
 }
 
-// checkCapacity refuses r unless its template's usage plus r.Outstanding
-// stays within limit.
-func checkCapacity(ctx context.Context, tx *sql.Tx, r *store.Request, limit int) error {
-	var template string
-	var used int
-	err := tx.QueryRowContext(ctx, templateUsage, sql.Named("template_id", r.TemplateID)).Scan(&template, &used)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) { // no rows: nothing held
+// checkLimits refuses a request holding need unless every capped limit
+// keeps within its Max; the transaction's write lock makes the check and
+// the insert one step.
+func checkLimits(ctx context.Context, tx *sql.Tx, limits []store.Limit, need int) error {
+	var keys []string
+	for _, l := range limits {
+		if l.Max >= 0 {
+			keys = append(keys, l.Key)
+		}
+	}
+	if len(keys) == 0 || need == 0 {
+		return nil
+	}
+	held, err := heldOf(ctx, tx, keys)
+	if err != nil {
 		return err
 	}
-	if used+r.Outstanding > limit {
-		return fmt.Errorf("%w: template %s holds %d of %d, the request needs %d",
-			store.ErrCapacity, r.TemplateID, used, limit, r.Outstanding)
+	for _, l := range limits {
+		if l.Max >= 0 && held[l.Key]+need > l.Max {
+			return &store.CapacityError{Key: l.Key, Held: held[l.Key], Max: l.Max, Need: need}
+		}
 	}
 	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// heldOf reads the counters of keys; keys without one hold 0.
+func heldOf(ctx context.Context, q querier, keys []string) (map[string]int, error) {
+	held := make(map[string]int, len(keys))
+	for _, k := range keys {
+		held[k] = 0
+	}
+	rows, err := q.QueryContext(ctx, "SELECT key, held FROM counters WHERE key IN "+inList, jsonList(keys))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		held[k] = n
+	}
+	return held, rows.Err()
 }
 
 // UpdateRequest writes r and upserts machines if r.Version is still the
@@ -268,27 +296,69 @@ func (s *Store) ListRequests(ctx context.Context, q store.RequestQuery) ([]store
 	return out, nil
 }
 
-// Usage returns the slots held per template; templates holding none are
-// absent.
-func (s *Store) Usage(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, allUsage)
+// Held reads the counters of keys; see store.Store.
+func (s *Store) Held(ctx context.Context, keys []string) (map[string]int, error) {
+	held, err := heldOf(ctx, s.db, keys)
 	if err != nil {
-		return nil, fmt.Errorf("usage: %w", err)
+		return nil, fmt.Errorf("held: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var template string
-		var n int
-		if err := rows.Scan(&template, &n); err != nil {
-			return nil, fmt.Errorf("usage: %w", err)
+	return held, nil
+}
+
+// Recount compares the counters of keys with what the requests and
+// machines hold, in one transaction: nothing is in flight inside it, so a
+// difference (only an edit behind ohfp's back can make one) is corrected
+// both ways.
+func (s *Store) Recount(ctx context.Context, keys []string) ([]store.Drift, error) {
+	var drifts []store.Drift
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		held, err := heldOf(ctx, tx, keys)
+		if err != nil {
+			return err
 		}
-		if n != 0 {
-			out[template] = n
+		counted := map[string]int{}
+		rows, err := tx.QueryContext(ctx, countedQuery)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var n int
+			if err := rows.Scan(&k, &n); err != nil {
+				return err
+			}
+			counted[k] = n
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, k := range unique(keys) {
+			if held[k] == counted[k] {
+				continue
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO counters (key, held) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET held = excluded.held`, k, counted[k])
+			if err != nil {
+				return err
+			}
+			drifts = append(drifts, store.Drift{Key: k, Counter: held[k], Counted: counted[k], Corrected: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recount: %w", err)
+	}
+	return drifts, nil
+}
+
+// unique returns xs without repeats, first occurrences in order.
+func unique(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("usage: %w", err)
-	}
-	return out, nil
+	return out
 }

@@ -92,7 +92,68 @@ CREATE TABLE events (
 CREATE INDEX events_request ON events (request_id, time) WHERE request_id <> '';
 CREATE INDEX events_time ON events (time);
 `,
+	// 3: limit counters (see store.Limit). A request records the keys it
+	// counts against; counters hold, per key, the Holds of its requests
+	// plus their alive machines. Triggers move them in the statement that
+	// changes a request or a machine, so no write can miss them; holds
+	// restates store.Request.Holds for SQL. Existing create requests count
+	// against their template, and the counters start from what is stored.
+	`
+ALTER TABLE requests ADD COLUMN limit_keys TEXT; -- JSON array; NULL counts nowhere
+ALTER TABLE requests ADD COLUMN holds INTEGER GENERATED ALWAYS AS
+	(CASE WHEN kind = 'create' AND NOT finished THEN outstanding ELSE 0 END) VIRTUAL;
+UPDATE requests SET limit_keys = json_array('template:' || template_id) WHERE kind = 'create';
+
+CREATE TABLE counters (
+	key  TEXT PRIMARY KEY,
+	held INTEGER NOT NULL
+);
+
+CREATE TRIGGER requests_count_insert AFTER INSERT ON requests WHEN NEW.holds <> 0 BEGIN
+	INSERT INTO counters (key, held) SELECT value, NEW.holds FROM json_each(NEW.limit_keys) WHERE true
+	ON CONFLICT (key) DO UPDATE SET held = held + excluded.held;
+END;
+CREATE TRIGGER requests_count_update AFTER UPDATE ON requests
+WHEN OLD.holds <> NEW.holds OR OLD.limit_keys IS NOT NEW.limit_keys BEGIN
+	UPDATE counters SET held = held - OLD.holds WHERE key IN (SELECT value FROM json_each(OLD.limit_keys));
+	INSERT INTO counters (key, held) SELECT value, NEW.holds FROM json_each(NEW.limit_keys) WHERE true
+	ON CONFLICT (key) DO UPDATE SET held = held + excluded.held;
+END;
+CREATE TRIGGER requests_count_delete AFTER DELETE ON requests WHEN OLD.holds <> 0 BEGIN
+	UPDATE counters SET held = held - OLD.holds WHERE key IN (SELECT value FROM json_each(OLD.limit_keys));
+END;
+
+CREATE TRIGGER machines_count_insert AFTER INSERT ON machines WHEN NEW.alive BEGIN
+	INSERT INTO counters (key, held)
+	SELECT k.value, 1 FROM requests r, json_each(r.limit_keys) k WHERE r.id = NEW.request_id
+	ON CONFLICT (key) DO UPDATE SET held = held + 1;
+END;
+CREATE TRIGGER machines_count_update AFTER UPDATE ON machines
+WHEN OLD.alive <> NEW.alive OR OLD.request_id <> NEW.request_id BEGIN
+	UPDATE counters SET held = held - OLD.alive WHERE key IN
+		(SELECT k.value FROM requests r, json_each(r.limit_keys) k WHERE r.id = OLD.request_id);
+	INSERT INTO counters (key, held)
+	SELECT k.value, NEW.alive FROM requests r, json_each(r.limit_keys) k WHERE r.id = NEW.request_id
+	ON CONFLICT (key) DO UPDATE SET held = held + excluded.held;
+END;
+CREATE TRIGGER machines_count_delete AFTER DELETE ON machines WHEN OLD.alive BEGIN
+	UPDATE counters SET held = held - 1 WHERE key IN
+		(SELECT k.value FROM requests r, json_each(r.limit_keys) k WHERE r.id = OLD.request_id);
+END;
+
+INSERT INTO counters (key, held) ` + countedQuery + `;
+`,
 }
+
+// countedQuery is what each limit key holds, added up from the requests
+// and machines themselves: Recount's truth, and the counters' start.
+const countedQuery = `
+SELECT k.value, sum(c.n) FROM (
+	SELECT r.limit_keys AS keys, count(*) AS n FROM machines m JOIN requests r ON r.id = m.request_id
+	WHERE m.alive GROUP BY m.request_id
+	UNION ALL
+	SELECT limit_keys, holds FROM requests WHERE holds <> 0
+) c, json_each(c.keys) k GROUP BY k.value`
 
 // migrate checks the schema version with one query and migrates only when
 // the file is older than this binary.

@@ -172,7 +172,7 @@ func TestOpenUnwritableDirectory(t *testing.T) {
 func TestSaveMachinesUnknownRequest(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "ohfp.db"))
 	r := &store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", State: store.StateRunning}
-	if err := s.CreateRequest(t.Context(), r, -1); err != nil {
+	if err := s.CreateRequest(t.Context(), r, nil); err != nil {
 		t.Fatal(err)
 	}
 	good := store.Machine{InstanceID: "i-good", RequestID: "req-1"}
@@ -194,7 +194,7 @@ func TestSaveMachinesUnknownRequest(t *testing.T) {
 func benchStore(b *testing.B, n int) (*Store, []store.Machine) {
 	s := openTest(b, filepath.Join(b.TempDir(), "ohfp.db"))
 	r := &store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", State: store.StateRunning}
-	if err := s.CreateRequest(b.Context(), r, -1); err != nil {
+	if err := s.CreateRequest(b.Context(), r, nil); err != nil {
 		b.Fatal(err)
 	}
 	ms := make([]store.Machine, n)

@@ -59,7 +59,8 @@ func (s suite) capacityRace(t *testing.T) {
 
 	hs := s.handles(t, name, racers)
 	errs := race(racers, func(i int) error {
-		return hs[i].CreateRequest(ctx(t), createReq(fmt.Sprintf("race-%02d", i), "tmpl-a", 1), limit)
+		r := createReq(fmt.Sprintf("race-%02d", i), "tmpl-a", 1)
+		return hs[i].CreateRequest(ctx(t), r, limits(r, limit))
 	})
 	ok, refused := 0, 0
 	for i, err := range errs {
@@ -82,7 +83,7 @@ func (s suite) capacityRace(t *testing.T) {
 	if len(stored) != 1+limit-held {
 		t.Errorf("%d running requests of tmpl-a stored, want %d", len(stored), 1+limit-held)
 	}
-	if got := usage(t, st)["tmpl-a"]; got != limit {
+	if got := usage(t, st, "tmpl-a")["tmpl-a"]; got != limit {
 		t.Errorf("Usage[tmpl-a] = %d, want %d", got, limit)
 	}
 }

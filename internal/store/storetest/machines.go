@@ -148,7 +148,7 @@ func (s suite) aliveRule(t *testing.T) {
 	mustSave(t, st, all...)
 	checkMachines(t, st, store.MachineQuery{RequestIDs: []string{"req-1"}, AliveOnly: true}, alive...)
 	checkMachines(t, st, store.MachineQuery{AliveOnly: true}, alive...)
-	if got := usage(t, st)["tmpl-1"]; got != len(alive) {
+	if got := usage(t, st, "tmpl-1")["tmpl-1"]; got != len(alive) {
 		t.Errorf("Usage[tmpl-1] = %d, want the %d alive machines", got, len(alive))
 	}
 }
@@ -188,7 +188,7 @@ func (s suite) usage(t *testing.T) {
 	gone.Result = store.ResultFail
 	mustSave(t, st, gone)
 
-	got := usage(t, st)
+	got := usage(t, st, "tmpl-a", "tmpl-b", "tmpl-c")
 	for template, n := range got {
 		if n != want[template] {
 			t.Errorf("Usage[%s] = %d, want %d", template, n, want[template])
@@ -205,7 +205,7 @@ func (s suite) capacity(t *testing.T) {
 	st, _ := s.fresh(t)
 	create := func(r *store.Request, limit int, want error) {
 		t.Helper()
-		err := st.CreateRequest(ctx(t), r, limit)
+		err := st.CreateRequest(ctx(t), r, limits(r, limit))
 		if !errors.Is(err, want) {
 			t.Fatalf("CreateRequest(%s, Outstanding %d, limit %d) = %v, want %v", r.ID, r.Outstanding, limit, err, want)
 		}
@@ -243,7 +243,7 @@ func (s suite) capacity(t *testing.T) {
 	create(ret, 0, nil) // return requests are never refused for capacity
 
 	want := map[string]int{"tmpl-a": 4, "tmpl-b": 4}
-	if got := usage(t, st); got["tmpl-a"] != want["tmpl-a"] || got["tmpl-b"] != want["tmpl-b"] || got["tmpl-z"] != 0 {
+	if got := usage(t, st, "tmpl-a", "tmpl-b", "tmpl-z"); got["tmpl-a"] != want["tmpl-a"] || got["tmpl-b"] != want["tmpl-b"] || got["tmpl-z"] != 0 {
 		t.Errorf("Usage = %v, want %v", got, want)
 	}
 }

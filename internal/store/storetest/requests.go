@@ -40,9 +40,10 @@ func (s suite) createGet(t *testing.T) {
 	r := fullRequest("req-1")
 	want := *r
 	before := time.Now().Truncate(time.Second)
-	if err := st.CreateRequest(ctx(t), r, 10); err != nil {
+	if err := st.CreateRequest(ctx(t), r, limits(r, 10)); err != nil {
 		t.Fatalf("CreateRequest: %v", err)
 	}
+	want.LimitKeys = []string{store.TemplateKey(r.TemplateID)}
 	after := time.Now().Add(time.Second)
 	if r.Version <= 0 {
 		t.Errorf("Version = %d after create, want > 0", r.Version)
@@ -71,14 +72,14 @@ func (s suite) createExists(t *testing.T) {
 	mustCreate(t, st, first)
 	again := createReq("req-1", "tmpl-2", 5)
 	again.Message = "second"
-	if err := st.CreateRequest(ctx(t), again, -1); !errors.Is(err, store.ErrExists) {
+	if err := st.CreateRequest(ctx(t), again, limits(again, -1)); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("second CreateRequest = %v, want ErrExists", err)
 	}
 	// A retried request is recognized even when its template is full.
-	if err := st.CreateRequest(ctx(t), createReq("req-1", "tmpl-1", 5), 0); !errors.Is(err, store.ErrExists) {
+	if err := st.CreateRequest(ctx(t), createReq("req-1", "tmpl-1", 5), limits(first, 0)); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("CreateRequest of a stored id over capacity = %v, want ErrExists", err)
 	}
-	if err := st.CreateRequest(ctx(t), returnReq("req-1"), -1); !errors.Is(err, store.ErrExists) {
+	if err := st.CreateRequest(ctx(t), returnReq("req-1"), nil); !errors.Is(err, store.ErrExists) {
 		t.Fatalf("return request with a create request's id = %v, want ErrExists", err)
 	}
 	checkRequest(t, get(t, st, "req-1"), *first)

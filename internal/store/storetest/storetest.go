@@ -15,7 +15,7 @@
 //     is full, so a retried request is recognized.
 //   - Machines orders by RequestID, then LaunchTime. MachineQuery{AliveOnly:
 //     true} alone selects every alive machine; MachineQuery{} selects none.
-//   - Usage may leave out templates that hold nothing.
+//   - Held reads a key that holds nothing as 0.
 //   - Events read back with every field, times as above; Events lists
 //     newest first, Since inclusive.
 //   - Machines are saved only for stored requests: a machine is always
@@ -120,7 +120,7 @@ func machine(id string, r *store.Request, n int) store.Machine {
 
 func mustCreate(t *testing.T, st store.Store, r *store.Request) {
 	t.Helper()
-	if err := st.CreateRequest(ctx(t), r, -1); err != nil {
+	if err := st.CreateRequest(ctx(t), r, limits(r, -1)); err != nil {
 		t.Fatalf("CreateRequest(%s): %v", r.ID, err)
 	}
 }
@@ -173,11 +173,31 @@ func machines(t *testing.T, st store.Store, q store.MachineQuery) []store.Machin
 	return got
 }
 
-func usage(t *testing.T, st store.Store) map[string]int {
+// limits are the limits a create request counts against: its template's
+// maxNumber; return requests count against none.
+func limits(r *store.Request, maxNumber int) []store.Limit {
+	if r.Kind != store.KindCreate {
+		return nil
+	}
+	return []store.Limit{store.TemplateLimit(r.TemplateID, maxNumber)}
+}
+
+// usage is what templates hold, read from their counters.
+func usage(t *testing.T, st store.Store, templates ...string) map[string]int {
 	t.Helper()
-	got, err := st.Usage(ctx(t))
+	keys := make([]string, len(templates))
+	for i, tmpl := range templates {
+		keys[i] = store.TemplateKey(tmpl)
+	}
+	held, err := st.Held(ctx(t), keys)
 	if err != nil {
-		t.Fatalf("Usage: %v", err)
+		t.Fatalf("Held: %v", err)
+	}
+	got := map[string]int{}
+	for _, tmpl := range templates {
+		if n := held[store.TemplateKey(tmpl)]; n != 0 {
+			got[tmpl] = n
+		}
 	}
 	return got
 }

@@ -46,7 +46,7 @@ func Fill(t testing.TB, st store.Store, n int) {
 			returnable = returnable[:len(returnable)-1]
 			r = &store.Request{ID: id, Kind: store.KindReturn, State: store.StatePending,
 				Machines: []store.MachineRef{{Name: m.Name, InstanceID: m.InstanceID}}}
-			if err := st.CreateRequest(ctx, r, -1); err != nil {
+			if err := st.CreateRequest(ctx, r, nil); err != nil {
 				t.Fatal(err)
 			}
 			m.ReturnID, m.State, m.UpdatedAt = id, "terminated", launched.Add(time.Hour)
@@ -56,7 +56,7 @@ func Fill(t testing.TB, st store.Store, n int) {
 			}
 			continue
 		}
-		if err := st.CreateRequest(ctx, r, -1); err != nil {
+		if err := st.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit(r.TemplateID, -1)}); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
