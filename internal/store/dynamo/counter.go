@@ -154,6 +154,19 @@ func (s *Store) readCounters(ctx context.Context, keys []string) (map[string]cou
 // Held reads the counters of keys, seeding those that do not exist yet;
 // see store.Store.
 func (s *Store) Held(ctx context.Context, keys []string) (map[string]int, error) {
+	cs, err := s.readSeeded(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(keys))
+	for _, k := range keys {
+		out[k] = int(cs[k].held)
+	}
+	return out, nil
+}
+
+// readSeeded reads the counters of keys, seeding those missing first.
+func (s *Store) readSeeded(ctx context.Context, keys []string) (map[string]counter, error) {
 	cs, err := s.readCounters(ctx, keys)
 	if err != nil {
 		return nil, err
@@ -164,19 +177,13 @@ func (s *Store) Held(ctx context.Context, keys []string) (map[string]int, error)
 			missing = append(missing, k)
 		}
 	}
-	if len(missing) > 0 {
-		if err := s.seed(ctx, missing); err != nil {
-			return nil, err
-		}
-		if cs, err = s.readCounters(ctx, keys); err != nil {
-			return nil, err
-		}
+	if len(missing) == 0 {
+		return cs, nil
 	}
-	out := make(map[string]int, len(keys))
-	for _, k := range keys {
-		out[k] = int(cs[k].held)
+	if err := s.seed(ctx, missing); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return s.readCounters(ctx, keys)
 }
 
 // seed creates the counters of keys from what the tables hold. It is
@@ -270,23 +277,9 @@ func (s *Store) count(ctx context.Context, keys []string) (map[string]int, error
 // counter's version, so a change that lands meanwhile wins.
 func (s *Store) Recount(ctx context.Context, keys []string) ([]store.Drift, error) {
 	keys = unique(keys)
-	before, err := s.readCounters(ctx, keys)
+	before, err := s.readSeeded(ctx, keys)
 	if err != nil {
 		return nil, err
-	}
-	var missing []string
-	for _, k := range keys {
-		if !before[k].exists {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		if err := s.seed(ctx, missing); err != nil {
-			return nil, err
-		}
-		if before, err = s.readCounters(ctx, keys); err != nil {
-			return nil, err
-		}
 	}
 	counted, err := s.count(ctx, keys)
 	if err != nil {
