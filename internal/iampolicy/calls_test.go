@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/iampolicy/scan"
 )
 
@@ -56,6 +57,31 @@ func TestEveryCallHasAStatement(t *testing.T) {
 			if r.required && len(u.scope(r.name)) == 0 {
 				t.Errorf("%s: no ARN rule for its required resource type %s", c.action, r.name)
 			}
+		}
+	}
+}
+
+// TestEveryCallIsGranted: a configuration that uses every feature is
+// granted every action the code calls, but those it only tries.
+func TestEveryCallIsGranted(t *testing.T) {
+	cfg := &config.Config{ProviderName: "p", AWS: config.AWS{Region: "us-east-1"}}
+	cfg.Storage.Type = "dynamodb"
+	cfg.Storage.DynamoDB.TablePrefix, cfg.Storage.DynamoDB.Region = "t", "us-east-1"
+	for _, api := range []string{config.APIRunInstances, config.APIEC2Fleet, config.APISpotFleet, config.APIASG} {
+		cfg.Templates = append(cfg.Templates, config.Template{ID: api, ProviderAPI: api, ImageID: "/ssm/path", PriceType: config.PriceSpot})
+	}
+	granted := map[string]bool{}
+	for _, s := range For(cfg).Statement {
+		if s.Sid == unplaced {
+			t.Errorf("unscoped actions: %v", s.Action)
+		}
+		for _, a := range s.Action {
+			granted[a] = true
+		}
+	}
+	for _, c := range calls {
+		if !granted[c.action] && !slices.Contains(c.features, FeatureOptional) {
+			t.Errorf("%s (features %v) is not granted", c.action, c.features)
 		}
 	}
 }

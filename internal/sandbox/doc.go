@@ -216,7 +216,9 @@
 //     instance ids, with the errors of their last launch attempt. Calls:
 //     counters per "service:Action" (e.g. "ec2:CreateFleet",
 //     "autoscaling:CreateAutoScalingGroup", "sts:GetCallerIdentity");
-//     ResetCalls.
+//     ResetCalls. RecordCalls(true) keeps every call with its parameters
+//     (JSON bodies flattened to query-style names), and Journal hands them
+//     over: what the IAM evaluation of the plugin's calls reads.
 //
 // # Control API
 //

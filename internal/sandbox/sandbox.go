@@ -109,7 +109,8 @@ type Sandbox struct {
 	calls    map[string]*atomic.Int64
 	control  *http.ServeMux
 
-	faults faults // own lock: consulted before the world lock is taken
+	faults  faults // own lock: consulted before the world lock is taken
+	journal journal
 
 	mu      sync.RWMutex // guards the world below
 	world   world
@@ -295,6 +296,7 @@ func (s *Sandbox) run(svc *service, c *call) error {
 	}
 	key := svc.name + ":" + c.action
 	s.calls[key].Add(1)
+	s.record(key, c)
 	if err := s.faults.apply(c.ctx, key); err != nil {
 		return err
 	}
