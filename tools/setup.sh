@@ -7,6 +7,11 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(nodejs npm)
+# The package test: dpkg unpacks the .deb, rpm lists the .rpm, systemd-analyze
+# rates the unit.
+command -v dpkg-deb >/dev/null || missing+=(dpkg)
+command -v rpm >/dev/null || missing+=(rpm)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 if ((${#missing[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

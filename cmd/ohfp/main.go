@@ -17,27 +17,37 @@ import (
 	"github.com/ohfp/ohfp/internal/fault"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := rootCommand().ExecuteContext(ctx)
+	stop()
+	os.Exit(exitStatus(err))
+}
+
+// extraCommands are added by files built with a tag (the man page
+// generator), so that the shipped binary does not carry them.
+var extraCommands []func() *cobra.Command
+
+func rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ohfp",
 		Short:         "HostFactory provider plugin for AWS",
 		Long:          "ohfp places HostFactory's machine requests on AWS (RunInstances, EC2 Fleet, Spot Fleet, Auto Scaling)\nand keeps track of every instance it launches.",
-		Version:       version,
+		Version:       currentBuild().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true, // printed below, with the contract's exit status
 	}
+	root.SetVersionTemplate("{{with .Root}}{{end}}" + currentBuild().String())
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fault.Wrap(fault.InvalidRequest, err, "bad command line")
 	})
 	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand(), serveCommand(),
-		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand(), storeCommand(), eventsCommand())
-	err := root.ExecuteContext(ctx)
-	stop()
-	os.Exit(exitStatus(err))
+		initCommand(), doctorCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand(), storeCommand(), eventsCommand(),
+		versionCommand())
+	for _, c := range extraCommands {
+		root.AddCommand(c())
+	}
+	return root
 }
 
 // exitStatus prints err for people and gives the exit status of its code:
