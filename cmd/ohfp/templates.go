@@ -109,6 +109,12 @@ func templatesCommand() *cobra.Command {
 			for _, s := range cfg.Ignored {
 				fmt.Fprintf(w, "not used: %s\n", s)
 			}
+			for _, r := range cfg.Rejected {
+				fmt.Fprintf(w, "left out: %s\n", r.Err.Message)
+			}
+			if n := len(cfg.Rejected); n > 0 {
+				return fault.New(fault.Configuration, "%d templates left out: each breaks a rule (see above); the others are served", n)
+			}
 			return nil
 		},
 	}

@@ -22,8 +22,13 @@ type TemplateInfo struct {
 }
 
 // Templates lists the configured templates with their attributes derived
-// from the instance type where the template gives none.
+// from the instance type where the template gives none. Templates left out
+// for breaking a rule are logged, one ERROR line each.
 func (b *Broker) Templates(ctx context.Context) ([]TemplateInfo, error) {
+	for _, r := range b.cfg.Rejected {
+		b.log.Error("template left out: it breaks a rule", "template_id", r.ID, "file", r.Err.Details["file"],
+			"field", r.Err.Details["field"], "err", r.Err.Message)
+	}
 	usage, err := b.Usage(ctx)
 	if err != nil {
 		return nil, err
@@ -180,6 +185,9 @@ func archName(arch string) string {
 
 // template finds a template or says which exist.
 func (b *Broker) template(id string) (config.Template, error) {
+	if err, bad := b.cfg.Rejection(id); bad {
+		return config.Template{}, err
+	}
 	t, ok := b.cfg.Template(id)
 	if !ok {
 		return t, fault.New(fault.TemplateNotFound, "Template '%s' not found", id).

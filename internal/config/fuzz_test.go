@@ -69,7 +69,7 @@ func FuzzLoadYAML(f *testing.F) {
 	f.Add(example)
 	f.Add([]byte("provider: {aws: {region: us-east-1}}\nlogging: {max_size: 1GB}\n"))
 	f.Add([]byte("a: &x {b: *x}\n"))
-	f.Add([]byte("provider:\n  aws:\n    region: us-east-1\ntemplates:\n  - template_id: t\n    max_number: 1\n    attributes: {vm_type: t3.micro, image_id: ami-1, x: [String, y]}\n"))
+	f.Add([]byte("provider:\n  aws:\n    region: us-east-1\ntemplates:\n  - template_id: t\n    max_number: 1\n    attributes: {vm_type: t3.micro, image_id: ami-00000000000000001, x: [String, y]}\n"))
 	f.Add([]byte("{\"AWS_REGION\": \"us-east-1\"}"))
 	dir := f.TempDir()
 	path := filepath.Join(dir, "config.yml")

@@ -251,9 +251,6 @@ func (c *Config) finish(s source) error {
 	c.Logging.FilePath = under(c.LogDir, c.Logging.FilePath, "ohfp.log")
 	c.AWS.CredentialFile = under(c.ConfDir, c.AWS.CredentialFile, "")
 	c.AWS.KeyFile = under(c.ConfDir, c.AWS.KeyFile, "")
-	for i := range c.Templates {
-		c.Templates[i].UserDataScript = under(c.ConfDir, c.Templates[i].UserDataScript, "")
-	}
 	return nil
 }
 

@@ -230,11 +230,11 @@ func TestLocate(t *testing.T) {
 		"named/awsprov_config.json":         minimalConfig,
 		"seeds/config.yaml":                 "provider: {aws: {region: ap-south-1}}",
 		"seeds/awsprov_templates.json":      `{"templates": []}`,
-		"seeds/awsinstprov_templates.json":  `{"templates": [{"templateId": "x", "maxNumber": 1, "imageId": "ami-1", "vmType": "t3.micro"}]}`,
+		"seeds/awsinstprov_templates.json":  `{"templates": [{"templateId": "x", "maxNumber": 1, "imageId": "ami-00000000000000001", "vmType": "t3.micro"}]}`,
 		"work/providers/awsinst/.keep":      "",
 		"cwd/awsprov_config.json":           minimalConfig,
 		"cwd/awsprov_templates.json":        `{"templates": []}`,
-		"explicit/awsprov_templates.json":   `{"templates": [{"templateId": "y", "maxNumber": 1, "imageId": "ami-1", "vmType": "t3.micro"}]}`,
+		"explicit/awsprov_templates.json":   `{"templates": [{"templateId": "y", "maxNumber": 1, "imageId": "ami-00000000000000001", "vmType": "t3.micro"}]}`,
 		"conf/providers/aws/config.yml":     "provider: {aws: {region: us-east-2}}",
 		"conf/providers/awsinst/extra.json": "{}",
 	})
@@ -472,7 +472,7 @@ func TestIgnored(t *testing.T) {
 	c := mustLoad(t, map[string]string{
 		"awsprov_config.json": `{"AWS_REGION": "us-east-1", "AWS_FUTURE_KNOB": 1, "AWS_KEY_FILE": "", "AWS_PROXY_HOST": null}`,
 		"awsprov_templates.json": `{"version": 2, "templates": [
-			{"templateId": "a", "maxNumber": 1, "imageId": "ami-1", "vmType": "t3.micro", "spotFleetTags": "x", "keyName": ""}]}`,
+			{"templateId": "a", "maxNumber": 1, "imageId": "ami-00000000000000001", "vmType": "t3.micro", "spotFleetTags": "x", "keyName": ""}]}`,
 	}, nil)
 	want := []string{"awsprov_config.json: AWS_FUTURE_KNOB", "awsprov_templates.json: version", "awsprov_templates.json: templates[0].spotFleetTags"}
 	if !slices.Equal(c.Ignored, want) {
@@ -488,7 +488,7 @@ hostfactory: {legacy_mode: true, timeout: 60}
 templates:
   - template_id: a
     max_number: 1
-    attributes: {vm_type: t3.micro, image_id: ami-1, environment: production}
+    attributes: {vm_type: t3.micro, image_id: ami-00000000000000001, environment: production}
 `,
 		"awsprov_templates.json": `{"templates": []}`,
 	}, nil)
@@ -507,7 +507,7 @@ provider: {aws: {region: us-east-1}}
 templates:
   - template_id: a
     max_number: 1
-    attributes: {vm_type: t3.micro, image_id: ami-1, environment: production}
+    attributes: {vm_type: t3.micro, image_id: ami-00000000000000001, environment: production}
 `}, nil)
 	if want := []string{"config.yml: templates[0].attributes.environment"}; !slices.Equal(c.Ignored, want) {
 		t.Errorf("ignored %q, want %q", c.Ignored, want)
@@ -516,7 +516,7 @@ templates:
 
 func TestSeedsLayoutInJSON(t *testing.T) {
 	c := mustLoad(t, nil, map[string]string{"HF_CONFIG_PATH": writeTemp(t, "config.json",
-		`{"provider": {"aws": {"region": "us-west-1"}}, "templates": [{"template_id": "a", "max_number": 2, "attributes": {"vm_type": "t3.micro", "image_id": "ami-1"}}]}`)})
+		`{"provider": {"aws": {"region": "us-west-1"}}, "templates": [{"template_id": "a", "max_number": 2, "attributes": {"vm_type": "t3.micro", "image_id": "ami-00000000000000001"}}]}`)})
 	if c.AWS.Region != "us-west-1" || len(c.Templates) != 1 || c.Templates[0].VMType != "t3.micro" {
 		t.Errorf("seeds layout in JSON: %+v", *c)
 	}

@@ -37,7 +37,11 @@
 // recorded in Config.Ignored rather than refused.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/ohfp/ohfp/internal/fault"
+)
 
 // Config is everything one invocation of ohfp needs to know about its
 // provider instance.
@@ -55,6 +59,9 @@ type Config struct {
 	Logging   Logging
 	Timeout   time.Duration // HF_TIMEOUT: budget of one operation; 0 = none
 	Templates []Template
+	// Rejected are the templates left out of Templates for breaking a
+	// rule: each fails alone, and the others are served.
+	Rejected []Rejection
 
 	Monitoring Monitoring
 	// Ignored lists what the files give but ohfp does not use, as
@@ -160,6 +167,13 @@ type Template struct {
 	PoolsCount                 int            `json:"poolsCount,omitempty"`
 }
 
+// Rejection is a template left out, and why: a CONFIGURATION_ERROR naming
+// the file, the field and the rule.
+type Rejection struct {
+	ID  string // "" when the template has no valid id
+	Err *fault.Error
+}
+
 // Tag is one key=value pair of instanceTags, kept in the order given.
 type Tag struct {
 	Key   string `json:"key"`
@@ -181,6 +195,16 @@ func (c *Config) Template(id string) (Template, bool) {
 		}
 	}
 	return Template{}, false
+}
+
+// Rejection reports why the template id was left out, if it was.
+func (c *Config) Rejection(id string) (*fault.Error, bool) {
+	for _, r := range c.Rejected {
+		if r.ID == id && id != "" {
+			return r.Err, true
+		}
+	}
+	return nil, false
 }
 
 // TemplateIDs lists the ids of all templates, in file order.

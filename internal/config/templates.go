@@ -3,8 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ohfp/ohfp/internal/fault"
 )
 
 // Provider APIs and fleet types a template may choose.
@@ -140,7 +144,9 @@ var templateFieldIndex = func() map[string]int {
 	return idx
 }()
 
-// readTemplates reads a list of templates and checks that ids are unique.
+// readTemplates reads a list of templates. A template that breaks a rule
+// fails alone: it is recorded in Rejected and left out, and the others
+// are served. Only a file with no valid template fails as a whole.
 func (c *Config) readTemplates(s source, f field) error {
 	if absent(f) {
 		return nil
@@ -149,29 +155,81 @@ func (c *Config) readTemplates(s source, f field) error {
 	if !ok {
 		return s.invalid(f, errors.New("must be a list of templates"))
 	}
-	c.Templates = make([]Template, len(es))
+	c.Templates = make([]Template, 0, len(es))
 	first := make(map[string]int, len(es))
+	scripts := map[string]string{}
 	var ms []field
 	for i, e := range es {
 		name := "templates[" + strconv.Itoa(i) + "]"
+		var t Template
+		var err *fault.Error
 		if ms, ok = appendMembers(ms[:0], e, name); !ok {
-			return s.invalid(field{path: name, raw: e}, errObject)
+			err = s.invalid(field{path: name, raw: e}, errObject)
 		}
-		if err := s.template(&c.Templates[i], name, ms); err != nil {
-			return err
+		if err == nil {
+			err = s.template(&t, name, ms)
 		}
-		id := c.Templates[i].ID
-		if j, dup := first[id]; dup {
-			return s.errorf(name+".templateId", "%q is already the id of templates[%d]", id, j)
+		if err == nil {
+			err = c.userData(s, &t, name, scripts)
 		}
-		first[id] = i
+		if j, dup := first[t.ID]; err == nil && dup {
+			err = s.errorf(name+".templateId", "%q is already the id of templates[%d]", t.ID, j)
+		}
+		if err != nil {
+			c.Rejected = append(c.Rejected, Rejection{ID: t.ID, Err: err.With("template", t.ID)})
+			continue
+		}
+		first[t.ID] = i
+		c.Templates = append(c.Templates, t)
+	}
+	if len(c.Templates) > 0 || len(c.Rejected) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(c.Rejected))
+	for i, r := range c.Rejected {
+		msgs[i] = r.Err.Message
+	}
+	all := *c.Rejected[0].Err
+	all.Message = strings.Join(msgs, "; ")
+	return &all
+}
+
+// userData anchors the template's userDataScript in the conf folder and
+// checks, as EC2 would at launch, that the user data it makes is readable
+// and within EC2's limit. The script must be inside the conf folder, so
+// that a template cannot send another file to its hosts. scripts keeps
+// the files already read.
+func (c *Config) userData(s source, t *Template, name string, scripts map[string]string) *fault.Error {
+	script := ""
+	if t.UserDataScript != "" {
+		t.UserDataScript = under(c.ConfDir, t.UserDataScript, "")
+		field := name + ".userDataScript"
+		if rel, err := filepath.Rel(c.ConfDir, t.UserDataScript); err != nil || !filepath.IsLocal(rel) {
+			return s.errorf(field, "%s is outside the conf folder %s", t.UserDataScript, c.ConfDir)
+		}
+		var ok bool
+		if script, ok = scripts[t.UserDataScript]; !ok {
+			raw, err := os.ReadFile(t.UserDataScript)
+			if err != nil {
+				return s.errorf(field, "cannot read it: %v", err)
+			}
+			script = string(raw)
+			scripts[t.UserDataScript] = script
+		}
+	}
+	text, err := userDataOf(t.UserData, script)
+	switch {
+	case err != nil:
+		return s.errorf(name+".userData", "%v", err)
+	case len(text) > MaxUserData:
+		return s.errorf(name+".userDataScript", "makes %d bytes of user data; EC2 takes at most %d (16 KB)", len(text), MaxUserData)
 	}
 	return nil
 }
 
 // template reads the members of one template, then checks what needs
 // several fields and fills in defaults.
-func (s source) template(t *Template, name string, ms []field) error {
+func (s source) template(t *Template, name string, ms []field) *fault.Error {
 	var seen uint64
 	for _, m := range ms {
 		if err := s.templateMember(t, &seen, m); err != nil {
@@ -186,7 +244,7 @@ func (s source) template(t *Template, name string, ms []field) error {
 
 // templateMember reads one field; seen has a bit per field already given,
 // so that one given twice (as templateId and template_id) is refused.
-func (s source) templateMember(t *Template, seen *uint64, m field) error {
+func (s source) templateMember(t *Template, seen *uint64, m field) *fault.Error {
 	if absent(m) {
 		return nil
 	}
@@ -210,7 +268,7 @@ func (s source) templateMember(t *Template, seen *uint64, m field) error {
 
 // attributes reads HostFactory's [kind, value] pairs. In the seeds' layout
 // a value that is not such a pair is a template field (vm_type, image_id).
-func (s source) attributes(t *Template, seen *uint64, f field) error {
+func (s source) attributes(t *Template, seen *uint64, f field) *fault.Error {
 	ms, ok := members(f.raw, f.name())
 	if !ok {
 		return s.invalid(f, errObject)
@@ -327,7 +385,7 @@ func (t *Template) complete() (string, error) {
 	if t.IOPS > 0 && t.VolumeType != "" && t.VolumeType != "io1" && t.VolumeType != "io2" && t.VolumeType != "gp3" {
 		return "iops", fmt.Errorf("applies only to volumeType io1, io2 or gp3, not %s", t.VolumeType)
 	}
-	return "", nil
+	return t.awsRule()
 }
 
 // templateID accepts 1-64 of [A-Za-z0-9_-], the ids HostFactory handles.
@@ -347,25 +405,14 @@ func templateID(t *Template, f field) error {
 
 func imageID(t *Template, f field) error {
 	s, err := f.text()
-	if err != nil || !(len(s) > 4 && strings.HasPrefix(s, "ami-") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "resolve:ssm:/")) {
-		return errors.New("must be an AMI id (ami-...), an SSM parameter path (/...) or resolve:ssm:/...")
+	if err != nil || !(isResourceID(s, "ami") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "resolve:ssm:/")) {
+		return errors.New("must be an AMI id (ami- and 8 or 17 lowercase letters and digits), an SSM parameter path (/...) or resolve:ssm:/...")
 	}
 	t.ImageID = s
 	return nil
 }
 
-var errInstanceType = errors.New("must be an instance type such as t3.micro")
-
-// isInstanceType accepts names shaped like EC2's (t3.micro, u-6tb1.metal).
-func isInstanceType(s string) bool {
-	family, size, dot := strings.Cut(s, ".")
-	ok := dot && family != "" && size != "" && !strings.Contains(size, ".")
-	for i := 0; ok && i < len(s); i++ {
-		c := s[i]
-		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.'
-	}
-	return ok
-}
+var errInstanceType = errors.New("must be an EC2 instance type, such as t3.micro (this release knows the AWS SDK's list)")
 
 // weights reads {instanceType: n}, each n at least least.
 func weights(p func(*Template) *map[string]int, least int) reader[Template] {

@@ -1,7 +1,11 @@
 package config
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,25 +25,25 @@ func base(extra string) string {
 	if extra != "" {
 		extra = ", " + extra
 	}
-	return `{"templateId": "t", "maxNumber": 4, "imageId": "ami-0123", "vmType": "t3.micro"` + extra + `}`
+	return `{"templateId": "t", "maxNumber": 4, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro"` + extra + `}`
 }
 
 func TestTemplateErrors(t *testing.T) {
 	tests := []struct {
 		template, field, msg string
 	}{
-		{`{"maxNumber": 1, "imageId": "ami-1", "vmType": "t3.micro"}`, "templateId", "is required"},
+		{`{"maxNumber": 1, "imageId": "ami-00000000000000001", "vmType": "t3.micro"}`, "templateId", "is required"},
 		{`{"templateId": "has space", "maxNumber": 1}`, "templateId", `must be 1-64 characters of A-Z, a-z, 0-9, _ and -, got "has space"`},
 		{`{"templateId": "` + strings.Repeat("x", 65) + `"}`, "templateId", `must be 1-64 characters of A-Z, a-z, 0-9, _ and -, got "` + strings.Repeat("x", 59) + `...`},
 		{base(`"templateId": 12`), "templateId", "is given twice"},
 		{base(`"maxNumber": "ten"`), "maxNumber", `is given twice`},
-		{`{"templateId": "t", "maxNumber": "ten", "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got "ten"`},
-		{`{"templateId": "t", "maxNumber": 0, "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got 0`},
-		{`{"templateId": "t", "maxNumber": -2, "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got -2`},
-		{`{"templateId": "t", "maxNumber": 2.5, "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got 2.5`},
-		{`{"templateId": "t", "imageId": "ami-1", "vmType": "t3.micro"}`, "maxNumber", "is required (-1 for unlimited)"},
+		{`{"templateId": "t", "maxNumber": "ten", "imageId": "ami-00000000000000001", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got "ten"`},
+		{`{"templateId": "t", "maxNumber": 0, "imageId": "ami-00000000000000001", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got 0`},
+		{`{"templateId": "t", "maxNumber": -2, "imageId": "ami-00000000000000001", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got -2`},
+		{`{"templateId": "t", "maxNumber": 2.5, "imageId": "ami-00000000000000001", "vmType": "t3.micro"}`, "maxNumber", `must be -1 or a positive integer, got 2.5`},
+		{`{"templateId": "t", "imageId": "ami-00000000000000001", "vmType": "t3.micro"}`, "maxNumber", "is required (-1 for unlimited)"},
 		{`{"templateId": "t", "maxNumber": 1, "vmType": "t3.micro"}`, "imageId", "is required unless launchTemplateId is given"},
-		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-1"}`, "vmType", "vmType or vmTypes is required unless launchTemplateId is given"},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-00000000000000001"}`, "vmType", "vmType or vmTypes is required unless launchTemplateId is given"},
 		{base(`"attributes": []`), "attributes", "must be an object, got []"},
 		{base(`"attributes": {"ncpus": 4}`), "attributes.ncpus", "must be a pair [kind, value], got 4"},
 		{base(`"attributes": {"ncpus": ["Numeric"]}`), "attributes.ncpus", `must be a pair [kind, value], got ["Numeric"]`},
@@ -48,10 +52,18 @@ func TestTemplateErrors(t *testing.T) {
 		{base(`"attributes": {"gpu": ["Boolean", "2"]}`), "attributes.gpu", `a Boolean value must be 0, 1, true or false, got ["Boolean", "2"]`},
 		{base(`"attributes": {"type": ["String", {}]}`), "attributes.type", `a String value must be a string, got ["String", {}]`},
 		{base(`"priceType": "cheap"`), "priceType", `must be one of ondemand, spot, heterogeneous, got "cheap"`},
-		{`{"templateId": "t", "maxNumber": 1, "imageId": "i-123", "vmType": "t3.micro"}`, "imageId", `must be an AMI id (ami-...), an SSM parameter path (/...) or resolve:ssm:/..., got "i-123"`},
-		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-1", "vmType": "t3 micro"}`, "vmType", `must be an instance type such as t3.micro, got "t3 micro"`},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "i-123", "vmType": "t3.micro"}`, "imageId", `must be an AMI id (ami- and 8 or 17 lowercase letters and digits), an SSM parameter path (/...) or resolve:ssm:/..., got "i-123"`},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-0123", "vmType": "t3.micro"}`, "imageId", `must be an AMI id (ami- and 8 or 17 lowercase letters and digits), an SSM parameter path (/...) or resolve:ssm:/..., got "ami-0123"`},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-0123456789ABCDEF0", "vmType": "t3.micro"}`, "imageId", `must be an AMI id (ami- and 8 or 17 lowercase letters and digits), an SSM parameter path (/...) or resolve:ssm:/..., got "ami-0123456789ABCDEF0"`},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-00000000000000001", "vmType": "t3 micro"}`, "vmType", `must be an EC2 instance type, such as t3.micro (this release knows the AWS SDK's list), got "t3 micro"`},
+		{`{"templateId": "t", "maxNumber": 1, "imageId": "ami-00000000000000001", "vmType": "c5.2xlargee"}`, "vmType", `must be an EC2 instance type, such as t3.micro (this release knows the AWS SDK's list), got "c5.2xlargee"`},
 		{base(`"vmTypes": {"m5.large": 0}`), "vmTypes", `must map instance types to integers of at least 1, got {"m5.large": 0}`},
-		{base(`"vmTypes": {"m5": 1}`), "vmTypes", `"m5": must be an instance type such as t3.micro, got {"m5": 1}`},
+		{base(`"vmTypes": {"m5": 1}`), "vmTypes", `"m5": must be an EC2 instance type, such as t3.micro (this release knows the AWS SDK's list), got {"m5": 1}`},
+		{base(`"vmTypesPriority": {"m5.larg": 1}`), "vmTypesPriority", `"m5.larg": must be an EC2 instance type, such as t3.micro (this release knows the AWS SDK's list), got {"m5.larg": 1}`},
+		{base(`"providerApi": "ASG"`), "subnetId", `is required with providerApi ASG: Auto Scaling needs at least one subnet or Availability Zone`},
+		{base(`"providerApi": "ASG", "subnetId": "subnet-0a1b2c3d4e5f60001", "poolsCount": 21`), "poolsCount", `must be at most 20 with providerApi ASG (Auto Scaling's SpotInstancePools is 1-20), got 21`},
+		{base(`"instanceTags": {` + manyTags(41) + `}`), "instanceTags", `at most 40 tags: EC2 takes 50 tags per resource, and ohfp adds its own; got 41`},
+		{base(`"providerApi": "EC2Fleet", "fleetType": "maintain", "vmTypes": {` + manyTypes(31) + `}, "subnetId": "` + manySubnets(10) + `"`), "vmTypes", `320 instance types x subnets: a maintain fleet takes at most 300 pools`},
 		{base(`"vmTypes": {}`), "vmTypes", `must be an object mapping instance types to integers, got {}`},
 		{base(`"vmTypesPriority": {"m5.large": -1}`), "vmTypesPriority", `must map instance types to integers of at least 0, got {"m5.large": -1}`},
 		{base(`"subnetId": "subnet-1,vpc-2"`), "subnetId", `"vpc-2" is not an id of the form subnet-..., got "subnet-1,vpc-2"`},
@@ -94,19 +106,72 @@ func TestTemplateErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+" "+tt.msg, func(t *testing.T) {
-			_, err := loadTemplates(t, `{"templateId": "first", "maxNumber": -1, "imageId": "ami-1", "vmType": "t3.micro"}`, tt.template)
 			name := "templates[1]"
 			if tt.field != "" {
 				name += "." + tt.field
 			}
-			configError(t, err, "awsprov_templates.json: "+name+": "+tt.msg, "awsprov_templates.json", name)
+			msg := "awsprov_templates.json: " + name + ": " + tt.msg
+			// The bad template fails alone: the good one is served.
+			c, err := loadTemplates(t, `{"templateId": "first", "maxNumber": -1, "imageId": "ami-00000000000000001", "vmType": "t3.micro"}`, tt.template)
+			if err != nil {
+				t.Fatalf("Load: %v; want the bad template left out", err)
+			}
+			if got := c.TemplateIDs(); !slices.Equal(got, []string{"first"}) || len(c.Rejected) != 1 {
+				t.Fatalf("templates %v, %d rejected; want first served and the other rejected", got, len(c.Rejected))
+			}
+			configError(t, c.Rejected[0].Err, msg, "awsprov_templates.json", name)
+			// Alone in its file, it fails the file.
+			_, err = loadTemplates(t, tt.template)
+			configError(t, err, strings.Replace(msg, "templates[1]", "templates[0]", 1), "awsprov_templates.json", strings.Replace(name, "templates[1]", "templates[0]", 1))
 		})
 	}
 }
 
+// manyTags are n "kN": "v" members.
+func manyTags(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf(`"k%d": "v"`, i)
+	}
+	return strings.Join(out, ", ")
+}
+
+// manyTypes are n real instance types, weight 1.
+func manyTypes(n int) string {
+	var out []string
+	for _, fam := range []string{"m5", "m5a", "m5d", "r5", "r5a", "r5d"} {
+		for _, size := range []string{"large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge"} {
+			if len(out) < n {
+				out = append(out, fmt.Sprintf(`"%s.%s": 1`, fam, size))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// manySubnets are n subnet ids, comma-separated.
+func manySubnets(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("subnet-%017x", i+1)
+	}
+	return strings.Join(out, ",")
+}
+
 func TestTemplateListErrors(t *testing.T) {
-	_, err := loadTemplates(t, base(""), base(""))
-	configError(t, err, `awsprov_templates.json: templates[1].templateId: "t" is already the id of templates[0]`, "awsprov_templates.json", "templates[1].templateId")
+	c, err := loadTemplates(t, base(""), base(""))
+	if err != nil || len(c.Templates) != 1 || len(c.Rejected) != 1 {
+		t.Fatalf("Load: %v; want the first served, the second rejected", err)
+	}
+	configError(t, c.Rejected[0].Err, `awsprov_templates.json: templates[1].templateId: "t" is already the id of templates[0]`, "awsprov_templates.json", "templates[1].templateId")
+	if e, ok := c.Rejection("t"); !ok || e != c.Rejected[0].Err {
+		t.Errorf("Rejection(t) = %v, %v", e, ok)
+	}
+
+	_, err = loadTemplates(t, `{"templateId": "t", "maxNumber": 0}`, `{"templateId": "u", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "t3.mcro"}`)
+	configError(t, err, `awsprov_templates.json: templates[0].maxNumber: must be -1 or a positive integer, got 0; `+
+		`awsprov_templates.json: templates[1].vmType: must be an EC2 instance type, such as t3.micro (this release knows the AWS SDK's list), got "t3.mcro"`,
+		"awsprov_templates.json", "templates[0].maxNumber")
 
 	_, _, err = loadDir(t, map[string]string{"awsprov_config.json": minimalConfig, "awsprov_templates.json": `{"templates": {"t": {}}}`}, nil)
 	configError(t, err, `awsprov_templates.json: templates: must be a list of templates, got {"t": {}}`, "awsprov_templates.json", "templates")
@@ -137,7 +202,7 @@ func TestTemplateDefaults(t *testing.T) {
 		{base(`"priceType": "heterogeneous"`), PriceHeterogeneous, APIEC2Fleet, FleetInstant, ""},
 		{base(`"providerApi": "ec2fleet", "fleetType": "Maintain"`), PriceOnDemand, APIEC2Fleet, FleetMaintain, ""},
 		{base(`"providerApi": "spot_fleet", "fleetRole": "arn:aws:iam::1:role/f"`), PriceOnDemand, APISpotFleet, FleetRequest, ""},
-		{base(`"providerApi": "asg", "priceType": "heterogeneous"`), PriceHeterogeneous, APIASG, "", ""},
+		{base(`"providerApi": "asg", "priceType": "heterogeneous", "subnetId": "subnet-0a1b2c3d4e5f60001"`), PriceHeterogeneous, APIASG, "", ""},
 		{`{"templateId": "lt", "maxNumber": 1, "launchTemplateId": "lt-0abc", "launchTemplateVersion": "$latest"}`, PriceOnDemand, APIRunInstances, "", "$Latest"},
 		{`{"templateId": "lt", "maxNumber": 1, "launchTemplateId": "lt-0abc", "launchTemplateVersion": 3}`, PriceOnDemand, APIRunInstances, "", "3"},
 	}
@@ -158,7 +223,7 @@ func TestTemplateDefaults(t *testing.T) {
 // every spelling must land on the same model.
 func TestTemplateSpellings(t *testing.T) {
 	want := Template{
-		ID: "t", MaxNumber: 4, ImageID: "ami-0123", VMType: "t3.micro", PriceType: PriceOnDemand, ProviderAPI: APIRunInstances,
+		ID: "t", MaxNumber: 4, ImageID: "ami-0123456789abcdef0", VMType: "t3.micro", PriceType: PriceOnDemand, ProviderAPI: APIRunInstances,
 		SubnetIDs: []string{"subnet-a", "subnet-b"}, SecurityGroupIDs: []string{"sg-a", "sg-b"},
 		InstanceTags: []Tag{{"Name", "hf node"}, {"Empty", ""}}, RootDeviceVolumeSize: 50, EBSOptimized: true,
 		Attributes: map[string]Attribute{"ncpus": {"Numeric", "2"}, "gpu": {"Boolean", "0"}, "zone": {"String", "a"}},
@@ -200,5 +265,45 @@ func TestSnakeCaseNames(t *testing.T) {
 		if i, ok := templateFieldIndex[name]; !ok || templateFields[i].key != want {
 			t.Errorf("%s does not name %s", name, want)
 		}
+	}
+}
+
+func TestTemplateUserDataAtLoad(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "elsewhere.sh")
+	if err := os.WriteFile(outside, []byte("#!/bin/sh\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := "#!/bin/sh\n" + strings.Repeat("#", MaxUserData)
+	tests := []struct {
+		name, extra, field, msg string
+	}{
+		{"missing script", `"userDataScript": "nosuch.sh"`, "userDataScript", "cannot read it: open "},
+		{"script outside the conf folder", `"userDataScript": "` + outside + `"`, "userDataScript", outside + " is outside the conf folder "},
+		{"script up and out", `"userDataScript": "../x.sh"`, "userDataScript", " is outside the conf folder "},
+		{"too big", `"userDataScript": "big.sh"`, "userDataScript", fmt.Sprintf("makes %d bytes of user data; EC2 takes at most 16384 (16 KB)", len(big))},
+		{"bad pairs", `"userData": "1A=x"`, "userData", `"1A=x" is not a name=value pair with a shell variable name`},
+		{"pairs into a non-script", `"userData": "A=1", "userDataScript": "cloud.yml"`, "userData", "userData pairs need a shell userDataScript (starting with #!)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := loadDir(t, map[string]string{
+				"awsprov_config.json": minimalConfig,
+				"awsprov_templates.json": `{"templates": [{"templateId": "ok", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro", "userDataScript": "ok.sh"},` +
+					`{"templateId": "bad", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro", ` + tc.extra + `}]}`,
+				"ok.sh":     "#!/bin/sh\n",
+				"big.sh":    big,
+				"cloud.yml": "#cloud-config\n",
+			}, nil)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if len(c.Templates) != 1 || c.Templates[0].ID != "ok" || len(c.Rejected) != 1 {
+				t.Fatalf("served %v, rejected %d: want ok served, bad rejected", c.TemplateIDs(), len(c.Rejected))
+			}
+			e, _ := c.Rejection("bad")
+			if e == nil || e.Details["field"] != "templates[1]."+tc.field || !strings.Contains(e.Message, tc.msg) {
+				t.Errorf("rejection %v (%v), want field %s and %q", e, e.Details, tc.field, tc.msg)
+			}
+		})
 	}
 }

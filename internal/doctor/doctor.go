@@ -6,6 +6,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -84,6 +85,10 @@ func Run(ctx context.Context, env func(string) string) Report {
 	}
 	r.add(Check{Name: "config and templates load", Status: Pass,
 		Detail: fmt.Sprintf("%s, %s: %d templates", cfg.ConfigFile, orNone(cfg.TemplatesFile), len(cfg.Templates))})
+	for _, rj := range cfg.Rejected {
+		r.add(Check{Name: "template " + cmp.Or(rj.ID, "without an id") + " follows AWS's rules", Status: Fail, Detail: rj.Err.Message,
+			Hint: "fix the named field; until then this template is left out and the others are served"})
+	}
 	if len(cfg.Ignored) > 0 {
 		r.add(Check{Name: "settings ohfp does not use", Status: Warn, Detail: strings.Join(cfg.Ignored, "; "),
 			Hint: "remove them or check their spelling"})

@@ -95,7 +95,7 @@ func TestPassesWithFleetsAndGroups(t *testing.T) {
 	sb, env, _ := instance(t,
 		template("fleet", map[string]any{"providerApi": "EC2Fleet", "fleetType": "instant", "vmType": nil, "vmTypes": map[string]int{"t3.micro": 1, "t3.small": 2}}),
 		template("spotfleet", map[string]any{"providerApi": "SpotFleet", "priceType": "spot", "fleetRole": "arn:aws:iam::123456789012:role/spot-fleet"}),
-		map[string]any{"templateId": "asg", "maxNumber": 5, "providerApi": "ASG", "launchTemplateId": "lt-0doctor000000001"},
+		map[string]any{"templateId": "asg", "maxNumber": 5, "providerApi": "ASG", "launchTemplateId": "lt-0doctor000000001", "subnetId": sandbox.DefaultSubnetIDs[0]},
 	)
 	if err := sb.RegisterLaunchTemplate(sandbox.LaunchTemplate{ID: "lt-0doctor000000001", Name: "doctor", ImageID: sandbox.DefaultImageID, InstanceType: "t3.micro"}); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestPassesWithFleetsAndGroups(t *testing.T) {
 }
 
 func TestMissingLaunchTemplateFails(t *testing.T) {
-	_, env, _ := instance(t, map[string]any{"templateId": "asg", "maxNumber": 5, "providerApi": "ASG", "launchTemplateId": "lt-0missing00000001"})
+	_, env, _ := instance(t, map[string]any{"templateId": "asg", "maxNumber": 5, "providerApi": "ASG", "launchTemplateId": "lt-0missing00000001", "subnetId": sandbox.DefaultSubnetIDs[0]})
 	r := doctor.Run(context.Background(), env)
 	if c := find(t, r, "launch template lt-0missing00000001 exists"); r.OK || c.Status != doctor.Fail || !strings.Contains(c.Hint, "launchTemplateId of template asg") {
 		t.Fatalf("missing launch template: %+v\n%s", c, text(r))
@@ -177,5 +177,20 @@ func TestUnwritableLogFolderFails(t *testing.T) {
 	r := doctor.Run(context.Background(), env)
 	if c := find(t, r, "log folder is writable"); c.Status != doctor.Fail || r.OK {
 		t.Fatalf("log folder check: %+v\n%s", c, text(r))
+	}
+}
+
+func TestTemplateBreakingARuleFailsAlone(t *testing.T) {
+	_, env, _ := instance(t, template("good", nil), template("typo", map[string]any{"vmType": "c5.2xlargee"}))
+	r := doctor.Run(context.Background(), env)
+	if r.OK {
+		t.Fatalf("doctor passed with a bad template:\n%s", text(r))
+	}
+	c := find(t, r, "template typo follows AWS's rules")
+	if c.Status != doctor.Fail || !strings.Contains(c.Detail, `templates[1].vmType`) || !strings.Contains(c.Detail, `"c5.2xlargee"`) {
+		t.Errorf("check %+v", c)
+	}
+	if c := find(t, r, "template good may launch"); c.Status != doctor.Pass {
+		t.Errorf("the good template: %+v", c)
 	}
 }

@@ -184,8 +184,8 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 // other templates name theirs (issue 9, item 17).
 func TestTemplateWithoutSubnet(t *testing.T) {
 	c := load(t, map[string]any{"AWS_REGION": "us-east-1"},
-		map[string]any{"templateId": "named", "maxNumber": 5, "imageId": "ami-1", "vmType": "t3.micro", "subnetId": "subnet-1", "securityGroupIds": []string{"sg-1"}},
-		map[string]any{"templateId": "default-vpc", "maxNumber": 5, "imageId": "ami-1", "vmType": "t3.micro"})
+		map[string]any{"templateId": "named", "maxNumber": 5, "imageId": "ami-00000000000000001", "vmType": "t3.micro", "subnetId": "subnet-1", "securityGroupIds": []string{"sg-1"}},
+		map[string]any{"templateId": "default-vpc", "maxNumber": 5, "imageId": "ami-00000000000000001", "vmType": "t3.micro"})
 	launch := policyJSON(t, c)["Launch"].Resource
 	for _, arn := range []string{"arn:aws:ec2:us-east-1:*:subnet/*", "arn:aws:ec2:us-east-1:*:security-group/*"} {
 		if !slices.Contains(launch, arn) {
@@ -196,7 +196,7 @@ func TestTemplateWithoutSubnet(t *testing.T) {
 
 func TestDeterministic(t *testing.T) {
 	c := load(t, map[string]any{"AWS_REGION": "us-east-1"},
-		map[string]any{"templateId": "a", "maxNumber": 5, "imageId": "ami-1", "vmType": "t3.micro", "subnetId": "subnet-3,subnet-1,subnet-2",
+		map[string]any{"templateId": "a", "maxNumber": 5, "imageId": "ami-00000000000000001", "vmType": "t3.micro", "subnetId": "subnet-3,subnet-1,subnet-2",
 			"securityGroupIds": []string{"sg-2", "sg-1"}})
 	first, _ := iampolicy.For(c).JSON()
 	for range 20 {

@@ -210,6 +210,15 @@ func TestHumanCommands(t *testing.T) {
 	if _, stderr, exit := run(t, e.hf.Env, "templates", "validate", broken); exit == 0 || !strings.Contains(stderr, "vmType") {
 		t.Errorf("validate of a broken file: exit %d %s", exit, stderr)
 	}
+	mixed := filepath.Join(t.TempDir(), "awsinstprov_templates.json")
+	if err := os.WriteFile(mixed, []byte(`{"templates": [{"templateId": "ok", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro"},`+
+		`{"templateId": "typo", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "c5.2xlargee"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, exit := run(t, e.hf.Env, "templates", "validate", mixed); exit != 1 || !strings.Contains(out, "1 templates valid: ok") ||
+		!strings.Contains(out, `left out: awsinstprov_templates.json: templates[1].vmType: must be an EC2 instance type`) {
+		t.Errorf("validate of a file with a bad template: exit %d\n%s%s", exit, out, stderr)
+	}
 
 	out, _, _ = run(t, e.hf.Env, "--help")
 	if !strings.Contains(out, "completion") {

@@ -162,3 +162,40 @@ func TestMaxNumberCountsMachinesOut(t *testing.T) {
 		t.Fatalf("%d instances", got)
 	}
 }
+
+func TestTemplateBreakingARuleFailsAlone(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, []map[string]any{
+		template("T", 5, nil),
+		template("typo", 5, map[string]any{"vmType": "c5.2xlargee"}),
+		template("outside", 5, map[string]any{"userDataScript": "/etc/hostname"}),
+		template("group", 5, map[string]any{"providerApi": "ASG", "subnetId": nil}),
+	}, nil)
+
+	ts, err := e.hf.Templates(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts.Templates) != 1 || ts.Templates[0].TemplateID != "T" {
+		t.Fatalf("getAvailableTemplates served %+v, want T alone", ts.Templates)
+	}
+	log, err := os.ReadFile(filepath.Join(e.root, "log", "ohfp.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"templates[1].vmType", "templates[2].userDataScript", "templates[3].subnetId"} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("the log does not name %s:\n%s", want, log)
+		}
+	}
+
+	out := e.failure("requestMachines", map[string]any{"template": map[string]any{"templateId": "typo", "machineCount": 1}}, 1)
+	if out.Error.Code != "CONFIGURATION_ERROR" || !strings.Contains(out.Message, `templates[1].vmType: must be an EC2 instance type`) {
+		t.Fatalf("request of a template left out: %+v", out)
+	}
+	if rs, err := e.store().ListRequests(e.ctx(), store.RequestQuery{}); err != nil || len(rs) != 0 {
+		t.Fatalf("a request of a template left out was stored (%d, %v)", len(rs), err)
+	}
+	if id := e.request("T", 1); e.wait(id).Status != "complete" {
+		t.Errorf("the good template does not serve")
+	}
+}

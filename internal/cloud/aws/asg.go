@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
 )
 
 const (
@@ -86,8 +87,9 @@ func createGroupInput(spec cloud.LaunchSpec, name string, ls *launchSpec, shape 
 	}
 	strategy, pools := kebab(t.AllocationStrategy), t.PoolsCount
 	if strategy == "diversified" {
-		// Auto Scaling has no diversified: it spreads over pools with lowest-price.
-		strategy, pools = "lowest-price", cmp.Or(pools, len(itypes))
+		// Auto Scaling has no diversified: it spreads over pools with
+		// lowest-price, over at most 20 of them.
+		strategy, pools = "lowest-price", min(cmp.Or(pools, len(itypes)), config.MaxGroupSpotPools)
 	}
 	dist := &astypes.InstancesDistribution{
 		OnDemandBaseCapacity:                awssdk.Int32(int32(shape.onDemand)),

@@ -33,7 +33,7 @@ const (
 //ohfp:iam EC2Fleet
 func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
 	t := spec.Template
-	instant := t.FleetType == "" || t.FleetType == config.FleetInstant
+	instant := t.Fleet() == config.FleetInstant
 	ls, err := p.buildLaunchSpec(ctx, spec)
 	if err != nil {
 		return cloud.Placement{}, err
@@ -44,7 +44,7 @@ func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.P
 		// those tags.
 		return cloud.Placement{}, fault.New(fault.Configuration,
 			"template %s: launchTemplateId cannot carry ohfp's instance tags with EC2Fleet %s: use fleetType instant, providerApi ASG, or imageId instead",
-			t.ID, t.FleetType)
+			t.ID, t.Fleet())
 	}
 	shape := p.shape(ctx, spec.Count, t, ls)
 	lt, ephemeral, err := p.launchTemplate(ctx, spec, ls)
@@ -57,7 +57,7 @@ func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.P
 		return cloud.Placement{}, awsError("ec2:CreateFleet", err)
 	}
 	ref := placementRef{kind: refEC2Fleet, id: awssdk.ToString(out.FleetId), launchTemplate: ephemeral}
-	p.log.Info("fleet created", "request_id", spec.RequestID, "fleet_id", ref.id, "type", t.FleetType,
+	p.log.Info("fleet created", "request_id", spec.RequestID, "fleet_id", ref.id, "type", t.Fleet(),
 		"on_demand", shape.onDemand, "spot", shape.spot)
 	if !instant {
 		return cloud.Placement{Ref: ref.String(), Ongoing: true}, nil
@@ -153,7 +153,10 @@ func (ls *launchSpec) createFleetInput(spec cloud.LaunchSpec, shape fleetShape, 
 		// when the launch template is the user's.
 		in.TagSpecifications = ls.tagSpecifications(types.ResourceTypeFleet, types.ResourceTypeInstance)
 	} else {
-		in.Type = types.FleetType(t.FleetType)
+		in.Type = types.FleetType(t.Fleet())
+	}
+	if t.Fleet() == config.FleetMaintain {
+		// EC2 takes a policy for maintain fleets only.
 		in.ExcessCapacityTerminationPolicy = types.FleetExcessCapacityTerminationPolicyNoTermination
 	}
 	if shape.spot > 0 {

@@ -2,13 +2,13 @@ package aws
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 )
 
@@ -28,14 +28,13 @@ type ssmImage struct {
 }
 
 // resolveImage turns the template's imageId into an AMI id: an SSM
-// parameter path ("/..." or "resolve:ssm:/...") is looked up, anything else
-// is taken as is.
+// parameter is looked up, anything else is taken as is.
 //
 //ohfp:iam ssm
-func (p *Provider) resolveImage(ctx context.Context, image string) (string, error) {
-	name, isSSM := strings.CutPrefix(image, "resolve:ssm:")
-	if !isSSM && !strings.HasPrefix(image, "/") {
-		return image, nil
+func (p *Provider) resolveImage(ctx context.Context, t config.Template) (string, error) {
+	name, isSSM := t.ImageParameter()
+	if !isSSM {
+		return t.ImageID, nil
 	}
 	key := "ssm:" + name
 	var cached ssmImage

@@ -3,6 +3,7 @@ package aws
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"slices"
 	"strings"
 
@@ -75,11 +76,15 @@ func (p *Provider) buildLaunchSpec(ctx context.Context, spec cloud.LaunchSpec) (
 		}
 	}
 	var err error
-	if ls.imageID, err = p.resolveImage(ctx, t.ImageID); err != nil {
+	if ls.imageID, err = p.resolveImage(ctx, t); err != nil {
 		return nil, err
 	}
-	if ls.userData, err = userData(t); err != nil {
+	text, err := t.UserDataText()
+	if err != nil {
 		return nil, err
+	}
+	if text != "" {
+		ls.userData = base64.StdEncoding.EncodeToString([]byte(text))
 	}
 	if ls.blockDevices, err = p.rootVolume(ctx, t, ls.imageID); err != nil {
 		return nil, err

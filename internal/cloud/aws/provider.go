@@ -157,14 +157,14 @@ type readOnlyBody struct{ io.ReadCloser }
 
 // Launch places spec on the API its template names.
 func (p *Provider) Launch(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
-	switch api := spec.Template.ProviderAPI; {
-	case api == "" || strings.EqualFold(api, config.APIRunInstances):
+	switch api := spec.Template.API(); api {
+	case config.APIRunInstances:
 		return p.runInstances(ctx, spec)
-	case strings.EqualFold(api, config.APIEC2Fleet):
+	case config.APIEC2Fleet:
 		return p.ec2Fleet(ctx, spec)
-	case strings.EqualFold(api, config.APISpotFleet):
+	case config.APISpotFleet:
 		return p.spotFleet(ctx, spec)
-	case strings.EqualFold(api, config.APIASG):
+	case config.APIASG:
 		return p.autoScalingGroup(ctx, spec)
 	default:
 		return cloud.Placement{}, fault.New(fault.Configuration,

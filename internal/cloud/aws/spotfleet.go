@@ -1,7 +1,6 @@
 package aws
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -43,7 +42,7 @@ func (p *Provider) spotFleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.
 	}
 	ref := placementRef{kind: refSpotFleet, id: awssdk.ToString(out.SpotFleetRequestId), launchTemplate: ephemeral}
 	p.log.Info("spot fleet requested", "request_id", spec.RequestID, "spot_fleet_request_id", ref.id,
-		"type", t.FleetType, "on_demand", shape.onDemand, "spot", shape.spot)
+		"type", t.Fleet(), "on_demand", shape.onDemand, "spot", shape.spot)
 	return cloud.Placement{Ref: ref.String(), Ongoing: true}, nil
 }
 
@@ -63,7 +62,7 @@ func spotFleetConfig(spec cloud.LaunchSpec, ls *launchSpec, shape fleetShape, lt
 	c := &types.SpotFleetRequestConfigData{
 		IamFleetRole:   awssdk.String(t.FleetRole),
 		TargetCapacity: awssdk.Int32(int32(shape.total())),
-		Type:           types.FleetType(cmp.Or(t.FleetType, config.FleetRequest)),
+		Type:           types.FleetType(t.Fleet()),
 		ClientToken:    optional(attemptToken(spec.ClientToken, 0)),
 		LaunchTemplateConfigs: []types.LaunchTemplateConfig{{
 			LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecification{
@@ -74,7 +73,6 @@ func spotFleetConfig(spec cloud.LaunchSpec, ls *launchSpec, shape fleetShape, lt
 		}},
 		AllocationStrategy:               types.AllocationStrategy(t.AllocationStrategy),
 		SpotPrice:                        optional(t.MaxSpotPrice),
-		ExcessCapacityTerminationPolicy:  types.ExcessCapacityTerminationPolicyNoTermination,
 		TerminateInstancesWithExpiration: awssdk.Bool(false),
 		TagSpecifications: []types.TagSpecification{
 			{ResourceType: types.ResourceTypeSpotFleetRequest, Tags: ls.tags},
@@ -83,6 +81,10 @@ func spotFleetConfig(spec cloud.LaunchSpec, ls *launchSpec, shape fleetShape, lt
 	if shape.onDemand > 0 {
 		c.OnDemandTargetCapacity = awssdk.Int32(int32(shape.onDemand))
 		c.OnDemandAllocationStrategy = types.OnDemandAllocationStrategy(onDemandStrategy(t))
+	}
+	if t.Fleet() == config.FleetMaintain {
+		// Spot Fleet takes a policy for maintain fleets only.
+		c.ExcessCapacityTerminationPolicy = types.ExcessCapacityTerminationPolicyNoTermination
 	}
 	c.InstancePoolsToUseCount = spotPools(t)
 	if t.SpotFleetRequestExpiry > 0 {

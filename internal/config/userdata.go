@@ -1,32 +1,41 @@
-package aws
+package config
 
 import (
-	"encoding/base64"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
 
-	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 )
 
 // exportPlaceholder is where IBM's user_data.sh wants the exports.
 const exportPlaceholder = "%EXPORT_USER_DATA%"
 
-// userData builds t's base64 user data: the userData pairs exported as
-// shell variables, placed in the userDataScript when there is one (at its
-// %EXPORT_USER_DATA% placeholder, else right after its #! line).
-func userData(t config.Template) (string, error) {
-	exports, err := exportLines(t.UserData)
+// UserDataText is the user data of the template's hosts: the userData
+// pairs exported as shell variables, placed in the userDataScript when
+// there is one (at its %EXPORT_USER_DATA% placeholder, else right after
+// its #! line). EC2 wants it base64-encoded.
+func (t Template) UserDataText() (string, error) {
+	var script []byte
+	if t.UserDataScript != "" {
+		var err error
+		if script, err = os.ReadFile(t.UserDataScript); err != nil {
+			return "", fault.Wrap(fault.Configuration, err, "template %s: userDataScript", t.ID)
+		}
+	}
+	text, err := userDataOf(t.UserData, string(script))
 	if err != nil {
 		return "", fault.Wrap(fault.Configuration, err, "template %s: userData", t.ID)
 	}
-	var script string
-	if t.UserDataScript != "" {
-		raw, err := os.ReadFile(t.UserDataScript)
-		if err != nil {
-			return "", fault.Wrap(fault.Configuration, err, "template %s: userDataScript", t.ID)
-		}
-		script = string(raw)
+	return text, nil
+}
+
+// userDataOf places the exports of pairs in script.
+func userDataOf(pairs, script string) (string, error) {
+	exports, err := exportLines(pairs)
+	if err != nil {
+		return "", err
 	}
 	switch {
 	case strings.Contains(script, exportPlaceholder):
@@ -38,13 +47,9 @@ func userData(t config.Template) (string, error) {
 		shebang, rest, _ := strings.Cut(script, "\n")
 		script = shebang + "\n" + exports + rest
 	default:
-		return "", fault.New(fault.Configuration,
-			"template %s: userData pairs need a shell userDataScript (starting with #!)", t.ID)
+		return "", errors.New("userData pairs need a shell userDataScript (starting with #!)")
 	}
-	if script == "" {
-		return "", nil
-	}
-	return base64.StdEncoding.EncodeToString([]byte(script)), nil
+	return script, nil
 }
 
 // exportLines turns "k=v;k2=v2" into "export k='v'\n..." lines.
@@ -58,7 +63,7 @@ func exportLines(pairs string) (string, error) {
 		k, v, ok := strings.Cut(pair, "=")
 		k = strings.TrimSpace(k)
 		if !ok || !isShellName(k) {
-			return "", fault.New(fault.Configuration, "%q is not a name=value pair with a shell variable name", pair)
+			return "", fmt.Errorf("%q is not a name=value pair with a shell variable name", pair)
 		}
 		b.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
 	}

@@ -1,27 +1,12 @@
-package aws
+package config
 
 import (
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 )
-
-func decodedUserData(t *testing.T, tmpl config.Template) string {
-	t.Helper()
-	enc, err := userData(tmpl)
-	if err != nil {
-		t.Fatalf("userData: %v", err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		t.Fatalf("user data is not base64: %v", err)
-	}
-	return string(raw)
-}
 
 func writeScript(t *testing.T, content string) string {
 	t.Helper()
@@ -52,11 +37,15 @@ func TestUserData(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tmpl := config.Template{ID: "t", UserData: tc.pairs}
+			tmpl := Template{ID: "t", UserData: tc.pairs}
 			if tc.script != "" {
 				tmpl.UserDataScript = writeScript(t, tc.script)
 			}
-			if got := decodedUserData(t, tmpl); got != tc.want {
+			got, err := tmpl.UserDataText()
+			if err != nil {
+				t.Fatalf("UserDataText: %v", err)
+			}
+			if got != tc.want {
 				t.Errorf("user data:\n%q\nwant\n%q", got, tc.want)
 			}
 		})
@@ -64,7 +53,7 @@ func TestUserData(t *testing.T) {
 }
 
 func TestUserDataRejects(t *testing.T) {
-	tests := map[string]config.Template{
+	tests := map[string]Template{
 		"bad name":              {ID: "t", UserData: "1A=x"},
 		"no value":              {ID: "t", UserData: "A"},
 		"missing script":        {ID: "t", UserDataScript: "/nonexistent/ohfp/user_data.sh"},
@@ -72,7 +61,7 @@ func TestUserDataRejects(t *testing.T) {
 	}
 	for name, tmpl := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := userData(tmpl)
+			_, err := tmpl.UserDataText()
 			if fault.CodeOf(err) != fault.Configuration {
 				t.Fatalf("err = %v, want a %s", err, fault.Configuration)
 			}
