@@ -1,3 +1,4 @@
 #!/bin/sh
-# HostFactory runs this as: getReturnRequests.sh -f <input.json>
-exec "${OHFP_BIN:-$(dirname -- "$0")/ohfp}" hf getReturnRequests "$@"
+# HostFactory and LSF run this as: getReturnRequests.sh -f <input.json>
+OHFP_SCRIPT_DIR=$(dirname -- "$0"); export OHFP_SCRIPT_DIR
+exec "${OHFP_BIN:-$OHFP_SCRIPT_DIR/ohfp}" hf getReturnRequests "$@"

@@ -158,7 +158,7 @@ func RunHF(ctx context.Context, op string, input []byte, env func(string) string
 			opened.Close()
 		}
 	}()
-	return hf.Run(ctx, log, op, input, func(ctx context.Context) (hf.Service, error) {
+	answer, exit := hf.Run(ctx, log, op, input, func(ctx context.Context) (hf.Service, error) {
 		if cfgErr != nil {
 			return nil, cfgErr
 		}
@@ -169,4 +169,10 @@ func RunHF(ctx context.Context, op string, input []byte, env func(string) string
 		opened = a
 		return a.Broker, nil
 	})
+	if exit != 0 && cfgErr == nil && cfg.LSF() {
+		// LSF documents 0 for success and 1 for failure; the error's code
+		// stays in the answer.
+		exit = 1
+	}
+	return answer, exit
 }

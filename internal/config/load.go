@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"io/fs"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 // Load reads the configuration of the provider instance that env (a lookup
@@ -53,11 +55,25 @@ func (c *Config) locate(env func(string) string) (explicit string, err error) {
 	c.ProviderName = name
 	explicit, _ = firstOf(env, "HF_CONFIG_PATH", "CONFIG_PATH")
 
+	if lsf.Present(env) {
+		c.Scheduler = SchedulerLSF
+	}
+	c.ClusterName = lsf.ClusterName(env(lsf.EnvScriptOpts))
+	if d := env("OHFP_SCRIPT_DIR"); d != "" {
+		if c.ScriptDir, err = filepath.Abs(d); err != nil {
+			return "", es.errorf("", "cannot resolve folder %s: %v", d, err)
+		}
+	}
+
 	conf := env("HF_PROVIDER_CONFDIR")
 	switch {
 	case conf != "":
 	case env("HF_CONFDIR") != "":
 		conf = filepath.Join(env("HF_CONFDIR"), "providers", name)
+	case env(lsf.EnvConfDir) != "":
+		conf = filepath.Join(env(lsf.EnvConfDir), lsf.ConfFolder)
+	case env(lsf.EnvTop) != "":
+		conf = filepath.Join(env(lsf.EnvTop), "conf", "resource_connector", name, lsf.ConfFolder)
 	case explicit != "":
 		conf = filepath.Dir(explicit)
 	default:
@@ -68,6 +84,9 @@ func (c *Config) locate(env func(string) string) (explicit string, err error) {
 	case work != "":
 	case env("HF_WORKDIR") != "":
 		work = filepath.Join(env("HF_WORKDIR"), "providers", name)
+	case env(lsf.EnvDataDir) != "":
+		// LSF's data folder is shared by every provider of the cluster.
+		work = filepath.Join(env(lsf.EnvDataDir), name)
 	default:
 		work = conf
 	}
@@ -76,6 +95,8 @@ func (c *Config) locate(env func(string) string) (explicit string, err error) {
 	case logs != "":
 	case env("HF_LOGDIR") != "":
 		logs = env("HF_LOGDIR")
+	case env(lsf.EnvLogDir) != "":
+		logs = env(lsf.EnvLogDir)
 	default:
 		logs = work
 	}
@@ -248,10 +269,34 @@ func (c *Config) finish(s source) error {
 		c.Storage.DynamoDB.Region = c.AWS.Region
 	}
 	c.Storage.Path = under(c.WorkDir, c.Storage.Path, "ohfp.db")
-	c.Logging.FilePath = under(c.LogDir, c.Logging.FilePath, "ohfp.log")
+	c.Logging.FilePath = under(c.LogDir, c.Logging.FilePath, c.logName())
 	c.AWS.CredentialFile = under(c.ConfDir, c.AWS.CredentialFile, "")
 	c.AWS.KeyFile = under(c.ConfDir, c.AWS.KeyFile, "")
 	return nil
+}
+
+// logName is the log file's name in the log folder. LSF_LOGDIR is shared
+// by LSF's daemons and often by several hosts, so under LSF the name says
+// which provider and host wrote it, as IBM's plugins name theirs.
+func (c *Config) logName() string {
+	if !c.LSF() {
+		return "ohfp.log"
+	}
+	host, _ := os.Hostname()
+	return c.ProviderName + "-ohfp.log." + cmp.Or(host, "localhost")
+}
+
+// lsfUserData is the user_data.sh of the scripts' folder, which IBM's LSF
+// plugin passes to every host it launches; "" when not under LSF or absent.
+func (c *Config) lsfUserData() string {
+	if !c.LSF() || c.ScriptDir == "" {
+		return ""
+	}
+	p := filepath.Join(c.ScriptDir, lsf.UserDataScript)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 // under anchors a relative path in dir; an empty path becomes def there

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 const minimalConfig = `{"AWS_REGION": "us-east-1"}`
@@ -581,5 +583,95 @@ func TestYAMLCache(t *testing.T) {
 	env = envOf(map[string]string{"HF_PROVIDER_CONFDIR": conf, "HF_PROVIDER_WORKDIR": filepath.Join(work, "missing")})
 	if c, err := Load(env); err != nil || c.AWS.Region != "ap-east-1" {
 		t.Fatalf("without a cache: %v", err)
+	}
+}
+
+// TestLocateLSF runs Load with only the environment LSF's ebrokerd sets,
+// as IBM's plugins read it: the JSON files in $PRO_CONF_DIR/conf, state
+// under $PRO_DATA_DIR, logs in $PRO_LSF_LOGDIR.
+func TestLocateLSF(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, map[string]string{
+		"lsf/conf/resource_connector/aws/conf/awsprov_config.json":    minimalConfig,
+		"lsf/conf/resource_connector/aws/conf/awsprov_templates.json": `{"templates": [{"templateId": "lsf-1", "maxNumber": 2, "imageId": "ami-1", "vmType": "t3.micro"}, {"templateId": "own", "maxNumber": 1, "imageId": "ami-1", "vmType": "t3.micro", "userDataScript": "mine.sh"}]}`,
+		"lsf/conf/resource_connector/awsb/conf/awsbprov_config.json":  `{"AWS_REGION": "eu-west-1", "OHFP_SCHEDULER": "symphony"}`,
+		"lsf/10.1/resource_connector/aws/scripts/user_data.sh":        "#!/bin/sh\n%EXPORT_USER_DATA%\n",
+		"hf/awsprov_config.json":                                      minimalConfig,
+	})
+	p := func(rel string) string { return filepath.Join(root, rel) }
+	host, _ := os.Hostname()
+	lsfEnv := func(name string, extra map[string]string) map[string]string {
+		e := map[string]string{
+			"PROVIDER_NAME":  name,
+			"PRO_CONF_DIR":   p("lsf/conf/resource_connector/" + name),
+			"PRO_DATA_DIR":   p("lsf/work/cluster1/resource_connector"),
+			"PRO_LSF_LOGDIR": p("lsf/log"),
+			"PRO_LSF_TOP":    p("lsf"),
+			"SCRIPT_OPTIONS": "-Xmx512m -DclusterName=cluster1",
+		}
+		maps.Copy(e, extra)
+		return e
+	}
+	tests := []struct {
+		name                string
+		env                 map[string]string
+		conf, work, logFile string
+		scheduler           Scheduler
+		cluster             string
+		userData            []string // of each template, in order
+	}{
+		{"LSF environment", lsfEnv("aws", map[string]string{"OHFP_SCRIPT_DIR": p("lsf/10.1/resource_connector/aws/scripts")}),
+			p("lsf/conf/resource_connector/aws/conf"), p("lsf/work/cluster1/resource_connector/aws"), p("lsf/log/aws-ohfp.log." + host),
+			SchedulerLSF, "cluster1", []string{p("lsf/10.1/resource_connector/aws/scripts/user_data.sh"), p("lsf/conf/resource_connector/aws/conf/mine.sh")}},
+		{"no user_data.sh in the scripts folder", lsfEnv("aws", map[string]string{"OHFP_SCRIPT_DIR": p("hf")}),
+			p("lsf/conf/resource_connector/aws/conf"), p("lsf/work/cluster1/resource_connector/aws"), p("lsf/log/aws-ohfp.log." + host),
+			SchedulerLSF, "cluster1", []string{"", p("lsf/conf/resource_connector/aws/conf/mine.sh")}},
+		{"PRO_LSF_TOP alone", map[string]string{"PRO_LSF_TOP": p("lsf")},
+			p("lsf/conf/resource_connector/aws/conf"), p("lsf/conf/resource_connector/aws/conf"), p("lsf/conf/resource_connector/aws/conf/aws-ohfp.log." + host),
+			SchedulerLSF, "", []string{"", p("lsf/conf/resource_connector/aws/conf/mine.sh")}},
+		{"the file says symphony", lsfEnv("awsb", map[string]string{"OHFP_SCRIPT_DIR": p("lsf/10.1/resource_connector/aws/scripts")}),
+			p("lsf/conf/resource_connector/awsb/conf"), p("lsf/work/cluster1/resource_connector/awsb"), p("lsf/log/ohfp.log"),
+			SchedulerSymphony, "cluster1", nil},
+		{"HostFactory's variables win", lsfEnv("aws", map[string]string{"HF_PROVIDER_CONFDIR": p("hf"), "HF_PROVIDER_WORKDIR": p("hfw"), "HF_PROVIDER_LOGDIR": p("hfl")}),
+			p("hf"), p("hfw"), p("hfl/aws-ohfp.log." + host), SchedulerLSF, "cluster1", nil},
+		{"Symphony", map[string]string{"HF_PROVIDER_CONFDIR": p("hf"), "OHFP_SCRIPT_DIR": p("lsf/10.1/resource_connector/aws/scripts")},
+			p("hf"), p("hf"), p("hf/ohfp.log"), SchedulerSymphony, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(envOf(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{c.ConfDir, c.WorkDir, c.Logging.FilePath, string(c.Scheduler), c.ClusterName}
+			want := []string{tt.conf, tt.work, tt.logFile, string(tt.scheduler), tt.cluster}
+			if !slices.Equal(got, want) {
+				t.Errorf("conf, work, log file, scheduler, cluster\n got %q\nwant %q", got, want)
+			}
+			if c.Storage.Path != filepath.Join(tt.work, "ohfp.db") {
+				t.Errorf("store %s", c.Storage.Path)
+			}
+			var scripts []string
+			for _, tp := range c.Templates {
+				scripts = append(scripts, tp.UserDataScript)
+			}
+			if tt.userData != nil && !slices.Equal(scripts, tt.userData) {
+				t.Errorf("userDataScript\n got %q\nwant %q", scripts, tt.userData)
+			}
+		})
+	}
+}
+
+func TestClusterName(t *testing.T) {
+	for opts, want := range map[string]string{
+		"":                                    "",
+		"-DclusterName=c1":                    "c1",
+		"-Xmx1g -DclusterName=lsf_prod -Dx=y": "lsf_prod",
+		"clusterName=bare":                    "bare",
+		"-Dother=1":                           "",
+	} {
+		if got := lsf.ClusterName(opts); got != want {
+			t.Errorf("ClusterName(%q) = %q, want %q", opts, got, want)
+		}
 	}
 }

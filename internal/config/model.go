@@ -7,10 +7,19 @@
 //   - Instance name: HF_PROVIDER_NAME, else HF_PROVIDER, else PROVIDER_NAME,
 //     else "aws".
 //   - Conf folder: HF_PROVIDER_CONFDIR, else $HF_CONFDIR/providers/<name>,
-//     else the folder of HF_CONFIG_PATH, else the current folder.
+//     else LSF's $PRO_CONF_DIR/conf, else
+//     $PRO_LSF_TOP/conf/resource_connector/<name>/conf, else the folder of
+//     HF_CONFIG_PATH, else the current folder.
 //     Work folder: HF_PROVIDER_WORKDIR, else $HF_WORKDIR/providers/<name>,
-//     else the conf folder. Log folder: HF_PROVIDER_LOGDIR, else $HF_LOGDIR,
-//     else the work folder.
+//     else $PRO_DATA_DIR/<name>, else the conf folder. Log folder:
+//     HF_PROVIDER_LOGDIR, else $HF_LOGDIR, else $PRO_LSF_LOGDIR, else the
+//     work folder.
+//   - Scheduler: OHFP_SCHEDULER in the file, else lsf when any of LSF's
+//     PRO_* variables is set, else symphony. Under LSF the cluster name
+//     comes from SCRIPT_OPTIONS (-DclusterName=...), the log file is
+//     <name>-ohfp.log.<host>, and a template without userDataScript uses
+//     user_data.sh in the scripts' folder (OHFP_SCRIPT_DIR), as IBM's LSF
+//     plugin does.
 //   - Config file: HF_CONFIG_PATH (or CONFIG_PATH) if set; else the first of
 //     <name>prov_config.json, awsprov_config.json, config.yml, config.yaml in
 //     the conf folder. None found is an error naming the paths tried. A file
@@ -51,6 +60,12 @@ type Config struct {
 	WorkDir      string // HF_PROVIDER_WORKDIR: state lives here
 	LogDir       string // HF_PROVIDER_LOGDIR
 
+	// Scheduler is who runs the scripts: Symphony's HostFactory or LSF's
+	// resource connector, whose expectations differ (docs/lsf.md).
+	Scheduler   Scheduler
+	ClusterName string // LSF's -DclusterName in SCRIPT_OPTIONS
+	ScriptDir   string // OHFP_SCRIPT_DIR: the folder of the five scripts
+
 	ConfigFile    string // the file the settings came from
 	TemplatesFile string // the file the templates came from (may equal ConfigFile)
 
@@ -68,6 +83,18 @@ type Config struct {
 	// "file: field", so that doctor can report it.
 	Ignored []string
 }
+
+// Scheduler names the caller of the five scripts.
+type Scheduler string
+
+// The schedulers.
+const (
+	SchedulerSymphony Scheduler = "symphony"
+	SchedulerLSF      Scheduler = "lsf"
+)
+
+// LSF reports whether LSF's resource connector runs the scripts.
+func (c *Config) LSF() bool { return c.Scheduler == SchedulerLSF }
 
 // Monitoring configures the metrics endpoint (the seeds' monitoring section).
 type Monitoring struct {

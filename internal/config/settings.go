@@ -101,6 +101,8 @@ var settings = []setting{
 
 	{"OHFP_TIMEOUT_SEC", "hostfactory.timeout", timeout, doc{example: "120", def: "0 (`INSTANCE_CREATION_TIMEOUT` is the budget)",
 		about: "Budget of one operation; `HF_TIMEOUT` in the environment wins."}},
+	{"OHFP_SCHEDULER", "hostfactory.scheduler", scheduler, doc{example: `"lsf"`, def: "`lsf` when LSF's `PRO_*` variables are set, else `symphony`",
+		about: "Who runs the five scripts: Symphony's HostFactory or the LSF resource connector, whose attributes, user data, status fields and exit codes differ ([lsf.md](lsf.md)). Set it for commands an administrator runs outside LSF's environment."}},
 }
 
 var settingByKey, settingByPath = func() (byKey, byPath map[string]*setting) {
@@ -126,6 +128,7 @@ var seedSections = map[string]bool{
 // the folders are filled in by finish.
 func defaults() Config {
 	return Config{
+		Scheduler: SchedulerSymphony,
 		AWS: AWS{
 			ConnectionTimeout:     10 * time.Second,
 			RetryAttempts:         3,
@@ -316,6 +319,13 @@ func regionName(f field) (string, error) {
 var providerType = reader[Config]{typ: "string", allowed: "aws", get: func(*Config) any { return "aws" },
 	set: func(_ *Config, f field) error {
 		_, err := f.oneOf("aws")
+		return err
+	}}
+
+var scheduler = reader[Config]{typ: "string", allowed: "symphony, lsf", get: func(c *Config) any { return string(c.Scheduler) },
+	set: func(c *Config, f field) error {
+		s, err := f.oneOf(string(SchedulerSymphony), string(SchedulerLSF))
+		c.Scheduler = Scheduler(s)
 		return err
 	}}
 

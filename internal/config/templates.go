@@ -201,12 +201,17 @@ func (c *Config) readTemplates(s source, f field) error {
 // the files already read.
 func (c *Config) userData(s source, t *Template, name string, scripts map[string]string) *fault.Error {
 	script := ""
-	if t.UserDataScript != "" {
+	field := name + ".userDataScript"
+	if t.UserDataScript == "" {
+		// Under LSF, the plugin's own user_data.sh, as IBM's LSF plugin.
+		t.UserDataScript = c.lsfUserData()
+	} else {
 		t.UserDataScript = under(c.ConfDir, t.UserDataScript, "")
-		field := name + ".userDataScript"
 		if rel, err := filepath.Rel(c.ConfDir, t.UserDataScript); err != nil || !filepath.IsLocal(rel) {
 			return s.errorf(field, "%s is outside the conf folder %s", t.UserDataScript, c.ConfDir)
 		}
+	}
+	if t.UserDataScript != "" {
 		var ok bool
 		if script, ok = scripts[t.UserDataScript]; !ok {
 			raw, err := os.ReadFile(t.UserDataScript)

@@ -150,10 +150,12 @@ func writeAtomic(path string, mode fs.FileMode, fill func(io.Writer) error) erro
 }
 
 // script is the provider script of op: it runs the ohfp next to it, or
-// $OHFP_BIN when set.
+// $OHFP_BIN when set, telling it its own folder (where LSF's user_data.sh
+// lives).
 func script(op string) string {
-	return "#!/bin/sh\n# HostFactory runs this as: " + op + ".sh -f <input.json>\n" +
-		`exec "${OHFP_BIN:-$(dirname -- "$0")/ohfp}" hf ` + op + ` "$@"` + "\n"
+	return "#!/bin/sh\n# HostFactory and LSF run this as: " + op + ".sh -f <input.json>\n" +
+		`OHFP_SCRIPT_DIR=$(dirname -- "$0"); export OHFP_SCRIPT_DIR` + "\n" +
+		`exec "${OHFP_BIN:-$OHFP_SCRIPT_DIR/ohfp}" hf ` + op + ` "$@"` + "\n"
 }
 
 func newConfig(opts Options) map[string]any {

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/hostfactory"
+	"github.com/ohfp/ohfp/internal/sandbox"
+)
+
+// lsfSite is an LSF installation with ohfp as the provider "aws": the
+// folders ebrokerd knows, and the environment it sets before a script.
+type lsfSite struct {
+	*env
+	top, confPath, scriptPath, dataDir, logDir string
+}
+
+// newLSF lays out an LSF provider as LSF's resource connector expects it
+// and returns a host whose calls carry only LSF's environment (no HF_*, no
+// OHFP_BIN, no AWS_* variables: credentials come from the conf folder).
+func newLSF(t *testing.T, opts sandbox.Options, templates []map[string]any, config map[string]any) *lsfSite {
+	t.Helper()
+	sb := sandbox.New(opts)
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	root := t.TempDir()
+	s := &lsfSite{
+		top:        filepath.Join(root, "lsf"),
+		confPath:   filepath.Join(root, "lsf", "conf", "resource_connector", "aws"),
+		scriptPath: filepath.Join(root, "lsf", "10.1", "resource_connector", "aws"),
+		dataDir:    filepath.Join(root, "lsf", "work", "cluster1", "resource_connector"),
+		logDir:     filepath.Join(root, "lsf", "log"),
+	}
+	conf := filepath.Join(s.confPath, "conf")
+	scripts := filepath.Join(s.scriptPath, "scripts")
+	for _, d := range []string{conf, scripts, s.dataDir, s.logDir, filepath.Join(root, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_REQUEST_RETRY_ATTEMPTS": 1,
+		"AWS_CREDENTIAL_FILE": "credentials"}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	files := map[string][]byte{
+		filepath.Join(conf, "credentials"): []byte("[default]\naws_access_key_id = AKIASANDBOX\naws_secret_access_key = sandbox-secret\n"),
+	}
+	for name, v := range map[string]any{"awsprov_config.json": cfg, "awsprov_templates.json": map[string]any{"templates": templates}} {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[filepath.Join(conf, name)] = b
+	}
+	for path, b := range files {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ops, _ := filepath.Glob(filepath.Join(scriptDir, "*.sh"))
+	for _, src := range append(ops, binary) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(scripts, filepath.Base(src)), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host := &hostfactory.Host{ScriptDir: scripts, WorkDir: filepath.Join(root, "tmp"), Env: []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + root,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"PROVIDER_NAME=aws",
+		"PRO_CONF_DIR=" + s.confPath,
+		"PRO_DATA_DIR=" + s.dataDir,
+		"PRO_LSF_LOGDIR=" + s.logDir,
+		"PRO_LSF_TOP=" + s.top,
+		"SCRIPT_OPTIONS=-DclusterName=cluster1",
+		"LSF_ENVDIR=" + filepath.Join(s.top, "conf"),
+	}}
+	s.env = &env{t: t, sb: sb, url: srv.URL, root: root, hf: host}
+	return s
+}
+
+// TestLSFEnvironmentFindsItsFolders runs a cycle with only LSF's
+// environment: the files in $PRO_CONF_DIR/conf, the state in
+// $PRO_DATA_DIR/aws, the log in $PRO_LSF_LOGDIR.
+func TestLSFEnvironmentFindsItsFolders(t *testing.T) {
+	s := newLSF(t, sandbox.Options{}, []map[string]any{template("lsf-basic", 4, nil)}, nil)
+	ts, err := s.hf.Templates(s.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts.Templates) != 1 || ts.Templates[0].TemplateID != "lsf-basic" {
+		t.Fatalf("templates %+v", ts.Templates)
+	}
+	id := s.request("lsf-basic", 1)
+	if r := s.wait(id); r.Status != "complete" || len(r.Machines) != 1 {
+		t.Fatalf("request %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(s.dataDir, "aws", "ohfp.db")); err != nil {
+		t.Errorf("state not under $PRO_DATA_DIR/aws: %v", err)
+	}
+	logs, _ := filepath.Glob(filepath.Join(s.logDir, "aws-ohfp.log.*"))
+	if len(logs) != 1 {
+		t.Errorf("log files in $PRO_LSF_LOGDIR: %v", logs)
+	}
+
+	// LSF documents exit 1 for every failure.
+	res := s.call("requestMachines", map[string]any{"template": map[string]any{"templateId": "nope", "machineCount": 1}})
+	if res.Exit != 1 || !strings.Contains(string(res.Stdout), "TEMPLATE_NOT_FOUND") {
+		t.Errorf("unknown template under LSF: exit %d, %s", res.Exit, res.Stdout)
+	}
+}
