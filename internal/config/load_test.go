@@ -593,9 +593,10 @@ func TestLocateLSF(t *testing.T) {
 	root := t.TempDir()
 	write(t, root, map[string]string{
 		"lsf/conf/resource_connector/aws/conf/awsprov_config.json":    minimalConfig,
-		"lsf/conf/resource_connector/aws/conf/awsprov_templates.json": `{"templates": [{"templateId": "lsf-1", "maxNumber": 2, "imageId": "ami-1", "vmType": "t3.micro"}, {"templateId": "own", "maxNumber": 1, "imageId": "ami-1", "vmType": "t3.micro", "userDataScript": "mine.sh"}]}`,
+		"lsf/conf/resource_connector/aws/conf/awsprov_templates.json": `{"templates": [{"templateId": "lsf-1", "maxNumber": 2, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro"}, {"templateId": "own", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro", "userDataScript": "mine.sh"}]}`,
 		"lsf/conf/resource_connector/awsb/conf/awsbprov_config.json":  `{"AWS_REGION": "eu-west-1", "OHFP_SCHEDULER": "symphony"}`,
 		"lsf/10.1/resource_connector/aws/scripts/user_data.sh":        "#!/bin/sh\n%EXPORT_USER_DATA%\n",
+		"lsf/conf/resource_connector/aws/conf/mine.sh":                "#!/bin/sh\n",
 		"hf/awsprov_config.json":                                      minimalConfig,
 	})
 	p := func(rel string) string { return filepath.Join(root, rel) }
