@@ -18,7 +18,8 @@ func doctorCommand() *cobra.Command {
 folder is writable, the state store opens with the current schema, the AWS
 credentials resolve (STS GetCallerIdentity), every AMI, SSM parameter, subnet,
 security group, key pair and launch template the templates name exists, and
-the calls the templates need are allowed (EC2 DryRun where the API has one).
+the calls each template's API makes are allowed (EC2 DryRun of RunInstances,
+and of CreateLaunchTemplate with CreateFleet or RequestSpotFleet for fleets).
 The exit status is 1 when any check fails.`,
 		Example: `  HF_PROVIDER_NAME=awsinst HF_PROVIDER_CONFDIR=$HF_TOP/conf/providers/awsinst ohfp doctor
   ohfp doctor --json | jq '.checks[] | select(.status == "fail")'`,

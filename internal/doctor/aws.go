@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,9 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
-	"github.com/ohfp/ohfp/internal/cloud"
 	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/iampolicy"
@@ -56,34 +53,25 @@ func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
 
 	images := resolveImages(ctx, c, cfg.Templates, r)
 	checkResources(ctx, c, cfg, images, r)
+	prov, err := awscloud.New(ctx, cfg.AWS, nil, nil)
+	if err != nil {
+		r.add(Check{Name: "AWS settings", Status: Fail, Detail: err.Error()})
+		return
+	}
 	for _, t := range cfg.Templates {
-		r.add(launchAllowed(ctx, c, t, images))
+		for _, c := range launchAllowed(ctx, prov, cfg, t, images) {
+			r.add(c)
+		}
 	}
 	checkCalls(ctx, c, cfg, r)
 }
 
-// errText is an AWS error as its code and message.
-func errText(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode() + ": " + ae.ErrorMessage()
-	}
-	return err.Error()
-}
-
-func errCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
-
-// denied tells a refused permission from other failures.
-func denied(err error) bool {
-	code := errCode(err)
-	return code == "UnauthorizedOperation" || strings.HasPrefix(code, "AccessDenied")
-}
+// errText, errCode and denied read AWS errors as the provider does.
+var (
+	errText = awscloud.ErrorText
+	errCode = awscloud.ErrorCode
+	denied  = awscloud.Denied
+)
 
 // dryRun turns the answer of a DryRun call into a check: DryRunOperation
 // means allowed.
@@ -288,65 +276,31 @@ func collect[O any](out *O, err error, ids func(*O) []string) ([]string, error) 
 	return ids(out), nil
 }
 
-// launchAllowed dry-runs the launch of one instance of t with its image,
-// first type, subnet, groups, key, instance profile and ohfp's tags, so
-// that IAM judges the same resources a real launch touches.
-func launchAllowed(ctx context.Context, c clients, t config.Template, images map[string]string) Check {
+// launchAllowed dry-runs, through the provider's own launch spec, the
+// calls that launch one instance of t through its API, so that IAM judges
+// the same resources a real launch touches.
+func launchAllowed(ctx context.Context, p *awscloud.Provider, cfg *config.Config, t config.Template, images map[string]string) []Check {
 	name := "template " + t.ID + " may launch instances"
-	ami := images[t.ImageID]
-	if t.ImageID != "" && ami == "" {
-		return Check{Name: name, Status: Skip, Detail: "not checked: its image did not resolve"}
+	if t.ImageID != "" && images[t.ImageID] == "" {
+		return []Check{{Name: name, Status: Skip, Detail: "not checked: its image did not resolve"}}
 	}
-	in := &ec2.RunInstancesInput{
-		DryRun:           awssdk.Bool(true),
-		MinCount:         awssdk.Int32(1),
-		MaxCount:         awssdk.Int32(1),
-		ImageId:          optional(ami),
-		SecurityGroupIds: t.SecurityGroupIDs,
-		KeyName:          optional(t.KeyName),
-		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance,
-			Tags: []types.Tag{{Key: awssdk.String(cloud.TagProvider), Value: awssdk.String("doctor")}}}},
+	runs, err := p.DryRunLaunch(ctx, t, cfg.ProviderName)
+	if err != nil {
+		return []Check{{Name: name, Status: Fail, Detail: errText(err), Hint: "fix the template; HostFactory's requests for it would fail the same way"}}
 	}
-	if ts := typesOf(t); len(ts) > 0 {
-		in.InstanceType = types.InstanceType(ts[0])
-	}
-	if len(t.SubnetIDs) > 0 {
-		in.SubnetId = awssdk.String(t.SubnetIDs[0])
-	}
-	if t.LaunchTemplateID != "" {
-		in.LaunchTemplate = &types.LaunchTemplateSpecification{LaunchTemplateId: awssdk.String(t.LaunchTemplateID), Version: optional(t.LaunchTemplateVersion)}
-	}
-	if p := t.InstanceProfile; p != "" {
-		in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Name: awssdk.String(p)}
-		if strings.HasPrefix(p, "arn:") {
-			in.IamInstanceProfile = &types.IamInstanceProfileSpecification{Arn: awssdk.String(p)}
+	var out []Check
+	for _, r := range runs {
+		n := name
+		if r.Action != "ec2:RunInstances" {
+			n = "template " + t.ID + " may call " + r.Action
 		}
+		c := dryRun(n, r.Action, r.Err)
+		if awscloud.LaunchTemplateMissing(r.Err) {
+			c = Check{Name: n, Status: Skip, Detail: "not checkable before its launch template exists: AWS looked the launch template up before judging the permission"}
+		}
+		out = append(out, c)
 	}
-	if t.PriceType == config.PriceSpot {
-		in.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot}
-	}
-	_, err := c.ec2.RunInstances(ctx, in)
-	return dryRun(name, "ec2:RunInstances", err)
-}
-
-// typesOf is the template's instance types, its single type first.
-func typesOf(t config.Template) []string {
-	if t.VMType != "" {
-		return []string{t.VMType}
-	}
-	var names []string
-	for n := range t.VMTypes {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return awssdk.String(s)
+	return out
 }
 
 // checkCalls dry-runs the other calls ohfp makes: following, terminating

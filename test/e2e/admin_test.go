@@ -135,6 +135,77 @@ func TestDoctorAgainstSandbox(t *testing.T) {
 	})
 }
 
+// TestDoctorDryRunsEveryAPI: doctor dry-runs each template's own API
+// through the provider's launch spec, and names a denied call with the
+// policy hint.
+func TestDoctorDryRunsEveryAPI(t *testing.T) {
+	templates := []map[string]any{
+		apiTemplate("ri", "RunInstances", "", nil),
+		apiTemplate("fleet", "EC2Fleet", "instant", nil),
+		apiTemplate("spot", "SpotFleet", "request", map[string]any{"priceType": "spot"}),
+		apiTemplate("asg", "ASG", "", nil),
+	}
+	report := func(t *testing.T, e *env) (map[string]doctorCheck, int) {
+		out, _, exit := run(t, e.hf.Env, "doctor", "--json")
+		var r struct{ Checks []doctorCheck }
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("doctor --json: %v\n%s", err, out)
+		}
+		byName := map[string]doctorCheck{}
+		for _, c := range r.Checks {
+			byName[c.Name] = c
+		}
+		return byName, exit
+	}
+	want := []string{
+		"template ri may launch instances",
+		"template fleet may launch instances", "template fleet may call ec2:CreateLaunchTemplate", "template fleet may call ec2:CreateFleet",
+		"template spot may launch instances", "template spot may call ec2:CreateLaunchTemplate", "template spot may call ec2:RequestSpotFleet",
+		"template asg may launch instances", "template asg may call ec2:CreateLaunchTemplate",
+	}
+	t.Run("allowed", func(t *testing.T) {
+		e := newEnv(t, sandbox.Options{}, templates, nil)
+		checks, exit := report(t, e)
+		for _, name := range want {
+			if c, ok := checks[name]; !ok || c.Status != "pass" {
+				t.Errorf("%q: %+v (present %v)", name, c, ok)
+			}
+		}
+		if exit != 0 {
+			t.Errorf("doctor exit %d: %v", exit, checks)
+		}
+		if n := e.sb.Calls()["ec2:CreateFleet"] + e.sb.Calls()["ec2:RequestSpotFleet"]; n != 2 || len(e.sb.Instances()) != 0 || len(e.sb.Fleets()) != 0 {
+			t.Errorf("doctor launched something: %d fleet calls, %d instances, %d fleets", n, len(e.sb.Instances()), len(e.sb.Fleets()))
+		}
+	})
+	for _, action := range []string{"ec2:CreateFleet", "ec2:RequestSpotFleet", "ec2:CreateLaunchTemplate"} {
+		t.Run("denied "+action, func(t *testing.T) {
+			e := newEnv(t, sandbox.Options{}, templates, nil)
+			if err := e.sb.AddFault(sandbox.Fault{Action: action, Code: "UnauthorizedOperation"}); err != nil {
+				t.Fatal(err)
+			}
+			checks, exit := report(t, e)
+			if exit != 1 {
+				t.Errorf("doctor exit %d, want 1", exit)
+			}
+			for _, name := range want {
+				c := checks[name]
+				if !strings.HasSuffix(name, action) {
+					if c.Status != "pass" {
+						t.Errorf("%q: %+v", name, c)
+					}
+					continue
+				}
+				if c.Status != "fail" || !strings.HasPrefix(c.Detail, action+" denied: UnauthorizedOperation") || !strings.Contains(c.Hint, "ohfp iam-policy") {
+					t.Errorf("%q: %+v, want a failure naming the denied %s", name, c, action)
+				}
+			}
+		})
+	}
+}
+
+type doctorCheck struct{ Name, Status, Detail, Hint string }
+
 func TestIAMPolicyCommand(t *testing.T) {
 	e := newEnv(t, sandbox.Options{}, []map[string]any{template("t1", 5, nil)}, nil)
 	out, stderr, exit := run(t, e.hf.Env, "iam-policy")

@@ -54,6 +54,33 @@ func apiError(err error) (code, message string) {
 	return "", ""
 }
 
+// ErrorCode is the AWS error code err carries, or "" if it carries none.
+func ErrorCode(err error) string { return apiCode(err) }
+
+// ErrorText is an AWS error as its code and message, or err's text when it
+// carries no AWS code.
+func ErrorText(err error) string {
+	if code, msg := apiError(err); code != "" {
+		return code + ": " + msg
+	}
+	return err.Error()
+}
+
+// Denied reports whether err is AWS refusing a permission: EC2's
+// UnauthorizedOperation, or AccessDenied / AccessDeniedException of the
+// other services.
+func Denied(err error) bool {
+	code := apiCode(err)
+	return code == codeUnauthorized || strings.HasPrefix(code, "AccessDenied")
+}
+
+// LaunchTemplateMissing reports whether err says a launch template does
+// not exist.
+func LaunchTemplateMissing(err error) bool {
+	code := apiCode(err)
+	return strings.HasPrefix(code, "InvalidLaunchTemplateName.NotFound") || strings.HasPrefix(code, codeLaunchTemplateNotFound)
+}
+
 // tryElsewhere reports whether a launch refused with err may succeed with
 // another instance type or subnet.
 func tryElsewhere(err error) bool {
@@ -75,7 +102,7 @@ func awsError(op string, err error) *fault.Error {
 			fc = fault.QuotaExceeded
 		case capacityCodes[code]:
 			fc = fault.ProvisioningFailed
-		case code == codeUnauthorized || strings.HasPrefix(code, "AccessDenied"):
+		case Denied(err):
 			msg += " (the AWS credentials lack permission for " + op + ": grant it in the IAM policy of the role or user)"
 		}
 		return fault.New(fc, "%s: %s: %s", op, code, msg).With("awsErrorCode", code)

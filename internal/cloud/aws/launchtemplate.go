@@ -28,12 +28,7 @@ func (p *Provider) launchTemplate(ctx context.Context, spec cloud.LaunchSpec, ls
 		return ls.launchTemplate, "", nil
 	}
 	name := launchTemplateName(spec.RequestID)
-	out, err := p.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
-		LaunchTemplateName: awssdk.String(name),
-		LaunchTemplateData: ls.launchTemplateData(),
-		ClientToken:        optional(attemptToken(spec.ClientToken+"-lt", 0)),
-		TagSpecifications:  ls.tagSpecifications(types.ResourceTypeLaunchTemplate),
-	})
+	out, err := p.ec2.CreateLaunchTemplate(ctx, ls.createLaunchTemplateInput(spec))
 	var id string
 	switch {
 	case apiCode(err) == codeLaunchTemplateExists:
@@ -48,6 +43,16 @@ func (p *Provider) launchTemplate(ctx context.Context, spec cloud.LaunchSpec, ls
 	}
 	p.log.Info("launch template created", "request_id", spec.RequestID, "launch_template_id", id)
 	return &types.LaunchTemplateSpecification{LaunchTemplateId: awssdk.String(id), Version: awssdk.String("$Latest")}, id, nil
+}
+
+// createLaunchTemplateInput is the ephemeral launch template of spec.
+func (ls *launchSpec) createLaunchTemplateInput(spec cloud.LaunchSpec) *ec2.CreateLaunchTemplateInput {
+	return &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: awssdk.String(launchTemplateName(spec.RequestID)),
+		LaunchTemplateData: ls.launchTemplateData(),
+		ClientToken:        optional(attemptToken(spec.ClientToken+"-lt", 0)),
+		TagSpecifications:  ls.tagSpecifications(types.ResourceTypeLaunchTemplate),
+	}
 }
 
 // launchTemplateID finds a launch template's id by its name.
