@@ -32,7 +32,7 @@ Exit status: 0 success, 1 configuration or internal error, 2 invalid input,
 			var out []byte
 			var code int
 			if input, err := readInput(file); err != nil {
-				out, code = hf.Failure(err)
+				out, code = hf.Encode(args[0], hf.Result{}, err), hf.Exit(err)
 			} else {
 				out, code = app.RunHF(cmd.Context(), args[0], input, os.Getenv)
 			}

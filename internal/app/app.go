@@ -8,13 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/ohfp/ohfp/internal/broker"
 	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
-	"github.com/ohfp/ohfp/internal/hf"
 	"github.com/ohfp/ohfp/internal/logging"
 	"github.com/ohfp/ohfp/internal/store"
 	"github.com/ohfp/ohfp/internal/store/dynamo"
@@ -124,55 +122,4 @@ func FromEnv(ctx context.Context, env func(string) string) (*App, error) {
 // OpenLog opens the log of a loaded configuration.
 func OpenLog(cfg *config.Config) (*slog.Logger, io.Closer, error) {
 	return logging.Open(cfg.Logging)
-}
-
-// answerBy leaves room, within an operation's budget, to record the outcome
-// and print the answer before HostFactory's timeout kills the process.
-func answerBy(budget time.Duration) time.Duration {
-	return budget - min(budget/10, 2*time.Second)
-}
-
-// RunHF carries out one HostFactory operation with the configuration env
-// describes, and returns the JSON answer and exit status. Every failure,
-// the configuration's included, is answered in the contract's envelope.
-func RunHF(ctx context.Context, op string, input []byte, env func(string) string) ([]byte, int) {
-	cfg, cfgErr := config.Load(env)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logging.Level(env("HF_LOG_LEVEL"))}))
-	if cfgErr == nil {
-		l, closer, err := OpenLog(cfg)
-		if err != nil {
-			cfgErr = fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
-		} else {
-			defer closer.Close()
-			log = l
-		}
-	}
-	if cfgErr == nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, answerBy(cfg.OperationBudget()))
-		defer cancel()
-	}
-	var opened *App
-	defer func() {
-		if opened != nil {
-			opened.Close()
-		}
-	}()
-	answer, exit := hf.Run(ctx, log, op, input, func(ctx context.Context) (hf.Service, error) {
-		if cfgErr != nil {
-			return nil, cfgErr
-		}
-		a, err := Open(ctx, cfg, log, broker.WithActor(Actor(op)))
-		if err != nil {
-			return nil, err
-		}
-		opened = a
-		return a.Broker, nil
-	})
-	if exit != 0 && cfgErr == nil && cfg.LSF() {
-		// LSF documents 0 for success and 1 for failure; the error's code
-		// stays in the answer.
-		exit = 1
-	}
-	return answer, exit
 }

@@ -1,18 +1,17 @@
 package hf
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/fault"
 )
 
-// FuzzRun feeds every operation arbitrary input: the answer is always one
-// JSON envelope, and the exit status is 2 for a bad input or, once the input
-// is accepted, whatever the service's error says (here a configuration error).
-func FuzzRun(f *testing.F) {
+// FuzzCodec feeds every operation arbitrary input: a refused input is an
+// INVALID_REQUEST with exit status 2, and whatever happens next (here a
+// configuration error) is answered in one JSON envelope with its own exit
+// status.
+func FuzzCodec(f *testing.F) {
 	seeds := []string{
 		`{}`, ``, `{"template": {"templateId": "T", "machineCount": 3}, "rc_account": "default", "userData": {}}`,
 		`{"requests": [{"requestId": "req-1"}]}`, `{"requests": {"requestId": "req-1"}}`,
@@ -24,13 +23,16 @@ func FuzzRun(f *testing.F) {
 			f.Add(i, s)
 		}
 	}
-	refuse := func(context.Context) (Service, error) {
-		return nil, fault.New(fault.Configuration, "no service in this test")
-	}
-	log := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, op int, input string) {
 		name := Operations[(op%len(Operations)+len(Operations))%len(Operations)]
-		out, code := Run(context.Background(), log, name, []byte(input), refuse)
+		in, err := Decode(name, []byte(input))
+		if err == nil {
+			if in.Op != name {
+				t.Fatalf("decoded %q as %q", name, in.Op)
+			}
+			err = fault.New(fault.Configuration, "no provider instance in this test")
+		}
+		out, code := Encode(name, Result{}, err), Exit(err)
 		var env struct {
 			Message string `json:"message"`
 			Error   struct {
@@ -41,7 +43,7 @@ func FuzzRun(f *testing.F) {
 			t.Fatalf("%s answered invalid JSON %q: %v", name, out, err)
 		}
 		switch {
-		case code == 2 && (env.Error.Code == "INVALID_REQUEST"):
+		case code == 2 && env.Error.Code == "INVALID_REQUEST":
 		case code == 1 && env.Error.Code == "CONFIGURATION_ERROR":
 		default:
 			t.Fatalf("%s(%q): exit %d, answer %s", name, input, code, out)

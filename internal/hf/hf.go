@@ -1,14 +1,10 @@
-// Package hf speaks HostFactory's wire protocol: it decodes and validates
-// the JSON an operation receives, calls the broker, and encodes the answer
-// or the error envelope with the exit status HostFactory expects.
+// Package hf is HostFactory's wire codec: it decodes and validates the JSON
+// an operation receives, and encodes its result or the error envelope with
+// the exit status HostFactory expects. It carries nothing out itself; see
+// app.Operate.
 package hf
 
 import (
-	"context"
-	"errors"
-	"log/slog"
-	"time"
-
 	"github.com/ohfp/ohfp/internal/broker"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
@@ -26,180 +22,94 @@ const (
 // Operations lists every operation, in HostFactory's order.
 var Operations = []string{OpGetAvailableTemplates, OpRequestMachines, OpGetRequestStatus, OpRequestReturnMachines, OpGetReturnRequests}
 
-// Service is what the operations need from the broker.
-type Service interface {
-	Templates(ctx context.Context) ([]broker.TemplateInfo, error)
-	RequestMachines(ctx context.Context, in broker.MachineRequest) (string, error)
-	Status(ctx context.Context, ids []string) ([]broker.RequestStatus, error)
-	ReturnMachines(ctx context.Context, refs []store.MachineRef) (id, message string, err error)
-	Reclaims(ctx context.Context, hosts []store.MachineRef) ([]broker.Reclaim, error)
+// Input is an operation's input, decoded and validated.
+type Input struct {
+	Op         string
+	Machines   broker.MachineRequest // requestMachines
+	RequestIDs []string              // getRequestStatus
+	Hosts      []store.MachineRef    // requestReturnMachines, getReturnRequests
 }
 
-// Opener builds the service; it runs after the input is validated, so a bad
-// input is answered without touching configuration, store or cloud.
-type Opener func(ctx context.Context) (Service, error)
-
-// outcome is what the operation's log line says.
-type outcome struct {
-	requestID    string
-	templateID   string
-	machineCount int
-}
-
-// Run carries out one operation and returns the JSON document to print and
-// the exit status. It logs one line for the operation.
-func Run(ctx context.Context, log *slog.Logger, op string, input []byte, open Opener) ([]byte, int) {
-	start := time.Now()
-	var o outcome
-	answer, err := run(ctx, op, input, open, &o)
-	exit := 0
-	status := "success"
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && fault.CodeOf(err) == fault.Internal {
-			err = fault.Wrap(fault.Cloud, err, "operation timed out")
-		}
-		// An answer that came with its error (statuses as last seen, no
-		// reclaims) is printed as it is; the error is inside it.
-		if answer == nil {
-			answer = encodeError(err)
-		}
-		exit, status = fault.CodeOf(err).ExitCode(), string(fault.CodeOf(err))
-	}
-	level := slog.LevelInfo
-	if exit != 0 {
-		level = slog.LevelError
-	}
-	attrs := []slog.Attr{
-		slog.String("operation", op),
-		slog.Int64("duration_ms", time.Since(start).Milliseconds()),
-		slog.String("status", status),
-	}
-	if o.requestID != "" {
-		attrs = append(attrs, slog.String("request_id", o.requestID))
-	}
-	if o.templateID != "" {
-		attrs = append(attrs, slog.String("template_id", o.templateID))
-	}
-	if o.machineCount > 0 {
-		attrs = append(attrs, slog.Int("machine_count", o.machineCount))
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	}
-	log.LogAttrs(ctx, level, "operation", attrs...)
-	return marshal(answer), exit
-}
-
-// Failure is the answer and exit status for an operation that could not
-// even start, such as an unreadable input file.
-func Failure(err error) ([]byte, int) {
-	return marshal(encodeError(err)), fault.CodeOf(err).ExitCode()
-}
-
-func run(ctx context.Context, op string, input []byte, open Opener, o *outcome) (any, error) {
+// Decode decodes and validates the input of op; an unknown op or a bad
+// input is an INVALID_REQUEST naming the field.
+func Decode(op string, input []byte) (Input, error) {
+	in := Input{Op: op}
+	var err error
 	switch op {
 	case OpGetAvailableTemplates:
-		if err := decode(input, &struct{}{}, keys{}); err != nil {
-			return nil, err
-		}
-		svc, err := open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		ts, err := svc.Templates(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return encodeTemplates(ts), nil
-
+		err = decode(input, &struct{}{}, keys{})
 	case OpRequestMachines:
-		in, err := DecodeRequestMachines(input)
-		if err != nil {
-			return nil, err
+		var rm RequestMachinesInput
+		rm, err = DecodeRequestMachines(input)
+		in.Machines = broker.MachineRequest{
+			TemplateID: rm.Template.TemplateID,
+			Count:      rm.Template.MachineCount,
+			RCAccount:  rm.RCAccount,
+			UserData:   rm.UserData,
 		}
-		o.templateID, o.machineCount = in.Template.TemplateID, in.Template.MachineCount
-		svc, err := open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		id, err := svc.RequestMachines(ctx, broker.MachineRequest{
-			TemplateID: in.Template.TemplateID,
-			Count:      in.Template.MachineCount,
-			RCAccount:  in.RCAccount,
-			UserData:   in.UserData,
-		})
-		if err != nil {
-			return nil, err
-		}
-		o.requestID = id
-		return requestIDOut{Message: "Request VM success from AWS.", RequestID: id}, nil
-
 	case OpGetRequestStatus:
-		ids, err := DecodeRequestIDs(input)
-		if err != nil {
-			return nil, err
-		}
-		if len(ids) == 1 {
-			o.requestID = ids[0]
-		}
-		svc, err := open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		rs, err := svc.Status(ctx, ids)
-		if rs == nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			o.machineCount += len(r.Machines)
-		}
-		out := encodeStatus(rs)
-		if err != nil {
-			out.Message, out.Error = err.Error(), errorOf(err)
-		}
-		return out, err
-
+		in.RequestIDs, err = DecodeRequestIDs(input)
 	case OpRequestReturnMachines:
-		refs, err := DecodeMachines(input, true)
-		if err != nil {
-			return nil, err
+		in.Hosts, err = DecodeMachines(input, true)
+	case OpGetReturnRequests:
+		in.Hosts, err = DecodeMachines(input, false)
+	default:
+		err = fault.New(fault.InvalidRequest, "unknown operation %q", op).With("operations", Operations)
+	}
+	return in, err
+}
+
+// Result is what an operation produced.
+type Result struct {
+	Templates []broker.TemplateInfo  // getAvailableTemplates
+	RequestID string                 // requestMachines, requestReturnMachines
+	Message   string                 // requestReturnMachines: what the broker had to say
+	Statuses  []broker.RequestStatus // getRequestStatus
+	Reclaims  []broker.Reclaim       // getReturnRequests
+}
+
+// Encode is the answer to op: its result, or the error envelope. A result
+// that comes with its error is answered with the error inside: the
+// statuses as last seen when the cloud could not be asked (non-nil
+// Statuses), or no reclaimed host for the same reason (non-nil Reclaims).
+func Encode(op string, res Result, err error) []byte {
+	if err != nil {
+		switch {
+		case op == OpGetRequestStatus && res.Statuses != nil:
+			out := encodeStatus(res.Statuses)
+			out.Message, out.Error = err.Error(), errorOf(err)
+			return marshal(out)
+		case op == OpGetReturnRequests && res.Reclaims != nil:
+			out := encodeReclaims(res.Reclaims, err.Error())
+			out.Error = errorOf(err)
+			return marshal(out)
 		}
-		o.machineCount = len(refs)
-		svc, err := open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		id, msg, err := svc.ReturnMachines(ctx, refs)
-		if err != nil {
-			return nil, err
-		}
-		o.requestID = id
+		return marshal(encodeError(err))
+	}
+	switch op {
+	case OpGetAvailableTemplates:
+		return marshal(encodeTemplates(res.Templates))
+	case OpRequestMachines:
+		return marshal(requestIDOut{Message: "Request VM success from AWS.", RequestID: res.RequestID})
+	case OpGetRequestStatus:
+		return marshal(encodeStatus(res.Statuses))
+	case OpRequestReturnMachines:
+		msg := res.Message
 		if msg == "" {
 			msg = "Delete VM success."
 		}
-		return requestIDOut{Message: msg, RequestID: id}, nil
-
+		return marshal(requestIDOut{Message: msg, RequestID: res.RequestID})
 	case OpGetReturnRequests:
-		hosts, err := DecodeMachines(input, false)
-		if err != nil {
-			return nil, err
-		}
-		o.machineCount = len(hosts)
-		svc, err := open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		rs, err := svc.Reclaims(ctx, hosts)
-		if err != nil && fault.CodeOf(err) == fault.Cloud {
-			// Reporting nothing is the safe answer when the cloud cannot be asked.
-			out := encodeReclaims(nil, err.Error())
-			out.Error = errorOf(err)
-			return out, err
-		}
-		if err != nil {
-			return nil, err
-		}
-		return encodeReclaims(rs, "Instances marked for termination retrieved successfully."), nil
+		return marshal(encodeReclaims(res.Reclaims, "Instances marked for termination retrieved successfully."))
 	}
-	return nil, fault.New(fault.InvalidRequest, "unknown operation %q", op).With("operations", Operations)
+	return marshal(encodeError(fault.New(fault.Internal, "no answer for operation %q", op)))
+}
+
+// Exit is the exit status HostFactory expects for err: 0 for none, else
+// its fault code's.
+func Exit(err error) int {
+	if err == nil {
+		return 0
+	}
+	return fault.CodeOf(err).ExitCode()
 }

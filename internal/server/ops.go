@@ -59,18 +59,18 @@ func (s *Server) operationWithBody(w http.ResponseWriter, r *http.Request, op st
 // file. Once started it runs to its end even if the client goes away, as a
 // script does: a placement cut halfway would only be repaired later.
 func (s *Server) operation(w http.ResponseWriter, r *http.Request, op string, input []byte, success int) {
-	answer, exit := app.RunHF(context.WithoutCancel(r.Context()), op, input, s.env)
-	writeAnswer(w, answer, exit, success)
+	res, err := app.Operate(context.WithoutCancel(r.Context()), op, input, s.env)
+	writeResult(w, op, res, err, success)
 }
 
-// writeAnswer writes a HostFactory answer with the HTTP status its exit
-// status and error code stand for.
-func writeAnswer(w http.ResponseWriter, answer []byte, exit, success int) {
+// writeResult writes an operation's answer with the HTTP status its error
+// stands for, or success.
+func writeResult(w http.ResponseWriter, op string, res hf.Result, err error, success int) {
 	status := success
-	if exit != 0 {
-		status = httpStatus(answer, exit)
+	if err != nil {
+		status = httpStatus(fault.CodeOf(err))
 	}
-	writeJSON(w, status, answer)
+	writeJSON(w, status, hf.Encode(op, res, err))
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
@@ -81,19 +81,14 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 
 // writeFailure answers err in the HostFactory error envelope.
 func writeFailure(w http.ResponseWriter, err error) {
-	answer, exit := hf.Failure(err)
-	writeAnswer(w, answer, exit, http.StatusOK)
+	writeResult(w, "", hf.Result{}, err, http.StatusOK)
 }
 
-func httpStatus(answer []byte, exit int) int {
-	var envelope struct {
-		Error struct {
-			Code fault.Code `json:"code"`
-		} `json:"error"`
-	}
-	_ = json.Unmarshal(answer, &envelope)
-	code := envelope.Error.Code
-	switch exit {
+// httpStatus is the HTTP status a fault code stands for: input errors are
+// the client's (404 for what does not exist), cloud errors a bad gateway
+// (503 when a quota is reached), the rest the server's.
+func httpStatus(code fault.Code) int {
+	switch code.ExitCode() {
 	case 2:
 		if code == fault.TemplateNotFound || code == fault.RequestNotFound {
 			return http.StatusNotFound

@@ -192,8 +192,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	a, err := s.open(r.Context())
 	if err != nil {
 		s.log.Warn("not ready", "err", err)
-		answer, _ := hf.Failure(err)
-		writeJSON(w, http.StatusServiceUnavailable, answer)
+		writeJSON(w, http.StatusServiceUnavailable, hf.Encode("", hf.Result{}, err))
 		return
 	}
 	a.Close()

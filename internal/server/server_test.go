@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/hf"
 )
 
@@ -146,13 +147,8 @@ func TestHTTPStatusOfCloudErrors(t *testing.T) {
 	for _, c := range []struct {
 		code string
 		want int
-	}{{"CLOUD_ERROR", 502}, {"PROVISIONING_FAILED", 502}, {"QUOTA_EXCEEDED", 503}, {"INTERNAL_ERROR", 500}, {"CONFIGURATION_ERROR", 500}, {"REQUEST_NOT_FOUND", 404}} {
-		answer := fmt.Sprintf(`{"message":"m","error":{"code":%q,"message":"m"}}`, c.code)
-		exit := map[string]int{"CLOUD_ERROR": 3, "PROVISIONING_FAILED": 3, "QUOTA_EXCEEDED": 3, "REQUEST_NOT_FOUND": 2}[c.code]
-		if exit == 0 {
-			exit = 1
-		}
-		if got := httpStatus([]byte(answer), exit); got != c.want {
+	}{{"CLOUD_ERROR", 502}, {"PROVISIONING_FAILED", 502}, {"QUOTA_EXCEEDED", 503}, {"INTERNAL_ERROR", 500}, {"CONFIGURATION_ERROR", 500}, {"REQUEST_NOT_FOUND", 404}, {"TEMPLATE_NOT_FOUND", 404}, {"INVALID_REQUEST", 400}} {
+		if got := httpStatus(fault.Code(c.code)); got != c.want {
 			t.Errorf("%s: %d, want %d", c.code, got, c.want)
 		}
 	}

@@ -1,0 +1,142 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/broker"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/hf"
+	"github.com/ohfp/ohfp/internal/logging"
+)
+
+// answerBy leaves room, within an operation's budget, to record the outcome
+// and print the answer before HostFactory's timeout kills the process.
+func answerBy(budget time.Duration) time.Duration {
+	return budget - min(budget/10, 2*time.Second)
+}
+
+// RunHF carries out one HostFactory operation with the configuration env
+// describes, and returns the JSON answer and exit status. Every failure,
+// the configuration's included, is answered in the contract's envelope.
+func RunHF(ctx context.Context, op string, input []byte, env func(string) string) ([]byte, int) {
+	res, cfg, err := operation(ctx, op, input, env)
+	exit := hf.Exit(err)
+	if exit != 0 && cfg != nil && cfg.LSF() {
+		// LSF documents 0 for success and 1 for failure; the error's code
+		// stays in the answer.
+		exit = 1
+	}
+	return hf.Encode(op, res, err), exit
+}
+
+// Operate carries out one HostFactory operation: it decodes the input,
+// assembles the provider instance env describes, calls the broker within
+// the operation's budget, and logs one line for the operation. A bad input
+// is refused before the configuration's own errors, and without touching
+// store or cloud. The result may come with its error (see hf.Encode).
+func Operate(ctx context.Context, op string, input []byte, env func(string) string) (hf.Result, error) {
+	res, _, err := operation(ctx, op, input, env)
+	return res, err
+}
+
+// operation is Operate, also giving the configuration when it loaded.
+func operation(ctx context.Context, op string, input []byte, env func(string) string) (hf.Result, *config.Config, error) {
+	start := time.Now()
+	cfg, cfgErr := config.Load(env)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logging.Level(env("HF_LOG_LEVEL"))}))
+	if cfgErr == nil {
+		l, closer, err := OpenLog(cfg)
+		if err != nil {
+			cfgErr = fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
+		} else {
+			defer closer.Close()
+			log = l
+		}
+	}
+	in, err := hf.Decode(op, input)
+	var res hf.Result
+	switch {
+	case err != nil:
+	case cfgErr != nil:
+		err = cfgErr
+	default:
+		ctx, cancel := context.WithTimeout(ctx, answerBy(cfg.OperationBudget()))
+		defer cancel()
+		res, err = operate(ctx, cfg, log, in)
+		if errors.Is(err, context.DeadlineExceeded) && fault.CodeOf(err) == fault.Internal {
+			err = fault.Wrap(fault.Cloud, err, "operation timed out")
+		}
+	}
+	logOperation(ctx, log, in, res, err, time.Since(start))
+	if cfgErr != nil {
+		cfg = nil
+	}
+	return res, cfg, err
+}
+
+// operate opens the provider instance and calls the broker for in.
+func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.Input) (hf.Result, error) {
+	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(in.Op)))
+	if err != nil {
+		return hf.Result{}, err
+	}
+	defer a.Close()
+	b := a.Broker
+	var res hf.Result
+	switch in.Op {
+	case hf.OpGetAvailableTemplates:
+		res.Templates, err = b.Templates(ctx)
+	case hf.OpRequestMachines:
+		res.RequestID, err = b.RequestMachines(ctx, in.Machines)
+	case hf.OpGetRequestStatus:
+		res.Statuses, err = b.Status(ctx, in.RequestIDs)
+	case hf.OpRequestReturnMachines:
+		res.RequestID, res.Message, err = b.ReturnMachines(ctx, in.Hosts)
+	case hf.OpGetReturnRequests:
+		res.Reclaims, err = b.Reclaims(ctx, in.Hosts)
+		if err != nil && fault.CodeOf(err) == fault.Cloud {
+			// Reporting nothing is the safe answer when the cloud cannot be asked.
+			res.Reclaims = []broker.Reclaim{}
+		}
+	}
+	return res, err
+}
+
+// logOperation writes the operation's one log line.
+func logOperation(ctx context.Context, log *slog.Logger, in hf.Input, res hf.Result, err error, took time.Duration) {
+	level, status := slog.LevelInfo, "success"
+	if err != nil {
+		level, status = slog.LevelError, string(fault.CodeOf(err))
+	}
+	attrs := []slog.Attr{
+		slog.String("operation", in.Op),
+		slog.Int64("duration_ms", took.Milliseconds()),
+		slog.String("status", status),
+	}
+	requestID := res.RequestID
+	if len(in.RequestIDs) == 1 {
+		requestID = in.RequestIDs[0]
+	}
+	if requestID != "" {
+		attrs = append(attrs, slog.String("request_id", requestID))
+	}
+	if in.Machines.TemplateID != "" {
+		attrs = append(attrs, slog.String("template_id", in.Machines.TemplateID))
+	}
+	machines := in.Machines.Count + len(in.Hosts)
+	for _, st := range res.Statuses {
+		machines += len(st.Machines)
+	}
+	if machines > 0 {
+		attrs = append(attrs, slog.Int("machine_count", machines))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	log.LogAttrs(ctx, level, "operation", attrs...)
+}
