@@ -51,14 +51,14 @@ func requestsCommand() *cobra.Command {
 	list.Flags().IntVar(&q.Limit, "limit", 50, "at most this many (0: all)")
 	show := &cobra.Command{
 		Use:   "show REQUEST_ID",
-		Short: "Show a request and its machines, with the status getRequestStatus reports now",
+		Short: "Show a request and its machines as the cloud has them now, without claiming it for HostFactory",
 		Args:  cobra.ExactArgs(1),
 		RunE: out.listing(func(cmd *cobra.Command, args []string, a *app.App, o cli.Output) error {
 			r, err := a.Broker.Request(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			st, err := a.Broker.Status(cmd.Context(), []string{r.ID})
+			st, err := a.Broker.Refresh(cmd.Context(), []string{r.ID})
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 // RequestStatus is where one request stands, as getRequestStatus reports it.
 type RequestStatus struct {
 	ID       string
-	Status   store.State // running, complete or complete_with_error
+	Status   store.State // running, complete or complete_with_error; placed only to Refresh
 	Message  string
 	Machines []MachineStatus
 }
@@ -28,12 +28,27 @@ type MachineStatus struct {
 	Result store.Result
 }
 
-// Status reports on requests. The instances of every unfinished request are
-// described in one batched pass; an unknown id gets complete_with_error
-// without failing the others.
+// Status reports on requests to HostFactory (getRequestStatus). The
+// instances of every unfinished request are described in one batched pass;
+// an unknown id gets complete_with_error without failing the others.
 // When the cloud cannot be asked, the statuses as last stored are returned
 // together with a CLOUD_ERROR.
-func (b *Broker) Status(ctx context.Context, ids []string) (_ []RequestStatus, err error) {
+//
+// Only Status claims: a placed request it is asked about becomes running,
+// since HostFactory, which asks, has its id.
+func (b *Broker) Status(ctx context.Context, ids []string) ([]RequestStatus, error) {
+	return b.status(ctx, ids, true)
+}
+
+// Refresh reports on requests as Status does, for people and dashboards:
+// it reads the cloud and records what it says, but leaves a placed request
+// placed, neither claimed nor finished, so that one HostFactory never got
+// is still recovered.
+func (b *Broker) Refresh(ctx context.Context, ids []string) ([]RequestStatus, error) {
+	return b.status(ctx, ids, false)
+}
+
+func (b *Broker) status(ctx context.Context, ids []string, claim bool) (_ []RequestStatus, err error) {
 	defer b.flushEvents(ctx)
 	b.recoverPending(ctx)
 	reqs, err := b.store.GetRequests(ctx, ids)
@@ -52,7 +67,7 @@ func (b *Broker) Status(ctx context.Context, ids []string) (_ []RequestStatus, e
 		if r.Kind == store.KindReturn {
 			st = b.returnStatus(ctx, p, r)
 		} else {
-			st = b.createStatus(ctx, p, r)
+			st = b.createStatus(ctx, p, r, claim)
 		}
 		byID[r.ID] = st
 	}
@@ -174,8 +189,9 @@ func (p *poll) describe(ctx context.Context, b *Broker) {
 	}
 }
 
-// createStatus computes a create request's status and its machines' results.
-func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) RequestStatus {
+// createStatus computes a create request's status and its machines'
+// results; with claim, a placed request becomes running.
+func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request, claim bool) RequestStatus {
 	st := RequestStatus{ID: r.ID, Status: store.StateRunning}
 	switch r.State {
 	case store.StatePending:
@@ -184,14 +200,14 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) Re
 		st.Status, st.Message = store.StateCompleteWithError, r.Message
 		return st
 	}
-	if r.State == store.StatePlaced {
+	if r.State == store.StatePlaced && claim {
 		// HostFactory asks about it: it got the id.
 		r.State = store.StateRunning
 		if err := b.store.UpdateRequest(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) {
 			b.log.Error("recording that HostFactory follows a request", "request_id", r.ID, "err", err)
 		}
 	}
-	if r.State == store.StateRunning && p.cloudErr == nil {
+	if r.State.Placed() && p.cloudErr == nil {
 		b.adopt(p, r)
 		b.judgeCreate(ctx, p, r)
 		b.follow(ctx, p, r)
@@ -208,6 +224,11 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request) Re
 	}
 	if r.State.Finished() {
 		st.Status, st.Message = r.State, r.Message
+		return st
+	}
+	if r.State == store.StatePlaced {
+		// Until HostFactory follows it, only recovery may finish it.
+		st.Status = store.StatePlaced
 		return st
 	}
 	if executing > 0 || r.Outstanding > 0 || p.cloudErr != nil {

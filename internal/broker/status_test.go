@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -243,5 +244,49 @@ func TestStatusOfUnknownRequest(t *testing.T) {
 	}
 	if sts[1].ID != id || sts[1].Status != store.StateRunning {
 		t.Errorf("known: %+v", sts[1])
+	}
+}
+
+// TestOnlyStatusClaims is the claim rule: only HostFactory's poll (Status)
+// marks a placed request as seen by HostFactory. A person's look (Refresh)
+// reads the cloud and records it, but neither claims nor finishes the
+// request, so that one HostFactory never got is still recovered.
+func TestOnlyStatusClaims(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		look          func(b *Broker) func(context.Context, []string) ([]RequestStatus, error)
+		wantStatus    store.State // answered with every instance running
+		wantRecovered bool
+	}{
+		{"Refresh", func(b *Broker) func(context.Context, []string) ([]RequestStatus, error) { return b.Refresh }, store.StatePlaced, true},
+		{"Status", func(b *Broker) func(context.Context, []string) ([]RequestStatus, error) { return b.Status }, store.StateComplete, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			id := h.request("T", 2)
+			look := c.look(h.b)
+			for _, state := range []cloud.State{cloud.Pending, cloud.Running} {
+				h.setAll(id, state)
+				sts, err := look(h.ctx(), []string{id})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if state == cloud.Running && (sts[0].Status != c.wantStatus || sts[0].Machines[0].Result != store.ResultSucceed) {
+					t.Fatalf("answered %+v, want %s with machines succeeded", sts[0], c.wantStatus)
+				}
+			}
+			if ms := h.machines(id); ms[0].State != cloud.Running {
+				t.Errorf("what the cloud said was not recorded: %+v", ms[0])
+			}
+			// HostFactory's time to ask passes.
+			h.clock.Set(h.stored(id).CreatedAt.Add(creationTimeout))
+			h.b.recoverPending(h.ctx())
+			if recovered := h.stored(id).State == store.StateFailed; recovered != c.wantRecovered {
+				t.Errorf("recovered: %v, want %v", recovered, c.wantRecovered)
+			}
+			if terminated := len(h.cloud.Terminated()) == 2; terminated != c.wantRecovered {
+				t.Errorf("instances terminated: %v", h.cloud.Terminated())
+			}
+		})
 	}
 }

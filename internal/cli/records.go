@@ -85,8 +85,8 @@ func RequestRow(r store.Request) Record {
 	}
 }
 
-// RequestDetail is a request with its status and machines as
-// getRequestStatus reports them now.
+// RequestDetail is a request with its status and machines as the cloud
+// has them now (broker.Refresh).
 func RequestDetail(r store.Request, st broker.RequestStatus) Record {
 	row := RequestRow(r)
 	for i := range row {

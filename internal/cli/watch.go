@@ -11,22 +11,22 @@ import (
 	"github.com/ohfp/ohfp/internal/store"
 )
 
-// Statuser follows requests (the broker).
-type Statuser interface {
-	Status(ctx context.Context, ids []string) ([]broker.RequestStatus, error)
+// Refresher follows requests without claiming them (the broker).
+type Refresher interface {
+	Refresh(ctx context.Context, ids []string) ([]broker.RequestStatus, error)
 }
 
 // Watch polls the status of r every interval until it is finished, and
 // draws its progress: a bar redrawn in place on a terminal, a line per
 // change otherwise. It returns the last status.
-func Watch(ctx context.Context, s Statuser, r store.Request, every time.Duration, w io.Writer, terminal bool) (broker.RequestStatus, error) {
+func Watch(ctx context.Context, s Refresher, r store.Request, every time.Duration, w io.Writer, terminal bool) (broker.RequestStatus, error) {
 	want := r.MachineCount
 	if r.Kind == store.KindReturn {
 		want = len(r.Machines)
 	}
 	last := ""
 	for {
-		sts, err := s.Status(ctx, []string{r.ID})
+		sts, err := s.Refresh(ctx, []string{r.ID})
 		if err != nil {
 			return broker.RequestStatus{}, err
 		}
@@ -39,7 +39,7 @@ func Watch(ctx context.Context, s Statuser, r store.Request, every time.Duration
 			fmt.Fprintln(w, line)
 		}
 		last = line
-		if st.Status != store.StateRunning && st.Status != store.StatePending {
+		if st.Status.Finished() {
 			if terminal {
 				fmt.Fprintln(w)
 			}

@@ -61,6 +61,10 @@ func TestWatchDrawsABar(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// HostFactory asks about it, and so follows it; watching alone would not.
+	if _, err := a.Broker.Status(ctx, []string{id}); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	st, err := cli.Watch(ctx, a.Broker, r, 50*time.Millisecond, &out, true)
 	if err != nil || st.Status != store.StateComplete {

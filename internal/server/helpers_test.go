@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -161,12 +162,13 @@ type statusAnswer struct {
 }
 
 // waitStatus polls GET /api/v1/requests/{id} until the request is finished.
+// waitStatus polls a request as HostFactory does until it is finished.
 func (in *instance) waitStatus(id string) statusAnswer {
 	in.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var st statusAnswer
-		in.call("GET", "/api/v1/requests/"+id, "", http.StatusOK, &st)
+		in.call("POST", "/api/v1/status", fmt.Sprintf(`{"requests":[{"requestId":%q}]}`, id), http.StatusOK, &st)
 		if len(st.Requests) != 1 {
 			in.t.Fatalf("status of %s: %+v", id, st)
 		}

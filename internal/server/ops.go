@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/broker"
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/hf"
 )
@@ -30,7 +32,10 @@ func (s *Server) reclaims(w http.ResponseWriter, r *http.Request) {
 	s.operationWithBody(w, r, hf.OpGetReturnRequests, http.StatusOK)
 }
 
-// requestStatus is getRequestStatus for the one request the path names.
+// requestStatus answers as getRequestStatus would for the one request the
+// path names, but refreshes without claiming: a person or a dashboard
+// looking at a request is not HostFactory, and a request HostFactory never
+// got must stay recoverable.
 func (s *Server) requestStatus(w http.ResponseWriter, r *http.Request) {
 	type ref struct {
 		RequestID string `json:"requestId"`
@@ -42,7 +47,25 @@ func (s *Server) requestStatus(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, fault.Wrap(fault.Internal, err, "encoding the request id"))
 		return
 	}
-	s.operation(w, r, hf.OpGetRequestStatus, input, http.StatusOK)
+	in, err := hf.Decode(hf.OpGetRequestStatus, input)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	cfg, err := config.Load(s.env)
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	a, err := app.Open(ctx, cfg, s.log, broker.WithActor(app.Actor("ohfp serve")))
+	if err != nil {
+		writeFailure(w, err)
+		return
+	}
+	defer a.Close()
+	sts, err := a.Broker.Refresh(ctx, in.RequestIDs)
+	writeResult(w, hf.OpGetRequestStatus, hf.Result{Statuses: sts}, err, http.StatusOK)
 }
 
 func (s *Server) operationWithBody(w http.ResponseWriter, r *http.Request, op string, success int) {

@@ -45,11 +45,11 @@ func TestRequestStatusReturnCycle(t *testing.T) {
 		}
 	}
 
-	// The same status through POST /api/v1/status.
-	var viaPost statusAnswer
-	in.call("POST", "/api/v1/status", fmt.Sprintf(`{"requests":[{"requestId":%q}]}`, placed.RequestID), http.StatusOK, &viaPost)
-	if len(viaPost.Requests) != 1 || viaPost.Requests[0].Status != "complete" {
-		t.Fatalf("POST /status: %+v", viaPost)
+	// The same status through GET /api/v1/requests/{id}.
+	var viaGet statusAnswer
+	in.call("GET", "/api/v1/requests/"+placed.RequestID, "", http.StatusOK, &viaGet)
+	if len(viaGet.Requests) != 1 || viaGet.Requests[0].Status != "complete" {
+		t.Fatalf("GET /requests/{id}: %+v", viaGet)
 	}
 
 	var listed struct{ Requests []requestJSON }
@@ -140,6 +140,39 @@ func TestErrorStatuses(t *testing.T) {
 	in.call("GET", "/api/v1/requests/req-unknown", "", http.StatusOK, &st)
 	if len(st.Requests) != 1 || st.Requests[0].Status != "complete_with_error" {
 		t.Fatalf("unknown request: %+v", st)
+	}
+}
+
+// Reading a request that HostFactory has not asked about does not claim
+// it: it stays placed, so that it is still recovered if HostFactory never
+// got its id. HostFactory's own poll (POST /api/v1/status) claims it.
+func TestReadingARequestDoesNotClaimIt(t *testing.T) {
+	in := newInstance(t, "")
+	var placed struct{ RequestID string }
+	in.call("POST", "/api/v1/requests", `{"template":{"templateId":"small","machineCount":1}}`, http.StatusCreated, &placed)
+	stateIs := func(want string) {
+		t.Helper()
+		var listed struct{ Requests []requestJSON }
+		in.call("GET", "/api/v1/requests?state="+want, "", http.StatusOK, &listed)
+		if len(listed.Requests) != 1 || listed.Requests[0].RequestID != placed.RequestID {
+			t.Fatalf("request %s is not stored %s: %+v", placed.RequestID, want, listed)
+		}
+	}
+	for range 2 {
+		var st statusAnswer
+		in.call("GET", "/api/v1/requests/"+placed.RequestID, "", http.StatusOK, &st)
+		if len(st.Requests) != 1 || st.Requests[0].Status != "placed" || len(st.Requests[0].Machines) != 1 {
+			t.Fatalf("GET /requests/{id}: %+v", st)
+		}
+		stateIs("placed")
+	}
+	var st statusAnswer
+	in.call("POST", "/api/v1/status", fmt.Sprintf(`{"requests":[{"requestId":%q}]}`, placed.RequestID), http.StatusOK, &st)
+	if st.Requests[0].Status == "placed" {
+		t.Fatalf("POST /status: %+v", st)
+	}
+	if st.Requests[0].Status == "running" {
+		stateIs("running")
 	}
 }
 

@@ -229,6 +229,10 @@ func TestHumanCommands(t *testing.T) {
 		template("t1", 5, map[string]any{"userData": "TOKEN=abc"}), template("t2", 5, nil),
 	}, nil)
 	reqID := e.request("t1", 2)
+	// HostFactory follows it.
+	if _, err := e.hf.Status(e.ctx(), reqID); err != nil {
+		t.Fatal(err)
+	}
 
 	// watch follows the request to the end; off a terminal it prints a
 	// line per change.

@@ -176,13 +176,14 @@ func metrics(t *testing.T, url string) map[string]float64 {
 	return out
 }
 
-// waitREST polls the request through the API until it is finished, and
-// returns the answer and the number of polls.
+// waitREST polls the request through the API as HostFactory would
+// (getRequestStatus) until it is finished, and returns the answer and the
+// number of polls.
 func waitREST(t *testing.T, url, id string) (hostfactory.Request, int) {
 	t.Helper()
 	for polls := 1; ; polls++ {
 		var st hostfactory.Status
-		rest(t, "GET", url+"/api/v1/requests/"+id, "", http.StatusOK, &st)
+		rest(t, "POST", url+"/api/v1/status", fmt.Sprintf(`{"requests":[{"requestId":%q}]}`, id), http.StatusOK, &st)
 		if len(st.Requests) != 1 {
 			t.Fatalf("status of %s: %+v", id, st)
 		}
