@@ -11,6 +11,7 @@ import (
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/lsf"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -74,13 +75,18 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string
 
 // place makes the cloud call of a stored request and records its answer.
 func (b *Broker) place(ctx context.Context, r *store.Request, t config.Template) error {
-	p, err := b.cloud.Launch(ctx, cloud.LaunchSpec{
+	spec := cloud.LaunchSpec{
 		RequestID:    r.ID,
 		ProviderName: b.cfg.ProviderName,
 		ClientToken:  r.ClientToken,
 		Count:        r.MachineCount,
 		Template:     t,
-	})
+		RCAccount:    r.RCAccount,
+	}
+	if b.cfg.LSF() {
+		spec.Exports = lsf.Exports(r.RCAccount, t.ID, b.cfg.ClusterName, b.cfg.ProviderName)
+	}
+	p, err := b.cloud.Launch(ctx, spec)
 	if err != nil {
 		b.fail(ctx, r, err)
 		return fault.Wrap(fault.CodeOf(err), err, "placing request %s", r.ID)

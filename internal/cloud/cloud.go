@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 // Tag keys ohfp puts on every resource it creates.
@@ -24,6 +25,12 @@ type LaunchSpec struct {
 	ClientToken  string // the same token never launches twice
 	Count        int
 	Template     config.Template
+	// RCAccount is LSF's rc_account of the request, tagged as RC_ACCOUNT
+	// on every instance and volume.
+	RCAccount string
+	// Exports are shell variables the user data exports after the
+	// template's userData pairs (what LSF's user_data.sh reads).
+	Exports []lsf.Export
 }
 
 // Placement is the cloud's answer to a launch.

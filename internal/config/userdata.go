@@ -7,16 +7,18 @@ import (
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 // exportPlaceholder is where IBM's user_data.sh wants the exports.
 const exportPlaceholder = "%EXPORT_USER_DATA%"
 
 // UserDataText is the user data of the template's hosts: the userData
-// pairs exported as shell variables, placed in the userDataScript when
-// there is one (at its %EXPORT_USER_DATA% placeholder, else right after
-// its #! line). EC2 wants it base64-encoded.
-func (t Template) UserDataText() (string, error) {
+// pairs exported as shell variables, then extra (what LSF adds for a
+// request), placed in the userDataScript when there is one (at its
+// %EXPORT_USER_DATA% placeholder, else right after its #! line). EC2 wants
+// it base64-encoded.
+func (t Template) UserDataText(extra ...lsf.Export) (string, error) {
 	var script []byte
 	if t.UserDataScript != "" {
 		var err error
@@ -24,18 +26,21 @@ func (t Template) UserDataText() (string, error) {
 			return "", fault.Wrap(fault.Configuration, err, "template %s: userDataScript", t.ID)
 		}
 	}
-	text, err := userDataOf(t.UserData, string(script))
+	text, err := userDataOf(t.UserData, string(script), extra...)
 	if err != nil {
 		return "", fault.Wrap(fault.Configuration, err, "template %s: userData", t.ID)
 	}
 	return text, nil
 }
 
-// userDataOf places the exports of pairs in script.
-func userDataOf(pairs, script string) (string, error) {
+// userDataOf places the exports of pairs, then of extra, in script.
+func userDataOf(pairs, script string, extra ...lsf.Export) (string, error) {
 	exports, err := exportLines(pairs)
 	if err != nil {
 		return "", err
+	}
+	for _, e := range extra {
+		exports += export(e.Name, e.Value)
 	}
 	switch {
 	case strings.Contains(script, exportPlaceholder):
@@ -65,9 +70,15 @@ func exportLines(pairs string) (string, error) {
 		if !ok || !isShellName(k) {
 			return "", fmt.Errorf("%q is not a name=value pair with a shell variable name", pair)
 		}
-		b.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
+		b.WriteString(export(k, v))
 	}
 	return b.String(), nil
+}
+
+// export is one export line, its value single-quoted so that no value can
+// run as shell code.
+func export(name, value string) string {
+	return "export " + name + "='" + strings.ReplaceAll(value, "'", `'\''`) + "'\n"
 }
 
 // isShellName reports whether s is a valid shell variable name.

@@ -1,11 +1,15 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/lsf"
+	"github.com/ohfp/ohfp/internal/lsf/lsftest"
 )
 
 func writeScript(t *testing.T, content string) string {
@@ -66,5 +70,36 @@ func TestUserDataRejects(t *testing.T) {
 				t.Fatalf("err = %v, want a %s", err, fault.Configuration)
 			}
 		})
+	}
+}
+
+// TestUserDataExportsMatchIBM renders an LSF user_data.sh, its exports at
+// %EXPORT_USER_DATA% as in IBM's sample, and checks that the host sees the
+// same variables as with IBM's plugin for the same template and request.
+func TestUserDataExportsMatchIBM(t *testing.T) {
+	const sample = "#!/bin/sh\nlogfile=/dev/null\n%EXPORT_USER_DATA%\nLSF_TOP=/opt/lsf\n"
+	names := []string{"zone", "pricing", "rc_account", "template_id", "clustername", "providerName"}
+	for _, tc := range []struct{ userData, account, cluster string }{
+		{"zone=us_west_2a;pricing=spot", "proj-a", "cluster1"},
+		{"zone=us_west_2b", "default", ""},
+		{"", "", "cluster1"},
+	} {
+		tmpl := Template{ID: "Template-VM-1", UserData: tc.userData, UserDataScript: writeScript(t, sample)}
+		got, err := tmpl.UserDataText(lsf.Exports(tc.account, tmpl.ID, tc.cluster, "aws")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ibm := strings.ReplaceAll(sample, "%EXPORT_USER_DATA%", lsftest.IBMExports(tc.userData, tc.account, tmpl.ID, tc.cluster, "aws"))
+		g, err := lsftest.Exported(got, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := lsftest.Exported(ibm, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(g, w) {
+			t.Errorf("userData %q: the host sees\n%v\nIBM's plugin gives\n%v\nuser data:\n%s", tc.userData, g, w, got)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"cmp"
+	"encoding/base64"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,7 +47,8 @@ type instance struct {
 	iamProfileArn string
 	templateID    string
 	ebsOptimized  bool
-	tags          []tag // copy on write: readers may hold the old slice
+	userData      string // base64
+	tags          []tag  // copy on write: readers may hold the old slice
 	volumeTags    []tag
 
 	spotRequestID string // "" for on-demand
@@ -111,6 +113,8 @@ type Instance struct {
 	LaunchTemplateID string            `json:"launchTemplateId,omitempty"`
 	ClientToken      string            `json:"clientToken,omitempty"`
 	Tags             map[string]string `json:"tags"`
+	VolumeTags       map[string]string `json:"volumeTags,omitempty"`
+	UserData         string            `json:"userData,omitempty"` // decoded
 	Spot             bool              `json:"spot"`
 	SpotRequestID    string            `json:"spotRequestId,omitempty"`
 	LaunchTime       time.Time         `json:"launchTime"`
@@ -139,12 +143,14 @@ func (s *Sandbox) InstancesWithTag(key, value string) []Instance {
 		for _, t := range in.tags {
 			tags[t.Key] = t.Value
 		}
+		userData, _ := base64.StdEncoding.DecodeString(in.userData)
 		out = append(out, Instance{
 			ID: in.id, ReservationID: in.reservationID, Type: in.instanceType, ImageID: in.imageID,
 			State: in.state(&s.opts, now), SubnetID: in.subnetID, Zone: in.zone,
 			PrivateIP: in.privateIP, PrivateDNS: in.privateDNS, KeyName: in.keyName,
 			SecurityGroupIDs: slices.Clone(in.groups), LaunchTemplateID: in.templateID,
-			ClientToken: in.clientToken, Tags: tags, Spot: in.spotRequestID != "",
+			ClientToken: in.clientToken, Tags: tags, VolumeTags: tagMap(in.volumeTags),
+			UserData: string(userData), Spot: in.spotRequestID != "",
 			SpotRequestID: in.spotRequestID, LaunchTime: in.launched,
 			Visible: in.visible(&s.opts, now),
 		})
@@ -229,6 +235,12 @@ func (s *Sandbox) writeInstance(x xmlw, in *instance, now time.Time) {
 	x.int("amiLaunchIndex", int64(in.launchIndex))
 	x.str("instanceType", in.instanceType)
 	x.time("launchTime", in.launched)
+	if t, ok := instanceTypeByName(in.instanceType); ok {
+		x.open("cpuOptions")
+		x.int("coreCount", int64(t.cores()))
+		x.int("threadsPerCore", int64(t.Threads))
+		x.close("cpuOptions")
+	}
 	x.open("placement")
 	x.str("availabilityZone", in.zone)
 	x.str("tenancy", "default")

@@ -31,6 +31,7 @@ type launch struct {
 	spot                        bool
 	maxPrice                    string
 	ebsOptimized                bool
+	userData                    string // base64, as EC2 takes it
 	tags, volumeTags, spotTags  []tag
 }
 
@@ -100,7 +101,7 @@ func (s *Sandbox) launchN(l *launch, n int, token string, now time.Time) (string
 			arch: l.arch, subnetID: l.sn.ID, zone: l.sn.Zone, vpcID: l.sn.VPCID,
 			privateIP: ip, privateDNS: s.privateDNS(ip), keyName: l.keyName, groups: l.groups,
 			iamProfileArn: l.iamProfileArn, templateID: l.templateID, ebsOptimized: l.ebsOptimized,
-			tags: l.tags, volumeTags: l.volumeTags, launched: now,
+			userData: l.userData, tags: l.tags, volumeTags: l.volumeTags, launched: now,
 		}
 		if l.spot {
 			in.spotRequestID = fmt.Sprintf("sir-%08x", s.epoch+uint32(w.seq))
@@ -134,6 +135,7 @@ func (s *Sandbox) resolveLaunch(p params) (*launch, error) {
 	l.spot = l.spot || p.get("InstanceMarketOptions.MarketType") == "spot"
 	l.maxPrice = or(p.get("InstanceMarketOptions.SpotOptions.MaxPrice"), l.maxPrice)
 	l.ebsOptimized = l.ebsOptimized || p.boolean("EbsOptimized")
+	l.userData = or(p.get("UserData"), l.userData)
 	if l.min, err = p.integer("MinCount", 0); err != nil {
 		return nil, err
 	}
@@ -235,7 +237,7 @@ func (lt LaunchTemplate) launch() *launch {
 		imageID: lt.ImageID, instanceType: lt.InstanceType, keyName: lt.KeyName,
 		iamProfileArn: lt.IAMInstanceProfile, templateID: lt.ID,
 		subnetID: lt.SubnetID, zone: lt.Zone, groups: lt.SecurityGroupIDs,
-		spot: lt.Spot, maxPrice: lt.MaxPrice, ebsOptimized: lt.EBSOptimized,
+		spot: lt.Spot, maxPrice: lt.MaxPrice, ebsOptimized: lt.EBSOptimized, userData: lt.UserData,
 		tags: tagList(lt.InstanceTags), volumeTags: tagList(lt.VolumeTags),
 	}
 }

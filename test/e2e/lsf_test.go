@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/hostfactory"
+	"github.com/ohfp/ohfp/internal/lsf/lsftest"
 	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
@@ -48,7 +50,8 @@ func newLSF(t *testing.T, opts sandbox.Options, templates []map[string]any, conf
 		cfg[k] = v
 	}
 	files := map[string][]byte{
-		filepath.Join(conf, "credentials"): []byte("[default]\naws_access_key_id = AKIASANDBOX\naws_secret_access_key = sandbox-secret\n"),
+		filepath.Join(conf, "credentials"):     []byte("[default]\naws_access_key_id = AKIASANDBOX\naws_secret_access_key = sandbox-secret\n"),
+		filepath.Join(scripts, "user_data.sh"): []byte(lsfUserData),
 	}
 	for name, v := range map[string]any{"awsprov_config.json": cfg, "awsprov_templates.json": map[string]any{"templates": templates}} {
 		b, err := json.MarshalIndent(v, "", "  ")
@@ -88,6 +91,10 @@ func newLSF(t *testing.T, opts sandbox.Options, templates []map[string]any, conf
 	return s
 }
 
+// lsfUserData has the shape of LSF's user_data.sh: the exports at
+// %EXPORT_USER_DATA%, then what joins the host to the cluster.
+const lsfUserData = "#!/bin/sh\n%EXPORT_USER_DATA%\nLSF_TOP=/opt/lsf\n"
+
 // TestLSFEnvironmentFindsItsFolders runs a cycle with only LSF's
 // environment: the files in $PRO_CONF_DIR/conf, the state in
 // $PRO_DATA_DIR/aws, the log in $PRO_LSF_LOGDIR.
@@ -116,5 +123,42 @@ func TestLSFEnvironmentFindsItsFolders(t *testing.T) {
 	res := s.call("requestMachines", map[string]any{"template": map[string]any{"templateId": "nope", "machineCount": 1}})
 	if res.Exit != 1 || !strings.Contains(string(res.Stdout), "TEMPLATE_NOT_FOUND") {
 		t.Errorf("unknown template under LSF: exit %d, %s", res.Exit, res.Stdout)
+	}
+}
+
+// TestLSFAccountTagsAndUserData: a request's rc_account is the RC_ACCOUNT
+// tag of its instances and volumes, and the user data is the scripts'
+// user_data.sh with the exports IBM's plugin writes for the same template
+// and request.
+func TestLSFAccountTagsAndUserData(t *testing.T) {
+	s := newLSF(t, sandbox.Options{}, []map[string]any{template("lsf-tagged", 4, map[string]any{
+		"userData": "zone=us_east_1a;pricing=ondemand", "instanceTags": "group=project1",
+	})}, nil)
+	var out hostfactory.RequestID
+	res := s.call("requestMachines", map[string]any{"template": map[string]any{"templateId": "lsf-tagged", "machineCount": 1}, "rc_account": "proj-a", "userData": map[string]any{}})
+	if err := hostfactory.Decode(res.Stdout, &out); err != nil || res.Exit != 0 {
+		t.Fatalf("requestMachines: exit %d, %s", res.Exit, res.Stdout)
+	}
+	s.wait(out.RequestID)
+	insts := s.instancesOf(out.RequestID)
+	if len(insts) != 1 {
+		t.Fatalf("%d instances", len(insts))
+	}
+	in := insts[0]
+	if in.Tags["RC_ACCOUNT"] != "proj-a" || in.VolumeTags["RC_ACCOUNT"] != "proj-a" || in.Tags["group"] != "project1" {
+		t.Errorf("instance tags %v, volume tags %v", in.Tags, in.VolumeTags)
+	}
+	names := []string{"zone", "pricing", "rc_account", "template_id", "clustername", "providerName"}
+	got, err := lsftest.Exported(in.UserData, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ibm := strings.ReplaceAll(lsfUserData, "%EXPORT_USER_DATA%", lsftest.IBMExports("zone=us_east_1a;pricing=ondemand", "proj-a", "lsf-tagged", "cluster1", "aws"))
+	want, err := lsftest.Exported(ibm, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, want) || !strings.HasSuffix(in.UserData, "LSF_TOP=/opt/lsf\n") {
+		t.Errorf("the host sees %v, IBM's plugin gives %v; user data:\n%s", got, want, in.UserData)
 	}
 }

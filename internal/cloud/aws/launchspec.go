@@ -13,6 +13,7 @@ import (
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 // launchSpec is a template resolved into what every launch API needs:
@@ -79,7 +80,7 @@ func (p *Provider) buildLaunchSpec(ctx context.Context, spec cloud.LaunchSpec) (
 	if ls.imageID, err = p.resolveImage(ctx, t); err != nil {
 		return nil, err
 	}
-	text, err := t.UserDataText()
+	text, err := t.UserDataText(spec.Exports...)
 	if err != nil {
 		return nil, err
 	}
@@ -145,21 +146,26 @@ func (p *Provider) rootVolume(ctx context.Context, t config.Template, imageID st
 
 // launchTags are the tags of every instance and volume ohfp launches: its
 // own keys, which the user cannot override since recovery relies on them,
-// then the template's, then a Name if the template gives none.
+// LSF's RC_ACCOUNT of the request, which LSF's account policies read, then
+// the template's, then a Name if the template gives none.
 func launchTags(spec cloud.LaunchSpec) []types.Tag {
-	own := [...]types.Tag{
+	own := []types.Tag{
 		{Key: awssdk.String(cloud.TagRequestID), Value: awssdk.String(spec.RequestID)},
 		{Key: awssdk.String(cloud.TagTemplateID), Value: awssdk.String(spec.Template.ID)},
 		{Key: awssdk.String(cloud.TagProvider), Value: awssdk.String(spec.ProviderName)},
 	}
+	if spec.RCAccount != "" {
+		own = append(own, types.Tag{Key: awssdk.String(lsf.AccountTag), Value: awssdk.String(spec.RCAccount)})
+	}
 	tags := make([]types.Tag, 0, len(own)+len(spec.Template.InstanceTags)+1)
-	tags = append(tags, own[:]...)
+	tags = append(tags, own...)
 	named := false
 	for _, tag := range spec.Template.InstanceTags {
-		switch tag.Key {
-		case cloud.TagRequestID, cloud.TagTemplateID, cloud.TagProvider:
+		switch {
+		case tag.Key == cloud.TagRequestID, tag.Key == cloud.TagTemplateID, tag.Key == cloud.TagProvider,
+			tag.Key == lsf.AccountTag && spec.RCAccount != "":
 			continue
-		case "Name":
+		case tag.Key == "Name":
 			named = true
 		}
 		tags = append(tags, types.Tag{Key: awssdk.String(tag.Key), Value: awssdk.String(tag.Value)})

@@ -46,6 +46,23 @@ func TestLaunchTags(t *testing.T) {
 	}
 }
 
+// TestLaunchTagsRCAccount: LSF's rc_account is tagged RC_ACCOUNT, as
+// IBM's plugin tags it, and wins over a template's tag of that name; a
+// request without one keeps the template's.
+func TestLaunchTagsRCAccount(t *testing.T) {
+	spec := cloud.LaunchSpec{RequestID: "req-1", ProviderName: "aws", RCAccount: "proj-a", Template: config.Template{
+		ID: "tmpl", InstanceTags: []config.Tag{{Key: "RC_ACCOUNT", Value: "template's"}, {Key: "team", Value: "hpc"}},
+	}}
+	tags := launchTags(spec)
+	if got := tagMap(tags); got["RC_ACCOUNT"] != "proj-a" || got["team"] != "hpc" || len(got) != len(tags) {
+		t.Errorf("tags %v", tags)
+	}
+	spec.RCAccount = ""
+	if got := tagMap(launchTags(spec))["RC_ACCOUNT"]; got != "template's" {
+		t.Errorf("RC_ACCOUNT without a request account = %q", got)
+	}
+}
+
 func TestAttemptToken(t *testing.T) {
 	if got := attemptToken("tok", 0); got != "tok" {
 		t.Errorf("attempt 0 = %q, want the token itself", got)

@@ -1,0 +1,52 @@
+package broker
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/cloud/fake"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/lsf"
+)
+
+// underLSF sets the harness's configuration as LSF's environment does.
+func underLSF(c *config.Config) {
+	c.Scheduler = config.SchedulerLSF
+	c.ClusterName = "cluster1"
+}
+
+// TestLaunchCarriesLSFAccountAndExports checks what a launch hands the
+// cloud: the request's rc_account always (it becomes the RC_ACCOUNT tag),
+// and under LSF the variables LSF's user_data.sh reads, in IBM's order.
+func TestLaunchCarriesLSFAccountAndExports(t *testing.T) {
+	cases := []struct {
+		name    string
+		lsf     bool
+		account string
+		exports []lsf.Export
+	}{
+		{"LSF", true, "proj-a", []lsf.Export{{"rc_account", "proj-a"}, {"template_id", "T"}, {"clustername", "cluster1"}, {"providerName", provider}}},
+		{"LSF without an account", true, "", []lsf.Export{{"template_id", "T"}, {"clustername", "cluster1"}, {"providerName", provider}}},
+		{"Symphony", false, "", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var edits []func(*config.Config)
+			if tc.lsf {
+				edits = append(edits, underLSF)
+			}
+			h := newHarness(t, edits...)
+			if _, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "T", Count: 1, RCAccount: tc.account}); err != nil {
+				t.Fatal(err)
+			}
+			calls := h.cloud.Calls(fake.Launch)
+			if len(calls) != 1 {
+				t.Fatalf("%d launches", len(calls))
+			}
+			spec := calls[0].Spec
+			if spec.RCAccount != tc.account || !slices.Equal(spec.Exports, tc.exports) {
+				t.Errorf("account %q, exports %v; want %q, %v", spec.RCAccount, spec.Exports, tc.account, tc.exports)
+			}
+		})
+	}
+}
