@@ -25,8 +25,8 @@ func TestLaunchCarriesLSFAccountAndExports(t *testing.T) {
 		account string
 		exports []lsf.Export
 	}{
-		{"LSF", true, "proj-a", []lsf.Export{{"rc_account", "proj-a"}, {"template_id", "T"}, {"clustername", "cluster1"}, {"providerName", provider}}},
-		{"LSF without an account", true, "", []lsf.Export{{"template_id", "T"}, {"clustername", "cluster1"}, {"providerName", provider}}},
+		{"LSF", true, "proj-a", []lsf.Export{{Name: "rc_account", Value: "proj-a"}, {Name: "template_id", Value: "T"}, {Name: "clustername", Value: "cluster1"}, {Name: "providerName", Value: provider}}},
+		{"LSF without an account", true, "", []lsf.Export{{Name: "template_id", Value: "T"}, {Name: "clustername", Value: "cluster1"}, {Name: "providerName", Value: provider}}},
 		{"Symphony", false, "", nil},
 	}
 	for _, tc := range cases {
