@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ohfp/ohfp/internal/install"
+	"github.com/ohfp/ohfp/internal/installation"
 )
 
 func initCommand() *cobra.Command {
@@ -16,7 +17,9 @@ func initCommand() *cobra.Command {
 		Use:   "init --name NAME --region REGION",
 		Short: "Write a HostFactory provider instance folder for ohfp",
 		Long: `Write a provider instance folder: conf/ with <name>prov_config.json and
-<name>prov_templates.json (a starter template that runs as is), scripts/ with
+<name>prov_templates.json (a starter template that runs as is) and the
+installation id (ohfp-installation-id, made once and never replaced: every
+resource ohfp launches is tagged with it), scripts/ with
 the five provider scripts and a copy of this binary, work/ and log/. Then print
 the entries to add to HostFactory's hostProviders.json and
 hostProviderPlugins.json.
@@ -48,6 +51,7 @@ ohfp will not honour is listed. Existing files are kept unless --force.`,
 			for _, f := range res.Written {
 				fmt.Fprintln(w, "  "+f)
 			}
+			fmt.Fprintf(w, "\nInstallation id: %s (in %s; keep it with the configuration, and copy it to every\nHostFactory host that shares this installation's state)\n", res.InstallationID, installation.Path(res.ConfDir))
 			if len(res.NotHonoured) > 0 {
 				fmt.Fprintln(w, "\nSettings ohfp will not honour:")
 				for _, s := range res.NotHonoured {

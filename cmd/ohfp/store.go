@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ohfp/ohfp/internal/app"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store"
 	"github.com/ohfp/ohfp/internal/store/dynamo"
 	"github.com/ohfp/ohfp/internal/store/sqlite"
 	"github.com/ohfp/ohfp/internal/store/transfer"
@@ -34,7 +36,13 @@ Exit status: 0 success, 1 configuration or internal error, 3 cloud error.`,
 and say what was done. With --check nothing is created: every missing table,
 index or TTL setting is listed and the exit status is 1, for sites whose
 HostFactory role may not call CreateTable.
-For SQLite, open (or create) the state file and report its path and schema version.`,
+For SQLite, open (or create) the state file and report its path, schema version
+and identity. A store file that is damaged or lost (empty, missing while its
+write-ahead log or its identity file remains, or corrupt) is refused by every
+other command; store init sets it aside (renamed .damaged-<time>, bytes kept)
+and makes a new store in its place. Reconcile then adopts and reports the
+instances the lost store knew: it never terminates an instance older than its
+store. With --check a damaged store is only reported.`,
 		Example: `  HF_PROVIDER_NAME=awsinst HF_PROVIDER_CONFDIR=$HF_TOP/conf/providers/awsinst ohfp store init
   ohfp store init --check`,
 		Args: cobra.NoArgs,
@@ -79,16 +87,35 @@ func initStore(ctx context.Context, w io.Writer, create bool) error {
 	}
 	defer closer.Close()
 	if cfg.Storage.Type != "dynamodb" {
-		st, err := sqlite.Open(ctx, cfg.Storage.Path)
+		path, err := app.SQLitePath(cfg)
+		if err != nil {
+			return err
+		}
+		var st *sqlite.Store
+		var aside []string
+		if create {
+			st, aside, err = sqlite.Init(ctx, path, time.Now())
+		} else {
+			st, err = sqlite.Open(ctx, path)
+		}
 		if err != nil {
 			return err
 		}
 		defer st.Close()
+		for _, f := range aside {
+			log.Warn("damaged state store set aside", "file", f, "store", path)
+			fmt.Fprintf(w, "set aside the damaged or lost store's file as %s\n", f)
+		}
 		version, err := st.SchemaVersion(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "SQLite state store %s is ready (schema version %d)\n", st.Path(), version)
+		ident, err := store.Identify(ctx, st, "", time.Now())
+		if err != nil {
+			return fault.Wrap(fault.Internal, err, "state store %s", path)
+		}
+		fmt.Fprintf(w, "SQLite state store %s is ready (schema version %d, store %s created %s)\n",
+			st.Path(), version, ident.ID, ident.Created.Format(time.RFC3339))
 		return nil
 	}
 	o, err := app.DynamoOptions(ctx, cfg, log)
@@ -100,7 +127,7 @@ func initStore(ctx context.Context, w io.Writer, create bool) error {
 		fmt.Fprintln(w, line)
 	}
 	if err == nil {
-		fmt.Fprintf(w, "ready: %s\n", storeName(cfg))
+		fmt.Fprintf(w, "ready: %s\n", app.StoreName(cfg))
 	}
 	return err
 }
@@ -114,8 +141,8 @@ func migrateStore(ctx context.Context, w io.Writer, target string) error {
 	if err != nil {
 		return err
 	}
-	if storeName(from) == storeName(to) {
-		return fault.New(fault.Configuration, "%s selects the store this provider instance uses already: %s", to.ConfigFile, storeName(from))
+	if app.StoreName(from) == app.StoreName(to) {
+		return fault.New(fault.Configuration, "%s selects the store this provider instance uses already: %s", to.ConfigFile, app.StoreName(from))
 	}
 	log, closer, err := app.OpenLog(from)
 	if err != nil {
@@ -132,19 +159,19 @@ func migrateStore(ctx context.Context, w io.Writer, target string) error {
 		return err
 	}
 	defer dst.Close()
-	log.Info("store migration started", "from", storeName(from), "to", storeName(to))
+	log.Info("store migration started", "from", app.StoreName(from), "to", app.StoreName(to))
 	counts, err := transfer.Copy(ctx, src, dst)
 	if err != nil {
 		return err
 	}
-	log.Info("store migration done", "from", storeName(from), "to", storeName(to),
+	log.Info("store migration done", "from", app.StoreName(from), "to", app.StoreName(to),
 		"requests", counts.Requests, "machines", counts.Machines, "facts", counts.Facts, "events", counts.Events)
 	facts := fmt.Sprintf("%d facts", counts.Facts)
 	if counts.Facts < 0 {
 		facts = "no facts (the source cannot list them; they are fetched again on demand)"
 	}
 	fmt.Fprintf(w, "copied %s\n    to %s\nverified: %d requests, %d machines, %d events, %s\n",
-		storeName(from), storeName(to), counts.Requests, counts.Machines, counts.Events, facts)
+		app.StoreName(from), app.StoreName(to), counts.Requests, counts.Machines, counts.Events, facts)
 	return nil
 }
 
@@ -169,17 +196,4 @@ func loadTarget(from *config.Config, path string) (*config.Config, error) {
 		}
 		return os.Getenv(k)
 	})
-}
-
-// storeName says which store cfg selects, the same words for the same store.
-func storeName(cfg *config.Config) string {
-	if cfg.Storage.Type != "dynamodb" {
-		return "SQLite store " + cfg.Storage.Path
-	}
-	d := cfg.Storage.DynamoDB
-	name := fmt.Sprintf("DynamoDB tables %s-* in %s", d.TablePrefix, d.Region)
-	if d.EndpointURL != "" {
-		name += " at " + d.EndpointURL
-	}
-	return name
 }

@@ -40,7 +40,7 @@ func TestWatchDrawsABar(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := map[string]string{"HF_PROVIDER_NAME": "awsinst", "HF_PROVIDER_CONFDIR": conf}
+	env := map[string]string{"HF_PROVIDER_NAME": "awsinst", "HF_PROVIDER_CONFDIR": conf, "HF_PROVIDER_WORKDIR": t.TempDir()}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

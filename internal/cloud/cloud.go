@@ -16,15 +16,19 @@ const (
 	TagRequestID  = "ohfp:request-id"
 	TagTemplateID = "ohfp:template-id"
 	TagProvider   = "ohfp:provider"
+	// TagInstallation tells one installation's resources from another's
+	// with the same provider name; ohfp acts only on its own.
+	TagInstallation = "ohfp:installation-id"
 )
 
 // LaunchSpec is one request to the cloud for machines.
 type LaunchSpec struct {
-	RequestID    string
-	ProviderName string
-	ClientToken  string // the same token never launches twice
-	Count        int
-	Template     config.Template
+	RequestID      string
+	ProviderName   string
+	InstallationID string
+	ClientToken    string // the same token never launches twice
+	Count          int
+	Template       config.Template
 	// RCAccount is LSF's rc_account of the request, tagged as RC_ACCOUNT
 	// on every instance and volume.
 	RCAccount string
@@ -130,4 +134,36 @@ type TypeFacts struct {
 	Cores     int    `json:"cores"`
 	MemoryMiB int64  `json:"memoryMiB"`
 	Arch      string `json:"arch"` // x86_64 or arm64
+}
+
+// Owner says whose an instance tagged with this provider name is.
+type Owner int
+
+// Owners.
+const (
+	// OwnedHere: tagged with this installation's id.
+	OwnedHere Owner = iota
+	// OwnedElsewhere: tagged with another installation's id; never touched.
+	OwnedElsewhere
+	// OwnerUnknown: no installation id, launched before ids existed (or by
+	// another installation of that time); never touched until the one-time
+	// adoption step claims it.
+	OwnerUnknown
+)
+
+// OwnerFor says whose in is, seen from the installation installationID.
+func (in Instance) OwnerFor(installationID string) Owner {
+	switch id := in.Tags[TagInstallation]; {
+	case id == "":
+		return OwnerUnknown
+	case id == installationID:
+		return OwnedHere
+	}
+	return OwnedElsewhere
+}
+
+// SharedNameWarning is what doctor and the log say when another
+// installation's instances carry the provider name.
+func SharedNameWarning(provider string) string {
+	return "another installation uses the provider name " + provider + " in this account and region"
 }

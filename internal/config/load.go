@@ -89,6 +89,7 @@ func (c *Config) locate(env func(string) string) (explicit string, err error) {
 		work = filepath.Join(env(lsf.EnvDataDir), name)
 	default:
 		work = conf
+		c.Storage.Guessed = true
 	}
 	logs := env("HF_PROVIDER_LOGDIR")
 	switch {
@@ -268,6 +269,7 @@ func (c *Config) finish(s source) error {
 	if c.Storage.DynamoDB.Region == "" {
 		c.Storage.DynamoDB.Region = c.AWS.Region
 	}
+	c.Storage.Guessed = c.Storage.Guessed && !filepath.IsAbs(c.Storage.Path)
 	c.Storage.Path = under(c.WorkDir, c.Storage.Path, "ohfp.db")
 	c.Logging.FilePath = under(c.LogDir, c.Logging.FilePath, c.logName())
 	c.AWS.CredentialFile = under(c.ConfDir, c.AWS.CredentialFile, "")

@@ -346,6 +346,7 @@ func TestDefaults(t *testing.T) {
 	want.ProviderName = "aws"
 	want.ConfDir, want.WorkDir, want.LogDir, want.ConfigFile = c.ConfDir, c.ConfDir, c.ConfDir, filepath.Join(c.ConfDir, "awsprov_config.json")
 	want.Storage.Path = filepath.Join(c.ConfDir, "ohfp.db")
+	want.Storage.Guessed = true // no work folder given
 	want.Logging.FilePath = filepath.Join(c.ConfDir, "ohfp.log")
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("\n got %+v\nwant %+v", *c, want)
@@ -673,6 +674,28 @@ func TestClusterName(t *testing.T) {
 	} {
 		if got := lsf.ClusterName(opts); got != want {
 			t.Errorf("ClusterName(%q) = %q, want %q", opts, got, want)
+		}
+	}
+}
+
+// The SQLite path is a guess only when neither the environment names a
+// work folder nor the config an absolute path; ohfp then opens no store.
+func TestStorePathGuessed(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		env     map[string]string
+		config  string
+		guessed bool
+	}{
+		{map[string]string{}, minimalConfig, true},
+		{map[string]string{"HF_PROVIDER_WORKDIR": dir}, minimalConfig, false},
+		{map[string]string{"HF_WORKDIR": dir}, minimalConfig, false},
+		{map[string]string{}, `{"AWS_REGION": "us-east-1", "OHFP_SQLITE_PATH": "state/ohfp.db"}`, true},
+		{map[string]string{}, `{"AWS_REGION": "us-east-1", "OHFP_SQLITE_PATH": "/var/lib/ohfp/awsinst.db"}`, false},
+	} {
+		got := mustLoad(t, map[string]string{"awsprov_config.json": c.config}, c.env)
+		if got.Storage.Guessed != c.guessed {
+			t.Errorf("env %v config %s: guessed %v", c.env, c.config, got.Storage.Guessed)
 		}
 	}
 }

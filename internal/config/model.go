@@ -11,7 +11,8 @@
 //     $PRO_LSF_TOP/conf/resource_connector/<name>/conf, else the folder of
 //     HF_CONFIG_PATH, else the current folder.
 //     Work folder: HF_PROVIDER_WORKDIR, else $HF_WORKDIR/providers/<name>,
-//     else $PRO_DATA_DIR/<name>, else the conf folder. Log folder:
+//     else $PRO_DATA_DIR/<name>, else the conf folder (but the SQLite store
+//     is never opened in a work folder so guessed: see Storage.Guessed). Log folder:
 //     HF_PROVIDER_LOGDIR, else $HF_LOGDIR, else $PRO_LSF_LOGDIR, else the
 //     work folder.
 //   - Scheduler: OHFP_SCHEDULER in the file, else lsf when any of LSF's
@@ -56,9 +57,13 @@ import (
 // provider instance.
 type Config struct {
 	ProviderName string // HF_PROVIDER_NAME
-	ConfDir      string // HF_PROVIDER_CONFDIR
-	WorkDir      string // HF_PROVIDER_WORKDIR: state lives here
-	LogDir       string // HF_PROVIDER_LOGDIR
+	// InstallationID tells this installation's cloud resources from those
+	// of others with the same ProviderName; Load leaves it empty, and
+	// internal/installation reads or makes it beside the config.
+	InstallationID string
+	ConfDir        string // HF_PROVIDER_CONFDIR
+	WorkDir        string // HF_PROVIDER_WORKDIR: state lives here
+	LogDir         string // HF_PROVIDER_LOGDIR
 
 	// Scheduler is who runs the scripts: Symphony's HostFactory or LSF's
 	// resource connector, whose expectations differ (docs/lsf.md).
@@ -123,8 +128,12 @@ type AWS struct {
 
 // Storage selects and configures the state store.
 type Storage struct {
-	Type      string // "sqlite" (default) or "dynamodb"
-	Path      string // sqlite file; default <WorkDir>/ohfp.db
+	Type string // "sqlite" (default) or "dynamodb"
+	Path string // sqlite file; default <WorkDir>/ohfp.db
+	// Guessed says that Path was only guessed: neither the config gives an
+	// absolute one nor the environment a work folder. ohfp then refuses to
+	// open a store there rather than make an empty one in the conf folder.
+	Guessed   bool
 	Retention time.Duration
 	DynamoDB  DynamoDB
 }

@@ -24,7 +24,7 @@ var environment = []envVar{
 	{"HF_CONFDIR", "", "When `HF_PROVIDER_CONFDIR` is unset, the conf folder is `$HF_CONFDIR/providers/<name>`."},
 	{"HF_CONFIG_PATH", "", "The config file itself; its folder is the conf folder when neither variable above is set."},
 	{"CONFIG_PATH", "", "Used when `HF_CONFIG_PATH` is unset."},
-	{"HF_PROVIDER_WORKDIR", "", "Work folder: the SQLite state and caches. Default `$HF_WORKDIR/providers/<name>`, else the conf folder."},
+	{"HF_PROVIDER_WORKDIR", "", "Work folder: the SQLite state and caches. Default `$HF_WORKDIR/providers/<name>`, else the conf folder for caches and logs; ohfp never opens a SQLite store in a work folder so guessed (set this, `HF_WORKDIR` or an absolute `OHFP_SQLITE_PATH`)."},
 	{"HF_WORKDIR", "", "See `HF_PROVIDER_WORKDIR`."},
 	{"HF_PROVIDER_LOGDIR", "", "Log folder. Default `$HF_LOGDIR`, else the work folder."},
 	{"HF_LOGDIR", "", "See `HF_PROVIDER_LOGDIR`."},

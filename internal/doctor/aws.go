@@ -50,6 +50,7 @@ func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
 		return
 	}
 	r.add(Check{Name: "AWS credentials resolve", Status: Pass, Detail: awssdk.ToString(id.Arn) + " in " + sdk.Region})
+	r.add(ownership(ctx, cfg))
 
 	images := resolveImages(ctx, c, cfg.Templates, r)
 	checkResources(ctx, c, cfg, images, r)

@@ -9,7 +9,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/doctor"
+	"github.com/ohfp/ohfp/internal/installation"
 	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
@@ -187,5 +194,48 @@ func TestTemplateBreakingARuleFailsAlone(t *testing.T) {
 	if r.OK || bad.Status != doctor.Fail || !strings.Contains(bad.Detail, `templates[1].vmType`) || !strings.Contains(bad.Detail, `"c5.2xlargee"`) ||
 		good.Status != doctor.Pass {
 		t.Errorf("doctor with a bad template beside a good one:\n%s", text(r))
+	}
+}
+
+// Instances with this provider name that another installation launched,
+// or that carry no installation id, are reported; they are not this
+// installation's to touch.
+func TestWarnsAboutOtherInstallations(t *testing.T) {
+	_, env, root := instance(t, template("t1", nil))
+	if err := os.WriteFile(filepath.Join(root, "conf", installation.FileName), []byte("inst-mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct{ AWS_ENDPOINT_URL string }
+	b, _ := os.ReadFile(filepath.Join(root, "conf", "awsinstprov_config.json"))
+	json.Unmarshal(b, &cfg)
+	client := ec2.New(ec2.Options{Region: "us-east-1", BaseEndpoint: aws.String(cfg.AWS_ENDPOINT_URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIASANDBOX", "sandbox-secret", "")})
+	launch := func(tags map[string]string) {
+		var ts []types.Tag
+		for k, v := range tags {
+			ts = append(ts, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+		}
+		_, err := client.RunInstances(context.Background(), &ec2.RunInstancesInput{ImageId: aws.String(sandbox.DefaultImageID),
+			InstanceType: types.InstanceTypeT3Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance, Tags: ts}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	launch(map[string]string{cloud.TagProvider: "awsinst", cloud.TagInstallation: "inst-mine"})
+	if c := find(t, doctor.Run(context.Background(), env), "instances with this provider name"); c.Status != doctor.Pass || !strings.Contains(c.Detail, "inst-mine: 1 live") {
+		t.Fatalf("own instances only: %+v", c)
+	}
+	launch(map[string]string{cloud.TagProvider: "awsinst", cloud.TagInstallation: "inst-theirs"})
+	launch(map[string]string{cloud.TagProvider: "awsinst"})
+	launch(map[string]string{cloud.TagProvider: "other-name", cloud.TagInstallation: "inst-other"})
+	r := doctor.Run(context.Background(), env)
+	c := find(t, r, "instances with this provider name")
+	if c.Status != doctor.Warn || !strings.Contains(c.Detail, "another installation uses the provider name awsinst in this account and region (installation inst-theirs)") ||
+		!strings.Contains(c.Detail, "1 live instances carry no installation id") || !strings.Contains(c.Hint, "--adopt-untagged") || strings.Contains(c.Detail, "inst-other") {
+		t.Fatalf("other installations: %+v", c)
+	}
+	if !r.OK {
+		t.Fatalf("a warning failed the report:\n%s", text(r))
 	}
 }

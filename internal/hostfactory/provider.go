@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ohfp/ohfp/internal/installation"
 )
 
 // Provider describes a provider instance folder to lay out.
@@ -14,7 +16,10 @@ type Provider struct {
 	Binary    string // the ohfp binary (OHFP_BIN)
 	Config    any    // written as <name>prov_config.json
 	Templates any    // written as <name>prov_templates.json
-	Env       []string
+	// InstallationID, when set, is written as the installation id; else
+	// ohfp makes one on first use.
+	InstallationID string
+	Env            []string
 }
 
 // Install lays out conf, work and log folders under root the way
@@ -30,6 +35,11 @@ func (p Provider) Install(root string) (*Host, error) {
 		}
 	}
 	files := map[string]any{p.Name + "prov_config.json": p.Config, p.Name + "prov_templates.json": p.Templates}
+	if p.InstallationID != "" {
+		if err := os.WriteFile(installation.Path(dirs["conf"]), []byte(p.InstallationID+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	for name, v := range files {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/hf"
+	"github.com/ohfp/ohfp/internal/installation"
 )
 
 // PluginName is the name ohfp's scripts folder is registered under in
@@ -44,6 +45,9 @@ type Options struct {
 type Result struct {
 	ConfDir, ScriptDir, WorkDir, LogDir string
 	Written                             []string
+	// InstallationID is the installation's id, made now or kept from
+	// before: --force never changes it, since instances carry it.
+	InstallationID string
 	// NotHonoured lists the settings of an IBM folder that ohfp ignores.
 	NotHonoured []string
 	// HostProviders and HostProviderPlugins are the entries to add to
@@ -98,6 +102,16 @@ func Init(opts Options) (*Result, error) {
 			return nil, fmt.Errorf("writing %s: %w", path, err)
 		}
 		res.Written = append(res.Written, path)
+	}
+	_, existed, err := installation.Read(res.ConfDir)
+	if err != nil {
+		return nil, err
+	}
+	if res.InstallationID, err = installation.Ensure(res.ConfDir); err != nil {
+		return nil, err
+	}
+	if !existed {
+		res.Written = append(res.Written, installation.Path(res.ConfDir))
 	}
 	res.HostProviders, res.HostProviderPlugins = entries(opts.Name, res)
 	return res, nil

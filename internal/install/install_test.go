@@ -81,7 +81,8 @@ func TestInitWritesARunnableInstance(t *testing.T) {
 func TestInitRefusesToOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	opts := install.Options{Name: "awsinst", Region: "us-east-1", Dir: dir}
-	if _, err := install.Init(opts); err != nil {
+	first, err := install.Init(opts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "conf", "awsinstprov_config.json")
@@ -95,11 +96,16 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 		t.Fatalf("refused init still wrote: %s", b)
 	}
 	opts.Force = true
-	if _, err := install.Init(opts); err != nil {
+	again, err := install.Init(opts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(cfgPath); strings.Contains(string(b), "edited") {
 		t.Fatal("--force did not overwrite")
+	}
+	// The installation id stays: the running instances carry it.
+	if first.InstallationID == "" || again.InstallationID != first.InstallationID {
+		t.Fatalf("installation id %q became %q", first.InstallationID, again.InstallationID)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/hostfactory"
+	"github.com/ohfp/ohfp/internal/installation"
 	"github.com/ohfp/ohfp/internal/sandbox"
 	"github.com/ohfp/ohfp/internal/store"
 	"github.com/ohfp/ohfp/internal/store/dynamo"
@@ -161,9 +162,15 @@ func (e *env) otherHost() *hostfactory.Host {
 		}
 		files[name] = b
 	}
+	id, err := installation.Ensure(filepath.Join(e.root, "conf"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	host, err := hostfactory.Provider{
 		Name: "awsinst", ScriptDir: scriptDir, Binary: binary,
 		Config: files["awsinstprov_config.json"], Templates: files["awsinstprov_templates.json"],
+		// The same installation: its id goes with the configuration.
+		InstallationID: id,
 	}.Install(e.t.TempDir())
 	if err != nil {
 		e.t.Fatal(err)
@@ -401,7 +408,8 @@ func TestStoreMigrateSQLiteToDynamoDBAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verified := fmt.Sprintf("verified: 1000 requests, %d machines, %d events, 1 facts", len(machines), len(events))
+	// The facts: one cached, and the store's identity.
+	verified := fmt.Sprintf("verified: 1000 requests, %d machines, %d events, 2 facts", len(machines), len(events))
 
 	toDynamo := e.writeConfig("dynamodb.json", tables)
 	if _, errOut, exit := run(t, e.hf.Env, "store", "migrate", "--to", toDynamo); exit != 1 || !strings.Contains(errOut, "ohfp store init") {

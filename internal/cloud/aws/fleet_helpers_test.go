@@ -92,7 +92,7 @@ func wantTagged(t *testing.T, instances []sandbox.Instance, requestID string) {
 	t.Helper()
 	for _, in := range instances {
 		if in.Tags[cloud.TagRequestID] != requestID || in.Tags[cloud.TagTemplateID] != "basic" ||
-			in.Tags[cloud.TagProvider] != "awsinst" || in.Tags["team"] != "hpc" {
+			in.Tags[cloud.TagProvider] != "awsinst" || in.Tags[cloud.TagInstallation] != "inst-1" || in.Tags["team"] != "hpc" {
 			t.Errorf("instance %s tags = %v", in.ID, in.Tags)
 		}
 	}

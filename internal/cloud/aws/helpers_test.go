@@ -125,10 +125,11 @@ func (e *testEnv) mustLaunch(t *testing.T, spec cloud.LaunchSpec) cloud.Placemen
 // baseSpec asks for count t3.micro instances of the sandbox's default image.
 func baseSpec(requestID string, count int) cloud.LaunchSpec {
 	return cloud.LaunchSpec{
-		RequestID:    requestID,
-		ProviderName: "awsinst",
-		ClientToken:  "tok-" + requestID,
-		Count:        count,
+		RequestID:      requestID,
+		ProviderName:   "awsinst",
+		InstallationID: "inst-1",
+		ClientToken:    "tok-" + requestID,
+		Count:          count,
 		Template: config.Template{
 			ID:               "basic",
 			ProviderAPI:      "RunInstances",

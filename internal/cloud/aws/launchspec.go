@@ -153,6 +153,7 @@ func launchTags(spec cloud.LaunchSpec) []types.Tag {
 		{Key: awssdk.String(cloud.TagRequestID), Value: awssdk.String(spec.RequestID)},
 		{Key: awssdk.String(cloud.TagTemplateID), Value: awssdk.String(spec.Template.ID)},
 		{Key: awssdk.String(cloud.TagProvider), Value: awssdk.String(spec.ProviderName)},
+		{Key: awssdk.String(cloud.TagInstallation), Value: awssdk.String(spec.InstallationID)},
 	}
 	if spec.RCAccount != "" {
 		own = append(own, types.Tag{Key: awssdk.String(lsf.AccountTag), Value: awssdk.String(spec.RCAccount)})
@@ -162,7 +163,7 @@ func launchTags(spec cloud.LaunchSpec) []types.Tag {
 	named := false
 	for _, tag := range spec.Template.InstanceTags {
 		switch {
-		case tag.Key == cloud.TagRequestID, tag.Key == cloud.TagTemplateID, tag.Key == cloud.TagProvider,
+		case tag.Key == cloud.TagRequestID, tag.Key == cloud.TagTemplateID, tag.Key == cloud.TagProvider, tag.Key == cloud.TagInstallation,
 			tag.Key == lsf.AccountTag && spec.RCAccount != "":
 			continue
 		case tag.Key == "Name":

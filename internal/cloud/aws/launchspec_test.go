@@ -24,17 +24,18 @@ func TestInstanceTypesOrder(t *testing.T) {
 }
 
 func TestLaunchTags(t *testing.T) {
-	spec := cloud.LaunchSpec{RequestID: "req-1", ProviderName: "awsinst", Template: config.Template{
+	spec := cloud.LaunchSpec{RequestID: "req-1", ProviderName: "awsinst", InstallationID: "inst-1", Template: config.Template{
 		ID: "tmpl",
 		InstanceTags: []config.Tag{
 			{Key: "team", Value: "hpc"},
 			{Key: cloud.TagRequestID, Value: "forged"},
+			{Key: cloud.TagInstallation, Value: "forged"},
 		},
 	}}
 	got := tagMap(launchTags(spec))
 	want := map[string]string{
 		cloud.TagRequestID: "req-1", cloud.TagTemplateID: "tmpl", cloud.TagProvider: "awsinst",
-		"team": "hpc", "Name": "awsinst-tmpl",
+		cloud.TagInstallation: "inst-1", "team": "hpc", "Name": "awsinst-tmpl",
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("tags = %v, want %v", got, want)

@@ -36,7 +36,7 @@ func TestLaunchOnDemandTagsInstancesAndVolumes(t *testing.T) {
 	}
 	wantTags := map[string]string{
 		cloud.TagRequestID: "req-ondemand", cloud.TagTemplateID: "basic", cloud.TagProvider: "awsinst",
-		"team": "hpc", "Name": "awsinst-basic",
+		cloud.TagInstallation: "inst-1", "team": "hpc", "Name": "awsinst-basic",
 	}
 	launched := e.sb.InstancesWithTag(cloud.TagRequestID, "req-ondemand")
 	if !slices.Equal(sandboxIDs(launched), ids(pl.Instances)) {
@@ -59,7 +59,8 @@ func TestLaunchOnDemandTagsInstancesAndVolumes(t *testing.T) {
 		"TagSpecification.2.ResourceType": "volume",
 		"TagSpecification.2.Tag.1.Key":    cloud.TagRequestID,
 		"TagSpecification.2.Tag.1.Value":  "req-ondemand",
-		"TagSpecification.2.Tag.4.Value":  "hpc",
+		"TagSpecification.2.Tag.4.Value":  "inst-1",
+		"TagSpecification.2.Tag.5.Value":  "hpc",
 		"IamInstanceProfile.Name":         "hf-node",
 		"MinCount":                        "1",
 		"MaxCount":                        "3",

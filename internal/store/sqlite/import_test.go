@@ -71,16 +71,18 @@ func TestImportRefusesMachinesOfUnknownRequests(t *testing.T) {
 func TestAllFacts(t *testing.T) {
 	ctx := t.Context()
 	s := openTest(t, filepath.Join(t.TempDir(), "ohfp.db"))
-	if got, err := s.AllFacts(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("facts of a new store = %v, %v", got, err)
+	got, err := s.AllFacts(ctx)
+	identity := got[store.IdentityFact]
+	if err != nil || len(got) != 1 || len(identity) == 0 {
+		t.Fatalf("facts of a new store = %q, %v; want its identity alone", got, err)
 	}
-	want := map[string][]byte{"type/m5.large": []byte(`{"vcpus":2}`), "empty": nil}
+	want := map[string][]byte{"type/m5.large": []byte(`{"vcpus":2}`), "empty": nil, store.IdentityFact: identity}
 	for k, v := range want {
 		if err := s.PutFact(ctx, k, v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.AllFacts(ctx)
+	got, err = s.AllFacts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,6 +143,19 @@ END;
 
 INSERT INTO counters (key, held) ` + countedQuery + `;
 `,
+	// 4: the store's identity (store.Identity, as a fact), made in the same
+	// transaction as the schema so that concurrent first opens agree on it.
+	// A store that already holds requests dates from its oldest one.
+	`
+INSERT INTO facts (key, value, updated_at)
+SELECT '` + store.IdentityFact + `',
+	CAST(json_object('id', lower(hex(randomblob(16))), 'created', CASE
+		WHEN (SELECT count(*) FROM requests) > 0
+		THEN strftime('%Y-%m-%dT%H:%M:%fZ', (SELECT min(created_at) FROM requests) / 1e9, 'unixepoch')
+		ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END) AS BLOB),
+	0
+WHERE NOT EXISTS (SELECT 1 FROM facts WHERE key = '` + store.IdentityFact + `');
+`,
 }
 
 // countedQuery is what each limit key holds, added up from the requests

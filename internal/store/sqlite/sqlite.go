@@ -4,10 +4,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,10 +40,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens the store at path, creating the file (0600) and its directory
-// (0700) when missing and migrating its schema when it is older than this
-// binary. A file that is not an ohfp store, or whose schema is newer than
-// this binary knows, gives a fault.Configuration error and is left as it is.
+// Open opens the store at path and migrates its schema when it is older
+// than this binary. It makes the store (0600, in a 0700 folder) only where
+// none is expected: no file, no write-ahead log and no identity file
+// (MarkerSuffix) beside it. A store file that is empty, missing while its
+// write-ahead log or identity file remains, not an ohfp store, or whose
+// schema is newer than this binary knows, gives a fault.Configuration error
+// and is left as it is; the damaged kinds wrap ErrDamaged, for Init.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, fault.New(fault.Configuration, "state store path is empty")
@@ -50,20 +55,99 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fault.Wrap(fault.Configuration, err, "state store %s", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "state store %s: create its directory", path)
-	}
-	// SQLite would create the file with the umask's mode; state may hold
-	// user data, so create it private first. The WAL and shared-memory files
-	// inherit its mode.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	missing, err := expected(abs, path)
 	if err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "state store %s", path)
+		return nil, err
 	}
-	if err := f.Close(); err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "state store %s", path)
+	if missing {
+		if err := create(ctx, abs, path); err != nil {
+			return nil, err
+		}
 	}
+	s, err := open(ctx, abs, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mark(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
 
+// ErrDamaged is wrapped by the errors of Open for a store file that is
+// damaged or lost: empty, missing while its write-ahead log or identity file
+// remains, or corrupt. Init may set it aside and start a new store.
+var ErrDamaged = errors.New("the state store is damaged or lost")
+
+// MarkerSuffix names the identity file beside a store file: the store's
+// store.Identity, written when the store is first opened. While it exists,
+// a store is expected at that path, and only Init makes a new one there.
+const MarkerSuffix = ".identity"
+
+// damaged is the refusal of a damaged or lost store file.
+func damaged(path, format string, args ...any) error {
+	return fault.Wrap(fault.Configuration, ErrDamaged, "state store %s %s; it is left as it is. Restore it from a backup, or run `ohfp store init` to set it aside and start a new store (reconcile then adopts the instances it knew)",
+		path, fmt.Sprintf(format, args...))
+}
+
+// expected checks what is at the store's path: missing is true when there
+// is no store and none is expected, so one may be made.
+func expected(abs, path string) (missing bool, err error) {
+	fi, err := os.Stat(abs)
+	switch {
+	case err == nil && fi.Size() == 0:
+		// Stores are made whole and then linked into place (create), so an
+		// empty file was truncated: a fresh store there would forget a grid.
+		return false, damaged(path, "is empty (0 bytes)")
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, fault.Wrap(fault.Configuration, err, "state store %s", path)
+	}
+	if _, err := os.Stat(abs + "-wal"); err == nil {
+		return false, damaged(path, "is missing while its write-ahead log %s-wal exists", path)
+	}
+	if raw, err := os.ReadFile(abs + MarkerSuffix); err == nil {
+		return false, damaged(path, "is missing, but %s%s says this store was here: %s", path, MarkerSuffix, bytes.TrimSpace(raw))
+	}
+	return true, nil
+}
+
+// create makes a new store at abs: it is built whole in a temporary file
+// and linked into place, so no process ever sees a half-made store, and
+// when several processes make it at once one wins and the others use it.
+func create(ctx context.Context, abs, path string) error {
+	dir := filepath.Dir(abs)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fault.Wrap(fault.Configuration, err, "state store %s: create its directory", path)
+	}
+	// State may hold user data: the file is private from the start, and
+	// the write-ahead log and shared-memory files inherit its mode.
+	f, err := os.CreateTemp(dir, "."+filepath.Base(abs)+".new-*")
+	if err != nil {
+		return fault.Wrap(fault.Configuration, err, "state store %s", path)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Close(); err != nil {
+		return fault.Wrap(fault.Configuration, err, "state store %s", path)
+	}
+	s, err := open(ctx, tmp, path)
+	if err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return fault.Wrap(fault.Configuration, err, "state store %s", path)
+	}
+	if err := os.Link(tmp, abs); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fault.Wrap(fault.Configuration, err, "state store %s", path)
+	}
+	return nil
+}
+
+// open opens the store file abs, named path in messages, and migrates it.
+func open(ctx context.Context, abs, path string) (*Store, error) {
 	// _txlock=immediate makes every write transaction take the write lock
 	// when it begins, so a check and the write it guards are atomic across
 	// processes and a transaction never fails upgrading a read lock.
@@ -88,6 +172,33 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// mark writes the identity file beside the store when it is missing (a
+// store made before identity files existed gets one on its first open).
+func (s *Store) mark(ctx context.Context) error {
+	abs, err := filepath.Abs(s.path)
+	if err != nil {
+		return fault.Wrap(fault.Configuration, err, "state store %s", s.path)
+	}
+	marker := abs + MarkerSuffix
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	raw, ok, err := s.Fact(ctx, store.IdentityFact)
+	if err != nil || !ok {
+		return fault.Wrap(fault.Configuration, errors.Join(err, errors.New("no identity")), "state store %s: identity", s.path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(marker)+".*")
+	if err != nil {
+		return fault.Wrap(fault.Configuration, err, "state store %s: writing %s", s.path, marker)
+	}
+	defer os.Remove(f.Name())
+	_, werr := f.Write(append(raw, '\n'))
+	if err := errors.Join(werr, f.Close(), os.Rename(f.Name(), marker)); err != nil {
+		return fault.Wrap(fault.Configuration, err, "state store %s: writing %s", s.path, marker)
+	}
+	return nil
+}
+
 // Path is the file the store lives in, as given to Open.
 func (s *Store) Path() string { return s.path }
 
@@ -108,8 +219,8 @@ func sqliteCode(err error) int {
 func (s *Store) openError(err error) error {
 	switch sqliteCode(err) & 0xff {
 	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
-		return fault.Wrap(fault.Configuration, err,
-			"state store %s is not an SQLite database or is corrupt; move it away to start afresh", s.path)
+		return fault.Wrap(fault.Configuration, fmt.Errorf("%w: %w", ErrDamaged, err),
+			"state store %s is not an SQLite database or is corrupt; it is left as it is. Restore it from a backup, or run `ohfp store init` to set it aside and start a new store (reconcile then adopts the instances it knew)", s.path)
 	}
 	return fault.Wrap(fault.Configuration, err, "state store %s", s.path)
 }
@@ -161,4 +272,32 @@ func blob(b []byte) any {
 		return nil
 	}
 	return b
+}
+
+// Init opens the store at path as Open does, except that a damaged or lost
+// store (ErrDamaged) is set aside and a new store made in its place: what
+// only an explicit `ohfp store init` may do. The files set aside (the store,
+// its write-ahead log and identity file, whichever exist) keep their bytes,
+// renamed with the suffix .damaged-<UTC time>; aside lists them.
+func Init(ctx context.Context, path string, now time.Time) (s *Store, aside []string, err error) {
+	s, err = Open(ctx, path)
+	if !errors.Is(err, ErrDamaged) {
+		return s, nil, err
+	}
+	abs, aerr := filepath.Abs(path)
+	if aerr != nil {
+		return nil, nil, fault.Wrap(fault.Configuration, aerr, "state store %s", path)
+	}
+	suffix := ".damaged-" + now.UTC().Format("20060102T150405Z")
+	for _, f := range []string{abs, abs + "-wal", abs + "-shm", abs + MarkerSuffix} {
+		if _, err := os.Lstat(f); err != nil {
+			continue
+		}
+		if err := os.Rename(f, f+suffix); err != nil {
+			return nil, aside, fault.Wrap(fault.Configuration, err, "state store %s: setting %s aside", path, f)
+		}
+		aside = append(aside, f+suffix)
+	}
+	s, err = Open(ctx, path)
+	return s, aside, err
 }

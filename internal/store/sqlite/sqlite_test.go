@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,5 +244,137 @@ func BenchmarkOpen(b *testing.B) {
 		if err := o.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// made opens a new store at path, records a request, and closes it.
+func made(t *testing.T, path string) {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", MachineCount: 1, State: store.StateRunning}
+	if err := s.CreateRequest(t.Context(), &r, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store that was truncated, lost while its write-ahead log or identity
+// file remains, or is corrupt is refused and left as it is; only Init sets
+// it aside and makes a new one.
+func TestDamagedStoresAreRefused(t *testing.T) {
+	cases := []struct {
+		name, says string
+		damage     func(t *testing.T, path string)
+	}{
+		{"empty file", "is empty (0 bytes)", func(t *testing.T, path string) { os.Truncate(path, 0) }},
+		{"missing, identity file left", "is missing, but", func(t *testing.T, path string) { os.Remove(path) }},
+		{"missing, write-ahead log left", "is missing while its write-ahead log", func(t *testing.T, path string) {
+			os.Remove(path)
+			os.Remove(path + MarkerSuffix)
+			os.WriteFile(path+"-wal", []byte("log"), 0o600)
+		}},
+		{"corrupt", "is not an SQLite database or is corrupt", func(t *testing.T, path string) {
+			os.WriteFile(path, bytes.Repeat([]byte("garbage!"), 1024), 0o600)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ohfp.db")
+			made(t, path)
+			marker, _ := os.ReadFile(path + MarkerSuffix)
+			if !bytes.Contains(marker, []byte(`"created"`)) {
+				t.Fatalf("identity file holds %q", marker)
+			}
+			c.damage(t, path)
+			before, beforeErr := os.ReadFile(path)
+			_, err := Open(t.Context(), path)
+			if !errors.Is(err, ErrDamaged) || fault.CodeOf(err) != fault.Configuration || !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), "ohfp store init") {
+				t.Fatalf("Open: %v", err)
+			}
+			after, afterErr := os.ReadFile(path)
+			if !bytes.Equal(before, after) || (beforeErr == nil) != (afterErr == nil) {
+				t.Fatal("Open changed the refused store")
+			}
+
+			s, aside, err := Init(t.Context(), path, time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if len(aside) == 0 || !strings.HasSuffix(aside[0], ".damaged-20261201T080000Z") {
+				t.Fatalf("set aside %v", aside)
+			}
+			if beforeErr == nil {
+				if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, before) {
+					t.Fatal("the damaged store was not kept as it was")
+				}
+			}
+			if rs, err := s.ListRequests(t.Context(), store.RequestQuery{}); err != nil || len(rs) != 0 {
+				t.Fatalf("the new store holds %v, %v", rs, err)
+			}
+		})
+	}
+}
+
+// Many processes opening a store that does not exist yet make one store,
+// and agree on its identity; none sees it half made.
+func TestConcurrentFirstOpens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "work", "ohfp.db")
+	ids := make([]string, 16)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			s, err := Open(context.Background(), path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer s.Close()
+			id, err := store.Identify(context.Background(), s, "", time.Now())
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = id.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] || id == "" {
+			t.Fatalf("identities %v", ids)
+		}
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".ohfp.db.new-*")); len(leftovers) != 0 {
+		t.Fatalf("left behind: %v", leftovers)
+	}
+}
+
+// A store from before identities dates from its oldest request.
+func TestIdentityOfAnOlderStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ohfp.db")
+	made(t, path)
+	old := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DELETE FROM facts", fmt.Sprintf("UPDATE requests SET created_at = %d", old.UnixNano()), "PRAGMA user_version = 2"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	os.Remove(path + MarkerSuffix)
+	s := openTest(t, path)
+	id, err := store.Identify(t.Context(), s, "inst-1", time.Now())
+	if err != nil || !id.Created.Equal(old) || id.Installation != "inst-1" {
+		t.Fatalf("identity %+v, %v; want created %v", id, err, old)
+	}
+	if _, err := os.Stat(path + MarkerSuffix); err != nil {
+		t.Fatalf("no identity file after the upgrade: %v", err)
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 		{"EventsSameTime", s.eventsSameTime},
 		{"EventsMany", s.eventsMany},
 		{"EventsPurge", s.eventsPurge},
+		{"Identity", s.identity},
 	} {
 		t.Run(tc.name, tc.run)
 	}

@@ -121,7 +121,7 @@ func Snapshot(t testing.TB, st store.Store) ([]store.Request, []store.Machine) {
 }
 
 // Same fails t unless the two stores hold the same requests, machines
-// and Fact, every field compared.
+// and Fact, every field compared, and the same identity.
 func Same(t testing.TB, got, want store.Store) {
 	t.Helper()
 	gotRequests, gotMachines := Snapshot(t, got)
@@ -131,6 +131,12 @@ func Same(t testing.TB, got, want store.Store) {
 	same(t, "event", events(t, got), events(t, want))
 	if v, ok, err := got.Fact(t.Context(), FactKey); err != nil || !ok || string(v) != FactValue {
 		t.Errorf("copied fact = %q, %v, %v", v, ok, err)
+	}
+	// The copy is the same store: it keeps the source's identity.
+	gotID, _, err := got.Fact(t.Context(), store.IdentityFact)
+	wantID, _, err2 := want.Fact(t.Context(), store.IdentityFact)
+	if err != nil || err2 != nil || string(gotID) != string(wantID) {
+		t.Errorf("copied identity = %q, want %q (%v, %v)", gotID, wantID, err, err2)
 	}
 }
 

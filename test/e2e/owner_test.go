@@ -1,0 +1,32 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Without a work folder the CLI names what to set, instead of making an
+// empty store in the conf folder and reporting a grid with no hosts.
+func TestCLIRefusesToGuessTheWorkFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "awsinst")
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if out, stderr, exit := run(t, base, "init", "--name", "awsinst", "--region", "us-east-1", "--dir", dir); exit != 0 {
+		t.Fatalf("init exit %d: %s %s", exit, out, stderr)
+	}
+	id, err := os.ReadFile(filepath.Join(dir, "conf", "ohfp-installation-id"))
+	if err != nil || len(strings.TrimSpace(string(id))) == 0 {
+		t.Fatalf("init made no installation id: %v", err)
+	}
+	env := append(base, "HF_PROVIDER_NAME=awsinst", "HF_PROVIDER_CONFDIR="+filepath.Join(dir, "conf"))
+	for _, args := range [][]string{{"requests", "list"}, {"reconcile", "--dry-run"}, {"machines", "list"}, {"store", "init"}} {
+		_, stderr, exit := run(t, env, args...)
+		if exit != 1 || !strings.Contains(stderr, "HF_PROVIDER_WORKDIR") {
+			t.Errorf("ohfp %v: exit %d: %s", args, exit, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "conf", "ohfp.db")); err == nil {
+		t.Fatal("a store was made in the conf folder")
+	}
+}
