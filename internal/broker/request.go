@@ -76,12 +76,13 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string
 // place makes the cloud call of a stored request and records its answer.
 func (b *Broker) place(ctx context.Context, r *store.Request, t config.Template) error {
 	spec := cloud.LaunchSpec{
-		RequestID:    r.ID,
-		ProviderName: b.cfg.ProviderName,
-		ClientToken:  r.ClientToken,
-		Count:        r.MachineCount,
-		Template:     t,
-		RCAccount:    r.RCAccount,
+		RequestID:      r.ID,
+		ProviderName:   b.cfg.ProviderName,
+		InstallationID: b.cfg.InstallationID,
+		ClientToken:    r.ClientToken,
+		Count:          r.MachineCount,
+		Template:       t,
+		RCAccount:      r.RCAccount,
 	}
 	if b.cfg.LSF() {
 		spec.Exports = lsf.Exports(r.RCAccount, t.ID, b.cfg.ClusterName, b.cfg.ProviderName)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
 // Without a work folder the CLI names what to set, instead of making an
@@ -28,5 +30,23 @@ func TestCLIRefusesToGuessTheWorkFolder(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "conf", "ohfp.db")); err == nil {
 		t.Fatal("a store was made in the conf folder")
+	}
+}
+
+// Every instance a request launches carries the installation's id, whatever
+// API launched it.
+func TestInstancesCarryTheInstallationID(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("run", 5, nil),
+		template("fleet", 5, map[string]any{"providerApi": "EC2Fleet", "fleetType": "instant"})}, nil)
+	for _, tmpl := range []string{"run", "fleet"} {
+		e.wait(e.request(tmpl, 2))
+	}
+	id, err := os.ReadFile(filepath.Join(e.root, "conf", "ohfp-installation-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts := e.sb.InstancesWithTag("ohfp:installation-id", strings.TrimSpace(string(id)))
+	if len(insts) != 4 || len(e.sb.Instances()) != 4 {
+		t.Fatalf("%d of %d instances carry installation %s", len(insts), len(e.sb.Instances()), id)
 	}
 }

@@ -255,7 +255,7 @@ func made(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	r := store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", MachineCount: 1, State: store.StateRunning}
-	if err := s.CreateRequest(t.Context(), &r, -1); err != nil {
+	if err := s.CreateRequest(t.Context(), &r, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
