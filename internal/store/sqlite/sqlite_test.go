@@ -362,7 +362,7 @@ func TestIdentityOfAnOlderStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DELETE FROM facts", fmt.Sprintf("UPDATE requests SET created_at = %d", old.UnixNano()), "PRAGMA user_version = 2"} {
+	for _, q := range []string{"DELETE FROM facts", fmt.Sprintf("UPDATE requests SET created_at = %d", old.UnixNano()), "PRAGMA user_version = 3"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
