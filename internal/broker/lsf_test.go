@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/cloud/fake"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/lsf"
@@ -46,6 +47,48 @@ func TestLaunchCarriesLSFAccountAndExports(t *testing.T) {
 			spec := calls[0].Spec
 			if spec.RCAccount != tc.account || !slices.Equal(spec.Exports, tc.exports) {
 				t.Errorf("account %q, exports %v; want %q, %v", spec.RCAccount, spec.Exports, tc.account, tc.exports)
+			}
+		})
+	}
+}
+
+// TestStatusCarriesWhatLSFReads: under LSF each machine of a create request
+// carries the request's rc_account, the cores and threads the cloud
+// describes, and its life cycle; under Symphony none of it.
+func TestStatusCarriesWhatLSFReads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lsf  bool
+		tmpl string
+		want *LSFMachine
+	}{
+		{"LSF on demand", true, "T", &LSFMachine{RCAccount: "proj-a", Cores: 1, Threads: 2, LifeCycle: LifeCycleOnDemand}},
+		{"LSF spot", true, "Spot", &LSFMachine{RCAccount: "proj-a", Cores: 1, Threads: 2, LifeCycle: LifeCycleSpot}},
+		{"Symphony", false, "T", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var edits []func(*config.Config)
+			if tc.lsf {
+				edits = append(edits, underLSF)
+			}
+			h := newHarness(t, edits...)
+			h.cloud.Types["t3.micro"] = cloud.TypeFacts{Name: "t3.micro", VCPUs: 2, Cores: 1}
+			id, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: tc.tmpl, Count: 1, RCAccount: "proj-a"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, i := range h.instances(id) {
+				in, _ := h.cloud.Instance(i)
+				in.State, in.Spot = cloud.Running, tc.tmpl == "Spot"
+				h.cloud.Add(in)
+			}
+			st := h.status(id)
+			if len(st.Machines) != 1 {
+				t.Fatalf("machines %+v", st.Machines)
+			}
+			got := st.Machines[0].LSF
+			if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+				t.Errorf("LSF fields %+v, want %+v", got, tc.want)
 			}
 		})
 	}

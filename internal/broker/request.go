@@ -198,6 +198,14 @@ func observe(m *store.Machine, inst cloud.Instance) {
 		m.PrivateIP = inst.PrivateIP
 	}
 	m.PublicIP = inst.PublicIP
+	if inst.PublicDNS != "" {
+		m.PublicDNS = inst.PublicDNS
+	}
+	if inst.Cores > 0 {
+		// What LSF counts slots by: the cores the instance really runs
+		// with, which CPU options can set below its type's.
+		m.Cores, m.Threads = inst.Cores, inst.Cores*max(inst.ThreadsPerCore, 1)
+	}
 	if inst.InstanceType != "" {
 		m.InstanceType = inst.InstanceType
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
@@ -26,6 +27,38 @@ type MachineStatus struct {
 	// Result is the machine's result for the request asked about: a machine
 	// a return request is terminating is "executing" for that request.
 	Result store.Result
+	// LSF is what LSF's resource connector reads of a machine besides
+	// HostFactory's fields; nil unless LSF asks.
+	LSF *LSFMachine
+}
+
+// LSFMachine is what IBM's LSF plugins answer of each machine beyond
+// HostFactory's fields (docs/lsf.md).
+type LSFMachine struct {
+	RCAccount string // the rc_account of the request that launched it
+	Cores     int    // 0 when the cloud has not said
+	Threads   int
+	PublicDNS string
+	LifeCycle string // onDemand or spot, IBM's HostAllocationType
+}
+
+// IBM's names of the two life cycles.
+const (
+	LifeCycleOnDemand = "onDemand"
+	LifeCycleSpot     = "spot"
+)
+
+// forLSF adds what LSF reads to the machines of st; account is the
+// request's rc_account, "" for a return request.
+func (st *RequestStatus) forLSF(account string) {
+	for i := range st.Machines {
+		m := &st.Machines[i]
+		life := LifeCycleOnDemand
+		if m.PriceType == config.PriceSpot {
+			life = LifeCycleSpot
+		}
+		m.LSF = &LSFMachine{RCAccount: account, Cores: m.Cores, Threads: m.Threads, PublicDNS: m.PublicDNS, LifeCycle: life}
+	}
 }
 
 // Status reports on requests to HostFactory (getRequestStatus). The
@@ -64,10 +97,15 @@ func (b *Broker) status(ctx context.Context, ids []string, claim bool) (_ []Requ
 	for i := range reqs {
 		r := &reqs[i]
 		var st RequestStatus
+		account := ""
 		if r.Kind == store.KindReturn {
 			st = b.returnStatus(ctx, p, r)
 		} else {
 			st = b.createStatus(ctx, p, r, claim)
+			account = r.RCAccount
+		}
+		if b.cfg.LSF() {
+			st.forLSF(account)
 		}
 		byID[r.ID] = st
 	}

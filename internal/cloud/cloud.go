@@ -61,18 +61,23 @@ type Fulfilment struct {
 
 // Instance is one cloud instance as the broker sees it.
 type Instance struct {
-	ID            string
-	Name          string // private DNS name
-	PrivateIP     string
-	PublicIP      string
-	State         State
-	StateReason   string
-	InstanceType  string
-	Spot          bool
-	SpotRequestID string
-	LaunchTime    time.Time
-	Zone          string
-	Tags          map[string]string
+	ID           string
+	Name         string // private DNS name
+	PrivateIP    string
+	PublicIP     string
+	PublicDNS    string
+	State        State
+	StateReason  string
+	InstanceType string
+	// Cores and ThreadsPerCore are the CPU options the instance runs with
+	// (0 when the cloud did not say).
+	Cores          int
+	ThreadsPerCore int
+	Spot           bool
+	SpotRequestID  string
+	LaunchTime     time.Time
+	Zone           string
+	Tags           map[string]string
 }
 
 // Query selects instances to describe: those tagged with any of RequestIDs,

@@ -86,6 +86,17 @@ type machineOut struct {
 	Message          string       `json:"message"`
 	InstanceType     string       `json:"instanceType,omitempty"`
 	PriceType        string       `json:"priceType,omitempty"`
+	*lsfMachineOut
+}
+
+// lsfMachineOut is what LSF reads of a machine besides HostFactory's
+// fields, named as IBM's LSF plugins name them; absent unless LSF asks.
+type lsfMachineOut struct {
+	RCAccount     string `json:"rcAccount,omitempty"`
+	NCores        int    `json:"ncores,omitempty"`
+	NThreads      int    `json:"nthreads,omitempty"`
+	PublicDNSName string `json:"publicDnsName"`
+	LifeCycleType string `json:"lifeCycleType"`
 }
 
 func encodeStatus(rs []broker.RequestStatus) statusOut {
@@ -106,6 +117,9 @@ func encodeStatus(rs []broker.RequestStatus) statusOut {
 			}
 			if !m.LaunchTime.IsZero() {
 				mo.LaunchTime = m.LaunchTime.Unix()
+			}
+			if l := m.LSF; l != nil {
+				mo.lsfMachineOut = &lsfMachineOut{RCAccount: l.RCAccount, NCores: l.Cores, NThreads: l.Threads, PublicDNSName: l.PublicDNS, LifeCycleType: l.LifeCycle}
 			}
 			ro.Machines[j] = mo
 		}

@@ -63,6 +63,12 @@ type Machine struct {
 	Message          string `json:"message"`
 	InstanceType     string `json:"instanceType"`
 	PriceType        string `json:"priceType"`
+	// What LSF reads too, answered only under LSF.
+	RCAccount     string  `json:"rcAccount"`
+	NCores        int     `json:"ncores"`
+	NThreads      int     `json:"nthreads"`
+	PublicDNSName *string `json:"publicDnsName"`
+	LifeCycleType string  `json:"lifeCycleType"`
 }
 
 // Host is a host as HostFactory names it in its inputs.

@@ -160,11 +160,14 @@ type Machine struct {
 	Name         string // private DNS name: HostFactory's host name
 	PrivateIP    string
 	PublicIP     string
+	PublicDNS    string      // public DNS name, when it has one
 	State        cloud.State // last cloud state seen
 	Result       Result      // for the create request
 	Message      string
 	InstanceType string
 	PriceType    string // ondemand or spot
+	Cores        int    // CPU cores of the instance as launched (LSF's ncores)
+	Threads      int    // its hardware threads, cores × threads per core (LSF's nthreads)
 	LaunchTime   time.Time
 	UpdatedAt    time.Time
 }

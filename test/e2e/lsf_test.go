@@ -139,7 +139,14 @@ func TestLSFAccountTagsAndUserData(t *testing.T) {
 	if err := hostfactory.Decode(res.Stdout, &out); err != nil || res.Exit != 0 {
 		t.Fatalf("requestMachines: exit %d, %s", res.Exit, res.Stdout)
 	}
-	s.wait(out.RequestID)
+	r := s.wait(out.RequestID)
+	if len(r.Machines) != 1 {
+		t.Fatalf("request %+v", r)
+	}
+	// t3.micro: 1 core, 2 threads per core.
+	if m := r.Machines[0]; m.RCAccount != "proj-a" || m.NCores != 1 || m.NThreads != 2 || m.LifeCycleType != "onDemand" || m.PublicDNSName == nil {
+		t.Errorf("machine as LSF reads it: %+v", m)
+	}
 	insts := s.instancesOf(out.RequestID)
 	if len(insts) != 1 {
 		t.Fatalf("%d instances", len(insts))

@@ -152,6 +152,7 @@ func toInstance(in *types.Instance) cloud.Instance {
 		Name:          awssdk.ToString(in.PrivateDnsName),
 		PrivateIP:     awssdk.ToString(in.PrivateIpAddress),
 		PublicIP:      awssdk.ToString(in.PublicIpAddress),
+		PublicDNS:     awssdk.ToString(in.PublicDnsName),
 		InstanceType:  string(in.InstanceType),
 		Spot:          in.InstanceLifecycle == types.InstanceLifecycleTypeSpot,
 		SpotRequestID: awssdk.ToString(in.SpotInstanceRequestId),
@@ -166,6 +167,10 @@ func toInstance(in *types.Instance) cloud.Instance {
 	}
 	if in.Placement != nil {
 		out.Zone = awssdk.ToString(in.Placement.AvailabilityZone)
+	}
+	if in.CpuOptions != nil {
+		out.Cores = int(awssdk.ToInt32(in.CpuOptions.CoreCount))
+		out.ThreadsPerCore = int(awssdk.ToInt32(in.CpuOptions.ThreadsPerCore))
 	}
 	if len(in.Tags) > 0 {
 		out.Tags = make(map[string]string, len(in.Tags))

@@ -251,6 +251,9 @@ func (c *Cloud) Launch(_ context.Context, spec cloud.LaunchSpec) (cloud.Placemen
 			State:        state,
 			InstanceType: spec.Template.VMType,
 			LaunchTime:   c.clock.Now(),
+			// EC2 describes the CPU options of the type's defaults.
+			Cores:          c.Types[spec.Template.VMType].Cores,
+			ThreadsPerCore: c.Types[spec.Template.VMType].VCPUs / max(c.Types[spec.Template.VMType].Cores, 1),
 			Tags: map[string]string{
 				cloud.TagRequestID:  spec.RequestID,
 				cloud.TagTemplateID: spec.Template.ID,

@@ -151,6 +151,13 @@ func machineItem(m *store.Machine, retention time.Duration) item {
 	setS(it, "message", m.Message)
 	setS(it, "instance_type", m.InstanceType)
 	setS(it, "price_type", m.PriceType)
+	setS(it, "public_dns", m.PublicDNS)
+	if m.Cores > 0 {
+		it["cores"] = attrN(int64(m.Cores))
+	}
+	if m.Threads > 0 {
+		it["threads"] = attrN(int64(m.Threads))
+	}
 	if m.Alive() {
 		it["alive"] = attrS(aliveFlag)
 		it["alive_key"] = attrS(aliveKey(m.TemplateID, m.InstanceID))
@@ -174,6 +181,9 @@ func decodeMachine(it item) store.Machine {
 		Message:      str(it, "message"),
 		InstanceType: str(it, "instance_type"),
 		PriceType:    str(it, "price_type"),
+		PublicDNS:    str(it, "public_dns"),
+		Cores:        int(num(it, "cores")),
+		Threads:      int(num(it, "threads")),
 		LaunchTime:   fromNanos(num(it, "launch")),
 		UpdatedAt:    fromNanos(num(it, "updated")),
 	}

@@ -18,6 +18,7 @@ var machineColumns = []string{
 	"instance_id", "request_id", "return_id", "template_id", "name",
 	"private_ip", "public_ip", "state", "result", "message",
 	"instance_type", "price_type", "launch_time", "updated_at",
+	"cores", "threads", "public_dns",
 }
 
 // machineChunk is how many machines one INSERT writes: one statement per
@@ -43,7 +44,8 @@ func machineArgs(args []any, m *store.Machine) []any {
 	}
 	return append(args, m.InstanceID, m.RequestID, returnID, m.TemplateID, m.Name,
 		m.PrivateIP, m.PublicIP, m.State, m.Result, m.Message,
-		m.InstanceType, m.PriceType, nanos(m.LaunchTime), nanos(m.UpdatedAt))
+		m.InstanceType, m.PriceType, nanos(m.LaunchTime), nanos(m.UpdatedAt),
+		m.Cores, m.Threads, m.PublicDNS)
 }
 
 // inList matches a value against a JSON array bound as one parameter: one
@@ -158,7 +160,8 @@ func (s *Store) Machines(ctx context.Context, q store.MachineQuery) ([]store.Mac
 		)
 		err := rows.Scan(&m.InstanceID, &m.RequestID, &returnID, &m.TemplateID, &m.Name,
 			&m.PrivateIP, &m.PublicIP, &m.State, &m.Result, &m.Message,
-			&m.InstanceType, &m.PriceType, &launched, &update)
+			&m.InstanceType, &m.PriceType, &launched, &update,
+			&m.Cores, &m.Threads, &m.PublicDNS)
 		if err != nil {
 			return nil, fmt.Errorf("machines: %w", err)
 		}

@@ -156,6 +156,13 @@ SELECT '` + store.IdentityFact + `',
 	0
 WHERE NOT EXISTS (SELECT 1 FROM facts WHERE key = '` + store.IdentityFact + `');
 `,
+	// 5: what LSF reads of each machine: its CPU cores and threads as
+	// launched, and its public DNS name.
+	`
+ALTER TABLE machines ADD COLUMN cores INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE machines ADD COLUMN threads INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE machines ADD COLUMN public_dns TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // countedQuery is what each limit key holds, added up from the requests

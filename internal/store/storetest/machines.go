@@ -34,7 +34,8 @@ func (s suite) machinesRoundTrip(t *testing.T) {
 		InstanceID: "i-0123456789abcdef0", RequestID: "req-1", TemplateID: "tmpl-1",
 		Name: "ip-10-0-0-1.ec2.internal", PrivateIP: "10.0.0.1", PublicIP: "3.3.3.3",
 		State: "running", Result: store.ResultSucceed, Message: "ok\tfine",
-		InstanceType: "m5.large", PriceType: "spot",
+		InstanceType: "m5.large", PriceType: "spot", Cores: 2, Threads: 4,
+		PublicDNS:  "ec2-3-3-3-3.compute-1.amazonaws.com",
 		LaunchTime: base, UpdatedAt: base.Add(time.Hour),
 	}
 	ret := returnReq("ret-1", full)
