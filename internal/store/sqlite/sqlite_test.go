@@ -362,7 +362,11 @@ func TestIdentityOfAnOlderStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DELETE FROM facts", fmt.Sprintf("UPDATE requests SET created_at = %d", old.UnixNano()), "PRAGMA user_version = 3"} {
+	// Back to schema version 3: undo migration 4 (the identity fact) and 5
+	// (the machines' LSF columns).
+	for _, q := range []string{"DELETE FROM facts", fmt.Sprintf("UPDATE requests SET created_at = %d", old.UnixNano()),
+		"ALTER TABLE machines DROP COLUMN cores", "ALTER TABLE machines DROP COLUMN threads", "ALTER TABLE machines DROP COLUMN public_dns",
+		"PRAGMA user_version = 3"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
