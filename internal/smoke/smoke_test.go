@@ -26,7 +26,9 @@ type fake struct {
 
 const reqID, instID = "req-1", "i-1"
 
-func (f *fake) RequestMachines(context.Context, broker.MachineRequest) (string, error) { return reqID, nil }
+func (f *fake) RequestMachines(context.Context, broker.MachineRequest) (string, error) {
+	return reqID, nil
+}
 
 func (f *fake) Status(ctx context.Context, ids []string) ([]broker.RequestStatus, error) {
 	f.polls++
