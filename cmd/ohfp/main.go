@@ -42,7 +42,7 @@ func rootCommand() *cobra.Command {
 		return fault.Wrap(fault.InvalidRequest, err, "bad command line")
 	})
 	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand(), serveCommand(),
-		initCommand(), doctorCommand(), smokeCommand(), iamPolicyCommand(), templatesCommand(), requestsCommand(), machinesCommand(), storeCommand(), eventsCommand(),
+		initCommand(), doctorCommand(), smokeCommand(), iamPolicyCommand(), templatesCommand(), policiesCommand(), requestsCommand(), machinesCommand(), storeCommand(), eventsCommand(),
 		versionCommand())
 	for _, c := range extraCommands {
 		root.AddCommand(c())

@@ -12,15 +12,21 @@ import (
 // Actor names who asks for an operation, for the audit trail:
 // "<operation> by <os user>@<host> pid <n>".
 func Actor(operation string) string {
-	name := strconv.Itoa(os.Getuid())
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
+	name := User()
 	host, err := os.Hostname()
 	if err != nil {
 		host = "unknown-host"
 	}
 	return fmt.Sprintf("%s by %s@%s pid %d", operation, name, host, os.Getpid())
+}
+
+// User is the Unix user running this process: the principal of the CLI
+// and of HostFactory's scripts.
+func User() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
 }
 
 // command names the command of a command line: the program and up to two

@@ -170,7 +170,7 @@ func FromEnv(ctx context.Context, env func(string) string) (*App, error) {
 	if err != nil {
 		return nil, fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
 	}
-	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(command(os.Args))))
+	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(command(os.Args))), broker.WithPrincipal(User()))
 	if err != nil {
 		closer.Close()
 		return nil, err

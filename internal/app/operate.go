@@ -81,7 +81,7 @@ func operation(ctx context.Context, op string, input []byte, env func(string) st
 
 // operate opens the provider instance and calls the broker for in.
 func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.Input) (hf.Result, error) {
-	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(in.Op)))
+	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(in.Op)), broker.WithPrincipal(User()))
 	if err != nil {
 		return hf.Result{}, err
 	}
@@ -92,7 +92,9 @@ func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.In
 	case hf.OpGetAvailableTemplates:
 		res.Templates, err = b.Templates(ctx)
 	case hf.OpRequestMachines:
-		res.RequestID, err = b.RequestMachines(ctx, in.Machines)
+		var g broker.Granted
+		g, err = b.RequestMachines(ctx, in.Machines)
+		res.RequestID, res.Message = g.ID, g.Note
 	case hf.OpGetRequestStatus:
 		res.Statuses, err = b.Status(ctx, in.RequestIDs)
 	case hf.OpRequestReturnMachines:

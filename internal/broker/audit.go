@@ -11,6 +11,8 @@ import (
 // Actions of the audit trail.
 const (
 	ActionRequestStored     = "request.stored"
+	ActionRequestRefused    = "request.refused" // a policy or maxNumber left no room
+	ActionRequestTrimmed    = "request.trimmed" // the policies granted fewer machines than asked
 	ActionRequestPlaced     = "request.placed"
 	ActionRequestFailed     = "request.failed"
 	ActionRequestFinished   = "request.finished"

@@ -48,6 +48,9 @@ type Broker struct {
 	now   func() time.Time
 	log   *slog.Logger
 	actor string
+	// principal is who the operations are carried out for: the user a
+	// policy's Consumer.user names.
+	principal string
 
 	mu     sync.Mutex
 	events []store.Event // noted during the current operation; see audit.go
@@ -62,6 +65,10 @@ func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
 // WithClock sets the clock every time rule reads (default time.Now), so
 // that tests move time instead of waiting for it.
 func WithClock(now func() time.Time) Option { return func(b *Broker) { b.now = now } }
+
+// WithPrincipal names who the operations are carried out for: a Unix user,
+// or the principal of a REST token.
+func WithPrincipal(name string) Option { return func(b *Broker) { b.principal = name } }
 
 // New makes a Broker.
 func New(cfg *config.Config, st store.Store, cl Cloud, opts ...Option) *Broker {

@@ -77,11 +77,11 @@ func (h *harness) ctx() context.Context { return h.t.Context() }
 // request asks for n machines of template and returns the request id.
 func (h *harness) request(template string, n int) string {
 	h.t.Helper()
-	id, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: template, Count: n})
+	g, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: template, Count: n})
 	if err != nil {
 		h.t.Fatalf("RequestMachines(%s, %d): %v", template, n, err)
 	}
-	return id
+	return g.ID
 }
 
 // status is getRequestStatus of one request.

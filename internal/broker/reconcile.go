@@ -9,6 +9,7 @@ import (
 
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/policy"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -135,7 +136,8 @@ func (b *Broker) reconcile(ctx context.Context, dryRun bool) (Reconciliation, er
 	return rec, nil
 }
 
-// recount checks the limit counters of the configured templates against
+// recount checks the limit counters of the configured templates and
+// policies against
 // the requests and machines they count (see store.Store.Recount), and
 // logs and records every difference found.
 func (b *Broker) recount(ctx context.Context) {
@@ -143,6 +145,7 @@ func (b *Broker) recount(ctx context.Context) {
 	for i, t := range b.cfg.Templates {
 		keys[i] = store.TemplateKey(t.ID)
 	}
+	keys = append(keys, policy.HeldKeys(b.cfg.Policies)...)
 	drifts, err := b.store.Recount(ctx, keys)
 	if err != nil {
 		b.log.Warn("recounting the limit counters", "err", err)

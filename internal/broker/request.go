@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -21,29 +20,30 @@ type MachineRequest struct {
 	Count      int
 	RCAccount  string
 	UserData   []byte // LSF's userData object, kept with the request
+	User       string // the principal asking: a policy's Consumer.user
 }
 
-// RequestMachines stores a request, places it with the cloud and returns
-// its id. The request is written before the cloud is called, with the
+// RequestMachines stores a request for as many of the machines asked for
+// as the policies admit, places it with the cloud and returns its id. The request is written before the cloud is called, with the
 // idempotency token the call carries, so a crash in between is repaired by a
 // later invocation repeating the same call.
-func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string, error) {
+func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Granted, error) {
 	defer b.flushEvents(ctx)
 	b.recoverPending(ctx)
 	t, err := b.template(in.TemplateID)
 	if err != nil {
-		return "", err
+		return Granted{}, err
 	}
 	if in.Count <= 0 {
-		return "", fault.New(fault.InvalidRequest, "machineCount must be a positive integer, got %d", in.Count)
+		return Granted{}, fault.New(fault.InvalidRequest, "machineCount must be a positive integer, got %d", in.Count)
 	}
 	if t.MaxNumber >= 0 && in.Count > t.MaxNumber {
-		return "", fault.New(fault.InvalidRequest, "machineCount %d is above maxNumber %d of template '%s'", in.Count, t.MaxNumber, t.ID).
+		return Granted{}, fault.New(fault.InvalidRequest, "machineCount %d is above maxNumber %d of template '%s'", in.Count, t.MaxNumber, t.ID).
 			With("maxNumber", t.MaxNumber)
 	}
 	snapshot, err := json.Marshal(t)
 	if err != nil {
-		return "", fault.Wrap(fault.Internal, err, "recording template %s", t.ID)
+		return Granted{}, fault.Wrap(fault.Internal, err, "recording template %s", t.ID)
 	}
 	id := "req-" + uuid.NewString()
 	r := store.Request{
@@ -58,19 +58,23 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (string
 		ClientToken:  id,
 		State:        store.StatePending,
 	}
-	if err := b.store.CreateRequest(ctx, &r, []store.Limit{store.TemplateLimit(t.ID, t.MaxNumber)}); err != nil {
-		if errors.Is(err, store.ErrCapacity) {
-			return "", fault.New(fault.QuotaExceeded, "template '%s' cannot take %d more machines: maxNumber %d is reached", t.ID, in.Count, t.MaxNumber).
-				With("maxNumber", t.MaxNumber)
-		}
-		return "", fault.Wrap(fault.Internal, err, "storing request")
+	note, err := b.admit(ctx, &r, t, b.caller(in))
+	if err != nil {
+		return Granted{}, err
 	}
-	b.log.Info("request stored", "request_id", id, "template_id", t.ID, "machine_count", in.Count)
-	b.note(id, "", ActionRequestStored, fmt.Sprintf("%d machines of template %s", in.Count, t.ID))
+	b.log.Info("request stored", "request_id", id, "template_id", t.ID, "machine_count", r.MachineCount, "asked", in.Count)
+	b.note(id, "", ActionRequestStored, fmt.Sprintf("%d machines of template %s for %s", r.MachineCount, t.ID, who(b.caller(in))))
 	if err := b.place(ctx, &r, t); err != nil {
-		return "", err
+		return Granted{}, err
 	}
-	return id, nil
+	return Granted{ID: id, Machines: r.MachineCount, Note: note}, nil
+}
+
+// Granted is what RequestMachines granted.
+type Granted struct {
+	ID       string
+	Machines int    // machines launched: fewer than asked when policies trim it
+	Note     string // why fewer, when fewer
 }
 
 // place makes the cloud call of a stored request and records its answer.

@@ -17,8 +17,12 @@ import (
 // and the machines still available.
 type TemplateInfo struct {
 	config.Template
-	// Available is maxNumber minus the machines held; -1 when unlimited.
+	// Available is maxNumber minus the machines held, lowered to Headroom;
+	// -1 when unlimited.
 	Available int
+	// Headroom is how many more machines the policies that apply to every
+	// caller of the template allow; -1 when none limits it.
+	Headroom int
 }
 
 // Templates lists the configured templates with their attributes derived
@@ -33,7 +37,7 @@ func (b *Broker) Templates(ctx context.Context) ([]TemplateInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	facts, err := b.typeFacts(ctx, b.cfg.Templates)
+	facts, err := b.typeFacts(ctx, b.cfg.Templates, false)
 	if err != nil {
 		return nil, err
 	}
@@ -44,9 +48,32 @@ func (b *Broker) Templates(ctx context.Context) ([]TemplateInfo, error) {
 		if t.MaxNumber >= 0 {
 			avail = max(t.MaxNumber-usage[t.ID], 0)
 		}
-		out[i] = TemplateInfo{Template: t, Available: avail}
+		room, err := b.templateHeadroom(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		if room >= 0 && (avail < 0 || room < avail) {
+			avail = room
+		}
+		out[i] = TemplateInfo{Template: t, Available: avail, Headroom: room}
 	}
 	return out, nil
+}
+
+// templateHeadroom is headroom with the vCPUs of t counted only when a
+// policy needs them.
+func (b *Broker) templateHeadroom(ctx context.Context, t config.Template) (int, error) {
+	vcpus := 1
+	for _, p := range b.cfg.Policies {
+		if p.MaxVCPUs >= 0 && p.Universal(t.ID, b.cfg.ProviderName) {
+			var err error
+			if vcpus, err = b.vcpus(ctx, t); err != nil {
+				return 0, err
+			}
+			break
+		}
+	}
+	return b.headroom(ctx, t, vcpus)
 }
 
 // derivedAttributes are the attributes the broker fills in from the
@@ -103,13 +130,15 @@ func typesOf(t config.Template) []string {
 
 const factPrefix = "itype:"
 
-// typeFacts gathers the facts of every instance type the templates need,
-// from the store's cache first and from the cloud (once, batched) for the rest.
-func (b *Broker) typeFacts(ctx context.Context, templates []config.Template) (map[string]cloud.TypeFacts, error) {
+// typeFacts gathers the facts of every instance type the templates need
+// (all their types when all, else those of templates missing attributes),
+// from the store's cache first and from the cloud (once, batched) for the
+// rest.
+func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, all bool) (map[string]cloud.TypeFacts, error) {
 	facts := map[string]cloud.TypeFacts{}
 	var missing []string
 	for _, t := range templates {
-		if !needsFacts(t) {
+		if !all && !needsFacts(t) {
 			continue
 		}
 		for _, name := range typesOf(t) {

@@ -26,6 +26,7 @@ func TemplateRow(t broker.TemplateInfo) Record {
 		{"template_id", t.ID},
 		{"max_number", t.MaxNumber},
 		{"available_number", t.Available},
+		{"policy_headroom", orNone(t.Headroom)},
 		{"provider_api", iampolicy.API(t.Template)},
 		{"price_type", t.PriceType},
 		{"vm_type", vmTypes(t)},

@@ -52,17 +52,17 @@ func TestWatchDrawsABar(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	id, err := a.Broker.RequestMachines(ctx, broker.MachineRequest{TemplateID: "t1", Count: 2})
+	g, err := a.Broker.RequestMachines(ctx, broker.MachineRequest{TemplateID: "t1", Count: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := a.Broker.Request(ctx, id)
+	r, err := a.Broker.Request(ctx, g.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// HostFactory asks about it, and so follows it; watching alone would not.
-	if _, err := a.Broker.Status(ctx, []string{id}); err != nil {
+	if _, err := a.Broker.Status(ctx, []string{g.ID}); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -72,10 +72,10 @@ func TestWatchDrawsABar(t *testing.T) {
 	}
 	frames := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\r")[1:]
 	first, last := frames[0], frames[len(frames)-1]
-	if want := "[" + strings.Repeat(".", 30) + "] " + id + " running: 0/2 done\x1b[K"; first != want {
+	if want := "[" + strings.Repeat(".", 30) + "] " + g.ID + " running: 0/2 done\x1b[K"; first != want {
 		t.Errorf("first frame %q, want %q", first, want)
 	}
-	if want := "[" + strings.Repeat("#", 30) + "] " + id + " complete: 2/2 done\x1b[K"; last != want {
+	if want := "[" + strings.Repeat("#", 30) + "] " + g.ID + " complete: 2/2 done\x1b[K"; last != want {
 		t.Errorf("last frame %q, want %q", last, want)
 	}
 }

@@ -30,7 +30,10 @@ func Load(env func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.readTemplatesFile(s, embedded); err != nil {
+	if err := c.readTemplatesFile(s, embedded.templates); err != nil {
+		return nil, err
+	}
+	if err := c.readPolicies(s, embedded.policies); err != nil {
 		return nil, err
 	}
 	if err := c.applyEnv(env); err != nil {
@@ -172,26 +175,32 @@ func readFirst(paths []string) (path string, data []byte, err error) {
 	return "", nil, nil
 }
 
+// embedded are the sections of a config file that other files may give
+// instead (nil raw when absent).
+type embedded struct {
+	templates, policies field
+}
+
 // readConfig applies a config file: JSON when it starts with '{', YAML
 // otherwise; the seeds' layout when its top level has one of their sections,
-// IBM's flat keys otherwise. It returns the templates the file embeds.
-func (c *Config) readConfig(s *source, data []byte) (templates field, err error) {
+// IBM's flat keys otherwise. It returns the sections the file embeds.
+func (c *Config) readConfig(s *source, data []byte) (e embedded, err error) {
 	trimmed := strings.TrimLeft(strings.TrimPrefix(string(data), "\xef\xbb\xbf"), " \t\r\n")
 	if !strings.HasPrefix(trimmed, "{") {
 		if data, err = yamlAsJSON(c.WorkDir, data); err != nil {
-			return field{}, s.errorf("", "invalid YAML: %v", err)
+			return embedded{}, s.errorf("", "invalid YAML: %v", err)
 		}
 	}
 	ms, err := s.parseJSON(data)
 	if err != nil {
-		return field{}, err
+		return embedded{}, err
 	}
 	for _, m := range ms {
 		_, section := keyIn(seedSections, m)
 		s.seeds = s.seeds || section
 	}
 	if !s.seeds {
-		return field{}, c.readIBM(*s, ms)
+		return embedded{}, c.readIBM(*s, ms)
 	}
 	return c.readSeeds(*s, ms)
 }

@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/policy"
 )
 
 // Config is everything one invocation of ohfp needs to know about its
@@ -82,6 +83,11 @@ type Config struct {
 	// Rejected are the templates left out of Templates for breaking a
 	// rule: each fails alone, and the others are served.
 	Rejected []Rejection
+
+	// Policies are the admission policies (docs/policies.md), read from
+	// PoliciesFile.
+	Policies     []policy.Policy
+	PoliciesFile string
 
 	Monitoring Monitoring
 	// Ignored lists what the files give but ohfp does not use, as

@@ -101,6 +101,8 @@ var settings = []setting{
 
 	{"OHFP_TIMEOUT_SEC", "hostfactory.timeout", timeout, doc{example: "120", def: "0 (`INSTANCE_CREATION_TIMEOUT` is the budget)",
 		about: "Budget of one operation; `HF_TIMEOUT` in the environment wins."}},
+	{"OHFP_POLICIES_FILE", "hostfactory.policies_file", path(func(c *Config) *string { return &c.PoliciesFile }), doc{example: `"/opt/ohfp/awsinst/conf/policies.json"`, def: "`policies.json` in the conf folder, except under LSF",
+		about: "Admission policies in the format of LSF's `policy_config.json` ([policies.md](policies.md)); relative to the conf folder. Under LSF, which applies its own `policy_config.json`, ohfp applies policies only when this is set. A YAML config may give them instead in a top-level `policies:` list."}},
 	{"OHFP_SCHEDULER", "hostfactory.scheduler", scheduler, doc{example: `"lsf"`, def: "`lsf` when LSF's `PRO_*` variables are set, else `symphony`",
 		about: "Who runs the five scripts: Symphony's HostFactory or the LSF resource connector, whose attributes, user data, status fields and exit codes differ ([lsf.md](lsf.md)). Set it for commands an administrator runs outside LSF's environment."}},
 }
@@ -121,7 +123,7 @@ var settingByKey, settingByPath = func() (byKey, byPath map[string]*setting) {
 // seedSections are the top-level sections that mark the seeds' layout.
 var seedSections = map[string]bool{
 	"provider": true, "storage": true, "logging": true, "monitoring": true,
-	"caching": true, "hostfactory": true, "templates": true,
+	"caching": true, "hostfactory": true, "templates": true, "policies": true,
 }
 
 // defaults are the values a config file may leave out; paths that depend on
@@ -157,18 +159,21 @@ func (c *Config) readIBM(s source, ms []field) error {
 }
 
 // readSeeds applies the sections of the seeds' layout and returns its
-// templates section (nil raw when absent).
-func (c *Config) readSeeds(s source, ms []field) (templates field, err error) {
+// templates and policies sections (nil raw when absent).
+func (c *Config) readSeeds(s source, ms []field) (e embedded, err error) {
 	for _, m := range ms {
-		if m.key() == "templates" {
-			templates = m
-			continue
-		}
-		if err := c.readSection(s, m); err != nil {
-			return field{}, err
+		switch m.key() {
+		case "templates":
+			e.templates = m
+		case "policies":
+			e.policies = m
+		default:
+			if err := c.readSection(s, m); err != nil {
+				return embedded{}, err
+			}
 		}
 	}
-	return templates, nil
+	return e, nil
 }
 
 // readSection applies one value of the seeds' layout, descending into

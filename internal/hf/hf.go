@@ -63,7 +63,7 @@ func Decode(op string, input []byte) (Input, error) {
 type Result struct {
 	Templates []broker.TemplateInfo  // getAvailableTemplates
 	RequestID string                 // requestMachines, requestReturnMachines
-	Message   string                 // requestReturnMachines: what the broker had to say
+	Message   string                 // what the broker had to say: why fewer machines were granted, why none returned
 	Statuses  []broker.RequestStatus // getRequestStatus
 	Reclaims  []broker.Reclaim       // getReturnRequests
 }
@@ -90,7 +90,11 @@ func Encode(op string, res Result, err error) []byte {
 	case OpGetAvailableTemplates:
 		return marshal(encodeTemplates(res.Templates))
 	case OpRequestMachines:
-		return marshal(requestIDOut{Message: "Request VM success from AWS.", RequestID: res.RequestID})
+		msg := "Request VM success from AWS."
+		if res.Message != "" {
+			msg = "Request VM success from AWS: " + res.Message + "."
+		}
+		return marshal(requestIDOut{Message: msg, RequestID: res.RequestID})
 	case OpGetRequestStatus:
 		return marshal(encodeStatus(res.Statuses))
 	case OpRequestReturnMachines:

@@ -66,7 +66,10 @@ type Request struct {
 	Outstanding int
 	// LimitKeys are the keys of the limits the request and its machines
 	// count against, recorded by CreateRequest and never changed after.
-	LimitKeys   []string
+	LimitKeys []string
+	// LimitWeights are the keys among LimitKeys that each machine counts
+	// more than once against, with its weight (Limit.Weight).
+	LimitWeights map[string]int
 	RCAccount   string
 	UserData    []byte       // LSF's userData object, verbatim JSON
 	ClientToken string       // idempotency token the cloud call carries
@@ -98,18 +101,51 @@ func (r *Request) Holds() int {
 type Limit struct {
 	Key string
 	Max int // the most the key may hold; < 0 counts without refusing
+	// Weight is what one machine counts against the key: 0 or 1 counts
+	// machines; a policy's maxVCPUs counts each machine's vCPUs.
+	Weight int
+	// Until, when set, makes the limit a window (a policy's StepValue):
+	// its counter adds up the machines requests were admitted for while
+	// the window lasts and never goes down, and the store may forget it
+	// once Until has passed. Key names the window, so a new window starts
+	// at zero. Machines do not record windows.
+	Until time.Time
 }
 
-// LimitKeys are the keys of limits, each once, in order: what a request
-// created with limits records.
+// Window reports whether l is a window.
+func (l Limit) Window() bool { return !l.Until.IsZero() }
+
+// weight is what one machine counts against l.
+func (l Limit) weight() int { return max(l.Weight, 1) }
+
+// Need is what a request holding holds adds to l's counter.
+func (l Limit) Need(holds int) int { return holds * l.weight() }
+
+// LimitKeys are the keys of limits other than windows, each once, in
+// order: what a request created with limits records.
 func LimitKeys(limits []Limit) []string {
 	var keys []string
 	for _, l := range limits {
-		if !slices.Contains(keys, l.Key) {
+		if !l.Window() && !slices.Contains(keys, l.Key) {
 			keys = append(keys, l.Key)
 		}
 	}
 	return keys
+}
+
+// LimitWeights are the weights other than one of the keys of LimitKeys:
+// what a request created with limits records (nil when none).
+func LimitWeights(limits []Limit) map[string]int {
+	var out map[string]int
+	for _, l := range limits {
+		if !l.Window() && l.weight() != 1 {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[l.Key] = l.weight()
+		}
+	}
+	return out
 }
 
 // TemplateKey is the limit key of a template's maxNumber.
@@ -235,10 +271,12 @@ var (
 // goroutines and many processes sharing the same backing store.
 type Store interface {
 	// CreateRequest stores a new request counted against the keys of
-	// limits (recorded as r.LimitKeys). In the same atomic step it checks,
-	// for every limit with Max >= 0, that what the key holds plus
-	// r.Holds() stays within Max, else it returns a *CapacityError. An id
-	// already stored gives ErrExists. It sets CreatedAt, UpdatedAt, Version.
+	// limits (recorded as r.LimitKeys and r.LimitWeights). In the same
+	// atomic step it checks, for every limit with Max >= 0, that what the
+	// key holds plus l.Need(r.Holds()) stays within Max, else it returns a
+	// *CapacityError; and it adds r.Holds() to the counter of every window
+	// among limits. An id already stored gives ErrExists. It sets
+	// CreatedAt, UpdatedAt, Version.
 	CreateRequest(ctx context.Context, r *Request, limits []Limit) error
 	// UpdateRequest writes r, and upserts machines with it atomically, if
 	// r.Version is still the stored version (else ErrConflict, nothing
@@ -258,6 +296,9 @@ type Store interface {
 	// counted against it plus their alive machines, read from its counter
 	// (strongly consistent). Keys holding nothing read as 0.
 	Held(ctx context.Context, keys []string) (map[string]int, error)
+	// Launched returns what the window counters of keys (Limit.Until)
+	// count, strongly consistent; windows not seen count 0.
+	Launched(ctx context.Context, keys []string) (map[string]int, error)
 	// Recount compares the counters of keys with the requests and machines
 	// they count, and returns the differences. A counter below what its
 	// items hold is raised at once; one above is lowered only when no

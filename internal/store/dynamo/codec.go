@@ -34,6 +34,7 @@ const (
 const (
 	factPrefix    = "fact#"
 	counterPrefix = "counter#"
+	windowPrefix  = "window#"
 )
 
 func requestItem(r *store.Request, retention time.Duration) (item, error) {
@@ -55,7 +56,7 @@ func requestItem(r *store.Request, retention time.Duration) (item, error) {
 	setS(it, "client_token", r.ClientToken)
 	setS(it, "cloud_ref", r.CloudRef)
 	setS(it, "message", r.Message)
-	setKeys(it, r.LimitKeys)
+	setKeys(it, encodeKeys(r.LimitKeys, r.LimitWeights))
 	if len(r.Machines) > 0 {
 		refs, err := json.Marshal(r.Machines)
 		if err != nil {
@@ -123,8 +124,8 @@ func decodeRequest(it item) (store.Request, error) {
 		CreatedAt:    fromNanos(num(it, "created")),
 		UpdatedAt:    fromNanos(num(it, "updated")),
 		Version:      num(it, "version"),
-		LimitKeys:    keysOf(it),
 	}
+	r.LimitKeys, r.LimitWeights = decodeKeys(keysOf(it))
 	if refs := str(it, "machines"); refs != "" {
 		if err := json.Unmarshal([]byte(refs), &r.Machines); err != nil {
 			return r, fmt.Errorf("request %s: decode machines: %w", r.ID, err)

@@ -44,7 +44,8 @@ type holding struct {
 	n    int
 }
 
-// keysOf are the limit keys an item counts against. Items written before
+// keysOf are the limit keys an item counts against, in their stored form
+// (weights.go). Items written before
 // limits were recorded count against their template when they are a create
 // request or its machine.
 func keysOf(it item) []string {
@@ -80,16 +81,19 @@ func machineHolding(it item) holding {
 // touched key may net 0.
 type tally map[string]int
 
-// move counts an item going from holding from to holding to.
+// move counts an item going from holding from to holding to; its keys
+// are stored keys, weights included (weights.go).
 func (t tally) move(from, to holding) {
 	if from.n == to.n && slices.Equal(from.keys, to.keys) {
 		return
 	}
-	for _, k := range from.keys {
-		t[k] -= from.n
+	for _, s := range from.keys {
+		k, w := splitKey(s)
+		t[k] -= from.n * w
 	}
-	for _, k := range to.keys {
-		t[k] += to.n
+	for _, s := range to.keys {
+		k, w := splitKey(s)
+		t[k] += to.n * w
 	}
 }
 
@@ -229,9 +233,9 @@ func (s *Store) count(ctx context.Context, keys []string) (map[string]int, error
 	addUp := func(items []item, of func(item) holding) {
 		for _, it := range items {
 			h := of(it)
-			for _, k := range h.keys {
-				if want[k] {
-					out[k] += h.n
+			for _, s := range h.keys {
+				if k, w := splitKey(s); want[k] {
+					out[k] += h.n * w
 				}
 			}
 		}

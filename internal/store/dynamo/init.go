@@ -43,7 +43,7 @@ func (s *Store) tableSpecs() []tableSpec {
 			{name: idxName, hash: "name", sort: "instance_id"},
 			{name: idxAlive, hash: "alive", sort: "alive_key", keysOnly: true},
 		}},
-		{name: s.facts, key: "key"},
+		{name: s.facts, key: "key", ttl: true}, // windows expire (window.go)
 		{name: s.events, key: "day", sort: "sk", ttl: true, indexes: []indexSpec{
 			{name: idxRequest, hash: "request_id", sort: "sk"},
 		}},

@@ -30,6 +30,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []st
 	next.UpdatedAt = next.CreatedAt
 	next.Version = 1
 	next.LimitKeys = store.LimitKeys(limits)
+	next.LimitWeights = store.LimitWeights(limits)
 	it, err := requestItem(&next, s.retention)
 	if err != nil {
 		return err
@@ -51,7 +52,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []st
 // transaction, whose only read is of the counters that refuse it.
 func (s *Store) admit(ctx context.Context, put types.TransactWriteItem, r *store.Request, limits []store.Limit) error {
 	moves := tally{}
-	moves.move(holding{}, holding{keys: r.LimitKeys, n: r.Holds()})
+	moves.move(holding{}, holding{keys: encodeKeys(r.LimitKeys, r.LimitWeights), n: r.Holds()})
 	caps := map[string]int{}
 	for _, l := range limits {
 		if l.Max >= 0 {
@@ -59,13 +60,15 @@ func (s *Store) admit(ctx context.Context, put types.TransactWriteItem, r *store
 		}
 	}
 	counted := slices.Sorted(maps.Keys(moves))
+	windows := s.windowUpdates(limits, r.Holds())
 	for attempt := range writeAttempts {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
 				return err
 			}
 		}
-		reasons, err := s.transact(ctx, append([]types.TransactWriteItem{put}, s.updates(moves, caps)...))
+		writes := append([]types.TransactWriteItem{put}, s.updates(moves, caps)...)
+		reasons, err := s.transact(ctx, append(writes, windows.writes...))
 		switch {
 		case err != nil:
 			return failure(err, "admit request")
@@ -77,6 +80,16 @@ func (s *Store) admit(ctx context.Context, put types.TransactWriteItem, r *store
 		unseeded, full, err := s.counterFailures(ctx, reasons, 1, counted)
 		if err != nil {
 			return err
+		}
+		if k, ok := windows.failed(reasons, len(writes)); ok && len(full) == 0 {
+			if got, err := s.GetRequests(ctx, []string{r.ID}); err != nil || len(got) > 0 {
+				return cmp.Or(err, store.ErrExists)
+			}
+			launched, err := s.Launched(ctx, []string{k.Key})
+			if err != nil {
+				return err
+			}
+			return &store.CapacityError{Key: k.Key, Held: launched[k.Key], Max: k.Max, Need: k.Need(r.Holds())}
 		}
 		if len(full) > 0 {
 			// An id already stored is the better answer: a retried request
@@ -132,7 +145,7 @@ func (s *Store) update(ctx context.Context, version int64, r *store.Request, mac
 		return store.ErrConflict
 	}
 	prev := stored[0]
-	r.LimitKeys = keysOf(prev)
+	r.LimitKeys, r.LimitWeights = decodeKeys(keysOf(prev))
 	it, err := requestItem(r, s.retention)
 	if err != nil {
 		return err
@@ -160,7 +173,7 @@ func (s *Store) update(ctx context.Context, version int64, r *store.Request, mac
 		moves: tally{},
 	}
 	first.moves.move(requestHolding(prev), requestHolding(it))
-	err = s.writeMachines(ctx, first, machines, map[string][]string{r.ID: r.LimitKeys})
+	err = s.writeMachines(ctx, first, machines, map[string][]string{r.ID: keysOf(prev)})
 	if errors.Is(err, errStale) {
 		return s.missingOrStale(ctx, r.ID)
 	}

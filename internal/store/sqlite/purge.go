@@ -50,6 +50,9 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Time) (int, error) {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE time < ?", nanos(olderThan)); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM windows WHERE until < ?", nanos(olderThan)); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, "DROP TABLE temp.purge")
 		return err
 	})

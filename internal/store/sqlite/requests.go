@@ -16,17 +16,17 @@ import (
 var requestColumns = []string{
 	"id", "kind", "template_id", "template", "machine_count", "outstanding",
 	"rc_account", "user_data", "client_token", "cloud_ref", "machines",
-	"state", "message", "created_at", "updated_at", "version", "limit_keys",
+	"state", "message", "created_at", "updated_at", "version", "limit_keys", "limit_weights",
 }
 
 var (
 	selectRequests = "SELECT " + strings.Join(requestColumns, ", ") + " FROM requests"
 	insertRequest  = "INSERT INTO requests (" + strings.Join(requestColumns, ", ") +
 		") VALUES (:" + strings.Join(requestColumns, ", :") + ")"
-	// An update keeps the id, the creation time and the limit keys.
+	// An update keeps the id, the creation time and the limits.
 	updateRequest = "UPDATE requests SET " +
 		assignments(slices.DeleteFunc(slices.Clone(requestColumns), func(c string) bool {
-			return c == "id" || c == "created_at" || c == "limit_keys"
+			return c == "id" || c == "created_at" || c == "limit_keys" || c == "limit_weights"
 		}), ":") +
 		" WHERE id = :id AND version = :old_version"
 )
@@ -42,9 +42,16 @@ func assignments(columns []string, prefix string) string {
 
 // requestArgs binds r to the named parameters of requestColumns.
 func requestArgs(r *store.Request) ([]any, error) {
-	var refs, keys any
+	var refs, keys, weights any
 	if len(r.LimitKeys) > 0 {
 		keys = jsonList(r.LimitKeys)
+	}
+	if len(r.LimitWeights) > 0 {
+		b, err := json.Marshal(r.LimitWeights)
+		if err != nil {
+			return nil, fmt.Errorf("request %s: encode limit weights: %w", r.ID, err)
+		}
+		weights = string(b)
 	}
 	if len(r.Machines) > 0 {
 		b, err := json.Marshal(r.Machines)
@@ -71,6 +78,7 @@ func requestArgs(r *store.Request) ([]any, error) {
 		sql.Named("updated_at", nanos(r.UpdatedAt)),
 		sql.Named("version", r.Version),
 		sql.Named("limit_keys", keys),
+		sql.Named("limit_weights", weights),
 	}, nil
 }
 
@@ -81,13 +89,13 @@ func scanRequests(rows *sql.Rows) ([]store.Request, error) {
 	for rows.Next() {
 		var (
 			r                store.Request
-			refs, keys       sql.NullString
+			refs, keys, wts  sql.NullString
 			created, updated int64
 			kind, state      string
 		)
 		err := rows.Scan(&r.ID, &kind, &r.TemplateID, &r.Template, &r.MachineCount, &r.Outstanding,
 			&r.RCAccount, &r.UserData, &r.ClientToken, &r.CloudRef, &refs,
-			&state, &r.Message, &created, &updated, &r.Version, &keys)
+			&state, &r.Message, &created, &updated, &r.Version, &keys, &wts)
 		if err != nil {
 			return nil, err
 		}
@@ -99,6 +107,11 @@ func scanRequests(rows *sql.Rows) ([]store.Request, error) {
 		if keys.Valid {
 			if err := json.Unmarshal([]byte(keys.String), &r.LimitKeys); err != nil {
 				return nil, fmt.Errorf("request %s: decode limit keys: %w", r.ID, err)
+			}
+		}
+		if wts.Valid {
+			if err := json.Unmarshal([]byte(wts.String), &r.LimitWeights); err != nil {
+				return nil, fmt.Errorf("request %s: decode limit weights: %w", r.ID, err)
 			}
 		}
 		r.Kind, r.State = store.Kind(kind), store.State(state)
@@ -116,6 +129,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []st
 	next.UpdatedAt = next.CreatedAt
 	next.Version = 1
 	next.LimitKeys = store.LimitKeys(limits)
+	next.LimitWeights = store.LimitWeights(limits)
 	args, err := requestArgs(&next)
 	if err != nil {
 		return err
@@ -131,8 +145,10 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []st
 		if err := checkLimits(ctx, tx, limits, next.Holds()); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, insertRequest, args...)
-		return err
+		if _, err := tx.ExecContext(ctx, insertRequest, args...); err != nil {
+			return err
+		}
+		return countWindows(ctx, tx, limits, next.Holds())
 	})
 	if err != nil {
 		return fmt.Errorf("create request %s: %w", r.ID, err)
@@ -141,29 +157,71 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []st
 	return nil
 }
 
-// checkLimits refuses a request holding need unless every capped limit
+// checkLimits refuses a request holding holds unless every capped limit
 // keeps within its Max; the transaction's write lock makes the check and
 // the insert one step.
-func checkLimits(ctx context.Context, tx *sql.Tx, limits []store.Limit, need int) error {
-	var keys []string
+func checkLimits(ctx context.Context, tx *sql.Tx, limits []store.Limit, holds int) error {
+	var keys, windows []string
 	for _, l := range limits {
-		if l.Max >= 0 {
+		switch {
+		case l.Max < 0:
+		case l.Window():
+			windows = append(windows, l.Key)
+		default:
 			keys = append(keys, l.Key)
 		}
 	}
-	if len(keys) == 0 || need == 0 {
+	if len(keys)+len(windows) == 0 || holds == 0 {
 		return nil
 	}
 	held, err := heldOf(ctx, tx, keys)
 	if err != nil {
 		return err
 	}
+	launched, err := launchedOf(ctx, tx, windows)
+	if err != nil {
+		return err
+	}
 	for _, l := range limits {
-		if l.Max >= 0 && held[l.Key]+need > l.Max {
-			return &store.CapacityError{Key: l.Key, Held: held[l.Key], Max: l.Max, Need: need}
+		use := held[l.Key]
+		if l.Window() {
+			use = launched[l.Key]
+		}
+		if need := l.Need(holds); l.Max >= 0 && use+need > l.Max {
+			return &store.CapacityError{Key: l.Key, Held: use, Max: l.Max, Need: need}
 		}
 	}
 	return nil
+}
+
+// countWindows adds what a request holding holds was admitted for to the
+// windows among limits.
+func countWindows(ctx context.Context, tx *sql.Tx, limits []store.Limit, holds int) error {
+	for _, l := range limits {
+		if !l.Window() || holds == 0 {
+			continue
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO windows (key, launched, until) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET launched = launched + excluded.launched`, l.Key, l.Need(holds), nanos(l.Until))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// launchedOf reads the windows of keys; keys without one count 0.
+func launchedOf(ctx context.Context, q querier, keys []string) (map[string]int, error) {
+	return countsOf(ctx, q, "SELECT key, launched FROM windows WHERE key IN "+inList, keys)
+}
+
+// Launched reads the windows of keys; see store.Store.
+func (s *Store) Launched(ctx context.Context, keys []string) (map[string]int, error) {
+	launched, err := launchedOf(ctx, s.db, keys)
+	if err != nil {
+		return nil, fmt.Errorf("launched: %w", err)
+	}
+	return launched, nil
 }
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -173,11 +231,20 @@ type querier interface {
 
 // heldOf reads the counters of keys; keys without one hold 0.
 func heldOf(ctx context.Context, q querier, keys []string) (map[string]int, error) {
+	return countsOf(ctx, q, "SELECT key, held FROM counters WHERE key IN "+inList, keys)
+}
+
+// countsOf runs query, which selects a key and a count for the keys bound
+// to its one parameter; keys it does not return count 0.
+func countsOf(ctx context.Context, q querier, query string, keys []string) (map[string]int, error) {
 	held := make(map[string]int, len(keys))
 	for _, k := range keys {
 		held[k] = 0
 	}
-	rows, err := q.QueryContext(ctx, "SELECT key, held FROM counters WHERE key IN "+inList, jsonList(keys))
+	if len(keys) == 0 {
+		return held, nil
+	}
+	rows, err := q.QueryContext(ctx, query, jsonList(keys))
 	if err != nil {
 		return nil, err
 	}

@@ -141,7 +141,72 @@ CREATE TRIGGER machines_count_delete AFTER DELETE ON machines WHEN OLD.alive BEG
 		(SELECT k.value FROM requests r, json_each(r.limit_keys) k WHERE r.id = OLD.request_id);
 END;
 
-INSERT INTO counters (key, held) ` + countedQuery + `;
+INSERT INTO counters (key, held) ` + countedQueryV3 + `;
+`,
+	// 4: weighted limits and windows (store.Limit). A request records the
+	// weight of each key its machines count more than once against (a
+	// policy's maxVCPUs); the triggers multiply by it. Windows count what
+	// was admitted while they last (a policy's StepValue), apart from the
+	// counters, which a recount may correct: nothing else moves them.
+	`
+ALTER TABLE requests ADD COLUMN limit_weights TEXT; -- JSON object key -> weight; NULL: one each
+
+DROP TRIGGER requests_count_insert;
+DROP TRIGGER requests_count_update;
+DROP TRIGGER requests_count_delete;
+DROP TRIGGER machines_count_insert;
+DROP TRIGGER machines_count_update;
+DROP TRIGGER machines_count_delete;
+
+CREATE TRIGGER requests_count_insert AFTER INSERT ON requests WHEN NEW.holds <> 0 BEGIN
+	INSERT INTO counters (key, held)
+	SELECT k.value, NEW.holds * coalesce(w.value, 1) FROM json_each(NEW.limit_keys) k
+	LEFT JOIN json_each(NEW.limit_weights) w ON w.key = k.value WHERE true
+	ON CONFLICT (key) DO UPDATE SET held = held + excluded.held;
+END;
+CREATE TRIGGER requests_count_update AFTER UPDATE ON requests
+WHEN OLD.holds <> NEW.holds OR OLD.limit_keys IS NOT NEW.limit_keys OR OLD.limit_weights IS NOT NEW.limit_weights BEGIN
+	UPDATE counters SET held = held - OLD.holds *
+		coalesce((SELECT w.value FROM json_each(OLD.limit_weights) w WHERE w.key = counters.key), 1)
+	WHERE key IN (SELECT value FROM json_each(OLD.limit_keys));
+	INSERT INTO counters (key, held)
+	SELECT k.value, NEW.holds * coalesce(w.value, 1) FROM json_each(NEW.limit_keys) k
+	LEFT JOIN json_each(NEW.limit_weights) w ON w.key = k.value WHERE true
+	ON CONFLICT (key) DO UPDATE SET held = held + excluded.held;
+END;
+CREATE TRIGGER requests_count_delete AFTER DELETE ON requests WHEN OLD.holds <> 0 BEGIN
+	UPDATE counters SET held = held - OLD.holds *
+		coalesce((SELECT w.value FROM json_each(OLD.limit_weights) w WHERE w.key = counters.key), 1)
+	WHERE key IN (SELECT value FROM json_each(OLD.limit_keys));
+END;
+
+CREATE TRIGGER machines_count_insert AFTER INSERT ON machines WHEN NEW.alive BEGIN
+	INSERT INTO counters (key, held)
+	SELECT k.value, coalesce(w.value, 1) FROM requests r JOIN json_each(r.limit_keys) k
+	LEFT JOIN json_each(r.limit_weights) w ON w.key = k.value WHERE r.id = NEW.request_id
+	ON CONFLICT (key) DO UPDATE SET held = held + excluded.held;
+END;
+CREATE TRIGGER machines_count_update AFTER UPDATE ON machines
+WHEN OLD.alive <> NEW.alive OR OLD.request_id <> NEW.request_id BEGIN
+	UPDATE counters SET held = held - OLD.alive *
+		coalesce((SELECT w.value FROM requests r, json_each(r.limit_weights) w WHERE r.id = OLD.request_id AND w.key = counters.key), 1)
+	WHERE key IN (SELECT k.value FROM requests r, json_each(r.limit_keys) k WHERE r.id = OLD.request_id);
+	INSERT INTO counters (key, held)
+	SELECT k.value, NEW.alive * coalesce(w.value, 1) FROM requests r JOIN json_each(r.limit_keys) k
+	LEFT JOIN json_each(r.limit_weights) w ON w.key = k.value WHERE r.id = NEW.request_id
+	ON CONFLICT (key) DO UPDATE SET held = held + excluded.held;
+END;
+CREATE TRIGGER machines_count_delete AFTER DELETE ON machines WHEN OLD.alive BEGIN
+	UPDATE counters SET held = held -
+		coalesce((SELECT w.value FROM requests r, json_each(r.limit_weights) w WHERE r.id = OLD.request_id AND w.key = counters.key), 1)
+	WHERE key IN (SELECT k.value FROM requests r, json_each(r.limit_keys) k WHERE r.id = OLD.request_id);
+END;
+
+CREATE TABLE windows (
+	key      TEXT PRIMARY KEY,
+	launched INTEGER NOT NULL,
+	until    INTEGER NOT NULL -- Unix nanoseconds: the window may be forgotten after
+);
 `,
 	// 4: the store's identity (store.Identity, as a fact), made in the same
 	// transaction as the schema so that concurrent first opens agree on it.
@@ -165,15 +230,24 @@ ALTER TABLE machines ADD COLUMN public_dns TEXT NOT NULL DEFAULT '';
 `,
 }
 
-// countedQuery is what each limit key holds, added up from the requests
-// and machines themselves: Recount's truth, and the counters' start.
-const countedQuery = `
+// countedQueryV3 is countedQuery as migration 3 ran it, before weights.
+const countedQueryV3 = `
 SELECT k.value, sum(c.n) FROM (
 	SELECT r.limit_keys AS keys, count(*) AS n FROM machines m JOIN requests r ON r.id = m.request_id
 	WHERE m.alive GROUP BY m.request_id
 	UNION ALL
 	SELECT limit_keys, holds FROM requests WHERE holds <> 0
 ) c, json_each(c.keys) k GROUP BY k.value`
+
+// countedQuery is what each limit key holds, added up from the requests
+// and machines themselves, weights applied: Recount's truth.
+const countedQuery = `
+SELECT k.value, sum(c.n * coalesce(w.value, 1)) FROM (
+	SELECT r.limit_keys AS keys, r.limit_weights AS weights, count(*) AS n FROM machines m JOIN requests r ON r.id = m.request_id
+	WHERE m.alive GROUP BY m.request_id
+	UNION ALL
+	SELECT limit_keys, limit_weights, holds FROM requests WHERE holds <> 0
+) c, json_each(c.keys) k LEFT JOIN json_each(c.weights) w ON w.key = k.value GROUP BY k.value`
 
 // migrate checks the schema version with one query and migrates only when
 // the file is older than this binary.

@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 		{"Usage", s.usage},
 		{"Capacity", s.capacity},
 		{"CapacityRace", s.capacityRace},
+		{"Weighted", s.weighted},
+		{"WindowRace", s.windowRace},
 		{"UpdateRace", s.updateRace},
 		{"NoLostUpdate", s.noLostUpdate},
 		{"LargeSets", s.largeSets},

@@ -1,0 +1,176 @@
+package broker
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/policy"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// withPolicies configures ps (parsed the way the file's values read).
+func withPolicies(ps ...policy.Policy) func(*config.Config) {
+	return func(c *config.Config) { c.Policies = ps }
+}
+
+func pol(name string, maxNumber, maxVCPUs int, step string, match map[policy.Dimension][]string) policy.Policy {
+	p := policy.Policy{Name: name, MaxNumber: maxNumber, MaxVCPUs: maxVCPUs, Consumer: policy.Consumer{Match: match}}
+	if step != "" {
+		p.Step, _ = policy.ParseStep(step)
+	}
+	return p
+}
+
+// ask requests n machines of T as account and user, and returns what was
+// granted or the refusal.
+func (h *harness) ask(account, user string, n int) (Granted, *fault.Error) {
+	h.t.Helper()
+	g, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "T", Count: n, RCAccount: account, User: user})
+	var fe *fault.Error
+	if err != nil && !errors.As(err, &fe) {
+		h.t.Fatalf("RequestMachines: %v", err)
+	}
+	return g, fe
+}
+
+func TestAdmission(t *testing.T) {
+	everyone := map[policy.Dimension][]string{policy.DimAccount: {"all"}, policy.DimTemplate: {"all"}, policy.DimProvider: {"all"}}
+	for _, c := range []struct {
+		name     string
+		policies []policy.Policy
+		steps    []struct {
+			account, user string
+			ask, want     int
+		}
+		refusedBy, limit string // of the last step, when it grants 0
+	}{
+		{name: "no policy: the whole request", steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "", 4, 4}}},
+		{name: "MaxNumber trims, then refuses", policies: []policy.Policy{pol("P", 5, -1, "", everyone)}, steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "", 3, 3}, {"", "", 3, 2}, {"", "", 1, 0}}, refusedBy: "P", limit: "MaxNumber"},
+		{name: "tightest of several wins", policies: []policy.Policy{pol("wide", 8, -1, "", everyone), pol("narrow", 2, -1, "", map[policy.Dimension][]string{policy.DimAccount: {"proj"}})}, steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"proj", "", 5, 2}, {"other", "", 9, 6}, {"other", "", 1, 0}}, refusedBy: "wide", limit: "MaxNumber"},
+		{name: "user extension", policies: []policy.Policy{pol("alice", 1, -1, "", map[policy.Dimension][]string{policy.DimUser: {"alice"}})}, steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "bob", 3, 3}, {"", "alice", 3, 1}, {"", "alice", 1, 0}}, refusedBy: "alice", limit: "MaxNumber"},
+		{name: "MaxVCPUs counts 2 per t3.micro", policies: []policy.Policy{pol("cpu", -1, 7, "", everyone)}, steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "", 5, 3}, {"", "", 1, 0}}, refusedBy: "cpu", limit: "MaxVCPUs"},
+		{name: "StepValue per window", policies: []policy.Policy{pol("step", -1, -1, "4:10", everyone)}, steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "", 3, 3}, {"", "", 3, 1}, {"", "", 1, 0}}, refusedBy: "step", limit: "StepValue"},
+		{name: "template maxNumber refuses whole", policies: []policy.Policy{pol("P", 50, -1, "", everyone)}, steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "", 8, 8}, {"", "", 3, 0}}, refusedBy: "", limit: "maxNumber"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, withPolicies(c.policies...))
+			h.cloud.Types = map[string]cloud.TypeFacts{"t3.micro": {VCPUs: 2, MemoryMiB: 1024}}
+			for i, s := range c.steps {
+				g, refused := h.ask(s.account, s.user, s.ask)
+				if s.want == 0 {
+					if refused == nil || refused.Code != fault.QuotaExceeded {
+						t.Fatalf("step %d: granted %+v, want QUOTA_EXCEEDED", i, g)
+					}
+					if refused.Details["limit"] != c.limit || (c.refusedBy != "" && refused.Details["policy"] != c.refusedBy) {
+						t.Errorf("step %d: refusal details %v, want policy %q limit %s", i, refused.Details, c.refusedBy, c.limit)
+					}
+					continue
+				}
+				if refused != nil || g.Machines != s.want || len(h.instances(g.ID)) != s.want {
+					t.Fatalf("step %d: asked %d, granted %+v (%v) with %d instances, want %d", i, s.ask, g, refused, len(h.instances(g.ID)), s.want)
+				}
+				if trimmed := s.want < s.ask; trimmed != (g.Note != "") {
+					t.Errorf("step %d: note %q", i, g.Note)
+				}
+			}
+		})
+	}
+}
+
+func TestRefusalDetailsAndAudit(t *testing.T) {
+	h := newHarness(t, withPolicies(pol("step", -1, -1, "2:10", nil)))
+	h.clock.Set(time.Date(2026, 3, 1, 12, 3, 0, 0, time.UTC))
+	h.ask("proj", "alice", 2)
+	before := len(h.cloud.Calls(""))
+	_, refused := h.ask("proj", "alice", 1)
+	if refused == nil {
+		t.Fatal("third machine in a window of 2 was granted")
+	}
+	d := refused.Details
+	if d["policy"] != "step" || d["limit"] != "StepValue" || d["max"] != 2 || d["use"] != 2 || d["requested"] != 1 || d["frees_at"] != "2026-03-01T12:10:00Z" {
+		t.Errorf("details = %v", d)
+	}
+	if !strings.Contains(refused.Message, "frees at 2026-03-01T12:10:00Z (in 7m0s)") {
+		t.Errorf("message = %s", refused.Message)
+	}
+	if calls := h.cloud.Calls("")[before:]; len(calls) != 0 {
+		t.Errorf("a refused request called the cloud: %v", calls)
+	}
+	es, err := h.st.Events(h.ctx(), store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es[0].Action != ActionRequestRefused || !strings.Contains(es[0].Detail, "account proj, user alice") {
+		t.Errorf("newest event %+v, want a refusal naming the account and user", es[0])
+	}
+	// The window ends: room again, counted from zero.
+	h.clock.Set(time.Date(2026, 3, 1, 12, 10, 0, 0, time.UTC))
+	if g, refused := h.ask("proj", "alice", 3); refused != nil || g.Machines != 2 {
+		t.Errorf("next window granted %+v, %v; want 2", g, refused)
+	}
+}
+
+func TestAvailableNumberLoweredByUniversalPolicies(t *testing.T) {
+	h := newHarness(t, withPolicies(
+		pol("all", 6, -1, "", nil),
+		pol("proj-only", 1, -1, "", map[policy.Dimension][]string{policy.DimAccount: {"proj"}}),
+		pol("other-provider", 0, -1, "", map[policy.Dimension][]string{policy.DimProvider: {"elsewhere"}}),
+	))
+	h.ask("x", "", 2)
+	ts, err := h.b.Templates(h.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range ts {
+		switch ti.ID {
+		case "T": // maxNumber 10 holds 2: 8; policy "all" leaves 4
+			if ti.Available != 4 || ti.Headroom != 4 {
+				t.Errorf("T: available %d headroom %d, want 4 and 4", ti.Available, ti.Headroom)
+			}
+		case "Spot": // unlimited template: the policy's 4
+			if ti.Available != 4 {
+				t.Errorf("Spot: available %d, want 4", ti.Available)
+			}
+		}
+	}
+}
+
+func TestCheckLaunchesNothing(t *testing.T) {
+	h := newHarness(t, withPolicies(pol("P", 3, -1, "", nil)))
+	a, err := h.b.Check(h.ctx(), MachineRequest{TemplateID: "T", Count: 5, RCAccount: "proj"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Granted != 3 || a.Tightest == nil || a.Tightest.Policy != "P" || len(a.Limits) != 2 || a.Caller.Account != "proj" {
+		t.Errorf("check = %+v", a)
+	}
+	if n := len(h.cloud.Calls("")); n != 0 {
+		t.Errorf("check made %d cloud calls", n)
+	}
+}

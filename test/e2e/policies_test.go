@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/hostfactory"
+	"github.com/ohfp/ohfp/internal/sandbox"
+)
+
+// policyRacers is how many single-machine requests race against a policy
+// limit of policyLimit, at once, through the scripts.
+const policyRacers, policyLimit = 100, 20
+
+// TestPoliciesExactUnderConcurrency: 100 single-machine requests at once
+// against a policy limit of 20 (a MaxNumber, then a StepValue) launch
+// exactly 20, on SQLite (one host, 100 processes) and on DynamoDB (two
+// hosts sharing one table prefix). The template's own maxNumber is far
+// above, so only the policy decides.
+func TestPoliciesExactUnderConcurrency(t *testing.T) {
+	limits := map[string]map[string]any{
+		// A window of about 69 days: the race never straddles two.
+		"StepValue": {"StepValue": "20:100000"},
+		"MaxNumber": {"MaxNumber": "20"},
+	}
+	stores := map[string]func(t *testing.T) map[string]any{
+		"SQLite":   func(*testing.T) map[string]any { return nil },
+		"DynamoDB": dynamoTables,
+	}
+	for _, storeName := range []string{"SQLite", "DynamoDB"} {
+		for _, kind := range []string{"MaxNumber", "StepValue"} {
+			t.Run(storeName+"/"+kind, func(t *testing.T) {
+				limit := map[string]any{"Name": "cap", "Consumer": map[string]any{"rcAccount": []string{"all"}}}
+				for k, v := range limits[kind] {
+					limit[k] = v
+				}
+				file := filepath.Join(t.TempDir(), "policies.json")
+				writeJSON(t, file, map[string]any{"Policies": []any{limit}})
+				config := map[string]any{"OHFP_POLICIES_FILE": file}
+				for k, v := range stores[storeName](t) {
+					config[k] = v
+				}
+				e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 500, nil)}, config)
+				hosts := []*hostfactory.Host{e.hf}
+				if storeName == "DynamoDB" {
+					if out, errOut, exit := run(t, e.hf.Env, "store", "init"); exit != 0 {
+						t.Fatalf("store init: exit %d\n%s%s", exit, out, errOut)
+					}
+					hosts = append(hosts, e.otherHost())
+				}
+				start := time.Now()
+				granted, refused, ids := race(t, hosts, policyRacers)
+				t.Logf("%s, %s: %d granted, %d refused of %d concurrent requests in %s", storeName, kind, granted, refused, policyRacers, time.Since(start).Round(time.Millisecond))
+				if granted != policyLimit || refused != policyRacers-policyLimit {
+					t.Errorf("%d granted, %d refused; want exactly %d granted", granted, refused, policyLimit)
+				}
+				for _, id := range ids {
+					e.wait(id)
+				}
+				if n := len(e.sb.Instances()); n != policyLimit {
+					t.Errorf("%d instances launched, want %d", n, policyLimit)
+				}
+				out := e.failure("requestMachines", map[string]any{"template": map[string]any{"templateId": "T", "machineCount": 1}}, 3)
+				if out.Error.Code != "QUOTA_EXCEEDED" || out.Error.Details["policy"] != "cap" || out.Error.Details["limit"] != kind {
+					t.Errorf("refusal %+v, want QUOTA_EXCEEDED naming policy cap and limit %s", out.Error, kind)
+				}
+				if kind == "StepValue" && out.Error.Details["frees_at"] == nil {
+					t.Errorf("a StepValue refusal says when its window frees: %v", out.Error.Details)
+				}
+			})
+		}
+	}
+}
+
+// TestPolicyTrimsAndAvailableNumber: a request above what a policy for
+// every caller leaves is granted what fits, says so, and availableNumber
+// shows the policy's room rather than the template's.
+func TestPolicyTrimsAndAvailableNumber(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policies.json")
+	writeJSON(t, file, map[string]any{"Policies": []any{map[string]any{"Name": "five", "MaxNumber": 5}}})
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 50, nil)}, map[string]any{"OHFP_POLICIES_FILE": file})
+	res := e.call("requestMachines", map[string]any{"template": map[string]any{"templateId": "T", "machineCount": 8}})
+	var answer struct{ Message, RequestID string }
+	if err := hostfactory.Decode(res.Stdout, &answer); err != nil || res.Exit != 0 {
+		t.Fatalf("exit %d: %s", res.Exit, res.Stdout)
+	}
+	if !strings.Contains(answer.Message, "5 of 8 machines granted") || !strings.Contains(answer.Message, "policy 'five'") {
+		t.Errorf("message %q", answer.Message)
+	}
+	if r := e.wait(answer.RequestID); r.Status != "complete" || len(r.Machines) != 5 {
+		t.Errorf("request ended %s with %d machines", r.Status, len(r.Machines))
+	}
+	tl, err := e.hf.Templates(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *tl.Templates[0].AvailableNumber; got != 0 {
+		t.Errorf("availableNumber = %d with the policy's 5 held, want 0", got)
+	}
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
