@@ -93,10 +93,49 @@ func Run(ctx context.Context, env func(string) string) Report {
 		r.add(Check{Name: "settings ohfp does not use", Status: Warn, Detail: strings.Join(cfg.Ignored, "; "),
 			Hint: "remove them or check their spelling"})
 	}
+	for _, c := range policies(cfg) {
+		r.add(c)
+	}
 	r.add(logFolder(cfg))
 	r.add(storeOpens(ctx, cfg))
 	checkAWS(ctx, cfg, &r)
 	return r
+}
+
+// policies lists each admission policy and what it matches: loading
+// already refused a file with a mistake, so each line is information.
+func policies(cfg *config.Config) []Check {
+	if len(cfg.Policies) == 0 {
+		detail := "none: no limit beyond each template's maxNumber"
+		if cfg.LSF() {
+			detail = "none: LSF applies its own policy_config.json (docs/policies.md)"
+		}
+		return []Check{{Name: "admission policies", Status: Pass, Detail: detail}}
+	}
+	out := []Check{{Name: "admission policies", Status: Pass, Detail: fmt.Sprintf("%d from %s", len(cfg.Policies), cfg.PoliciesFile)}}
+	for _, p := range cfg.Policies {
+		c := Check{Name: "policy " + p.Name, Status: Pass}
+		var limits []string
+		if p.MaxNumber >= 0 {
+			limits = append(limits, fmt.Sprintf("MaxNumber %d", p.MaxNumber))
+		}
+		if p.MaxVCPUs >= 0 {
+			limits = append(limits, fmt.Sprintf("MaxVCPUs %d", p.MaxVCPUs))
+		}
+		if !p.Step.IsZero() {
+			limits = append(limits, "StepValue "+p.Step.String())
+		}
+		switch {
+		case !p.Concerns(cfg.ProviderName):
+			c.Detail = "for other providers, not " + cfg.ProviderName
+		case len(limits) == 0:
+			c.Status, c.Detail, c.Hint = Warn, "sets no limit", "give it MaxNumber, MaxVCPUs or StepValue, or remove it"
+		default:
+			c.Detail = strings.Join(limits, ", ") + " over templates " + strings.Join(p.Templates(cfg.TemplateIDs()), ", ")
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func orNone(file string) string {

@@ -239,3 +239,23 @@ func TestWarnsAboutOtherInstallations(t *testing.T) {
 		t.Fatalf("a warning failed the report:\n%s", text(r))
 	}
 }
+
+func TestListsPoliciesAndWhatEachMatches(t *testing.T) {
+	_, env, root := instance(t, template("gpu-a", nil), template("gpu-b", nil), template("cpu", nil))
+	write(t, filepath.Join(root, "conf", "policies.json"), map[string]any{"Policies": []any{
+		map[string]any{"Name": "gpus", "Consumer": map[string]any{"templateName": []string{"gpu-*"}}, "MaxNumber": "4", "StepValue": "2:10"},
+		map[string]any{"Name": "azure", "Consumer": map[string]any{"provider": []string{"azure"}, "templateName": []string{"az-1"}}, "MaxNumber": 9},
+		map[string]any{"Name": "empty"},
+	}})
+	r := doctor.Run(context.Background(), env)
+	for prefix, want := range map[string]string{
+		"admission policies": "3 from " + filepath.Join(root, "conf", "policies.json"),
+		"policy gpus":        "MaxNumber 4, StepValue 2:10 over templates gpu-a, gpu-b",
+		"policy azure":       "for other providers, not awsinst",
+		"policy empty":       "sets no limit",
+	} {
+		if c := find(t, r, prefix); c.Detail != want {
+			t.Errorf("%s: %q, want %q", prefix, c.Detail, want)
+		}
+	}
+}

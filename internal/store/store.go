@@ -70,16 +70,16 @@ type Request struct {
 	// LimitWeights are the keys among LimitKeys that each machine counts
 	// more than once against, with its weight (Limit.Weight).
 	LimitWeights map[string]int
-	RCAccount   string
-	UserData    []byte       // LSF's userData object, verbatim JSON
-	ClientToken string       // idempotency token the cloud call carries
-	CloudRef    string       // what the cloud calls it: reservation, fleet id, group name
-	Machines    []MachineRef // return requests: the hosts HostFactory gave back
-	State       State
-	Message     string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64 // optimistic concurrency: bumped by every update
+	RCAccount    string
+	UserData     []byte       // LSF's userData object, verbatim JSON
+	ClientToken  string       // idempotency token the cloud call carries
+	CloudRef     string       // what the cloud calls it: reservation, fleet id, group name
+	Machines     []MachineRef // return requests: the hosts HostFactory gave back
+	State        State
+	Message      string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Version      int64 // optimistic concurrency: bumped by every update
 }
 
 // Holds is how many slots r holds by itself: its Outstanding while it is an

@@ -45,9 +45,9 @@ func (s *Store) windowUpdates(limits []store.Limit, holds int) windowWrites {
 		}
 		need := l.Need(holds)
 		u := &types.Update{
-			TableName:        &s.facts,
-			Key:              item{"key": attrS(windowPrefix + l.Key)},
-			UpdateExpression: aws.String("ADD launched :n SET #until = :until, " + ttlAttribute + " = :exp"),
+			TableName:                &s.facts,
+			Key:                      item{"key": attrS(windowPrefix + l.Key)},
+			UpdateExpression:         aws.String("ADD launched :n SET #until = :until, " + ttlAttribute + " = :exp"),
 			ExpressionAttributeNames: map[string]string{"#until": "until"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":n":     attrN(int64(need)),
