@@ -143,7 +143,27 @@ END;
 
 INSERT INTO counters (key, held) ` + countedQueryV3 + `;
 `,
-	// 4: weighted limits and windows (store.Limit). A request records the
+	// 4: the store's identity (store.Identity, as a fact), made in the same
+	// transaction as the schema so that concurrent first opens agree on it.
+	// A store that already holds requests dates from its oldest one.
+	`
+INSERT INTO facts (key, value, updated_at)
+SELECT '` + store.IdentityFact + `',
+	CAST(json_object('id', lower(hex(randomblob(16))), 'created', CASE
+		WHEN (SELECT count(*) FROM requests) > 0
+		THEN strftime('%Y-%m-%dT%H:%M:%fZ', (SELECT min(created_at) FROM requests) / 1e9, 'unixepoch')
+		ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END) AS BLOB),
+	0
+WHERE NOT EXISTS (SELECT 1 FROM facts WHERE key = '` + store.IdentityFact + `');
+`,
+	// 5: what LSF reads of each machine: its CPU cores and threads as
+	// launched, and its public DNS name.
+	`
+ALTER TABLE machines ADD COLUMN cores INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE machines ADD COLUMN threads INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE machines ADD COLUMN public_dns TEXT NOT NULL DEFAULT '';
+`,
+	// 6: weighted limits and windows (store.Limit). A request records the
 	// weight of each key its machines count more than once against (a
 	// policy's maxVCPUs); the triggers multiply by it. Windows count what
 	// was admitted while they last (a policy's StepValue), apart from the
@@ -207,26 +227,6 @@ CREATE TABLE windows (
 	launched INTEGER NOT NULL,
 	until    INTEGER NOT NULL -- Unix nanoseconds: the window may be forgotten after
 );
-`,
-	// 4: the store's identity (store.Identity, as a fact), made in the same
-	// transaction as the schema so that concurrent first opens agree on it.
-	// A store that already holds requests dates from its oldest one.
-	`
-INSERT INTO facts (key, value, updated_at)
-SELECT '` + store.IdentityFact + `',
-	CAST(json_object('id', lower(hex(randomblob(16))), 'created', CASE
-		WHEN (SELECT count(*) FROM requests) > 0
-		THEN strftime('%Y-%m-%dT%H:%M:%fZ', (SELECT min(created_at) FROM requests) / 1e9, 'unixepoch')
-		ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END) AS BLOB),
-	0
-WHERE NOT EXISTS (SELECT 1 FROM facts WHERE key = '` + store.IdentityFact + `');
-`,
-	// 5: what LSF reads of each machine: its CPU cores and threads as
-	// launched, and its public DNS name.
-	`
-ALTER TABLE machines ADD COLUMN cores INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE machines ADD COLUMN threads INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE machines ADD COLUMN public_dns TEXT NOT NULL DEFAULT '';
 `,
 }
 

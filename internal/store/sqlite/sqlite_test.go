@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -356,23 +357,22 @@ func TestConcurrentFirstOpens(t *testing.T) {
 // A store from before identities dates from its oldest request.
 func TestIdentityOfAnOlderStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ohfp.db")
-	made(t, path)
 	old := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Back to schema version 3: undo migration 4 (the identity fact) and 5
-	// (the machines' LSF columns).
-	for _, q := range []string{"DELETE FROM facts", fmt.Sprintf("UPDATE requests SET created_at = %d", old.UnixNano()),
-		"ALTER TABLE machines DROP COLUMN cores", "ALTER TABLE machines DROP COLUMN threads", "ALTER TABLE machines DROP COLUMN public_dns",
-		"PRAGMA user_version = 3"} {
+	// A store as schema version 3 left it, with one request.
+	qs := append(slices.Clone(migrations[:3]),
+		fmt.Sprintf(`INSERT INTO requests (id, kind, template_id, machine_count, outstanding, rc_account, client_token, cloud_ref, state, message, created_at, updated_at, version)
+			VALUES ('req-1', 'create', 't', 1, 1, '', '', '', 'running', '', %d, %d, 1)`, old.UnixNano(), old.UnixNano()),
+		"PRAGMA user_version = 3")
+	for _, q := range qs {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
 	}
 	db.Close()
-	os.Remove(path + MarkerSuffix)
 	s := openTest(t, path)
 	id, err := store.Identify(t.Context(), s, "inst-1", time.Now())
 	if err != nil || !id.Created.Equal(old) || id.Installation != "inst-1" {
