@@ -190,7 +190,7 @@ func TestStoreInitAndCycleOnDynamoDB(t *testing.T) {
 		t.Fatalf("store init --check before init: exit %d\n%s", exit, out)
 	}
 	out, errOut, exit := run(t, e.hf.Env, "store", "init")
-	if exit != 0 || strings.Count(out, "created table") != 4 || strings.Count(out, "enabled TTL") != 3 {
+	if exit != 0 || strings.Count(out, "created table") != 4 || strings.Count(out, "enabled TTL") != 4 {
 		t.Fatalf("store init: exit %d\n%s%s", exit, out, errOut)
 	}
 	out, errOut, exit = run(t, e.hf.Env, "store", "init", "--check")
