@@ -73,16 +73,16 @@ func TestStatusCarriesWhatLSFReads(t *testing.T) {
 			}
 			h := newHarness(t, edits...)
 			h.cloud.Types["t3.micro"] = cloud.TypeFacts{Name: "t3.micro", VCPUs: 2, Cores: 1}
-			id, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: tc.tmpl, Count: 1, RCAccount: "proj-a"})
+			g, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: tc.tmpl, Count: 1, RCAccount: "proj-a"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, i := range h.instances(id) {
+			for _, i := range h.instances(g.ID) {
 				in, _ := h.cloud.Instance(i)
 				in.State, in.Spot = cloud.Running, tc.tmpl == "Spot"
 				h.cloud.Add(in)
 			}
-			st := h.status(id)
+			st := h.status(g.ID)
 			if len(st.Machines) != 1 {
 				t.Fatalf("machines %+v", st.Machines)
 			}

@@ -28,7 +28,7 @@ import (
 
 // Broker is what a run drives: the operations HostFactory calls.
 type Broker interface {
-	RequestMachines(ctx context.Context, in broker.MachineRequest) (string, error)
+	RequestMachines(ctx context.Context, in broker.MachineRequest) (broker.Granted, error)
 	Status(ctx context.Context, ids []string) ([]broker.RequestStatus, error)
 	ReturnMachines(ctx context.Context, refs []store.MachineRef) (id, message string, err error)
 	Request(ctx context.Context, id string) (store.Request, error)
@@ -135,7 +135,8 @@ func (r *Run) Launch(ctx context.Context, id string) (err error) {
 	if err != nil {
 		return err
 	}
-	reqID, err := r.Broker.RequestMachines(ctx, broker.MachineRequest{TemplateID: t.ID, Count: 1, RCAccount: RCAccount})
+	g, err := r.Broker.RequestMachines(ctx, broker.MachineRequest{TemplateID: t.ID, Count: 1, RCAccount: RCAccount})
+	reqID := g.ID
 	if reqID == "" {
 		return err
 	}

@@ -26,8 +26,8 @@ type fake struct {
 
 const reqID, instID = "req-1", "i-1"
 
-func (f *fake) RequestMachines(context.Context, broker.MachineRequest) (string, error) {
-	return reqID, nil
+func (f *fake) RequestMachines(context.Context, broker.MachineRequest) (broker.Granted, error) {
+	return broker.Granted{ID: reqID, Machines: 1}, nil
 }
 
 func (f *fake) Status(ctx context.Context, ids []string) ([]broker.RequestStatus, error) {
