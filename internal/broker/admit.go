@@ -217,7 +217,7 @@ func describe(l *policy.Limit, now time.Time) string {
 // vcpus is what one machine of t counts against a MaxVCPUs: the most
 // vCPUs of its instance types, so that no mix of types overshoots.
 func (b *Broker) vcpus(ctx context.Context, t config.Template) (int, error) {
-	facts, err := b.typeFacts(ctx, []config.Template{t}, true)
+	facts, err := b.typeFacts(ctx, []config.Template{t}, nil)
 	if err != nil {
 		return 0, err
 	}

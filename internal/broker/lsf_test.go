@@ -93,3 +93,56 @@ func TestStatusCarriesWhatLSFReads(t *testing.T) {
 		})
 	}
 }
+
+// TestTemplatesAsLSFReadsThem: under LSF the memory is derived as mem,
+// never nram; every attribute the site wrote is kept, and instanceTags and
+// userData are echoed as IBM's LSF plugins echo them. Symphony's
+// templates keep nram and echo neither.
+func TestTemplatesAsLSFReadsThem(t *testing.T) {
+	site := map[string]config.Attribute{"awshost": {Kind: "Boolean", Value: "1"}, "zone": {Kind: "String", Value: "us_east_1a"}}
+	for _, tc := range []struct {
+		name        string
+		lsf         bool
+		given       map[string]config.Attribute
+		want        map[string]string // attribute -> value
+		absent      string
+		tags, udata string
+	}{
+		{"LSF derives mem", true, site, map[string]string{"type": "X86_64", "ncpus": "2", "ncores": "1", "mem": "1024", "awshost": "1", "zone": "us_east_1a"}, "nram", "group=project1;team=hpc", "zone=us_east_1a"},
+		{"LSF keeps the site's mem", true, map[string]config.Attribute{"mem": {Kind: "Numeric", Value: "900"}}, map[string]string{"mem": "900", "ncpus": "2"}, "nram", "group=project1;team=hpc", "zone=us_east_1a"},
+		{"Symphony derives nram", false, site, map[string]string{"type": "X86_64", "ncpus": "2", "ncores": "1", "nram": "1024", "awshost": "1"}, "mem", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			edits := []func(*config.Config){func(c *config.Config) {
+				c.Templates[0].Attributes = tc.given
+				c.Templates[0].InstanceTags = []config.Tag{{Key: "group", Value: "project1"}, {Key: "team", Value: "hpc"}}
+				c.Templates[0].UserData = "zone=us_east_1a"
+			}}
+			if tc.lsf {
+				edits = append(edits, underLSF)
+			}
+			h := newHarness(t, edits...)
+			h.cloud.Types["t3.micro"] = cloud.TypeFacts{Name: "t3.micro", VCPUs: 2, Cores: 1, MemoryMiB: 1024, Arch: "x86_64"}
+			ts, err := h.b.Templates(h.ctx())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ts[0]
+			for k, v := range tc.want {
+				if got.Attributes[k].Value != v {
+					t.Errorf("%s = %q, want %q (attributes %v)", k, got.Attributes[k].Value, v, got.Attributes)
+				}
+			}
+			if _, ok := got.Attributes[tc.absent]; ok {
+				t.Errorf("%s present: %v", tc.absent, got.Attributes)
+			}
+			var tags, udata string
+			if got.LSF != nil {
+				tags, udata = got.LSF.InstanceTags, got.LSF.UserData
+			}
+			if tags != tc.tags || udata != tc.udata {
+				t.Errorf("echoed instanceTags %q, userData %q; want %q, %q", tags, udata, tc.tags, tc.udata)
+			}
+		})
+	}
+}

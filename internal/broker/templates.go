@@ -23,6 +23,24 @@ type TemplateInfo struct {
 	// Headroom is how many more machines the policies that apply to every
 	// caller of the template allow; -1 when none limits it.
 	Headroom int
+	// LSF is what IBM's LSF plugins echo of a template besides
+	// HostFactory's fields; nil unless LSF asks.
+	LSF *LSFTemplate
+}
+
+// LSFTemplate is the template's own fields as IBM's LSF plugins echo them
+// in getAvailableTemplates, in the templates file's spelling.
+type LSFTemplate struct {
+	InstanceTags string // k=v;k2=v2
+	UserData     string // k=v;k2=v2
+}
+
+func lsfTemplate(t config.Template) *LSFTemplate {
+	tags := make([]string, len(t.InstanceTags))
+	for i, tg := range t.InstanceTags {
+		tags[i] = tg.Key + "=" + tg.Value
+	}
+	return &LSFTemplate{InstanceTags: strings.Join(tags, ";"), UserData: t.UserData}
 }
 
 // Templates lists the configured templates with their attributes derived
@@ -37,13 +55,14 @@ func (b *Broker) Templates(ctx context.Context) ([]TemplateInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	facts, err := b.typeFacts(ctx, b.cfg.Templates, false)
+	derived := b.derivedAttributes()
+	facts, err := b.typeFacts(ctx, b.cfg.Templates, &derived)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]TemplateInfo, len(b.cfg.Templates))
 	for i, t := range b.cfg.Templates {
-		t.Attributes = completeAttributes(t, facts)
+		t.Attributes = completeAttributes(t, facts, derived)
 		avail := -1
 		if t.MaxNumber >= 0 {
 			avail = max(t.MaxNumber-usage[t.ID], 0)
@@ -56,6 +75,9 @@ func (b *Broker) Templates(ctx context.Context) ([]TemplateInfo, error) {
 			avail = room
 		}
 		out[i] = TemplateInfo{Template: t, Available: avail, Headroom: room}
+		if b.cfg.LSF() {
+			out[i].LSF = lsfTemplate(t)
+		}
 	}
 	return out, nil
 }
@@ -76,12 +98,25 @@ func (b *Broker) templateHeadroom(ctx context.Context, t config.Template) (int, 
 	return b.headroom(ctx, t, vcpus)
 }
 
-// derivedAttributes are the attributes the broker fills in from the
-// instance type when a template does not give them.
-var derivedAttributes = []string{"type", "ncpus", "ncores", "nram"}
+// derived names the attributes the broker fills in from the instance type
+// when a template does not give them.
+type derived struct {
+	memory string // the memory in MiB: Symphony's nram, LSF's mem
+}
 
-func needsFacts(t config.Template) bool {
-	for _, k := range derivedAttributes {
+// derivedAttributes are those of the scheduler that asks: LSF's templates
+// say a host's memory as mem, never nram (docs/lsf.md).
+func (b *Broker) derivedAttributes() derived {
+	if b.cfg.LSF() {
+		return derived{memory: "mem"}
+	}
+	return derived{memory: "nram"}
+}
+
+func (d derived) names() []string { return []string{"type", "ncpus", "ncores", d.memory} }
+
+func needsFacts(t config.Template, d derived) bool {
+	for _, k := range d.names() {
 		if _, ok := t.Attributes[k]; !ok {
 			return true
 		}
@@ -131,14 +166,14 @@ func typesOf(t config.Template) []string {
 const factPrefix = "itype:"
 
 // typeFacts gathers the facts of every instance type the templates need
-// (all their types when all, else those of templates missing attributes),
-// from the store's cache first and from the cloud (once, batched) for the
-// rest.
-func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, all bool) (map[string]cloud.TypeFacts, error) {
+// (all their types when d is nil, else those of templates missing one of
+// d's attributes), from the store's cache first and from the cloud (once,
+// batched) for the rest.
+func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, d *derived) (map[string]cloud.TypeFacts, error) {
 	facts := map[string]cloud.TypeFacts{}
 	var missing []string
 	for _, t := range templates {
-		if !all && !needsFacts(t) {
+		if d != nil && !needsFacts(t, *d) {
 			continue
 		}
 		for _, name := range typesOf(t) {
@@ -174,10 +209,11 @@ func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, all
 	return facts, nil
 }
 
-// completeAttributes returns the template's attributes with type, ncpus,
-// ncores and nram filled in from its instance type where absent.
-func completeAttributes(t config.Template, facts map[string]cloud.TypeFacts) map[string]config.Attribute {
-	attrs := make(map[string]config.Attribute, len(t.Attributes)+len(derivedAttributes))
+// completeAttributes returns the template's attributes, every one kept,
+// with type, ncpus, ncores and the memory (d) filled in from its instance
+// type where absent.
+func completeAttributes(t config.Template, facts map[string]cloud.TypeFacts, d derived) map[string]config.Attribute {
+	attrs := make(map[string]config.Attribute, len(t.Attributes)+len(d.names()))
 	for k, v := range t.Attributes {
 		attrs[k] = v
 	}
@@ -191,13 +227,13 @@ func completeAttributes(t config.Template, facts map[string]cloud.TypeFacts) map
 		set("type", "String", archName(f.Arch))
 		set("ncpus", "Numeric", strconv.Itoa(f.VCPUs))
 		set("ncores", "Numeric", strconv.Itoa(max(f.Cores, 1)))
-		set("nram", "Numeric", strconv.FormatInt(f.MemoryMiB, 10))
+		set(d.memory, "Numeric", strconv.FormatInt(f.MemoryMiB, 10))
 	}
 	// HostFactory requires these three; a type unknown to the cloud still
 	// yields a usable template.
 	set("type", "String", "X86_64")
 	set("ncpus", "Numeric", "1")
-	set("nram", "Numeric", "1024")
+	set(d.memory, "Numeric", "1024")
 	return attrs
 }
 

@@ -27,6 +27,9 @@ type templateOut struct {
 	ImageID         string               `json:"imageId,omitempty"`
 	ProviderAPI     string               `json:"providerApi,omitempty"`
 	Priority        int                  `json:"priority,omitempty"`
+	// Echoed as IBM's LSF plugins echo them, only when LSF asks.
+	InstanceTags string `json:"instanceTags,omitempty"`
+	UserData     string `json:"userData,omitempty"`
 }
 
 func encodeTemplates(ts []broker.TemplateInfo) templatesOut {
@@ -49,6 +52,9 @@ func encodeTemplates(ts []broker.TemplateInfo) templatesOut {
 		}
 		if t.Available >= 0 {
 			o.AvailableNumber = &t.Available
+		}
+		if t.LSF != nil {
+			o.InstanceTags, o.UserData = t.LSF.InstanceTags, t.LSF.UserData
 		}
 		out.Templates[i] = o
 	}

@@ -27,6 +27,9 @@ type Template struct {
 	ImageID         string               `json:"imageId"`
 	ProviderAPI     string               `json:"providerApi"`
 	Priority        int                  `json:"priority"`
+	// Echoed under LSF only.
+	InstanceTags string `json:"instanceTags"`
+	UserData     string `json:"userData"`
 }
 
 // RequestID is the answer of requestMachines and requestReturnMachines.

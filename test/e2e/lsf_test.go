@@ -99,13 +99,24 @@ const lsfUserData = "#!/bin/sh\n%EXPORT_USER_DATA%\nLSF_TOP=/opt/lsf\n"
 // environment: the files in $PRO_CONF_DIR/conf, the state in
 // $PRO_DATA_DIR/aws, the log in $PRO_LSF_LOGDIR.
 func TestLSFEnvironmentFindsItsFolders(t *testing.T) {
-	s := newLSF(t, sandbox.Options{}, []map[string]any{template("lsf-basic", 4, nil)}, nil)
+	s := newLSF(t, sandbox.Options{}, []map[string]any{template("lsf-basic", 4, map[string]any{
+		"attributes":   map[string]any{"awshost": []string{"Boolean", "1"}, "zone": []string{"String", "us_east_1a"}},
+		"instanceTags": "group=project1",
+	})}, nil)
 	ts, err := s.hf.Templates(s.ctx())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ts.Templates) != 1 || ts.Templates[0].TemplateID != "lsf-basic" {
 		t.Fatalf("templates %+v", ts.Templates)
+	}
+	// LSF's attributes: mem derived (t3.micro: 1 GiB), never nram; the
+	// site's own kept; instanceTags echoed.
+	tp := ts.Templates[0]
+	if _, nram := tp.Attributes["nram"]; nram || tp.Attributes["mem"] != [2]string{"Numeric", "1024"} ||
+		tp.Attributes["awshost"] != [2]string{"Boolean", "1"} || tp.Attributes["zone"] != [2]string{"String", "us_east_1a"} ||
+		tp.Attributes["ncpus"] != [2]string{"Numeric", "2"} || tp.InstanceTags != "group=project1" {
+		t.Errorf("template as LSF reads it: %+v", tp)
 	}
 	id := s.request("lsf-basic", 1)
 	if r := s.wait(id); r.Status != "complete" || len(r.Machines) != 1 {
