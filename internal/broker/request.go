@@ -57,6 +57,7 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Grante
 		UserData:     in.UserData,
 		ClientToken:  id,
 		State:        store.StatePending,
+		CreatedAt:    b.now(),
 	}
 	note, err := b.admit(ctx, &r, t, b.caller(in))
 	if err != nil {

@@ -23,10 +23,11 @@ func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (i
 	defer b.flushEvents(ctx)
 	b.recoverPending(ctx)
 	r := store.Request{
-		ID:       "ret-" + uuid.NewString(),
-		Kind:     store.KindReturn,
-		Machines: refs,
-		State:    store.StatePending,
+		ID:        "ret-" + uuid.NewString(),
+		Kind:      store.KindReturn,
+		Machines:  refs,
+		State:     store.StatePending,
+		CreatedAt: b.now(),
 	}
 	if err := b.store.CreateRequest(ctx, &r, nil); err != nil {
 		return "", "", fault.Wrap(fault.Internal, err, "storing return request")

@@ -276,7 +276,8 @@ type Store interface {
 	// key holds plus l.Need(r.Holds()) stays within Max, else it returns a
 	// *CapacityError; and it adds r.Holds() to the counter of every window
 	// among limits. An id already stored gives ErrExists. It sets
-	// CreatedAt, UpdatedAt, Version.
+	// CreatedAt (unless given: the caller's clock decides when a request is
+	// old), UpdatedAt and Version.
 	CreateRequest(ctx context.Context, r *Request, limits []Limit) error
 	// UpdateRequest writes r, and upserts machines with it atomically, if
 	// r.Version is still the stored version (else ErrConflict, nothing

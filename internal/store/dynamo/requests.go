@@ -26,7 +26,10 @@ func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []st
 		return errors.New("create request: empty id")
 	}
 	next := *r
-	next.CreatedAt = time.Now().UTC()
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = time.Now()
+	}
+	next.CreatedAt = next.CreatedAt.UTC()
 	next.UpdatedAt = next.CreatedAt
 	next.Version = 1
 	next.LimitKeys = store.LimitKeys(limits)

@@ -125,7 +125,10 @@ func scanRequests(rows *sql.Rows) ([]store.Request, error) {
 // within its Max; see store.Store. The triggers of the schema count it.
 func (s *Store) CreateRequest(ctx context.Context, r *store.Request, limits []store.Limit) error {
 	next := *r
-	next.CreatedAt = time.Now().UTC()
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = time.Now()
+	}
+	next.CreatedAt = next.CreatedAt.UTC()
 	next.UpdatedAt = next.CreatedAt
 	next.Version = 1
 	next.LimitKeys = store.LimitKeys(limits)

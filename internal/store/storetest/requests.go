@@ -63,6 +63,15 @@ func (s suite) createGet(t *testing.T) {
 	mustCreate(t, st, ret)
 	want.CreatedAt, want.UpdatedAt, want.Version = ret.CreatedAt, ret.UpdatedAt, ret.Version
 	checkRequest(t, get(t, st, "ret-1"), want)
+
+	// A creation time given is kept: the broker's clock ages requests.
+	given := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	old := returnReq("ret-2", machine("i-b", r, 1))
+	old.CreatedAt = given.In(time.FixedZone("CET", 3600))
+	mustCreate(t, st, old)
+	if got := get(t, st, "ret-2").CreatedAt; !got.Equal(given) || got.Location() != time.UTC {
+		t.Errorf("CreatedAt given %v, stored %v", given, got)
+	}
 }
 
 func (s suite) createExists(t *testing.T) {
