@@ -185,6 +185,23 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 			p.add(ms[i])
 		}
 	}
+	// Hosts returned by name alone are described by the instance id the
+	// store knows them by.
+	asked := make(map[string]bool, len(p.query.InstanceIDs))
+	for _, id := range p.query.InstanceIDs {
+		asked[id] = true
+	}
+	for _, r := range reqs {
+		if r.Kind != store.KindReturn || r.State != store.StateRunning {
+			continue
+		}
+		for _, m := range p.byReturn[r.ID] {
+			if !asked[m.InstanceID] {
+				asked[m.InstanceID] = true
+				p.query.InstanceIDs = append(p.query.InstanceIDs, m.InstanceID)
+			}
+		}
+	}
 	return p, nil
 }
 

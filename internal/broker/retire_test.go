@@ -1,0 +1,170 @@
+package broker
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/cloud/fake"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// A return request terminates the hosts given back, shrinks their
+// placement first, and completes once the cloud has them terminated; the
+// placement they came from is then retired.
+func TestReturnCycle(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 2)
+	h.setAll(id, cloud.Running)
+	h.status(id)
+	ms := h.machines(id)
+	ref := h.stored(id).CloudRef
+
+	retID, msg, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(ms[0]), ref0(ms[1])})
+	if err != nil || !strings.HasPrefix(retID, "ret-") || msg != "" {
+		t.Fatalf("ReturnMachines: %q %q %v", retID, msg, err)
+	}
+	ids := []string{ms[0].InstanceID, ms[1].InstanceID}
+	if got := h.cloud.Terminated(); !slices.Equal(got, ids) {
+		t.Errorf("terminated %v, want %v", got, ids)
+	}
+	calls := h.cloud.Calls("")
+	release := slices.IndexFunc(calls, func(c fake.Call) bool { return c.Method == fake.Release && c.Ref == ref })
+	terminate := slices.IndexFunc(calls, func(c fake.Call) bool { return c.Method == fake.Terminate })
+	if release < 0 || release > terminate {
+		t.Errorf("the placement must shrink before its instances go: %+v", calls)
+	}
+	for _, m := range h.machines(id) {
+		if m.ReturnID != retID || m.State != cloud.ShuttingDown || m.Alive() {
+			t.Errorf("returned machine %+v", m)
+		}
+	}
+
+	st := h.status(retID)
+	if st.Status != store.StateRunning || st.Machines[0].Result != store.ResultExecuting {
+		t.Fatalf("while shutting down: %+v", st)
+	}
+	h.setAll(id, cloud.Terminated)
+	st = h.status(retID)
+	if st.Status != store.StateComplete || st.Machines[0].Result != store.ResultSucceed || st.Machines[1].Result != store.ResultSucceed {
+		t.Fatalf("once terminated: %+v", st)
+	}
+	if retired := h.cloud.Calls(fake.Retire); len(retired) != 1 || retired[0].Ref != ref {
+		t.Errorf("retired %+v, want %s", retired, ref)
+	}
+}
+
+func ref0(m store.Machine) store.MachineRef {
+	return store.MachineRef{Name: m.Name, InstanceID: m.InstanceID}
+}
+
+// TestReturnedHosts is what a return does with each kind of host given
+// back, and what its status then says of it.
+func TestReturnedHosts(t *testing.T) {
+	cases := []struct {
+		name          string
+		edit          func(*config.Config)
+		prepare       func(h *harness, m store.Machine) store.MachineRef
+		wantTerminate bool
+		wantMessage   string       // of ReturnMachines
+		wantResult    store.Result // of the machine in the return's status
+		wantNote      string       // in the machine's message
+		failCloud     map[string]error
+	}{
+		{name: "running", prepare: returnAs, wantTerminate: true, wantResult: store.ResultExecuting},
+		{name: "by name only", prepare: func(h *harness, m store.Machine) store.MachineRef { return store.MachineRef{Name: m.Name} },
+			wantTerminate: true, wantResult: store.ResultExecuting},
+		{name: "already terminated", prepare: func(h *harness, m store.Machine) store.MachineRef {
+			h.cloud.Set(m.InstanceID, cloud.Terminated, "")
+			h.markStored(m, cloud.Terminated)
+			return returnAs(h, m)
+		}, wantMessage: "No Active VM.", wantResult: store.ResultSucceed},
+		{name: "not launched by us", prepare: func(h *harness, m store.Machine) store.MachineRef {
+			h.cloud.Add(cloud.Instance{ID: "i-0000000foreign", State: cloud.Running, Tags: map[string]string{"owner": "someone"}})
+			return store.MachineRef{Name: "ip-10-1-1-1", InstanceID: "i-0000000foreign"}
+		}, wantMessage: "No Active VM.", wantResult: store.ResultFail, wantNote: "not launched by provider"},
+		{name: "spot marked for reclaim: left to AWS", prepare: func(h *harness, m store.Machine) store.MachineRef {
+			h.cloud.Marks[m.InstanceID] = epoch
+			return returnAs(h, m)
+		}, wantResult: store.ResultExecuting},
+		{name: "spot marked, AWS_SPOT_TERMINATE_ON_RECLAIM", edit: func(c *config.Config) { c.AWS.SpotTerminateOnReclaim = true },
+			prepare: func(h *harness, m store.Machine) store.MachineRef {
+				h.cloud.Marks[m.InstanceID] = epoch
+				return returnAs(h, m)
+			}, wantTerminate: true, wantResult: store.ResultExecuting},
+		{name: "spot marks unreadable: terminated as asked", prepare: returnAs,
+			failCloud: map[string]error{fake.Interruptions: errors.New("RequestLimitExceeded")}, wantTerminate: true, wantResult: store.ResultExecuting},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			edits := []func(*config.Config){}
+			if c.edit != nil {
+				edits = append(edits, c.edit)
+			}
+			h := newHarness(t, edits...)
+			m := h.runningMachine("Spot")
+			host := c.prepare(h, m)
+			for method, err := range c.failCloud {
+				h.cloud.Fail(method, err)
+			}
+			retID, msg, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{host})
+			if err != nil || msg != c.wantMessage {
+				t.Fatalf("ReturnMachines: %q %v, want message %q", msg, err, c.wantMessage)
+			}
+			if terminated := len(h.cloud.Terminated()) > 0; terminated != c.wantTerminate {
+				t.Errorf("terminated %v, want terminated: %v", h.cloud.Terminated(), c.wantTerminate)
+			}
+			for method := range c.failCloud {
+				h.cloud.Fail(method, nil)
+			}
+			before := len(h.cloud.Terminated())
+			st := h.status(retID)
+			if got := st.Machines[0]; got.Result != c.wantResult || !strings.Contains(got.Message, c.wantNote) {
+				t.Errorf("in the return's status: %s %q, want %s %q", got.Result, got.Message, c.wantResult, c.wantNote)
+			}
+			if again := h.cloud.Terminated()[before:]; len(again) > 0 && !c.wantTerminate {
+				t.Errorf("the status terminated %v", again)
+			}
+		})
+	}
+}
+
+func returnAs(h *harness, m store.Machine) store.MachineRef { return ref0(m) }
+
+// markStored records a machine's state as last seen.
+func (h *harness) markStored(m store.Machine, state cloud.State) {
+	h.t.Helper()
+	m.State = state
+	if err := h.st.SaveMachines(h.ctx(), []store.Machine{m}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// A host still running after its return (the termination was lost or
+// refused) is terminated again by the next status poll; terminating is
+// idempotent.
+func TestReturnTerminatesAgain(t *testing.T) {
+	h := newHarness(t)
+	m := h.runningMachine("T")
+	h.cloud.Fail(fake.Terminate, errors.New("RequestLimitExceeded"))
+	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)}); err == nil {
+		t.Fatal("a refused termination must fail the return")
+	}
+	h.cloud.Fail(fake.Terminate, nil)
+	// HostFactory asks again.
+	retID, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.Set(m.InstanceID, cloud.Running, "") // the termination was lost
+	before := len(h.cloud.Terminated())
+	if st := h.status(retID); st.Status != store.StateRunning {
+		t.Fatalf("%+v", st)
+	}
+	if again := h.cloud.Terminated()[before:]; !slices.Equal(again, []string{m.InstanceID}) {
+		t.Errorf("terminated again %v, want %s", again, m.InstanceID)
+	}
+}
