@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
 )
 
 // Clock is a clock that moves only when told to.
@@ -250,6 +251,7 @@ func (c *Cloud) Launch(_ context.Context, spec cloud.LaunchSpec) (cloud.Placemen
 			PrivateIP:    fmt.Sprintf("10.0.0.%d", c.next),
 			State:        state,
 			InstanceType: spec.Template.VMType,
+			Spot:         spec.Template.PriceType == config.PriceSpot,
 			LaunchTime:   c.clock.Now(),
 			// EC2 describes the CPU options of the type's defaults.
 			Cores:          c.Types[spec.Template.VMType].Cores,

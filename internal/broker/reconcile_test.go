@@ -1,0 +1,165 @@
+package broker
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/cloud/fake"
+	"github.com/ohfp/ohfp/internal/store"
+)
+
+// TestReconcileDecisions is what reconcile does with an instance of this
+// provider instance that the store does not know, by the state of the
+// request its tag names and by its age, at each side of
+// INSTANCE_CREATION_TIMEOUT.
+func TestReconcileDecisions(t *testing.T) {
+	const (
+		adopt     = "adopted"
+		terminate = "terminated"
+		wait      = "waiting"
+	)
+	cases := []struct {
+		name  string
+		state store.State // of the request the stray's tag names; "" for none stored
+		age   time.Duration
+		want  string
+	}{
+		{"request placed", store.StatePlaced, time.Minute, adopt},
+		{"request running", store.StateRunning, time.Hour, adopt},
+		{"request pending: its invocation may be at work", store.StatePending, hfTimeout / 2, wait},
+		{"request failed: HostFactory never got it", store.StateFailed, 0, terminate},
+		{"request complete, just before the timeout", store.StateComplete, around(creationTimeout)[0], wait},
+		{"request complete, at the timeout", store.StateComplete, around(creationTimeout)[1], wait},
+		{"request complete, just after the timeout", store.StateComplete, around(creationTimeout)[2], terminate},
+		{"no request, just before the timeout", "", around(creationTimeout)[0], wait},
+		{"no request, at the timeout", "", around(creationTimeout)[1], wait},
+		{"no request, just after the timeout", "", around(creationTimeout)[2], terminate},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			reqID := "req-gone"
+			ref := ""
+			if c.state != "" {
+				reqID = h.request("T", 1)
+				r := h.stored(reqID)
+				ref = r.CloudRef
+				r.State = c.state
+				if err := h.st.UpdateRequest(h.ctx(), &r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.cloud.Add(cloud.Instance{ID: "i-stray", State: cloud.Running, LaunchTime: epoch,
+				Tags: map[string]string{cloud.TagRequestID: reqID, cloud.TagProvider: provider}})
+			h.clock.Set(epoch.Add(c.age))
+			before := h.cloud.Terminated()
+
+			rec, err := h.b.Reconcile(h.ctx(), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			switch {
+			case slices.Contains(rec.Adopted, "i-stray"):
+				got = adopt
+			case slices.Contains(rec.Terminated, "i-stray"):
+				got = terminate
+			case slices.Contains(rec.Waiting, "i-stray"):
+				got = wait
+			}
+			if got != c.want {
+				t.Fatalf("stray %s, want %s (%+v)", got, c.want, rec)
+			}
+			terminated := slices.Contains(h.cloud.Terminated()[len(before):], "i-stray")
+			if terminated != (c.want == terminate) {
+				t.Errorf("terminate called for the stray: %v", terminated)
+			}
+			ms, err := h.st.Machines(h.ctx(), store.MachineQuery{InstanceIDs: []string{"i-stray"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored := len(ms) == 1 && ms[0].RequestID == reqID; stored != (c.want == adopt) {
+				t.Errorf("stray stored as a machine of its request: %v", stored)
+			}
+			released := slices.ContainsFunc(h.cloud.Calls(fake.Release), func(call fake.Call) bool { return call.Ref == ref && slices.Contains(call.IDs, "i-stray") })
+			if released != (c.want == terminate && ref != "") {
+				t.Errorf("placement %q shrunk by the stray: %v", ref, released)
+			}
+			if c.want != wait {
+				action := map[string]string{adopt: ActionMachineAdopted, terminate: ActionMachineTerminated}[c.want]
+				if !slices.Contains(h.events(reqID), action) {
+					t.Errorf("audit trail of %s: %v, want %s", reqID, h.events(reqID), action)
+				}
+			}
+		})
+	}
+}
+
+// A dry run decides as a real pass does, and changes nothing.
+func TestReconcileDryRun(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 1)
+	h.status(id)
+	h.cloud.Add(cloud.Instance{ID: "i-adopt", State: cloud.Running, LaunchTime: epoch,
+		Tags: map[string]string{cloud.TagRequestID: id, cloud.TagProvider: provider}})
+	h.cloud.Add(cloud.Instance{ID: "i-old", State: cloud.Running, LaunchTime: epoch,
+		Tags: map[string]string{cloud.TagRequestID: "req-gone", cloud.TagProvider: provider}})
+	h.clock.Set(epoch.Add(time.Hour))
+	rec, err := h.b.Reconcile(h.ctx(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.DryRun || rec.Checked != 3 || !slices.Equal(rec.Adopted, []string{"i-adopt"}) || !slices.Equal(rec.Terminated, []string{"i-old"}) {
+		t.Fatalf("dry run: %+v", rec)
+	}
+	if len(h.cloud.Terminated()) != 0 || len(h.machines(id)) != 1 {
+		t.Errorf("a dry run changed something: terminated %v, machines %+v", h.cloud.Terminated(), h.machines(id))
+	}
+}
+
+// Known machines, other providers' instances and instances already going
+// are none of reconcile's business.
+func TestReconcileLeavesTheKnownAndForeignAlone(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 2)
+	h.status(id)
+	h.cloud.Add(cloud.Instance{ID: "i-other", State: cloud.Running, LaunchTime: epoch,
+		Tags: map[string]string{cloud.TagRequestID: "req-x", cloud.TagProvider: "another"}})
+	h.cloud.Add(cloud.Instance{ID: "i-going", State: cloud.ShuttingDown, LaunchTime: epoch,
+		Tags: map[string]string{cloud.TagRequestID: "req-x", cloud.TagProvider: provider}})
+	h.clock.Set(epoch.Add(time.Hour))
+	rec, err := h.b.Reconcile(h.ctx(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Checked != 2 || len(rec.Adopted)+len(rec.Terminated)+len(rec.Waiting) != 0 {
+		t.Errorf("%+v (request %s)", rec, id)
+	}
+	if len(h.cloud.Terminated()) != 0 {
+		t.Errorf("terminated %v", h.cloud.Terminated())
+	}
+}
+
+// When the cloud cannot list the instances, reconcile says so and does
+// nothing; when it refuses to terminate, the error names it.
+func TestReconcileCloudErrors(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Add(cloud.Instance{ID: "i-old", State: cloud.Running, LaunchTime: epoch,
+		Tags: map[string]string{cloud.TagRequestID: "req-gone", cloud.TagProvider: provider}})
+	h.clock.Set(epoch.Add(time.Hour))
+	h.cloud.Fail(fake.Instances, errors.New("RequestLimitExceeded"))
+	if _, err := h.b.Reconcile(h.ctx(), false); err == nil {
+		t.Error("listing failed, but reconcile did not say so")
+	}
+	h.cloud.Fail(fake.Instances, nil)
+	h.cloud.Fail(fake.Terminate, errors.New("UnauthorizedOperation"))
+	if _, err := h.b.Reconcile(h.ctx(), false); err == nil {
+		t.Error("terminating failed, but reconcile did not say so")
+	}
+	if in, _ := h.cloud.Instance("i-old"); in.State != cloud.Running {
+		t.Errorf("i-old is %s", in.State)
+	}
+}
