@@ -90,7 +90,7 @@ func (h *harness) leftBehind(state store.State) (store.Request, []string) {
 			h.t.Fatal(err)
 		}
 		r := store.Request{ID: "req-left", Kind: store.KindCreate, TemplateID: t.ID, Template: snapshot,
-			MachineCount: 2, Outstanding: 2, ClientToken: "req-left", State: store.StatePending}
+			MachineCount: 2, Outstanding: 2, ClientToken: "req-left", State: store.StatePending, CreatedAt: h.clock.Now()}
 		if err := h.st.CreateRequest(h.ctx(), &r, []store.Limit{store.TemplateLimit(t.ID, t.MaxNumber)}); err != nil {
 			h.t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestRecoverPendingReturn(t *testing.T) {
 	h.status(id)
 	ms := h.machines(id)
 	ret := store.Request{ID: "ret-1", Kind: store.KindReturn, State: store.StatePending,
-		Machines: []store.MachineRef{{Name: ms[0].Name, InstanceID: ms[0].InstanceID}}}
+		Machines: []store.MachineRef{{Name: ms[0].Name, InstanceID: ms[0].InstanceID}}, CreatedAt: h.clock.Now()}
 	if err := h.st.CreateRequest(h.ctx(), &ret, nil); err != nil {
 		t.Fatal(err)
 	}
