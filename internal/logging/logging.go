@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/ohfp/ohfp/internal/config"
 )
@@ -57,22 +58,71 @@ func Open(cfg config.Logging) (*slog.Logger, io.Closer, error) {
 // files, when path is larger than maxSize. Each ohfp process is short-lived,
 // so checking once at start keeps files near their limit without a writer
 // that counts bytes.
+//
+// HostFactory runs many processes at once, and two that both find the file
+// full must not both rotate it: the second would rename a fresh file over
+// the first one's backup. So the rotation is made under an exclusive lock
+// on path.lock, and the size checked again once the lock is held. A process
+// still writing to a file rotated away writes into the backup, where its
+// lines stay.
 func rotate(path string, maxSize int64, backups int) error {
-	if maxSize <= 0 {
+	if maxSize <= 0 || !full(path, maxSize) {
 		return nil
 	}
-	st, err := os.Stat(path)
-	if err != nil || st.Size() < maxSize {
-		return nil
+	unlock, err := lock(path + ".lock")
+	if err != nil {
+		return fmt.Errorf("rotating log file: %w", err)
+	}
+	defer unlock()
+	if !full(path, maxSize) {
+		return nil // another process rotated it meanwhile
 	}
 	if backups <= 0 {
 		return os.Truncate(path, 0)
 	}
-	for i := backups - 1; i >= 1; i-- {
+	// Shift the backups there are, the oldest over the last one kept.
+	n := 1
+	for n < backups && exists(fmt.Sprintf("%s.%d", path, n)) {
+		n++
+	}
+	for i := n - 1; i >= 1; i-- {
 		_ = os.Rename(fmt.Sprintf("%s.%d", path, i), fmt.Sprintf("%s.%d", path, i+1))
 	}
 	if err := os.Rename(path, path+".1"); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("rotating log file: %w", err)
 	}
 	return nil
+}
+
+func full(path string, maxSize int64) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Size() >= maxSize
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// lock takes an exclusive advisory lock on the file at path, waiting for
+// it, and returns its release. The kernel drops it if the process dies.
+func lock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
