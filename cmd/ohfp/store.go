@@ -6,16 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ohfp/ohfp/internal/app"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
-	"github.com/ohfp/ohfp/internal/store"
-	"github.com/ohfp/ohfp/internal/store/dynamo"
-	"github.com/ohfp/ohfp/internal/store/sqlite"
 	"github.com/ohfp/ohfp/internal/store/transfer"
 )
 
@@ -31,8 +27,9 @@ Exit status: 0 success, 1 configuration or internal error, 3 cloud error.`,
 	initCmd := &cobra.Command{
 		Use:   "init [--check]",
 		Short: "Create the DynamoDB tables (or check them), or create the SQLite file",
-		Long: `For DynamoDB, create what is missing of the three tables <prefix>-requests,
-<prefix>-machines and <prefix>-facts (PAY_PER_REQUEST, their indexes and TTL),
+		Long: `For DynamoDB, create what is missing of the four tables <prefix>-requests,
+<prefix>-machines, <prefix>-facts and <prefix>-events (PAY_PER_REQUEST, their
+indexes and TTL),
 and say what was done. With --check nothing is created: every missing table,
 index or TTL setting is listed and the exit status is 1, for sites whose
 HostFactory role may not call CreateTable.
@@ -86,50 +83,7 @@ func initStore(ctx context.Context, w io.Writer, create bool) error {
 		return fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
 	}
 	defer closer.Close()
-	if cfg.Storage.Type != "dynamodb" {
-		path, err := app.SQLitePath(cfg)
-		if err != nil {
-			return err
-		}
-		var st *sqlite.Store
-		var aside []string
-		if create {
-			st, aside, err = sqlite.Init(ctx, path, time.Now())
-		} else {
-			st, err = sqlite.Open(ctx, path)
-		}
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, f := range aside {
-			log.Warn("damaged state store set aside", "file", f, "store", path)
-			fmt.Fprintf(w, "set aside the damaged or lost store's file as %s\n", f)
-		}
-		version, err := st.SchemaVersion(ctx)
-		if err != nil {
-			return err
-		}
-		ident, err := store.Identify(ctx, st, "", time.Now())
-		if err != nil {
-			return fault.Wrap(fault.Internal, err, "state store %s", path)
-		}
-		fmt.Fprintf(w, "SQLite state store %s is ready (schema version %d, store %s created %s)\n",
-			st.Path(), version, ident.ID, ident.Created.Format(time.RFC3339))
-		return nil
-	}
-	o, err := app.DynamoOptions(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	report, err := dynamo.Init(ctx, o, create)
-	for _, line := range report {
-		fmt.Fprintln(w, line)
-	}
-	if err == nil {
-		fmt.Fprintf(w, "ready: %s\n", app.StoreName(cfg))
-	}
-	return err
+	return app.InitStore(ctx, cfg, log, create, w)
 }
 
 func migrateStore(ctx context.Context, w io.Writer, target string) error {

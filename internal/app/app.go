@@ -5,21 +5,17 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/broker"
-	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/installation"
 	"github.com/ohfp/ohfp/internal/logging"
 	"github.com/ohfp/ohfp/internal/store"
-	"github.com/ohfp/ohfp/internal/store/dynamo"
-	"github.com/ohfp/ohfp/internal/store/sqlite"
 )
 
 // App is an assembled provider instance.
@@ -30,67 +26,6 @@ type App struct {
 	Broker *broker.Broker
 
 	logCloser io.Closer
-}
-
-// OpenStore opens the store the configuration selects.
-func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
-	switch cfg.Storage.Type {
-	case "", "sqlite":
-		path, err := SQLitePath(cfg)
-		if err != nil {
-			return nil, err
-		}
-		st, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return nil, fault.Wrap(fault.Configuration, err, "opening the state store %s", cfg.Storage.Path)
-		}
-		return st, nil
-	case "dynamodb":
-		o, err := DynamoOptions(ctx, cfg, log)
-		if err != nil {
-			return nil, err
-		}
-		st, err := dynamo.Open(ctx, o)
-		if err != nil {
-			return nil, fault.Wrap(fault.Configuration, err, "opening the DynamoDB store %s", o.TablePrefix)
-		}
-		return st, nil
-	}
-	return nil, fault.New(fault.Configuration, "%s: storage type %q is not sqlite or dynamodb", cfg.ConfigFile, cfg.Storage.Type)
-}
-
-// SQLitePath is the SQLite store's file, unless it would only be a guess:
-// then it refuses, naming what to set, rather than make an empty store in
-// the conf folder beside a grid whose real store is elsewhere.
-func SQLitePath(cfg *config.Config) (string, error) {
-	if cfg.Storage.Guessed {
-		return "", fault.New(fault.Configuration,
-			"no work folder for the state store: set HF_PROVIDER_WORKDIR (or HF_WORKDIR) as HostFactory does, or an absolute OHFP_SQLITE_PATH (storage.sqlite.path) in %s; ohfp does not make a store in the conf folder %s",
-			cfg.ConfigFile, cfg.ConfDir).With("field", "HF_PROVIDER_WORKDIR")
-	}
-	return cfg.Storage.Path, nil
-}
-
-// DynamoOptions are the options of the DynamoDB store cfg configures: its
-// tables, with the site's profile, credentials, proxy and retries, in the
-// tables' region.
-func DynamoOptions(ctx context.Context, cfg *config.Config, log *slog.Logger) (dynamo.Options, error) {
-	d := cfg.Storage.DynamoDB
-	site := cfg.AWS
-	if d.Region != "" {
-		site.Region = d.Region
-	}
-	awsCfg, err := awscloud.SDKConfig(ctx, site)
-	if err != nil {
-		return dynamo.Options{}, fault.Wrap(fault.Configuration, err, "the AWS configuration of the DynamoDB store %s", d.TablePrefix)
-	}
-	return dynamo.Options{
-		TablePrefix: d.TablePrefix,
-		EndpointURL: d.EndpointURL,
-		Retention:   cfg.Storage.Retention,
-		Logger:      log,
-		AWSConfig:   &awsCfg,
-	}, nil
 }
 
 // Open assembles the broker for cfg; opts adjust the broker (its actor).
@@ -134,19 +69,6 @@ func serves(ctx context.Context, st store.Store, cfg *config.Config) error {
 			With("file", installation.Path(cfg.ConfDir))
 	}
 	return nil
-}
-
-// StoreName says which store cfg selects, the same words for the same store.
-func StoreName(cfg *config.Config) string {
-	if cfg.Storage.Type != "dynamodb" {
-		return "SQLite store " + cfg.Storage.Path
-	}
-	d := cfg.Storage.DynamoDB
-	name := fmt.Sprintf("DynamoDB tables %s-* in %s", d.TablePrefix, d.Region)
-	if d.EndpointURL != "" {
-		name += " at " + d.EndpointURL
-	}
-	return name
 }
 
 // Close releases the store and the log.

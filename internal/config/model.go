@@ -132,9 +132,18 @@ type AWS struct {
 	KeyFile                string        // AWS_KEY_FILE
 }
 
+// StorageType names a kind of state store.
+type StorageType string
+
+// Storage types.
+const (
+	StorageSQLite   StorageType = "sqlite" // the default
+	StorageDynamoDB StorageType = "dynamodb"
+)
+
 // Storage selects and configures the state store.
 type Storage struct {
-	Type string // "sqlite" (default) or "dynamodb"
+	Type StorageType
 	Path string // sqlite file; default <WorkDir>/ohfp.db
 	// Guessed says that Path was only guessed: neither the config gives an
 	// absolute one nor the environment a work folder. ohfp then refuses to

@@ -138,7 +138,7 @@ func defaults() Config {
 			PendingTimeout:        180 * time.Second,
 			CreationTimeout:       10 * time.Minute,
 		},
-		Storage: Storage{Type: "sqlite", Retention: 30 * 24 * time.Hour, DynamoDB: DynamoDB{TablePrefix: "ohfp"}},
+		Storage: Storage{Type: StorageSQLite, Retention: 30 * 24 * time.Hour, DynamoDB: DynamoDB{TablePrefix: "ohfp"}},
 		Logging: Logging{Level: "info", MaxSize: 100 << 20, BackupCount: 5},
 	}
 }
@@ -334,9 +334,10 @@ var scheduler = reader[Config]{typ: "string", allowed: "symphony, lsf", get: fun
 		return err
 	}}
 
-var storageType = reader[Config]{typ: "string", allowed: "sqlite, dynamodb", get: func(c *Config) any { return c.Storage.Type },
-	set: func(c *Config, f field) (err error) {
-		c.Storage.Type, err = f.oneOf("sqlite", "dynamodb")
+var storageType = reader[Config]{typ: "string", allowed: "sqlite, dynamodb", get: func(c *Config) any { return string(c.Storage.Type) },
+	set: func(c *Config, f field) error {
+		s, err := f.oneOf(string(StorageSQLite), string(StorageDynamoDB))
+		c.Storage.Type = StorageType(s)
 		return err
 	}}
 

@@ -178,9 +178,6 @@ func storeOpens(ctx context.Context, cfg *config.Config) Check {
 	}
 	st.Close()
 	c.Status = Pass
-	c.Detail = cfg.Storage.Type
-	if c.Detail == "" || c.Detail == "sqlite" {
-		c.Detail = "sqlite " + cfg.Storage.Path
-	}
+	c.Detail = app.StoreName(cfg)
 	return c
 }

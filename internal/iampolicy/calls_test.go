@@ -65,7 +65,7 @@ func TestEveryCallHasAStatement(t *testing.T) {
 // granted every action the code calls, but those it only tries.
 func TestEveryCallIsGranted(t *testing.T) {
 	cfg := &config.Config{ProviderName: "p", AWS: config.AWS{Region: "us-east-1"}}
-	cfg.Storage.Type = "dynamodb"
+	cfg.Storage.Type = config.StorageDynamoDB
 	cfg.Storage.DynamoDB.TablePrefix, cfg.Storage.DynamoDB.Region = "t", "us-east-1"
 	for _, api := range []string{config.APIRunInstances, config.APIEC2Fleet, config.APISpotFleet, config.APIASG} {
 		cfg.Templates = append(cfg.Templates, config.Template{ID: api, ProviderAPI: api, ImageID: "/ssm/path", PriceType: config.PriceSpot})

@@ -181,7 +181,7 @@ func collect(cfg *config.Config) usage {
 		u.templates = u.templates || fromTemplate || t.LaunchTemplateID != ""
 	}
 	u.launchAPIs = slices.Sorted(maps.Keys(apis))
-	if cfg.Storage.Type == "dynamodb" {
+	if cfg.Storage.Type == config.StorageDynamoDB {
 		u.features[FeatureDynamoDB] = true
 		u.tablePrefix, u.tableRegion = cfg.Storage.DynamoDB.TablePrefix, cfg.Storage.DynamoDB.Region
 	}
