@@ -124,8 +124,8 @@ func firstOf(env func(string) string, keys ...string) (value, key string) {
 	return "", keys[0]
 }
 
-// findConfig reads the explicit config file, or the first of IBM's names
-// and the seeds' names found in the conf folder.
+// findConfig reads the explicit config file, or the first of IBM's names and
+// the OHFP integration guide's names found in the conf folder.
 func (c *Config) findConfig(explicit string) (source, []byte, error) {
 	tried := []string{explicit}
 	if explicit == "" {
@@ -182,8 +182,9 @@ type embedded struct {
 }
 
 // readConfig applies a config file: JSON when it starts with '{', YAML
-// otherwise; the seeds' layout when its top level has one of their sections,
-// IBM's flat keys otherwise. It returns the sections the file embeds.
+// otherwise; the OHFP integration guide's layout when its top level has one of
+// its sections, IBM's flat keys otherwise. It returns the sections the file
+// embeds.
 func (c *Config) readConfig(s *source, data []byte) (e embedded, err error) {
 	trimmed := strings.TrimLeft(strings.TrimPrefix(string(data), "\xef\xbb\xbf"), " \t\r\n")
 	if !strings.HasPrefix(trimmed, "{") {

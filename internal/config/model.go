@@ -1,6 +1,7 @@
 // Package config reads a provider instance's configuration (IBM's
-// awsprov_config.json and awsprov_templates.json, or the seeds' YAML layout)
-// and the HF_* environment into one typed, validated model.
+// awsprov_config.json and awsprov_templates.json, or the OHFP integration
+// guide's YAML layout) and the HF_* environment into one typed, validated
+// model.
 //
 // Where Load looks:
 //
@@ -26,7 +27,8 @@
 //     the conf folder. None found is an error naming the paths tried. A file
 //     starting with '{' is JSON, anything else YAML; either way a top level
 //     with a provider, storage, logging, monitoring, caching, hostfactory or
-//     templates section is the seeds' layout, otherwise IBM's flat keys.
+//     templates section is the OHFP integration guide's layout, otherwise
+//     IBM's flat keys.
 //   - Templates: <name>prov_templates.json, else awsprov_templates.json, in
 //     the conf folder; it wins over a templates section of the config file,
 //     since that file is the one IBM administrators edit. Neither is valid:
@@ -107,14 +109,15 @@ const (
 // LSF reports whether LSF's resource connector runs the scripts.
 func (c *Config) LSF() bool { return c.Scheduler == SchedulerLSF }
 
-// Monitoring configures the metrics endpoint (the seeds' monitoring section).
+// Monitoring configures the metrics endpoint (the OHFP integration guide's
+// monitoring section).
 type Monitoring struct {
 	Enabled         bool
 	MetricsEndpoint string
 }
 
-// AWS holds the settings of IBM's awsprov_config.json (and the seeds'
-// provider.aws section).
+// AWS holds the settings of IBM's awsprov_config.json (and the OHFP
+// integration guide's provider.aws section).
 type AWS struct {
 	Region                 string
 	Profile                string

@@ -9,9 +9,9 @@ import (
 )
 
 // setting is one configuration value, known by IBM's key in
-// awsprov_config.json and by its path in the seeds' YAML layout. The table
-// below is the only list of settings: loading, validation and the
-// generated reference (docs/reference.md) all read it.
+// awsprov_config.json and by its path in the OHFP integration guide's YAML
+// layout. The table below is the only list of settings: loading, validation
+// and the generated reference (docs/reference.md) all read it.
 type setting struct {
 	key  string // "" when only the YAML layout has it
 	path string // "" when only IBM's file has it
@@ -120,7 +120,8 @@ var settingByKey, settingByPath = func() (byKey, byPath map[string]*setting) {
 	return byKey, byPath
 }()
 
-// seedSections are the top-level sections that mark the seeds' layout.
+// seedSections are the top-level sections that mark the OHFP integration
+// guide's layout.
 var seedSections = map[string]bool{
 	"provider": true, "storage": true, "logging": true, "monitoring": true,
 	"caching": true, "hostfactory": true, "templates": true, "policies": true,
@@ -158,8 +159,8 @@ func (c *Config) readIBM(s source, ms []field) error {
 	return nil
 }
 
-// readSeeds applies the sections of the seeds' layout and returns its
-// templates and policies sections (nil raw when absent).
+// readSeeds applies the sections of the OHFP integration guide's layout and
+// returns its templates and policies sections (nil raw when absent).
 func (c *Config) readSeeds(s source, ms []field) (e embedded, err error) {
 	for _, m := range ms {
 		switch m.key() {
@@ -176,8 +177,8 @@ func (c *Config) readSeeds(s source, ms []field) (e embedded, err error) {
 	return e, nil
 }
 
-// readSection applies one value of the seeds' layout, descending into
-// sections until a known setting is found.
+// readSection applies one value of the OHFP integration guide's layout,
+// descending into sections until a known setting is found.
 func (c *Config) readSection(s source, m field) error {
 	name := m.name()
 	if st, ok := settingByPath[name]; ok {
@@ -357,7 +358,7 @@ var tablePrefix = reader[Config]{typ: "string", allowed: "A-Z, a-z, 0-9, `_`, `-
 		return nil
 	}}
 
-// logLevel maps IBM's and the seeds' level names to slog's.
+// logLevel maps IBM's and the OHFP integration guide's level names to slog's.
 var logLevel = reader[Config]{typ: "string", allowed: "TRACE, DEBUG, INFO, WARN, ERROR (any case; WARNING, FATAL, CRITICAL too)",
 	get: func(c *Config) any { return strings.ToUpper(c.Logging.Level) },
 	set: func(c *Config, f field) error {
@@ -378,7 +379,8 @@ var logLevel = reader[Config]{typ: "string", allowed: "TRACE, DEBUG, INFO, WARN,
 	}}
 
 // logSize reads a size in MiB (a plain number, as OHFP_LOG_MAX_SIZE_MB) or
-// with a unit as the seeds write it ("100MB", "512KB", "1GB"; 1024-based).
+// with a unit as the OHFP integration guide writes it ("100MB", "512KB",
+// "1GB"; 1024-based).
 var logSize = reader[Config]{typ: "size", unit: "MiB", allowed: "more than 0",
 	get: func(c *Config) any { return c.Logging.MaxSize >> 20 }, set: readLogSize}
 

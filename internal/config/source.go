@@ -13,8 +13,9 @@ import (
 // envSource names the environment in messages, where a file name would be.
 const envSource = "environment"
 
-// source is one file being read: where its messages point, whether it has
-// the seeds' layout, and where the names ohfp does not use are recorded.
+// source is one file being read: where its messages point, whether it has the
+// OHFP integration guide's layout, and where the names ohfp does not use are
+// recorded.
 type source struct {
 	path    string
 	seeds   bool // snake_case names, launch fields inside attributes

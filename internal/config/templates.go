@@ -122,8 +122,8 @@ var templateFields = []templateField{
 		about: "Spot pools to spread a request over. Fleets take it with the `lowestPrice` strategy only; Auto Scaling with `lowestPrice` or `diversified`."}},
 }
 
-// templateFieldIndex finds a field by its name, IBM's camelCase or the
-// seeds' snake_case, or by an alias.
+// templateFieldIndex finds a field by its name, IBM's camelCase or the OHFP
+// integration guide's snake_case, or by an alias.
 var templateFieldIndex = func() map[string]int {
 	if len(templateFields) > 64 {
 		panic("config: templateMember tracks fields in a uint64")
@@ -271,8 +271,9 @@ func (s source) templateMember(t *Template, seen *uint64, m field) *fault.Error 
 	return nil
 }
 
-// attributes reads HostFactory's [kind, value] pairs. In the seeds' layout
-// a value that is not such a pair is a template field (vm_type, image_id).
+// attributes reads HostFactory's [kind, value] pairs. In the OHFP integration
+// guide's layout a value that is not such a pair is a template field (vm_type,
+// image_id).
 func (s source) attributes(t *Template, seen *uint64, f field) *fault.Error {
 	ms, ok := members(f.raw, f.name())
 	if !ok {
@@ -547,8 +548,8 @@ func tags(f field) ([]Tag, error) {
 	return out, nil
 }
 
-// snake spells IBM's camelCase names as the seeds do (vmTypesOnDemand,
-// vm_types_on_demand).
+// snake spells IBM's camelCase names as the OHFP integration guide does
+// (vmTypesOnDemand, vm_types_on_demand).
 func snake(name string) string {
 	var b strings.Builder
 	for _, r := range name {

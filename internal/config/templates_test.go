@@ -182,7 +182,8 @@ func TestTemplateListErrors(t *testing.T) {
 	_, _, err = loadDir(t, map[string]string{"config.yml": "provider: {aws: {region: us-east-1}}\ntemplates:\n  - template_id: a\n    max_number: 1\n    vm_type: t3.micro\n    attributes: {vm_type: t3.large}\n"}, nil)
 	configError(t, err, `config.yml: templates[0].attributes.vm_type: is given twice`, "config.yml", "templates[0].attributes.vm_type")
 
-	// In the seeds' layout a pair of a real kind is still an attribute, and checked as one.
+	// In the OHFP integration guide's layout a pair of a real kind is still an
+	// attribute, and checked as one.
 	_, _, err = loadDir(t, map[string]string{"config.yml": "provider: {aws: {region: us-east-1}}\ntemplates:\n  - template_id: a\n    max_number: 1\n    attributes: {ncpus: [Numeric, many]}\n"}, nil)
 	configError(t, err, `config.yml: templates[0].attributes.ncpus: a Numeric value must be a number, got ["Numeric","many"]`, "config.yml", "templates[0].attributes.ncpus")
 }

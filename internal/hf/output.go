@@ -169,7 +169,7 @@ type errorBody struct {
 }
 
 // encodeError is the envelope of a failed operation: IBM's top-level
-// message, and the seeds' structured error.
+// message, and the OHFP integration guide's structured error.
 func encodeError(err error) errorOut {
 	return errorOut{Message: err.Error(), Error: *errorOf(err)}
 }

@@ -7,8 +7,10 @@
 // table/<prefix>-* covers them; all PAY_PER_REQUEST, created by Init:
 //
 //	<prefix>-requests  key id
-//	  GSI by-state     state, created_key        (ALL)  listings by state; usage and
-//	                                                     capacity read pending+running
+//	  GSI by-state     state, created_key        (ALL)  listings by state; a counter's
+//	                                                     recount reads one Query per
+//	                                                     unfinished state (pending,
+//	                                                     placed, running)
 //	  GSI by-template  template_id, created_key  (ALL)  listings by template
 //	<prefix>-machines  key instance_id
 //	  GSI by-request   request_id, launch_key    (ALL)  machines of create requests
