@@ -117,6 +117,33 @@ func dynamoRows(ctx context.Context, bin string, runs int) ([]row, error) {
 	return rows, nil
 }
 
+// races runs the admission race on DynamoDB Local.
+func races(ctx context.Context, bin string, rounds int) error {
+	if rounds <= 0 {
+		return nil
+	}
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	runDir, err := os.MkdirTemp("", "ohfp-bench-race-dynamodb-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(runDir)
+	endpoint, stop, err := startDynamoLocal(ctx, runDir)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	res, err := admissionRace(ctx, bin, endpoint, rounds)
+	if err != nil {
+		return fmt.Errorf("admission race on DynamoDB Local: %w", err)
+	}
+	res.report("DynamoDB Local")
+	return nil
+}
+
 // startDynamoLocal starts DynamoDB Local with its pid, port and log in
 // runDir and returns its endpoint and what stops it. Should the bench die
 // first, the server follows it (OHFP_DYNAMODB_OWNER_PID).

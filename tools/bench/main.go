@@ -24,8 +24,16 @@ import (
 func main() {
 	bin := flag.String("bin", "bin/ohfp", "the ohfp binary")
 	runs := flag.Int("runs", 25, "runs of each operation")
+	rounds := flag.Int("race-rounds", 100, "rounds of the two-host admission race on each DynamoDB implementation")
+	raceOnly := flag.Bool("race-only", false, "run only the admission race")
 	flag.Parse()
-	if err := run(*bin, *runs); err != nil {
+	var err error
+	if *raceOnly {
+		err = races(context.Background(), *bin, *rounds)
+	} else {
+		err = run(*bin, *runs, *rounds)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
 		os.Exit(1)
 	}
@@ -64,7 +72,7 @@ type bench struct {
 	runs int
 }
 
-func run(bin string, runs int) error {
+func run(bin string, runs, rounds int) error {
 	ctx := context.Background()
 	bin, err := filepath.Abs(bin)
 	if err != nil {
@@ -205,7 +213,7 @@ func run(bin string, runs int) error {
 		return err
 	}
 	report("The same with DynamoDB Local as the store; calls are DynamoDB read calls (target: 1 per 100 machines)", "DDB reads", median(floor.wall), dynamoDB)
-	return nil
+	return races(ctx, bin, rounds)
 }
 
 // release returns the machines of an earlier run's request, untimed, so
