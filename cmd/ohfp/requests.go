@@ -1,17 +1,27 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/broker"
 	"github.com/ohfp/ohfp/internal/cli"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
 // watchInterval is how often `requests watch` asks for the status.
 const watchInterval = 2 * time.Second
+
+// nextPage tells, on standard error so that the listing stays clean, how
+// to ask for the next page; token is "" after the last one.
+func nextPage(cmd *cobra.Command, token string) {
+	if token != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "more: add --page-token %s\n", token)
+	}
+}
 
 func requestsCommand() *cobra.Command {
 	var (
@@ -25,6 +35,7 @@ func requestsCommand() *cobra.Command {
 		Short: "List, show and watch HostFactory's requests",
 		Example: `  ohfp requests list --state running
   ohfp requests list --template Spot-Template-VM --limit 20 -o json --legacy
+  ohfp requests list --limit 20 --page-token 00001780000000000000000#req-5f0c...
   ohfp requests show req-5f0c...
   ohfp requests watch req-5f0c...`,
 	}
@@ -42,13 +53,18 @@ func requestsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.List(cli.Rows(rs, cli.RequestRow))
+			if err := o.List(cli.Rows(rs, cli.RequestRow)); err != nil {
+				return err
+			}
+			nextPage(cmd, broker.NextPage(rs, q.Limit))
+			return nil
 		}),
 	}
 	list.Flags().StringVar(&state, "state", "", "only requests in this state: pending, running, complete, complete_with_error, failed")
 	list.Flags().StringVar(&kind, "kind", "", "only create or return requests")
 	list.Flags().StringVar(&q.TemplateID, "template", "", "only requests of this template")
 	list.Flags().IntVar(&q.Limit, "limit", 50, "at most this many (0: all)")
+	list.Flags().StringVar(&q.After, "page-token", "", "continue after the page that printed this token")
 	show := &cobra.Command{
 		Use:   "show REQUEST_ID",
 		Short: "Show a request and its machines as the cloud has them now, without claiming it for HostFactory",

@@ -13,11 +13,25 @@ func (b *Broker) Config() *config.Config { return b.cfg }
 
 // Requests lists stored requests, newest first, for people and dashboards.
 func (b *Broker) Requests(ctx context.Context, q store.RequestQuery) ([]store.Request, error) {
+	if q.After != "" {
+		if _, _, err := store.ParsePageToken(q.After); err != nil {
+			return nil, fault.New(fault.InvalidRequest, "%v", err)
+		}
+	}
 	rs, err := b.store.ListRequests(ctx, q)
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "listing requests")
 	}
 	return rs, nil
+}
+
+// NextPage is the page token that continues a listing of at most limit
+// requests that returned rs, or "" when rs was its last page.
+func NextPage(rs []store.Request, limit int) string {
+	if limit <= 0 || len(rs) < limit {
+		return ""
+	}
+	return store.PageToken(rs[len(rs)-1])
 }
 
 // Machines lists stored machines as last seen, without asking the cloud.

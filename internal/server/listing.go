@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/broker"
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
@@ -61,7 +62,9 @@ func toMachineJSON(m store.Machine) machineJSON {
 	return out
 }
 
-// listRequests answers GET /api/v1/requests?state=&template=&kind=&limit=.
+// listRequests answers
+// GET /api/v1/requests?state=&template=&kind=&limit=&pageToken=; with a
+// limit, a full page carries nextPageToken.
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 	q, err := requestQuery(r.URL.Query())
 	if err != nil {
@@ -69,8 +72,12 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.withApp(w, r, func(ctx context.Context, a *app.App) (any, error) {
-		rs, err := requestsWithMachines(ctx, a, q)
-		return map[string]any{"requests": rs}, err
+		rs, next, err := requestsWithMachines(ctx, a, q)
+		out := map[string]any{"requests": rs}
+		if next != "" {
+			out["nextPageToken"] = next
+		}
+		return out, err
 	})
 }
 
@@ -123,7 +130,7 @@ func (s *Server) withApp(w http.ResponseWriter, r *http.Request, fn func(context
 }
 
 func requestQuery(v url.Values) (store.RequestQuery, error) {
-	q := store.RequestQuery{TemplateID: v.Get("template"), Kind: store.Kind(v.Get("kind"))}
+	q := store.RequestQuery{TemplateID: v.Get("template"), Kind: store.Kind(v.Get("kind")), After: v.Get("pageToken")}
 	if q.Kind != "" && q.Kind != store.KindCreate && q.Kind != store.KindReturn {
 		return q, fault.New(fault.InvalidRequest, "kind=%q is not create or return", q.Kind)
 	}
@@ -152,11 +159,12 @@ func values(v url.Values, key string) []string {
 }
 
 // requestsWithMachines lists the requests q selects, each with its
-// machines: those a create request launched, those a return gave back.
-func requestsWithMachines(ctx context.Context, a *app.App, q store.RequestQuery) ([]requestJSON, error) {
+// machines: those a create request launched, those a return gave back;
+// and the token of the next page.
+func requestsWithMachines(ctx context.Context, a *app.App, q store.RequestQuery) ([]requestJSON, string, error) {
 	rs, err := a.Broker.Requests(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var creates, returns []string
 	for _, r := range rs {
@@ -170,7 +178,7 @@ func requestsWithMachines(ctx context.Context, a *app.App, q store.RequestQuery)
 	for _, mq := range []store.MachineQuery{{RequestIDs: creates}, {ReturnIDs: returns}} {
 		ms, err := a.Broker.Machines(ctx, mq)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, m := range ms {
 			key := m.RequestID
@@ -192,7 +200,7 @@ func requestsWithMachines(ctx context.Context, a *app.App, q store.RequestQuery)
 			Machines: ms,
 		}
 	}
-	return out, nil
+	return out, broker.NextPage(rs, q.Limit), nil
 }
 
 // overviewRequests is how many of the newest requests the dashboard shows.
@@ -216,7 +224,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		for i, t := range a.Config.Templates {
 			ts[i] = templateUsage{TemplateID: t.ID, MaxNumber: t.MaxNumber, Used: usage[t.ID]}
 		}
-		rs, err := requestsWithMachines(ctx, a, store.RequestQuery{Limit: overviewRequests})
+		rs, _, err := requestsWithMachines(ctx, a, store.RequestQuery{Limit: overviewRequests})
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/cloud"
@@ -234,11 +236,37 @@ type MachineQuery struct {
 }
 
 // RequestQuery selects requests for listings; the zero value lists all.
+// Listings are newest first, ties broken by id, and never scan a table.
 type RequestQuery struct {
 	Kind       Kind
 	States     []State
 	TemplateID string
-	Limit      int // 0 = no limit; newest first
+	Limit      int    // 0 = no limit
+	After      string // a PageToken: only requests listed after that one
+}
+
+// PageToken is the token of r in listings: a query with After set to it
+// continues with the requests listed after r. It is opaque to callers.
+func PageToken(r Request) string {
+	var n int64
+	if !r.CreatedAt.IsZero() {
+		n = r.CreatedAt.UnixNano()
+	}
+	return fmt.Sprintf("%020d#%s", n, r.ID)
+}
+
+// ParsePageToken reads back a PageToken: the creation time and id of the
+// request it names.
+func ParsePageToken(token string) (created time.Time, id string, err error) {
+	n, id, ok := strings.Cut(token, "#")
+	nanos, perr := strconv.ParseInt(n, 10, 64)
+	if !ok || perr != nil || len(n) != 20 || id == "" {
+		return time.Time{}, "", fmt.Errorf("page token %q: not one this store gave", token)
+	}
+	if nanos != 0 {
+		created = time.Unix(0, nanos).UTC()
+	}
+	return created, id, nil
 }
 
 // Event is one entry of the audit trail: a state change, who asked for it

@@ -224,9 +224,16 @@ func (s *Store) GetRequests(ctx context.Context, ids []string) ([]store.Request,
 	return out, nil
 }
 
-// ListRequests lists requests, newest first: by state or by template through
-// an index, reading no further than the limit needs; otherwise by scanning.
+// ListRequests lists requests, newest first: through by-template for a
+// template, else through by-state, one Query per state asked (every state
+// when none is), each reading no further than the limit needs, merged.
+// After bounds each Query's sort key, which is the page token itself.
 func (s *Store) ListRequests(ctx context.Context, q store.RequestQuery) ([]store.Request, error) {
+	if q.After != "" {
+		if _, _, err := store.ParsePageToken(q.After); err != nil {
+			return nil, fmt.Errorf("list requests: %w", err)
+		}
+	}
 	var out []store.Request
 	var bad error
 	collect := func(limit int) func(item) bool {
@@ -245,19 +252,19 @@ func (s *Store) ListRequests(ctx context.Context, q store.RequestQuery) ([]store
 		}
 	}
 	var err error
-	switch {
-	case len(q.States) > 0:
-		for _, st := range unique(q.States) {
-			err = s.query(ctx, s.newestFirst(idxState, "state", string(st)), collect(q.Limit))
+	if q.TemplateID != "" {
+		err = s.query(ctx, s.newestFirst(idxTemplate, "template_id", q.TemplateID, q.After), collect(q.Limit))
+	} else {
+		states := q.States
+		if len(states) == 0 {
+			states = store.States
+		}
+		for _, st := range unique(states) {
+			err = s.query(ctx, s.newestFirst(idxState, "state", string(st), q.After), collect(q.Limit))
 			if err != nil || bad != nil {
 				break
 			}
 		}
-	case q.TemplateID != "":
-		err = s.query(ctx, s.newestFirst(idxTemplate, "template_id", q.TemplateID), collect(q.Limit))
-	default:
-		each := collect(0)
-		err = s.scan(ctx, &dynamodb.ScanInput{TableName: &s.requests}, func(it item) { each(it) })
 	}
 	if err != nil {
 		return nil, failure(err, "list requests")
@@ -274,9 +281,10 @@ func (s *Store) ListRequests(ctx context.Context, q store.RequestQuery) ([]store
 	return out, nil
 }
 
-// newestFirst queries a requests index for one partition, newest first.
-func (s *Store) newestFirst(index, attr, value string) *dynamodb.QueryInput {
-	return &dynamodb.QueryInput{
+// newestFirst queries a requests index for one partition, newest first,
+// after the page token after if set.
+func (s *Store) newestFirst(index, attr, value, after string) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{
 		TableName:                 &s.requests,
 		IndexName:                 aws.String(index),
 		KeyConditionExpression:    aws.String("#k = :k"),
@@ -284,6 +292,11 @@ func (s *Store) newestFirst(index, attr, value string) *dynamodb.QueryInput {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":k": attrS(value)},
 		ScanIndexForward:          aws.Bool(false),
 	}
+	if after != "" {
+		in.KeyConditionExpression = aws.String("#k = :k AND created_key < :after")
+		in.ExpressionAttributeValues[":after"] = attrS(after)
+	}
+	return in
 }
 
 func matchRequest(q store.RequestQuery, r store.Request) bool {

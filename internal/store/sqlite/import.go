@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 
 	"github.com/ohfp/ohfp/internal/store"
 )
@@ -27,9 +26,7 @@ func (s *Store) Import(ctx context.Context, requests []store.Request, machines [
 			return err
 		}
 		defer stmt.Close()
-		// Listings come newest first and break ties of creation time by
-		// insertion order: inserting oldest first keeps that order.
-		for _, r := range slices.Backward(requests) {
+		for _, r := range requests {
 			args, err := requestArgs(&r)
 			if err != nil {
 				return err

@@ -350,7 +350,15 @@ func (s *Store) ListRequests(ctx context.Context, q store.RequestQuery) ([]store
 		where = append(where, "template_id = ?")
 		args = append(args, q.TemplateID)
 	}
-	query := selectRequests + whereClause(where) + " ORDER BY created_at DESC, rowid DESC"
+	if q.After != "" {
+		created, id, err := store.ParsePageToken(q.After)
+		if err != nil {
+			return nil, fmt.Errorf("list requests: %w", err)
+		}
+		where = append(where, "(created_at, id) < (?, ?)")
+		args = append(args, nanos(created), id)
+	}
+	query := selectRequests + whereClause(where) + " ORDER BY created_at DESC, id DESC"
 	if q.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)

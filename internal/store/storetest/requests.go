@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -173,6 +174,53 @@ func (s suite) listRequests(t *testing.T) {
 		if id != got[0].ID && id != got[1].ID && at.Unix() > oldestListed.Unix() {
 			t.Errorf("ListRequests(Limit 2) = %v left out newer %s", requestIDs(got), id)
 		}
+	}
+}
+
+// listRequestsPages pages through listings with a limit and PageToken:
+// every request once, newest first, whatever the query.
+func (s suite) listRequestsPages(t *testing.T) {
+	st, _ := s.fresh(t)
+	var want []string
+	for i := range 7 {
+		r := createReq(fmt.Sprintf("c%d", i), "t1", 1)
+		if i%3 == 2 {
+			r = returnReq(fmt.Sprintf("r%d", i))
+		}
+		mustCreate(t, st, r)
+		want = append([]string{r.ID}, want...)
+	}
+	for _, q := range []store.RequestQuery{{}, {Kind: store.KindCreate}, {TemplateID: "t1"}, {States: []store.State{store.StateRunning}}} {
+		for _, limit := range []int{1, 2, 3} {
+			var got []string
+			q.Limit, q.After = limit, ""
+			for page := 0; ; page++ {
+				rs, err := st.ListRequests(ctx(t), q)
+				if err != nil {
+					t.Fatalf("ListRequests(%+v): %v", q, err)
+				}
+				if len(rs) > limit || page > 10 {
+					t.Fatalf("ListRequests(%+v) = %d requests on page %d", q, len(rs), page)
+				}
+				got = append(got, requestIDs(rs)...)
+				if len(rs) < limit {
+					break
+				}
+				q.After = store.PageToken(rs[len(rs)-1])
+			}
+			var wantQ []string
+			for _, id := range want {
+				if q.Kind != store.KindCreate && q.TemplateID == "" || id[0] == 'c' {
+					wantQ = append(wantQ, id)
+				}
+			}
+			if !sameStrings(got, wantQ) {
+				t.Errorf("pages of %d of %+v = %v, want %v", limit, q, got, wantQ)
+			}
+		}
+	}
+	if _, err := st.ListRequests(ctx(t), store.RequestQuery{After: "nonsense"}); err == nil {
+		t.Error("ListRequests with a page token it never gave succeeded")
 	}
 }
 

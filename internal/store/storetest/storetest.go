@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 		{"CreateExists", s.createExists},
 		{"GetRequestsOrder", s.getRequestsOrder},
 		{"ListRequests", s.listRequests},
+		{"ListRequestsPages", s.listRequestsPages},
 		{"Update", s.update},
 		{"UpdateConflict", s.updateConflict},
 		{"UpdateNotFound", s.updateNotFound},
