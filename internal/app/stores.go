@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
@@ -181,5 +182,22 @@ func DynamoOptions(ctx context.Context, cfg *config.Config, log *slog.Logger) (d
 		Retention:   cfg.Storage.Retention,
 		Logger:      log,
 		AWSConfig:   &awsCfg,
+		AutoCreate:  d.AutoCreate,
+		Backup:      d.BackupEnabled,
+		InitCommand: StoreInitCommand(cfg),
 	}, nil
+}
+
+// StoreInitCommand is the command that sets up cfg's store, as an
+// administrator would type it.
+func StoreInitCommand(cfg *config.Config) string {
+	return fmt.Sprintf("HF_PROVIDER_NAME=%s HF_PROVIDER_CONFDIR=%s ohfp store init", shellQuote(cfg.ProviderName), shellQuote(cfg.ConfDir))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -495,7 +495,7 @@ templates:
 `,
 		"awsprov_templates.json": `{"templates": []}`,
 	}, nil)
-	want = []string{"config.yml: provider.aws.tcp_keepalive", "config.yml: storage.dynamodb.backup_enabled",
+	want = []string{"config.yml: provider.aws.tcp_keepalive",
 		"config.yml: caching.enabled", "config.yml: caching.template_cache_ttl", "config.yml: hostfactory.legacy_mode",
 		"config.yml: templates (awsprov_templates.json is used)"}
 	if !slices.Equal(c.Ignored, want) {

@@ -161,6 +161,13 @@ type DynamoDB struct {
 	TablePrefix string
 	Region      string
 	EndpointURL string
+	// AutoCreate creates missing tables on first use (where the
+	// credentials may); off, a missing table is a CONFIGURATION_ERROR
+	// naming `ohfp store init`.
+	AutoCreate bool
+	// BackupEnabled turns on point-in-time recovery of the tables in
+	// `ohfp store init`; doctor checks it.
+	BackupEnabled bool
 }
 
 // Logging configures the log file.

@@ -82,6 +82,10 @@ var settings = []setting{
 		about: "Region of the DynamoDB tables, when it differs from the instances' region."}},
 	{"OHFP_DYNAMODB_ENDPOINT_URL", "storage.dynamodb.endpoint_url", endpoint(func(c *Config) *string { return &c.Storage.DynamoDB.EndpointURL }), doc{example: `"http://127.0.0.1:8000"`,
 		about: "DynamoDB endpoint: a VPC endpoint, or DynamoDB Local for tests."}},
+	{"OHFP_DYNAMODB_AUTO_CREATE", "storage.dynamodb.auto_create", flag(func(c *Config) *bool { return &c.Storage.DynamoDB.AutoCreate }), doc{example: "false", def: "true",
+		about: "Create the DynamoDB tables on first use when they are missing. Off, a missing table gives `CONFIGURATION_ERROR` naming `ohfp store init`."}},
+	{"OHFP_DYNAMODB_BACKUP_ENABLED", "storage.dynamodb.backup_enabled", flag(func(c *Config) *bool { return &c.Storage.DynamoDB.BackupEnabled }), doc{example: "true", def: "false",
+		about: "Turn on point-in-time recovery of the DynamoDB tables in `ohfp store init`; `ohfp doctor` checks it."}},
 
 	{"LogLevel", "logging.level", logLevel, doc{ibm: true, example: `"INFO"`,
 		about: "Log level. `HF_LOG_LEVEL` in the environment wins."}},
@@ -139,7 +143,7 @@ func defaults() Config {
 			PendingTimeout:        180 * time.Second,
 			CreationTimeout:       10 * time.Minute,
 		},
-		Storage: Storage{Type: StorageSQLite, Retention: 30 * 24 * time.Hour, DynamoDB: DynamoDB{TablePrefix: "ohfp"}},
+		Storage: Storage{Type: StorageSQLite, Retention: 30 * 24 * time.Hour, DynamoDB: DynamoDB{TablePrefix: "ohfp", AutoCreate: true}},
 		Logging: Logging{Level: "info", MaxSize: 100 << 20, BackupCount: 5},
 	}
 }

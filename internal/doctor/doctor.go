@@ -8,6 +8,7 @@ package doctor
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/ohfp/ohfp/internal/app"
 	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/store/dynamo"
 )
 
 // Status is how a check ended.
@@ -98,6 +101,9 @@ func Run(ctx context.Context, env func(string) string) Report {
 	}
 	r.add(logFolder(cfg))
 	r.add(storeOpens(ctx, cfg))
+	if cfg.Storage.Type == "dynamodb" {
+		r.add(dynamoTables(ctx, cfg))
+	}
 	checkAWS(ctx, cfg, &r)
 	return r
 }
@@ -163,6 +169,35 @@ func logFolder(cfg *config.Config) Check {
 		return c
 	}
 	c.Status, c.Detail = Pass, dir
+	return c
+}
+
+// dynamoTables describes every DynamoDB table and checks its keys,
+// indexes, TTL and, with backup_enabled, point-in-time recovery: opening a
+// DynamoDB store touches nothing, so this is what proves it is there.
+func dynamoTables(ctx context.Context, cfg *config.Config) Check {
+	c := Check{Name: "DynamoDB tables, indexes and TTL are as ohfp needs them"}
+	o, err := app.DynamoOptions(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err == nil {
+		var report []string
+		report, err = dynamo.Init(ctx, o, false)
+		c.Detail = strings.Join(report, "; ")
+	}
+	if err != nil {
+		c.Status = Fail
+		c.Detail = strings.TrimPrefix(c.Detail+"; "+err.Error(), "; ")
+		switch {
+		case fault.CodeOf(err) != fault.Configuration:
+			c.Hint = "the endpoint did not answer as DynamoDB: check storage.dynamodb.endpoint_url, region and credentials"
+		case errors.Is(err, dynamo.ErrMissing) && cfg.Storage.DynamoDB.AutoCreate:
+			c.Status = Warn
+			c.Hint = "the first operation creates them (storage.dynamodb.auto_create) if its credentials may; or run `" + app.StoreInitCommand(cfg) + "`"
+		default:
+			c.Hint = "run `" + app.StoreInitCommand(cfg) + "` where CreateTable is allowed"
+		}
+		return c
+	}
+	c.Status = Pass
 	return c
 }
 

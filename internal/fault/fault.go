@@ -67,10 +67,12 @@ func New(code Code, format string, args ...any) *Error {
 }
 
 // Wrap makes an error with a code around err. A code already carried by err
-// is kept when code is empty.
+// is kept when code is empty, and a configuration error stays one when
+// wrapped as internal: a store whose tables are missing is a setup problem
+// at every layer that reports it.
 func Wrap(code Code, err error, format string, args ...any) *Error {
-	if code == "" {
-		code = CodeOf(err)
+	if inner := CodeOf(err); code == "" || code == Internal && inner == Configuration {
+		code = inner
 	}
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }

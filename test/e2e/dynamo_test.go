@@ -471,3 +471,60 @@ func TestHAExamplesLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorChecksDynamoDBTables: doctor touches the tables. It fails, with
+// the command to run, when they are missing and auto_create is off; warns
+// when the first use will create them; fails when the endpoint is not
+// DynamoDB at all; and passes once `ohfp store init` made them. The first
+// operation with auto_create on makes them too.
+func TestDoctorChecksDynamoDBTables(t *testing.T) {
+	tables := dynamoTables(t)
+	tables["OHFP_DYNAMODB_AUTO_CREATE"] = false
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 5, nil)}, tables)
+	const check = "DynamoDB tables, indexes and TTL are as ohfp needs them"
+	doctor := func(env []string) map[string]struct{ Status, Detail, Hint string } {
+		t.Helper()
+		out, _, _ := run(t, env, "doctor", "--json")
+		var r struct {
+			Checks []struct{ Name, Status, Detail, Hint string }
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("doctor --json: %v\n%s", err, out)
+		}
+		got := map[string]struct{ Status, Detail, Hint string }{}
+		for _, c := range r.Checks {
+			got[c.Name] = struct{ Status, Detail, Hint string }{c.Status, c.Detail, c.Hint}
+		}
+		return got
+	}
+	c := doctor(e.hf.Env)[check]
+	if c.Status != "fail" || !strings.Contains(c.Detail, "missing table "+tables["OHFP_DYNAMODB_TABLE_PREFIX"].(string)+"-requests") ||
+		!strings.Contains(c.Hint, "ohfp store init") {
+		t.Errorf("doctor without tables: %+v", c)
+	}
+	res := e.call("getAvailableTemplates", map[string]any{})
+	if res.Exit != 1 || !strings.Contains(string(res.Stdout), "CONFIGURATION_ERROR") || !strings.Contains(string(res.Stdout), "HF_PROVIDER_NAME=awsinst") ||
+		!strings.Contains(string(res.Stdout), "ohfp store init") {
+		t.Errorf("first use without tables nor auto_create: exit %d %s", res.Exit, res.Stdout)
+	}
+
+	auto := e.writeConfig("auto.json", map[string]any{"OHFP_DYNAMODB_AUTO_CREATE": true})
+	if c := doctor(e.with("HF_CONFIG_PATH=" + auto))[check]; c.Status != "warn" || !strings.Contains(c.Hint, "auto_create") {
+		t.Errorf("doctor without tables, auto_create on: %+v", c)
+	}
+	elsewhere := e.writeConfig("elsewhere.json", map[string]any{"OHFP_DYNAMODB_ENDPOINT_URL": e.url})
+	if c := doctor(e.with("HF_CONFIG_PATH=" + elsewhere))[check]; c.Status != "fail" || !strings.Contains(c.Hint, "did not answer as DynamoDB") {
+		t.Errorf("doctor with the sandbox's EC2 endpoint as DynamoDB's: %+v", c)
+	}
+
+	input := filepath.Join(t.TempDir(), "input.json")
+	if err := os.WriteFile(input, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, exit := run(t, e.with("HF_CONFIG_PATH="+auto), "hf", "getAvailableTemplates", "-f", input); exit != 0 {
+		t.Fatalf("first use with auto_create: exit %d\n%s%s", exit, out, errOut)
+	}
+	if c := doctor(e.hf.Env)[check]; c.Status != "pass" {
+		t.Errorf("doctor after the tables were created on first use: %+v", c)
+	}
+}

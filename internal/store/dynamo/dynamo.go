@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +36,14 @@ type Options struct {
 	// AWSConfig, when set, is the SDK configuration to use (the provider's
 	// profile, credential file, proxy, retries) instead of the default chain.
 	AWSConfig *aws.Config
+	// AutoCreate creates the tables (as Init does) when an item operation
+	// finds one missing, and retries the operation once.
+	AutoCreate bool
+	// Backup turns on point-in-time recovery in Init and checks it.
+	Backup bool
+	// InitCommand is the command that creates the tables for this
+	// provider instance, named in the error a missing table gives.
+	InitCommand string
 }
 
 // Store is a store.Store kept in DynamoDB tables.
@@ -45,6 +56,8 @@ type Store struct {
 	retention time.Duration
 	log       *slog.Logger
 	calls     atomic.Int64
+	opts      Options
+	created   sync.Mutex // held while tables are created on first use
 }
 
 var _ store.Store = (*Store)(nil)
@@ -76,12 +89,16 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		events:    o.TablePrefix + "-events",
 		retention: o.Retention,
 		log:       o.Logger,
+		opts:      o,
+	}
+	if s.opts.InitCommand == "" {
+		s.opts.InitCommand = "ohfp store init"
 	}
 	s.db = dynamodb.NewFromConfig(cfg, func(c *dynamodb.Options) {
 		if o.EndpointURL != "" {
 			c.BaseEndpoint = aws.String(o.EndpointURL)
 		}
-		c.APIOptions = append(c.APIOptions, s.countCalls)
+		c.APIOptions = append(c.APIOptions, s.countCalls, s.missingTables)
 		// The SDK warns of things like unread error bodies: detail for
 		// debugging, not news for HostFactory's administrators.
 		c.Logger = logging.LoggerFunc(func(_ logging.Classification, format string, v ...any) {
@@ -127,11 +144,58 @@ func (s *Store) countCalls(stack *middleware.Stack) error {
 }
 
 // failure wraps an unexpected DynamoDB error for HostFactory: a missing
-// table is a configuration problem, anything else an internal one.
+// table is a configuration problem (missingTables says what to run),
+// anything else an internal one.
 func failure(err error, format string, args ...any) error {
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		return fault.Wrap(fault.Configuration, err, "dynamodb: %s (run `ohfp store init`?)", fmt.Sprintf(format, args...))
+		return fault.Wrap(fault.Configuration, err, "dynamodb: %s", fmt.Sprintf(format, args...))
 	}
 	return fault.Wrap(fault.Internal, err, "dynamodb: %s", fmt.Sprintf(format, args...))
+}
+
+// tableOperations manage tables; every other operation reads or writes
+// items, and a missing table there means the tables were never made.
+var tableOperations = map[string]bool{
+	"CreateTable": true, "DescribeTable": true, "UpdateTable": true, "DeleteTable": true,
+	"DescribeTimeToLive": true, "UpdateTimeToLive": true,
+	"DescribeContinuousBackups": true, "UpdateContinuousBackups": true,
+}
+
+// missingTables adds, to item operations, what a missing table calls for:
+// with AutoCreate, create the tables (once per process) and run the
+// operation again; without, say which command creates them.
+func (s *Store) missingTables(stack *middleware.Stack) error {
+	if tableOperations[stack.ID()] {
+		return nil
+	}
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("ohfpMissingTables",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			var nf *types.ResourceNotFoundException
+			if !errors.As(err, &nf) {
+				return out, md, err
+			}
+			if !s.opts.AutoCreate {
+				return out, md, fmt.Errorf("table %s* missing (storage.dynamodb.auto_create is off); create the tables with `%s`: %w",
+					s.opts.TablePrefix+"-", s.opts.InitCommand, err)
+			}
+			if cerr := s.createOnFirstUse(ctx); cerr != nil {
+				return out, md, fmt.Errorf("tables %s* missing and not created (%v); create them with `%s` where CreateTable is allowed: %w",
+					s.opts.TablePrefix+"-", cerr, s.opts.InitCommand, err)
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// createOnFirstUse creates what is missing of the tables, as `ohfp store
+// init` would; concurrent operations of one process wait for one another.
+func (s *Store) createOnFirstUse(ctx context.Context) error {
+	s.created.Lock()
+	defer s.created.Unlock()
+	report, err := s.ensure(ctx, true)
+	if err == nil && !slices.ContainsFunc(report, func(l string) bool { return strings.HasSuffix(l, " is ready") }) {
+		s.log.InfoContext(ctx, "dynamodb: tables created on first use", "prefix", s.opts.TablePrefix, "report", report)
+	}
+	return err
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/ohfp/ohfp/internal/fault"
 )
@@ -51,15 +53,24 @@ func (s *Store) tableSpecs() []tableSpec {
 }
 
 // Init makes the tables of o ready: with create it creates what is missing
-// (tables, indexes, TTL; PAY_PER_REQUEST) and reports what it did; without,
-// for sites that forbid CreateTable, it only reports what is missing and
-// fails if anything is.
+// (tables, indexes, TTL, and point-in-time recovery with o.Backup;
+// PAY_PER_REQUEST) and reports what it did; without, for sites that forbid
+// CreateTable and for doctor, it describes every table, checks its keys,
+// indexes, TTL (and recovery), reports what is missing and fails if
+// anything is. A table whose keys are not ohfp's fails either way. A
+// feature the endpoint does not implement (TTL, recovery) is reported and
+// skipped: the purge pass deletes what TTL would.
 func Init(ctx context.Context, o Options, create bool) (report []string, err error) {
 	s, err := Open(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
+	return s.ensure(ctx, create)
+}
+
+// ensure is Init on an open store.
+func (s *Store) ensure(ctx context.Context, create bool) (report []string, err error) {
 	missing := 0
 	for _, t := range s.tableSpecs() {
 		lines, n, err := s.initTable(ctx, t, create)
@@ -70,10 +81,14 @@ func Init(ctx context.Context, o Options, create bool) (report []string, err err
 		}
 	}
 	if missing > 0 {
-		return report, fault.New(fault.Configuration, "dynamodb: %d table parts missing; run `ohfp store init` where CreateTable is allowed", missing)
+		return report, fault.Wrap(fault.Configuration, ErrMissing, "dynamodb: %d table parts missing; run `%s` where CreateTable is allowed", missing, s.opts.InitCommand)
 	}
 	return report, nil
 }
+
+// ErrMissing is what Init's check returns when tables, indexes, TTL or
+// recovery are missing, as opposed to tables it cannot use.
+var ErrMissing = errors.New("table parts missing")
 
 // initTable checks one table and, with create, adds what it lacks. It
 // returns report lines and how many parts are still missing.
@@ -91,23 +106,39 @@ func (s *Store) initTable(ctx context.Context, t tableSpec, create bool) ([]stri
 		}
 		lines := []string{fmt.Sprintf("created table %s with %d indexes", t.name, len(t.indexes))}
 		if t.ttl {
-			if err := s.enableTTL(ctx, t.name); err != nil {
+			line, err := s.enableTTL(ctx, t.name)
+			if err != nil {
 				return lines, 0, err
 			}
-			lines = append(lines, fmt.Sprintf("enabled TTL on %s.%s", t.name, ttlAttribute))
+			lines = append(lines, line)
+		}
+		if s.opts.Backup {
+			line, err := s.enableRecovery(ctx, t.name)
+			if err != nil {
+				return lines, 0, err
+			}
+			lines = append(lines, line)
 		}
 		return lines, 0, nil
 	}
 
+	if err := checkKeys(t, desc); err != nil {
+		return nil, 0, err
+	}
 	var lines []string
 	missing := 0
-	have := map[string]bool{}
+	have := map[string]types.GlobalSecondaryIndexDescription{}
 	for _, g := range desc.GlobalSecondaryIndexes {
-		have[aws.ToString(g.IndexName)] = true
+		have[aws.ToString(g.IndexName)] = g
 	}
 	for _, ix := range t.indexes {
+		g, ok := have[ix.name]
+		if ok && !slices.Equal(keyNames(g.KeySchema), []string{ix.hash, ix.sort}) {
+			return lines, missing, fault.New(fault.Configuration, "dynamodb: index %s on table %s has keys %v, ohfp needs %v: delete the index and run `%s`",
+				ix.name, t.name, keyNames(g.KeySchema), []string{ix.hash, ix.sort}, s.opts.InitCommand)
+		}
 		switch {
-		case have[ix.name]:
+		case ok:
 		case !create:
 			lines = append(lines, fmt.Sprintf("missing index %s on table %s", ix.name, t.name))
 			missing++
@@ -120,23 +151,39 @@ func (s *Store) initTable(ctx context.Context, t tableSpec, create bool) ([]stri
 	}
 	if t.ttl {
 		ttl, err := s.db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &t.name})
-		if err != nil {
+		var d *types.TimeToLiveDescription
+		switch {
+		case unsupported(err):
+			lines = append(lines, noTTL(t.name, err))
+		case err != nil:
 			return lines, missing, failure(err, "describe TTL of %s", t.name)
+		default:
+			d = ttl.TimeToLiveDescription
 		}
-		d := ttl.TimeToLiveDescription
 		enabled := d != nil && aws.ToString(d.AttributeName) == ttlAttribute &&
 			(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling)
 		switch {
-		case enabled:
+		case enabled, err != nil:
 		case !create:
 			lines = append(lines, fmt.Sprintf("TTL on %s.%s not enabled", t.name, ttlAttribute))
 			missing++
 		default:
-			if err := s.enableTTL(ctx, t.name); err != nil {
+			line, err := s.enableTTL(ctx, t.name)
+			if err != nil {
 				return lines, missing, err
 			}
-			lines = append(lines, fmt.Sprintf("enabled TTL on %s.%s", t.name, ttlAttribute))
+			lines = append(lines, line)
 		}
+	}
+	if s.opts.Backup {
+		line, n, err := s.checkRecovery(ctx, t.name, create)
+		if err != nil {
+			return lines, missing, err
+		}
+		if line != "" {
+			lines = append(lines, line)
+		}
+		missing += n
 	}
 	if len(lines) == 0 {
 		lines = append(lines, fmt.Sprintf("table %s is ready", t.name))
@@ -175,7 +222,9 @@ func (s *Store) createTable(ctx context.Context, t tableSpec) error {
 	for a := range attrs {
 		in.AttributeDefinitions = append(in.AttributeDefinitions, stringAttr(a))
 	}
-	if _, err := s.db.CreateTable(ctx, in); err != nil {
+	_, err := s.db.CreateTable(ctx, in)
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) { // in use: another process creates it too
 		return failure(err, "create table %s", t.name)
 	}
 	return s.waitActive(ctx, t.name)
@@ -197,17 +246,110 @@ func (s *Store) addIndex(ctx context.Context, t tableSpec, ix indexSpec) error {
 	return s.waitActive(ctx, t.name)
 }
 
-func (s *Store) enableTTL(ctx context.Context, table string) error {
+// enableTTL turns on TTL and says so, or that the endpoint has none.
+func (s *Store) enableTTL(ctx context.Context, table string) (string, error) {
 	_, err := s.db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: &table,
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{
 			AttributeName: aws.String(ttlAttribute), Enabled: aws.Bool(true),
 		},
 	})
-	if err != nil {
-		return failure(err, "enable TTL on %s", table)
+	switch {
+	case unsupported(err):
+		return noTTL(table, err), nil
+	case err != nil:
+		return "", failure(err, "enable TTL on %s", table)
+	}
+	return fmt.Sprintf("enabled TTL on %s.%s", table, ttlAttribute), nil
+}
+
+func noTTL(table string, err error) string {
+	return fmt.Sprintf("TTL on %s: this endpoint does not implement it (%s); the purge pass deletes expired items instead", table, apiCode(err))
+}
+
+// enableRecovery turns on point-in-time recovery and says so, or that the
+// endpoint has none.
+func (s *Store) enableRecovery(ctx context.Context, table string) (string, error) {
+	_, err := s.db.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
+		TableName: &table,
+		PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: aws.Bool(true),
+		},
+	})
+	switch {
+	case unsupported(err):
+		return fmt.Sprintf("point-in-time recovery of %s: this endpoint does not implement it (%s)", table, apiCode(err)), nil
+	case err != nil:
+		return "", failure(err, "enable point-in-time recovery of %s", table)
+	}
+	return fmt.Sprintf("enabled point-in-time recovery of %s", table), nil
+}
+
+// checkRecovery checks, and with create turns on, point-in-time recovery;
+// it returns a report line (none when on) and 1 when it is missing.
+func (s *Store) checkRecovery(ctx context.Context, table string, create bool) (string, int, error) {
+	res, err := s.db.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: &table})
+	switch {
+	case unsupported(err):
+		return fmt.Sprintf("point-in-time recovery of %s: this endpoint does not implement it (%s)", table, apiCode(err)), 0, nil
+	case err != nil:
+		return "", 0, failure(err, "describe backups of %s", table)
+	}
+	if d := res.ContinuousBackupsDescription; d != nil && d.PointInTimeRecoveryDescription != nil &&
+		d.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus == types.PointInTimeRecoveryStatusEnabled {
+		return "", 0, nil
+	}
+	if !create {
+		return fmt.Sprintf("point-in-time recovery of %s not enabled (storage.dynamodb.backup_enabled)", table), 1, nil
+	}
+	line, err := s.enableRecovery(ctx, table)
+	return line, 0, err
+}
+
+// checkKeys fails unless the table's key schema is t's: a table of the
+// same name made for something else must not be written to.
+func checkKeys(t tableSpec, desc *types.TableDescription) error {
+	want := []string{t.key}
+	if t.sort != "" {
+		want = append(want, t.sort)
+	}
+	if got := keyNames(desc.KeySchema); !slices.Equal(got, want) {
+		return fault.New(fault.Configuration, "dynamodb: table %s has key %v, ohfp needs %v: it is not an ohfp table; choose another storage.dynamodb.table_prefix",
+			t.name, got, want)
 	}
 	return nil
+}
+
+// keyNames are a key schema's attributes, hash key first.
+func keyNames(schema []types.KeySchemaElement) []string {
+	var hash, rng []string
+	for _, k := range schema {
+		if k.KeyType == types.KeyTypeHash {
+			hash = append(hash, aws.ToString(k.AttributeName))
+		} else {
+			rng = append(rng, aws.ToString(k.AttributeName))
+		}
+	}
+	return append(hash, rng...)
+}
+
+// unsupported reports whether err says the endpoint does not implement the
+// operation, as DynamoDB-compatible stores without TTL or backups answer.
+func unsupported(err error) bool {
+	switch apiCode(err) {
+	case "UnknownOperationException", "UnsupportedOperationException", "NotImplemented", "InvalidAction":
+		return true
+	}
+	return false
+}
+
+// apiCode is the error code of an API error, or "".
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }
 
 // waitActive polls until the table and its indexes are ACTIVE; DynamoDB

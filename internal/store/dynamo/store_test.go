@@ -399,3 +399,97 @@ func TestOpenWithAWSConfig(t *testing.T) {
 		t.Errorf("Fact through an explicit SDK config = %q, %v, %v", v, ok, err)
 	}
 }
+
+// TestTablesOnFirstUse: with AutoCreate the first operation on an account
+// without tables creates them and goes on; without, it is a configuration
+// error that names the command creating them.
+func TestTablesOnFirstUse(t *testing.T) {
+	ctx := t.Context()
+	o := dynamotest.Options("firstuse")
+	t.Cleanup(func() { dynamotest.Drop(t, "firstuse") })
+	o.InitCommand = "HF_PROVIDER_NAME=awsinst ohfp store init"
+	st, err := dynamo.Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Request{ID: "a", Kind: store.KindCreate, TemplateID: "t", Outstanding: 1, State: store.StatePending}
+	err = st.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit("t", 5)})
+	if fault.CodeOf(err) != fault.Configuration || !strings.Contains(err.Error(), "`HF_PROVIDER_NAME=awsinst ohfp store init`") {
+		t.Fatalf("first use without tables nor auto-create: %v; want a configuration error naming the init command", err)
+	}
+
+	o.AutoCreate = true
+	st, err = dynamo.Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for i := range 4 { // processes racing to create the same tables
+		go func() {
+			r := &store.Request{ID: fmt.Sprint(i), Kind: store.KindCreate, TemplateID: "t", Outstanding: 1, State: store.StatePending}
+			errs <- st.CreateRequest(ctx, r, []store.Limit{store.TemplateLimit("t", 5)})
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("first use with auto-create: %v", err)
+		}
+	}
+	if report, err := dynamo.Init(ctx, o, false); err != nil {
+		t.Errorf("tables created on first use do not check: %v %q", err, report)
+	}
+	if held, err := st.Held(ctx, []string{"template:t"}); err != nil || held["template:t"] != 4 {
+		t.Errorf("Held = %v, %v; want 4", held, err)
+	}
+}
+
+// TestInitRefusesForeignTables: a table of the same name with other keys is
+// not ohfp's, and neither init nor a check touches it.
+func TestInitRefusesForeignTables(t *testing.T) {
+	ctx := t.Context()
+	o := dynamotest.Options("foreign")
+	t.Cleanup(func() { dynamotest.Drop(t, "foreign") })
+	_, err := dynamotest.Client(t).CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(o.TablePrefix + "-facts"),
+		BillingMode:          types.BillingModePayPerRequest,
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, create := range []bool{false, true} {
+		_, err := dynamo.Init(ctx, o, create)
+		if fault.CodeOf(err) != fault.Configuration || !strings.Contains(err.Error(), "not an ohfp table") {
+			t.Errorf("Init(create %v) over a foreign facts table: %v", create, err)
+		}
+	}
+}
+
+// TestInitBackup: with Backup, init turns point-in-time recovery on and the
+// check fails until it is, or both say the endpoint has no such thing.
+func TestInitBackup(t *testing.T) {
+	ctx := t.Context()
+	o := dynamotest.Options("backup")
+	t.Cleanup(func() { dynamotest.Drop(t, "backup") })
+	if _, err := dynamo.Init(ctx, o, true); err != nil {
+		t.Fatal(err)
+	}
+	o.Backup = true
+	report, err := dynamo.Init(ctx, o, false)
+	unsupported := slices.ContainsFunc(report, func(l string) bool { return strings.Contains(l, "does not implement") })
+	if !unsupported && !errors.Is(err, dynamo.ErrMissing) {
+		t.Fatalf("check of tables without recovery: %v %q", err, report)
+	}
+	report, err = dynamo.Init(ctx, o, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !unsupported && !slices.Contains(report, "enabled point-in-time recovery of "+o.TablePrefix+"-requests") {
+		t.Errorf("init report %q does not enable recovery", report)
+	}
+	t.Logf("%q", report)
+	if report, err := dynamo.Init(ctx, o, false); err != nil {
+		t.Errorf("check after init: %v %q", err, report)
+	}
+}
