@@ -412,8 +412,11 @@ func TestStoreMigrateSQLiteToDynamoDBAndBack(t *testing.T) {
 	verified := fmt.Sprintf("verified: 1000 requests, %d machines, %d events, 2 facts", len(machines), len(events))
 
 	toDynamo := e.writeConfig("dynamodb.json", tables)
-	if _, errOut, exit := run(t, e.hf.Env, "store", "migrate", "--to", toDynamo); exit != 1 || !strings.Contains(errOut, "ohfp store init") {
-		t.Errorf("migrate to tables not made yet: exit %d, want 1 and a hint\n%s", exit, errOut)
+	manual := maps.Clone(tables)
+	manual["OHFP_DYNAMODB_AUTO_CREATE"] = false
+	toManual := e.writeConfig("dynamodb-manual.json", manual)
+	if _, errOut, exit := run(t, e.hf.Env, "store", "migrate", "--to", toManual); exit != 1 || !strings.Contains(errOut, "ohfp store init") {
+		t.Errorf("migrate to tables not made yet, auto_create off: exit %d, want 1 and a hint\n%s", exit, errOut)
 	}
 	if _, errOut, exit := run(t, e.with("HF_CONFIG_PATH="+toDynamo), "store", "init"); exit != 0 {
 		t.Fatalf("store init: exit %d\n%s", exit, errOut)
