@@ -2,6 +2,7 @@ package broker
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -141,5 +142,36 @@ func TestRecoverPendingReturn(t *testing.T) {
 	}
 	if got := h.cloud.Terminated(); !slices.Equal(got, []string{ms[0].InstanceID}) {
 		t.Errorf("terminated %v, want %s", got, ms[0].InstanceID)
+	}
+}
+
+// A placed request left behind whose instances cannot be terminated stays
+// placed, so the next recovery tries again; recorded failed at once, its
+// machines, known to the store, would be left running for good, since
+// reconcile looks only at unknown instances. (A process killed between
+// the two steps leaves the same state behind.)
+func TestRecoveryRetriesUntilTerminated(t *testing.T) {
+	h := newHarness(t)
+	r, insts := h.leftBehind(store.StatePlaced)
+	h.clock.Set(r.CreatedAt.Add(creationTimeout))
+	h.cloud.Fail(fake.Terminate, errors.New("RequestLimitExceeded"))
+	h.b.recoverPending(h.ctx())
+	if got := h.stored(r.ID); got.State != store.StatePlaced {
+		t.Fatalf("with its instances still running the request is %s", got.State)
+	}
+	h.cloud.Fail(fake.Terminate, nil)
+	h.b.recoverPending(h.ctx())
+	if got := h.stored(r.ID); got.State != store.StateFailed {
+		t.Fatalf("request %s after a second recovery", got.State)
+	}
+	for _, id := range insts {
+		if in, _ := h.cloud.Instance(id); in.State.Live() {
+			t.Errorf("instance %s is %s", id, in.State)
+		}
+	}
+	for _, m := range h.machines(r.ID) {
+		if m.Alive() {
+			t.Errorf("machine %s still holds a slot: %+v", m.InstanceID, m)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -120,11 +121,22 @@ func (b *Broker) record(ctx context.Context, r *store.Request, t config.Template
 	return nil
 }
 
-// fail records that the cloud refused a request and frees what it held. An
-// instance that a failed or timed-out call may still have started is found
-// by its request tag and terminated, so nothing HostFactory never heard of
-// keeps running.
+// fail records that a request failed (the cloud refused it, or HostFactory
+// never got its id) and frees what it held. Whatever its placement may
+// still have started is found by its request tag and terminated first, so
+// nothing HostFactory never heard of keeps running; only then is the
+// request recorded failed. A process that dies in between leaves it
+// pending or placed, and the next recovery tries again: recorded first,
+// the known machines of a placed request would be left running with
+// nothing to retry them, since reconcile looks only at unknown instances.
 func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
+	ids, err := b.endPlacement(ctx, r)
+	if err != nil {
+		b.log.Error("terminating the instances of a failed request", "request_id", r.ID, "err", err)
+		if r.State.Placed() {
+			return // left placed: the next recovery tries again
+		}
+	}
 	r.State = store.StateFailed
 	r.Message = cause.Error()
 	r.Outstanding = 0
@@ -132,8 +144,17 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 		b.log.Error("recording a failed request", "request_id", r.ID, "err", err)
 	}
 	b.note(r.ID, "", ActionRequestFailed, r.Message)
-	// Stop any fleet or group first, so that it does not replace what is
-	// terminated below.
+	for _, id := range ids {
+		b.note(r.ID, id, ActionMachineTerminated, "launched for a failed request")
+	}
+	b.log.Warn("request failed", "request_id", r.ID, "template_id", r.TemplateID, "err", cause, "terminated", len(ids))
+}
+
+// endPlacement stops what a request's placement keeps in the cloud (a
+// fleet or group first, so that it does not replace what is terminated)
+// and terminates the live instances carrying the request's tag; it
+// returns their ids.
+func (b *Broker) endPlacement(ctx context.Context, r *store.Request) ([]string, error) {
 	ref := r.CloudRef
 	if ref == "" {
 		if t, err := templateOf(r.Template); err == nil {
@@ -145,8 +166,7 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 	}
 	strays, err := b.cloud.Instances(ctx, cloud.Query{RequestIDs: []string{r.ID}})
 	if err != nil {
-		b.log.Warn("looking for instances of a failed request", "request_id", r.ID, "err", err)
-		return
+		return nil, fmt.Errorf("looking for its instances: %w", err)
 	}
 	ids := make([]string, 0, len(strays))
 	for _, inst := range strays {
@@ -154,17 +174,14 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 			ids = append(ids, inst.ID)
 		}
 	}
-	if len(ids) > 0 {
-		if err := b.cloud.Terminate(ctx, ids); err != nil {
-			b.log.Error("terminating instances of a failed request", "request_id", r.ID, "instances", ids, "err", err)
-			return
-		}
-		b.markTerminating(ctx, ids)
-		for _, id := range ids {
-			b.note(r.ID, id, ActionMachineTerminated, "launched for a failed request")
-		}
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	b.log.Warn("request failed", "request_id", r.ID, "template_id", r.TemplateID, "err", cause, "terminated", len(ids))
+	if err := b.cloud.Terminate(ctx, ids); err != nil {
+		return nil, fmt.Errorf("terminating %s: %w", strings.Join(ids, " "), err)
+	}
+	b.markTerminating(ctx, ids)
+	return ids, nil
 }
 
 // markTerminating records that the stored machines among ids are being
