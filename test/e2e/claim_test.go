@@ -33,7 +33,7 @@ func TestReadingAnOrphanLeavesItRecoverable(t *testing.T) {
 
 	// HostFactory's time to ask passes: the request is made an hour old
 	// rather than waited for.
-	e.age(id, time.Hour)
+	e.age(time.Hour, id)
 	if _, err := e.hf.ReturnRequests(e.ctx(), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -48,17 +48,38 @@ func TestReadingAnOrphanLeavesItRecoverable(t *testing.T) {
 	}
 }
 
-// age moves a stored request's creation back by d, as if it had been made
-// that long ago.
-func (e *env) age(id string, d time.Duration) {
+// age moves the creation of the stored requests ids (of every pending or
+// placed request when none is named) back by d, as if they had been made
+// that long ago: how a test lets HostFactory's time to claim a request, or
+// a killed invocation's budget, pass without waiting for it.
+func (e *env) age(d time.Duration, ids ...string) {
 	e.t.Helper()
 	st := e.store().(*sqlite.Store)
-	rs, err := st.GetRequests(e.ctx(), []string{id})
-	if err != nil || len(rs) != 1 {
-		e.t.Fatalf("request %s: %v", id, err)
+	var rs []store.Request
+	var err error
+	if len(ids) > 0 {
+		rs, err = st.GetRequests(e.ctx(), ids)
+	} else {
+		rs, err = st.ListRequests(e.ctx(), store.RequestQuery{States: []store.State{store.StatePending, store.StatePlaced}})
 	}
-	rs[0].CreatedAt = rs[0].CreatedAt.Add(-d)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := range rs {
+		rs[i].CreatedAt = rs[i].CreatedAt.Add(-d)
+	}
 	if err := st.Import(e.ctx(), rs, nil); err != nil {
 		e.t.Fatal(err)
+	}
+}
+
+// until waits for cond, checking it every 10 ms for up to 20 s: for what
+// happens in the sandbox after a call the test let go.
+func (e *env) until(what string, cond func() bool) {
+	e.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("waited 20 s for %s", what)
+		}
 	}
 }

@@ -224,33 +224,55 @@ func TestInstancesNotLaunchedByUsAreLeftAlone(t *testing.T) {
 	}
 }
 
+// Instances stuck pending past AWS_INSTANCE_PENDING_TIMEOUT_SEC fail and
+// are terminated; younger ones wait. The sandbox's clock starts an hour
+// behind, so what it launches first is an hour old to ohfp, and nothing
+// depends on how long the calls take.
 func TestPendingTimeoutTerminates(t *testing.T) {
-	e := newEnv(t, sandbox.Options{PendingDelay: time.Hour}, []map[string]any{template("T", 5, nil)},
-		map[string]any{"AWS_INSTANCE_PENDING_TIMEOUT_SEC": 1})
-	id := e.request("T", 2)
-	st, err := e.hf.Status(e.ctx(), id)
-	if err != nil || st.Requests[0].Status != "running" || st.Requests[0].Machines[0].Result != "executing" {
-		t.Fatalf("fresh pending request: %+v %v", st, err)
+	e := newEnv(t, sandbox.Options{PendingDelay: 10 * time.Hour, Now: behind(time.Hour)}, []map[string]any{template("T", 5, nil)},
+		map[string]any{"AWS_INSTANCE_PENDING_TIMEOUT_SEC": 600})
+	old := e.request("T", 2)
+	e.sb.Advance(time.Hour)
+	fresh := e.request("T", 2)
+	st, err := e.hf.Status(e.ctx(), fresh, old)
+	if err != nil || len(st.Requests) != 2 {
+		t.Fatalf("%+v %v", st, err)
 	}
-	time.Sleep(1100 * time.Millisecond)
-	req := e.wait(id)
-	if req.Status != "complete_with_error" {
-		t.Fatalf("%+v", req)
+	if r := st.Requests[0]; r.Status != "running" || r.Machines[0].Result != "executing" || r.Machines[1].Result != "executing" {
+		t.Errorf("fresh pending request: %+v", r)
 	}
-	for _, m := range req.Machines {
+	r := st.Requests[1]
+	if r.Status != "complete_with_error" || len(r.Machines) != 2 {
+		t.Fatalf("request pending for an hour: %+v", r)
+	}
+	for _, m := range r.Machines {
 		if m.Result != "fail" || !strings.Contains(m.Message, "pending") {
 			t.Errorf("machine %+v", m)
 		}
 	}
-	for _, in := range e.instancesOf(id) {
+	for _, in := range e.instancesOf(old) {
 		if in.State != "terminated" && in.State != "shutting-down" {
 			t.Errorf("stuck instance %s left %s", in.ID, in.State)
 		}
 	}
+	for _, in := range e.instancesOf(fresh) {
+		if in.State != "pending" {
+			t.Errorf("young instance %s is %s", in.ID, in.State)
+		}
+	}
 }
 
+// behind is a clock that lags the real one by d, for a sandbox whose first
+// launches must look old to ohfp (sandbox.Advance brings it level).
+func behind(d time.Duration) func() time.Time {
+	return func() time.Time { return time.Now().Add(-d) }
+}
+
+// New instances that EC2 does not show yet are executing, not failed. They
+// stay invisible until the sandbox's clock is moved on, however long the
+// calls take.
 func TestNewInstancesInvisibleForAMomentStayExecuting(t *testing.T) {
-	e := newEnv(t, sandbox.Options{ConsistencyDelay: 2 * time.Second}, []map[string]any{template("T", 5, nil)}, nil)
+	e := newEnv(t, sandbox.Options{ConsistencyDelay: time.Hour}, []map[string]any{template("T", 5, nil)}, nil)
 	id := e.request("T", 2)
 	st, err := e.hf.Status(e.ctx(), id)
 	if err != nil {
@@ -265,6 +287,7 @@ func TestNewInstancesInvisibleForAMomentStayExecuting(t *testing.T) {
 			t.Fatalf("invisible new instance reported %s", m.Result)
 		}
 	}
+	e.sb.Advance(2 * time.Hour)
 	if req := e.wait(id); req.Status != "complete" {
 		t.Fatalf("%+v", req)
 	}

@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +61,9 @@ type env struct {
 	url  string
 	root string
 	hf   *hostfactory.Host
+	// busy counts the AWS calls the sandbox is handling, including those
+	// of processes killed since.
+	busy *atomic.Int64
 }
 
 // Template fields for tests; the sandbox knows these resources.
@@ -80,7 +85,12 @@ func template(id string, maxNumber int, extra map[string]any) map[string]any {
 func newEnv(t *testing.T, opts sandbox.Options, templates []map[string]any, config map[string]any) *env {
 	t.Helper()
 	sb := sandbox.New(opts)
-	srv := httptest.NewServer(sb)
+	busy := &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		busy.Add(1)
+		defer busy.Add(-1)
+		sb.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	cfg := map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_REQUEST_RETRY_ATTEMPTS": 1}
 	for k, v := range config {
@@ -97,7 +107,7 @@ func newEnv(t *testing.T, opts sandbox.Options, templates []map[string]any, conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, sb: sb, url: srv.URL, root: root, hf: host}
+	return &env{t: t, sb: sb, url: srv.URL, root: root, hf: host, busy: busy}
 }
 
 func (e *env) ctx() context.Context {

@@ -20,26 +20,30 @@ import (
 
 // A spot instance AWS marks for reclaim is reported at once, with the
 // seconds left before AWS takes it.
+// The sandbox's clock lags 30 s when AWS marks the host, then catches up:
+// the mark is 30 s old, whatever the calls cost.
 func TestSpotReclaimReportedWithGracePeriod(t *testing.T) {
-	e := newEnv(t, sandbox.Options{}, []map[string]any{template("Spot", 5, map[string]any{"priceType": "spot"})}, nil)
+	e := newEnv(t, sandbox.Options{Now: behind(30 * time.Second)}, []map[string]any{template("Spot", 5, map[string]any{"priceType": "spot"})}, nil)
 	req := e.wait(e.request("Spot", 2))
 	hosts := hostfactory.Hosts(req.Machines)
 	victim := req.Machines[0].MachineID
+	marked := time.Now().Add(-30 * time.Second)
 	if err := e.sb.Interrupt(victim); err != nil {
 		t.Fatal(err)
 	}
-	marked := time.Now()
-	time.Sleep(1500 * time.Millisecond)
+	e.sb.Advance(30 * time.Second)
+	asked := time.Now()
 	rr, err := e.hf.ReturnRequests(e.ctx(), hosts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	truth := 120 - time.Since(marked).Seconds()
 	if len(rr.Requests) != 1 || rr.Requests[0].MachineID != victim {
 		t.Fatalf("reclaims: %+v", rr)
 	}
-	if got := float64(rr.Requests[0].GracePeriod); got < truth-2 || got > truth+2 {
-		t.Fatalf("grace period %v, truth %.1f", got, truth)
+	// The process computed it between asked and now.
+	most, least := 120-asked.Sub(marked).Seconds(), 120-time.Since(marked).Seconds()
+	if got := float64(rr.Requests[0].GracePeriod); got < least-1 || got > most {
+		t.Fatalf("grace period %v, want between %.1f and %.1f", got, least-1, most)
 	}
 	// If the spot requests cannot be read, nobody is reported gone.
 	if err := e.sb.AddFault(sandbox.Fault{Action: "ec2:DescribeSpotInstanceRequests", Code: "RequestLimitExceeded"}); err != nil {
@@ -225,9 +229,11 @@ func TestKilledAtRandomNeverLeaks(t *testing.T) {
 		r := e.wait(out)
 		pool = append(pool, r.Machines...)
 	}
-	// HostFactory keeps calling: once the killed invocations' budget is over,
-	// any operation finishes what they left.
-	time.Sleep(3 * time.Second)
+	// HostFactory keeps calling: once the killed invocations' budget is over
+	// (the requests they left are made older rather than waited for), any
+	// operation finishes what they left.
+	e.until("the AWS calls of killed processes to end", func() bool { return e.busy.Load() == 0 })
+	e.age(time.Hour)
 	if _, err := e.hf.ReturnRequests(e.ctx(), hostfactory.Hosts(pool)); err != nil {
 		t.Fatal(err)
 	}
@@ -360,9 +366,11 @@ func TestKilledDuringFleetLaunchLeavesNothing(t *testing.T) {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			e.sb.Release(c.action)
-			time.Sleep(2100 * time.Millisecond)
-			// The fleet or group has launched by now; HostFactory's next call
-			// finds the request left pending.
+			// Once the call let go has made its fleet or group, HostFactory's
+			// next call, past the killed invocation's budget (made older
+			// rather than waited for), finds the request left pending.
+			e.until("the fleet or group", func() bool { return e.busy.Load() == 0 && len(e.sb.Fleets())+len(e.sb.Groups()) > 0 })
+			e.age(time.Hour)
 			e.sb.Advance(time.Minute)
 			if _, err := e.hf.ReturnRequests(e.ctx(), nil); err != nil {
 				t.Fatal(err)
