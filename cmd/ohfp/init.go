@@ -26,10 +26,20 @@ hostProviderPlugins.json.
 
 With --from-ibm, the config and templates of an existing IBM AWS plugin conf
 folder are read with ohfp's own loader and carried over, and every setting
-ohfp will not honour is listed. Existing files are kept unless --force.`,
+ohfp will not honour is listed.
+
+Existing files are kept unless --force, but --region and --endpoint-url are
+applied to an existing config: run init again with --endpoint-url to point a
+folder at ohfp sandbox without editing it.
+
+Run as root, init writes files root owns: give the folder to the user
+HostFactory runs the scripts as with --owner, or run the chown it prints.
+Each instance gets a plugin entry of its own (ohfp_<name>), so that several
+instances on one host do not clash in hostProviderPlugins.json.`,
 		Example: `  ohfp init --name awsinst --region us-east-1 --dir /opt/ohfp/awsinst
   ohfp init --name awsinst --from-ibm $HF_TOP/conf/providers/awsinst --dir /opt/ohfp/awsinst
-  ohfp init --name sandbox --region us-east-1 --endpoint-url http://127.0.0.1:8787`,
+  ohfp init --name sandbox --region us-east-1 --endpoint-url http://127.0.0.1:8787
+  sudo ohfp init --name awsinst --region us-east-1 --dir /opt/ohfp/awsinst --owner egoadmin`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Dir == "" {
@@ -47,9 +57,19 @@ ohfp will not honour is listed. Existing files are kept unless --force.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintln(w, "Wrote:")
-			for _, f := range res.Written {
-				fmt.Fprintln(w, "  "+f)
+			for _, part := range []struct {
+				title string
+				files []string
+			}{{"Wrote", res.Written}, {"Updated (region, endpoint)", res.Updated}, {"Kept (use --force to replace)", res.Kept}} {
+				if len(part.files) > 0 {
+					fmt.Fprintln(w, part.title+":")
+					for _, f := range part.files {
+						fmt.Fprintln(w, "  "+f)
+					}
+				}
+			}
+			if res.Chown != "" {
+				fmt.Fprintf(w, "\nThe files belong to root. Give them to the user HostFactory runs the scripts as\n(or rerun with --owner USER):\n  %s\n", res.Chown)
 			}
 			fmt.Fprintf(w, "\nInstallation id: %s (in %s; keep it with the configuration, and copy it to every\nHostFactory host that shares this installation's state)\n", res.InstallationID, installation.Path(res.ConfDir))
 			if len(res.NotHonoured) > 0 {
@@ -72,6 +92,7 @@ ohfp will not honour is listed. Existing files are kept unless --force.`,
 	f.StringVar(&opts.FromIBM, "from-ibm", "", "an IBM AWS plugin conf folder to carry over")
 	f.StringVar(&opts.EndpointURL, "endpoint-url", "", "AWS endpoint (AWS_ENDPOINT_URL), e.g. the sandbox's")
 	f.BoolVar(&opts.Force, "force", false, "overwrite existing files")
+	f.StringVar(&opts.Owner, "owner", "", "user[:group] to own the folder: the user HostFactory runs the scripts as")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }

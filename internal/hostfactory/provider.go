@@ -22,6 +22,13 @@ type Provider struct {
 	Env            []string
 }
 
+// The credentials the scripts run with: dummies, since the sandbox accepts
+// any and checks no signature.
+const (
+	SandboxAccessKeyID     = "AKIASANDBOX"
+	SandboxSecretAccessKey = "sandbox-secret"
+)
+
 // Install lays out conf, work and log folders under root the way
 // HostFactory does, writes the config and templates files, and returns a
 // Host whose calls run with that provider instance's environment. AWS
@@ -56,8 +63,8 @@ func (p Provider) Install(root string) (*Host, error) {
 		"HF_PROVIDER_CONFDIR=" + dirs["conf"],
 		"HF_PROVIDER_WORKDIR=" + dirs["work"],
 		"HF_PROVIDER_LOGDIR=" + dirs["log"],
-		"AWS_ACCESS_KEY_ID=AKIASANDBOX",
-		"AWS_SECRET_ACCESS_KEY=sandbox-secret",
+		"AWS_ACCESS_KEY_ID=" + SandboxAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + SandboxSecretAccessKey,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"OHFP_BIN=" + p.Binary,
 	}

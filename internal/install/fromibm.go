@@ -21,7 +21,7 @@ func fromIBM(opts Options, res *Result, files map[string]file) error {
 	if err != nil {
 		return err
 	}
-	name, err := ibmInstanceName(src)
+	name, err := InstanceName(src)
 	if err != nil {
 		return err
 	}
@@ -68,9 +68,9 @@ func fromIBM(opts Options, res *Result, files map[string]file) error {
 	return nil
 }
 
-// ibmInstanceName finds the instance name of an IBM conf folder from its
+// InstanceName finds the instance name of an IBM conf folder from its
 // <name>prov_config.json (awsprov_config.json gives "aws").
-func ibmInstanceName(dir string) (string, error) {
+func InstanceName(dir string) (string, error) {
 	matches, err := filepath.Glob(filepath.Join(dir, "*prov_config.json"))
 	if err != nil {
 		return "", err

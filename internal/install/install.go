@@ -22,9 +22,10 @@ import (
 	"github.com/ohfp/ohfp/internal/installation"
 )
 
-// PluginName is the name ohfp's scripts folder is registered under in
-// hostProviderPlugins.json, apart from IBM's own "aws" plugin.
-const PluginName = "ohfp"
+// PluginName is the name an instance's scripts folder is registered under
+// in hostProviderPlugins.json: one plugin per instance, since each has a
+// scripts folder (and binary) of its own, and apart from IBM's "aws".
+func PluginName(instance string) string { return "ohfp_" + instance }
 
 // StarterImage is the image of the starter template: an SSM path that
 // resolves in every region (and in the sandbox).
@@ -39,6 +40,7 @@ type Options struct {
 	EndpointURL string // AWS_ENDPOINT_URL, for the sandbox or a VPC endpoint
 	Binary      string // the ohfp binary copied into the scripts folder
 	Force       bool   // overwrite existing files
+	Owner       string // user[:group] to own the folder (the HostFactory user); "" leaves it as is
 }
 
 // Result is what Init wrote and what the administrator must do next.
@@ -48,6 +50,12 @@ type Result struct {
 	// InstallationID is the installation's id, made now or kept from
 	// before: --force never changes it, since instances carry it.
 	InstallationID string
+	// Kept are existing files left as they were (no --force); Updated
+	// are existing configs whose region or endpoint was set.
+	Kept, Updated []string
+	// Chown is the command that gives the folder to the HostFactory user,
+	// when Init ran as root without an owner; "" otherwise.
+	Chown string
 	// NotHonoured lists the settings of an IBM folder that ohfp ignores.
 	NotHonoured []string
 	// HostProviders and HostProviderPlugins are the entries to add to
@@ -55,8 +63,10 @@ type Result struct {
 	HostProviders, HostProviderPlugins json.RawMessage
 }
 
-// Init writes the provider instance folder opts describes. It refuses to
-// overwrite a file unless opts.Force is set, and writes nothing then.
+// Init writes the provider instance folder opts describes. An existing
+// file is kept unless opts.Force is set, except that an existing config
+// gets opts.Region and opts.EndpointURL, so that a folder can be pointed at
+// the sandbox (or back) without hand edits.
 func Init(opts Options) (*Result, error) {
 	if opts.Name == "" || strings.ContainsAny(opts.Name, `/\ `) {
 		return nil, fmt.Errorf("--name must be a plain provider instance name such as awsinst, got %q", opts.Name)
@@ -85,15 +95,39 @@ func Init(opts Options) (*Result, error) {
 	if opts.Binary != "" {
 		files[filepath.Join(res.ScriptDir, "ohfp")] = file{copyFrom: opts.Binary, mode: 0o755}
 	}
+	configPath := filepath.Join(res.ConfDir, opts.Name+"prov_config.json")
+	updated := false
 	if !opts.Force {
 		for path := range files {
-			if _, err := os.Lstat(path); err == nil {
-				return nil, fmt.Errorf("%s exists; use --force to overwrite", path)
+			if _, err := os.Lstat(path); err != nil {
+				continue
+			}
+			delete(files, path)
+			if path != configPath {
+				res.Kept = append(res.Kept, path)
+				continue
+			}
+			f, changed, err := pointConfig(path, opts)
+			if err != nil {
+				return nil, err
+			}
+			if changed {
+				files[path], updated = f, true
+			} else {
+				res.Kept = append(res.Kept, path)
 			}
 		}
+		slices.Sort(res.Kept)
 	}
-	for _, d := range []string{res.ConfDir, res.ScriptDir, res.WorkDir, res.LogDir} {
+	owner, err := lookupOwner(opts.Owner)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{dir, res.ConfDir, res.ScriptDir, res.WorkDir, res.LogDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+		if err := owner.chown(d); err != nil {
 			return nil, err
 		}
 	}
@@ -101,7 +135,17 @@ func Init(opts Options) (*Result, error) {
 		if err := files[path].write(path); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", path, err)
 		}
-		res.Written = append(res.Written, path)
+		if err := owner.chown(path); err != nil {
+			return nil, err
+		}
+		if path == configPath && updated {
+			res.Updated = append(res.Updated, path)
+		} else {
+			res.Written = append(res.Written, path)
+		}
+	}
+	if opts.Owner == "" && os.Geteuid() == 0 {
+		res.Chown = "chown -R <hostfactory-user>: " + dir
 	}
 	_, existed, err := installation.Read(res.ConfDir)
 	if err != nil {
@@ -111,10 +155,38 @@ func Init(opts Options) (*Result, error) {
 		return nil, err
 	}
 	if !existed {
+		if err := owner.chown(installation.Path(res.ConfDir)); err != nil {
+			return nil, err
+		}
 		res.Written = append(res.Written, installation.Path(res.ConfDir))
 	}
 	res.HostProviders, res.HostProviderPlugins = entries(opts.Name, res)
 	return res, nil
+}
+
+// pointConfig applies opts' region and endpoint to an existing IBM config
+// file; changed is false when it already has them.
+func pointConfig(path string, opts Options) (f file, changed bool, err error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return file{}, false, err
+	}
+	var settings map[string]any
+	if err := json.Unmarshal(raw, &settings); err != nil {
+		return file{}, false, fmt.Errorf("%s exists and is not a JSON config (%v); use --force to replace it", path, err)
+	}
+	for key, value := range map[string]string{"AWS_REGION": opts.Region, "AWS_ENDPOINT_URL": opts.EndpointURL} {
+		if value != "" && settings[key] != value {
+			settings[key], changed = value, true
+		}
+	}
+	f = jsonFile(settings)
+	st, err := os.Stat(path)
+	if err != nil {
+		return file{}, false, err
+	}
+	f.mode = st.Mode().Perm()
+	return f, changed, nil
 }
 
 // file is one file to write: data, or a copy of another file.
@@ -228,10 +300,10 @@ func entries(name string, res *Result) (providers, plugins json.RawMessage) {
 	providers, _ = json.MarshalIndent(struct {
 		Version   int             `json:"version"`
 		Providers []providerEntry `json:"providers"`
-	}{2, []providerEntry{{name, 1, PluginName, res.ConfDir + "/", res.WorkDir + "/", res.LogDir + "/"}}}, "", "  ")
+	}{2, []providerEntry{{name, 1, PluginName(name), res.ConfDir + "/", res.WorkDir + "/", res.LogDir + "/"}}}, "", "  ")
 	plugins, _ = json.MarshalIndent(struct {
 		Version int           `json:"version"`
 		Plugins []pluginEntry `json:"providerplugins"`
-	}{2, []pluginEntry{{PluginName, 1, res.ScriptDir + "/"}}}, "", "  ")
+	}{2, []pluginEntry{{PluginName(name), 1, res.ScriptDir + "/"}}}, "", "  ")
 	return providers, plugins
 }

@@ -3,10 +3,13 @@ package install_test
 import (
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/config"
@@ -69,16 +72,19 @@ func TestInitWritesARunnableInstance(t *testing.T) {
 		t.Fatalf("hostProviders entry %s: %v", res.HostProviders, err)
 	}
 	p := providers.Providers[0]
-	if p["name"] != "awsinst" || p["plugin"] != install.PluginName || p["enabled"] != 1.0 || p["confPath"] != res.ConfDir+"/" || p["workPath"] != res.WorkDir+"/" || p["logPath"] != res.LogDir+"/" {
+	if p["name"] != "awsinst" || p["plugin"] != install.PluginName("awsinst") || p["enabled"] != 1.0 || p["confPath"] != res.ConfDir+"/" || p["workPath"] != res.WorkDir+"/" || p["logPath"] != res.LogDir+"/" {
 		t.Errorf("hostProviders entry %v", p)
 	}
 	if err := json.Unmarshal(res.HostProviderPlugins, &plugins); err != nil || plugins.Version != 2 || len(plugins.ProviderPlugins) != 1 ||
-		plugins.ProviderPlugins[0]["name"] != install.PluginName || plugins.ProviderPlugins[0]["scriptPath"] != res.ScriptDir+"/" {
+		plugins.ProviderPlugins[0]["name"] != install.PluginName("awsinst") || plugins.ProviderPlugins[0]["scriptPath"] != res.ScriptDir+"/" {
 		t.Errorf("hostProviderPlugins entry %s: %v", res.HostProviderPlugins, err)
 	}
 }
 
-func TestInitRefusesToOverwrite(t *testing.T) {
+// TestInitKeepsExistingFiles: a second init keeps what the administrator
+// edited, applies --region and --endpoint-url to the existing config, and
+// replaces everything only with --force.
+func TestInitKeepsExistingFiles(t *testing.T) {
 	dir := t.TempDir()
 	opts := install.Options{Name: "awsinst", Region: "us-east-1", Dir: dir}
 	first, err := install.Init(opts)
@@ -86,26 +92,98 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "conf", "awsinstprov_config.json")
-	if err := os.WriteFile(cfgPath, []byte(`{"AWS_REGION": "edited"}`), 0o644); err != nil {
+	tplPath := filepath.Join(dir, "conf", "awsinstprov_templates.json")
+	must(t, os.WriteFile(cfgPath, []byte(`{"AWS_REGION": "us-west-2", "LogLevel": "DEBUG"}`), 0o600))
+	must(t, os.Chmod(cfgPath, 0o600))
+	must(t, os.WriteFile(tplPath, []byte(`{"templates": []}`), 0o644))
+
+	opts.EndpointURL = "http://127.0.0.1:8787"
+	res, err := install.Init(opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := install.Init(opts); err == nil || !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("second init: %v", err)
+	var cfg map[string]any
+	raw, _ := os.ReadFile(cfgPath)
+	must(t, json.Unmarshal(raw, &cfg))
+	if cfg["AWS_REGION"] != "us-east-1" || cfg["AWS_ENDPOINT_URL"] != "http://127.0.0.1:8787" || cfg["LogLevel"] != "DEBUG" {
+		t.Errorf("pointed config holds %v", cfg)
 	}
-	if b, _ := os.ReadFile(cfgPath); string(b) != `{"AWS_REGION": "edited"}` {
-		t.Fatalf("refused init still wrote: %s", b)
+	if st, _ := os.Stat(cfgPath); st.Mode().Perm() != 0o600 {
+		t.Errorf("pointed config has mode %v, want the 0600 it had", st.Mode().Perm())
 	}
+	if !slices.Equal(res.Updated, []string{cfgPath}) || !slices.Contains(res.Kept, tplPath) || len(res.Written) != 0 {
+		t.Errorf("updated %v, kept %v, written %v", res.Updated, res.Kept, res.Written)
+	}
+	if b, _ := os.ReadFile(tplPath); string(b) != `{"templates": []}` {
+		t.Errorf("second init replaced the templates: %s", b)
+	}
+
 	opts.Force = true
 	again, err := install.Init(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(cfgPath); strings.Contains(string(b), "edited") {
+	if b, _ := os.ReadFile(cfgPath); strings.Contains(string(b), "DEBUG") {
 		t.Fatal("--force did not overwrite")
 	}
 	// The installation id stays: the running instances carry it.
 	if first.InstallationID == "" || again.InstallationID != first.InstallationID {
 		t.Fatalf("installation id %q became %q", first.InstallationID, again.InstallationID)
+	}
+}
+
+// TestInitInstancesDoNotClash: two instances on one host (the HA guide's
+// awseast and awswest) get plugin entries of their own.
+func TestInitInstancesDoNotClash(t *testing.T) {
+	root := t.TempDir()
+	var names, paths []string
+	for _, name := range []string{"awseast", "awswest"} {
+		res, err := install.Init(install.Options{Name: name, Region: "us-east-1", Dir: filepath.Join(root, name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plugins struct {
+			ProviderPlugins []map[string]any `json:"providerplugins"`
+		}
+		must(t, json.Unmarshal(res.HostProviderPlugins, &plugins))
+		names = append(names, plugins.ProviderPlugins[0]["name"].(string))
+		paths = append(paths, plugins.ProviderPlugins[0]["scriptPath"].(string))
+	}
+	if names[0] == names[1] || paths[0] == paths[1] {
+		t.Errorf("plugin entries clash: names %v, script paths %v", names, paths)
+	}
+}
+
+// TestInitOwner gives the folder to --owner.
+func TestInitOwner(t *testing.T) {
+	want, name := os.Getuid(), strconv.Itoa(os.Getuid())
+	if want == 0 {
+		u, err := user.Lookup("nobody")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ = strconv.Atoi(u.Uid)
+		name = "nobody"
+	}
+	dir := t.TempDir()
+	res, err := install.Init(install.Options{Name: "awsinst", Region: "us-east-1", Dir: dir, Owner: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Chown != "" {
+		t.Errorf("with --owner, init still asks for %q", res.Chown)
+	}
+	for _, p := range append([]string{res.WorkDir, res.LogDir}, res.Written...) {
+		st, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := int(st.Sys().(*syscall.Stat_t).Uid); uid != want {
+			t.Errorf("%s is owned by %d, want %d", p, uid, want)
+		}
+	}
+	if _, err := install.Init(install.Options{Name: "x", Region: "us-east-1", Dir: t.TempDir(), Owner: "no-such-user-ohfp"}); err == nil {
+		t.Error("an unknown --owner was accepted")
 	}
 }
 

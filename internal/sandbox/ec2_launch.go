@@ -207,9 +207,11 @@ func (w *world) templateOf(p params, prefix string) (LaunchTemplate, error) {
 		return lt, err
 	}
 	switch v := p.get(prefix + "Version"); v {
-	case "", "$Latest", "$Default", "1":
+	case "", "$Latest", "$Default":
 	default:
-		return lt, badParamCode("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for launch template %s.", v, lt.ID)
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > max(lt.Versions, 1) {
+			return lt, badParamCode("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for launch template %s.", v, lt.ID)
+		}
 	}
 	return lt, nil
 }

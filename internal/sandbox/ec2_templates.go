@@ -81,7 +81,7 @@ func (s *Sandbox) writeTemplate(x xmlw, element string, lt LaunchTemplate) {
 	x.time("createTime", lt.Created)
 	x.str("createdBy", "arn:aws:iam::"+s.opts.AccountID+":root")
 	x.int("defaultVersionNumber", 1)
-	x.int("latestVersionNumber", 1)
+	x.int("latestVersionNumber", int64(max(lt.Versions, 1)))
 	x.tagSet(tagList(lt.Tags))
 	x.close(element)
 }

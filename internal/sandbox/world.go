@@ -42,9 +42,11 @@ type Subnet struct {
 }
 
 // LaunchTemplate gives RunInstances, fleets and groups defaults for what
-// the call leaves out. It has one version, 1 ($Latest and $Default).
+// the call leaves out. Its versions 1 to Versions (at least 1) are all
+// alike; $Default is 1, $Latest the last.
 type LaunchTemplate struct {
 	ID               string   `json:"id"`
+	Versions         int      `json:"versions,omitempty"`
 	Name             string   `json:"name,omitempty"`
 	ImageID          string   `json:"imageId,omitempty"`
 	InstanceType     string   `json:"instanceType,omitempty"`

@@ -48,13 +48,13 @@ func TestInitFolderRunsDemoCycle(t *testing.T) {
 	if exit != 0 {
 		t.Fatalf("init exit %d: %s %s", exit, out, stderr)
 	}
-	for _, want := range []string{`"providerplugins"`, `"scriptPath": "` + dir + `/scripts/"`, `"confPath": "` + dir + `/conf/"`, `"plugin": "ohfp"`} {
+	for _, want := range []string{`"providerplugins"`, `"scriptPath": "` + dir + `/scripts/"`, `"confPath": "` + dir + `/conf/"`, `"plugin": "ohfp_awsinst"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("init output lacks %s:\n%s", want, out)
 		}
 	}
-	if _, _, exit := run(t, base, "init", "--name", "awsinst", "--region", "us-east-1", "--dir", dir); exit == 0 {
-		t.Error("a second init overwrote the folder without --force")
+	if out, _, exit := run(t, base, "init", "--name", "awsinst", "--region", "us-east-1", "--dir", dir); exit != 0 || !strings.Contains(out, "Kept") || strings.Contains(out, "Wrote") {
+		t.Errorf("a second init without --force did not keep the folder (exit %d):\n%s", exit, out)
 	}
 
 	// HostFactory's environment for the instance, as hostProviders.json

@@ -48,6 +48,8 @@ func run(bin string, count int) error {
 	}
 	defer stop()
 	say("sandbox: %s (a local AWS endpoint; no AWS account is used)", url)
+	say("credentials: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s (dummies: the sandbox accepts any and checks no signature)",
+		hostfactory.SandboxAccessKeyID, hostfactory.SandboxSecretAccessKey)
 
 	cfg, err := readJSON("examples/sandbox/awsprov_config.json")
 	if err != nil {
