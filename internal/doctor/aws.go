@@ -53,14 +53,14 @@ func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
 	r.add(ownership(ctx, cfg))
 
 	images := resolveImages(ctx, c, cfg.Templates, r)
-	checkResources(ctx, c, cfg, images, r)
+	missing := checkResources(ctx, c, cfg, images, r)
 	prov, err := awscloud.New(ctx, cfg.AWS, nil, nil)
 	if err != nil {
 		r.add(Check{Name: "AWS settings", Status: Fail, Detail: err.Error()})
 		return
 	}
 	for _, t := range cfg.Templates {
-		for _, c := range launchAllowed(ctx, prov, cfg, t, images) {
+		for _, c := range launchAllowed(ctx, prov, cfg, t, images, missing[t.ID]) {
 			r.add(c)
 		}
 	}
@@ -165,8 +165,10 @@ type resource struct {
 
 // checkResources checks that every AMI, subnet, security group, key pair
 // and launch template the templates name exists, with one filtered Describe
-// call per kind: unknown ids are simply absent from a filtered answer.
-func checkResources(ctx context.Context, c clients, cfg *config.Config, images map[string]string, r *Report) {
+// call per kind: unknown ids are simply absent from a filtered answer. It
+// returns, by template id, the first resource found missing.
+func checkResources(ctx context.Context, c clients, cfg *config.Config, images map[string]string, r *Report) (missing map[string]string) {
+	missing = map[string]string{}
 	filter := func(name string, ids []string) []types.Filter {
 		return []types.Filter{{Name: awssdk.String(name), Values: ids}}
 	}
@@ -260,6 +262,11 @@ func checkResources(ctx context.Context, c clients, cfg *config.Config, images m
 			}
 			r.add(Check{Name: name, Status: Fail, Detail: "not found in " + cfg.AWS.Region,
 				Hint: fmt.Sprintf("fix %s of %s, or create it in %s", k.field, k.ids.of(id), cfg.AWS.Region)})
+			for _, t := range k.ids.by[id] {
+				if missing[t] == "" {
+					missing[t] = k.kind + " " + id
+				}
+			}
 		}
 	}
 	for _, p := range profiles.order {
@@ -267,6 +274,7 @@ func checkResources(ctx context.Context, c clients, cfg *config.Config, images m
 			Detail: "not checked: ohfp has no IAM client; the RunInstances dry run below does check that it may be passed",
 			Hint:   "aws iam get-instance-profile --instance-profile-name NAME"})
 	}
+	return missing
 }
 
 // collect applies ids to a successful answer.
@@ -279,11 +287,15 @@ func collect[O any](out *O, err error, ids func(*O) []string) ([]string, error) 
 
 // launchAllowed dry-runs, through the provider's own launch spec, the
 // calls that launch one instance of t through its API, so that IAM judges
-// the same resources a real launch touches.
-func launchAllowed(ctx context.Context, p *awscloud.Provider, cfg *config.Config, t config.Template, images map[string]string) []Check {
+// the same resources a real launch touches. A template naming a missing
+// resource is not dry-run: a pass would say it can launch, and it cannot.
+func launchAllowed(ctx context.Context, p *awscloud.Provider, cfg *config.Config, t config.Template, images map[string]string, missing string) []Check {
 	name := "template " + t.ID + " may launch instances"
-	if t.ImageID != "" && images[t.ImageID] == "" {
+	switch {
+	case t.ImageID != "" && images[t.ImageID] == "":
 		return []Check{{Name: name, Status: Skip, Detail: "not checked: its image did not resolve"}}
+	case missing != "":
+		return []Check{{Name: name, Status: Skip, Detail: "not checked: its " + missing + " does not exist"}}
 	}
 	runs, err := p.DryRunLaunch(ctx, t, cfg.ProviderName)
 	if err != nil {

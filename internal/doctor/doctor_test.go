@@ -259,3 +259,20 @@ func TestListsPoliciesAndWhatEachMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingImageNeverPasses: a template whose AMI is missing fails the
+// AMI check, and its launch check does not pass (the sandbox, like a
+// permissive dry run, would otherwise answer DryRunOperation).
+func TestMissingImageNeverPasses(t *testing.T) {
+	_, env, _ := instance(t, template("good", nil), template("noami", map[string]any{"imageId": "ami-0deadbeef00000001"}))
+	r := doctor.Run(context.Background(), env)
+	if c := find(t, r, "AMI ami-0deadbeef00000001 exists (template noami)"); r.OK || c.Status != doctor.Fail {
+		t.Fatalf("missing AMI: %+v\n%s", c, text(r))
+	}
+	if c := find(t, r, "template noami may launch"); c.Status == doctor.Pass || !strings.Contains(c.Detail, "AMI ami-0deadbeef00000001") {
+		t.Errorf("launch check of a template without its AMI: %+v", c)
+	}
+	if c := find(t, r, "template good may launch"); c.Status != doctor.Pass {
+		t.Errorf("the good template: %+v", c)
+	}
+}
