@@ -200,6 +200,18 @@ func TestIAMPolicyAllowsEveryCall(t *testing.T) {
 		add(id+" (store)", s, rec.take())
 	}
 
+	// Doctor's checks and a smoke run make the calls an administrator's
+	// first steps make.
+	if out, stderr, exit := run(t, e.hf.Env, "doctor"); exit != 0 {
+		t.Fatalf("doctor exit %d:\n%s%s", exit, out, stderr)
+	}
+	add("doctor", iamScenario{}, e.sb.Journal())
+	if out, stderr, exit := run(t, e.hf.Env, "smoke", "--template", "fleet-maintain", "--yes", "--poll", "100ms", "--timeout", "1m"); exit != 0 {
+		t.Fatalf("smoke exit %d:\n%s%s", exit, out, stderr)
+	}
+	add("smoke", scenarios[5], e.sb.Journal())
+	add("doctor and smoke (store)", iamScenario{}, rec.take())
+
 	out, stderr, exit := run(t, e.hf.Env, "iam-policy")
 	if exit != 0 {
 		t.Fatalf("iam-policy: %s", stderr)
@@ -215,7 +227,8 @@ func TestIAMPolicyAllowsEveryCall(t *testing.T) {
 	policies := []map[string]any{{"name": "full", "policy": json.RawMessage(out)}}
 	for i := range policy.Statement {
 		rest := slices.Delete(slices.Clone(policy.Statement), i, i+1)
-		policies = append(policies, map[string]any{"name": fmt.Sprint("without-", i), "policy": map[string]any{"Version": policy.Version, "Statement": rest}})
+		policies = append(policies, map[string]any{"name": fmt.Sprint("without-", i), "untilDenied": true,
+			"policy": map[string]any{"Version": policy.Version, "Statement": rest}})
 	}
 	reqs = dedupe(reqs)
 	var actions []string

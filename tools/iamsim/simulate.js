@@ -7,7 +7,8 @@
 //
 // and writes, for each policy in order, each request's overall result
 // ("Allowed", "ImplicitlyDenied", "ExplicitlyDenied") or the simulator's
-// validation error: {"results": [["Allowed", ...], ...]}.
+// validation error: {"results": [["Allowed", ...], ...]}. A policy with
+// "untilDenied": true stops at its first request not allowed.
 'use strict'
 const { runSimulation } = require('@cloud-copilot/iam-simulate')
 
@@ -36,6 +37,7 @@ async function main() {
       } else {
         out.push(res.overallResult)
       }
+      if (p.untilDenied && out[out.length - 1] !== 'Allowed') break
     }
     results.push(out)
   }
