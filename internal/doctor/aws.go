@@ -26,9 +26,6 @@ type clients struct {
 	asg *autoscaling.Client
 }
 
-// fakeInstanceID names no instance; TerminateInstances is dry-run on it.
-const fakeInstanceID = "i-00000000000000000"
-
 const policyHint = "grant it to the role or user ohfp runs as; `ohfp iam-policy` prints the policy the templates need"
 
 func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
@@ -65,6 +62,7 @@ func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
 		}
 	}
 	checkCalls(ctx, c, cfg, r)
+	checkSimulated(ctx, newIAMQuery(sdk, cfg.AWS.EndpointURL), cfg, awssdk.ToString(id.Arn), awssdk.ToString(id.Account), r)
 }
 
 // errText, errCode and denied read AWS errors as the provider does.
@@ -316,26 +314,16 @@ func launchAllowed(ctx context.Context, p *awscloud.Provider, cfg *config.Config
 	return out
 }
 
-// checkCalls dry-runs the other calls ohfp makes: following, terminating
-// and sizing instances, and following the fleets and groups the templates
-// use.
+// checkCalls dry-runs the other calls ohfp makes: following and sizing
+// instances, and following the fleets and groups the templates use.
+// Terminating has no useful dry run (EC2 looks the instance up before the
+// permission): checkSimulated judges it.
 func checkCalls(ctx context.Context, c clients, cfg *config.Config, r *Report) {
 	dry := awssdk.Bool(true)
 	_, err := c.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{DryRun: dry})
 	r.add(dryRun("permission to follow instances", "ec2:DescribeInstances", err))
 	_, err = c.ec2.DescribeInstanceTypes(ctx, &ec2.DescribeInstanceTypesInput{DryRun: dry})
 	r.add(dryRun("permission to read instance type sizes", "ec2:DescribeInstanceTypes", err))
-
-	_, err = c.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{DryRun: dry, InstanceIds: []string{fakeInstanceID}})
-	term := dryRun("permission to terminate instances", "ec2:TerminateInstances", err)
-	if strings.HasPrefix(errCode(err), "InvalidInstanceID") {
-		// EC2 looks the instance up before it judges the permission, and
-		// the policy allows only ohfp's own instances, which a dry run
-		// cannot name before there are any.
-		term = Check{Name: term.Name, Status: Skip, Detail: "not checkable before ohfp has launched an instance: EC2 checks the instance exists first",
-			Hint: "after the first request, `ohfp doctor` still cannot prove it; watch the log of the first return"}
-	}
-	r.add(term)
 
 	apis := map[string]bool{}
 	spot := false

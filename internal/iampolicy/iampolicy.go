@@ -92,6 +92,18 @@ func ScanSources() map[string]string {
 	return out
 }
 
+// ActionsOf lists, sorted, the actions the code calls for feature f.
+func ActionsOf(f Feature) []string {
+	var out []string
+	for _, c := range calls {
+		if slices.Contains(c.features, f) {
+			out = append(out, c.action)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // call is one AWS action the code calls (see calls_gen.go).
 type call struct {
 	action    string
