@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/broker"
-	"github.com/ohfp/ohfp/internal/iampolicy"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -27,7 +26,7 @@ func TemplateRow(t broker.TemplateInfo) Record {
 		{"max_number", t.MaxNumber},
 		{"available_number", t.Available},
 		{"policy_headroom", orNone(t.Headroom)},
-		{"provider_api", iampolicy.API(t.Template)},
+		{"provider_api", t.Template.API()},
 		{"price_type", t.PriceType},
 		{"vm_type", vmTypes(t)},
 		{"image_id", t.ImageID},

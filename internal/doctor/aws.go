@@ -15,7 +15,6 @@ import (
 
 	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
 	"github.com/ohfp/ohfp/internal/config"
-	"github.com/ohfp/ohfp/internal/iampolicy"
 )
 
 // clients are the AWS clients doctor asks, built as the provider builds its own.
@@ -127,7 +126,7 @@ func resolveImages(ctx context.Context, c clients, templates []config.Template, 
 	out := map[string]string{}
 	var paths users
 	for _, t := range templates {
-		if path, ok := iampolicy.SSMPath(t.ImageID); ok {
+		if path, ok := t.ImageParameter(); ok {
 			paths.add(path, t.ID)
 		} else if t.ImageID != "" {
 			out[t.ImageID] = t.ImageID
@@ -328,7 +327,7 @@ func checkCalls(ctx context.Context, c clients, cfg *config.Config, r *Report) {
 	apis := map[string]bool{}
 	spot := false
 	for _, t := range cfg.Templates {
-		apis[iampolicy.API(t)] = true
+		apis[t.API()] = true
 		spot = spot || t.PriceType == config.PriceSpot || t.PriceType == config.PriceHeterogeneous
 	}
 	if spot {

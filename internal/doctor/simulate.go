@@ -57,7 +57,7 @@ func simulations(cfg *config.Config, account string) []simulation {
 		resources: []string{"arn:aws:ec2:" + region + ":" + account + ":instance/*"},
 		context:   map[string]string{"aws:ResourceTag/" + cloud.TagProvider: cfg.ProviderName, "ec2:ResourceTag/" + cloud.TagProvider: cfg.ProviderName},
 	}}
-	if slices.ContainsFunc(cfg.Templates, func(t config.Template) bool { return iampolicy.API(t) == config.APIASG }) {
+	if slices.ContainsFunc(cfg.Templates, func(t config.Template) bool { return t.API() == config.APIASG }) {
 		out = append(out, simulation{
 			name:      "permission to manage ohfp's Auto Scaling groups",
 			actions:   prefixed(iampolicy.ActionsOf(config.APIASG), "autoscaling:"),

@@ -119,22 +119,6 @@ type resourceType struct {
 	required bool
 }
 
-// API is the launch API a template uses, RunInstances when it names none.
-func API(t config.Template) string {
-	if t.ProviderAPI == "" {
-		return config.APIRunInstances
-	}
-	return t.ProviderAPI
-}
-
-// SSMPath reports whether an imageId is an SSM parameter path, and which.
-func SSMPath(image string) (string, bool) {
-	if name, ok := strings.CutPrefix(image, "resolve:ssm:"); ok {
-		return name, true
-	}
-	return image, strings.HasPrefix(image, "/")
-}
-
 // usage is what the templates and storage of one configuration need.
 type usage struct {
 	region       string
@@ -164,14 +148,14 @@ func collect(cfg *config.Config) usage {
 		keys: map[string]bool{}, placements: map[string]bool{}, profiles: map[string]bool{}, fleetRoles: map[string]bool{}}
 	apis := map[string]bool{}
 	for _, t := range cfg.Templates {
-		api := API(t)
+		api := t.API()
 		apis[api] = true
 		u.features[Feature(api)] = true
 		if t.PriceType == config.PriceSpot || t.PriceType == config.PriceHeterogeneous || api == config.APISpotFleet || t.LaunchTemplateID != "" {
 			// A launch template may itself ask for spot.
 			u.features[FeatureSpot] = true
 		}
-		if path, ok := SSMPath(t.ImageID); ok {
+		if path, ok := t.ImageParameter(); ok {
 			u.ssmPaths[path] = true
 			u.features[FeatureSSM] = true
 			u.anyImage = true

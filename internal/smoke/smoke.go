@@ -92,9 +92,9 @@ func (r *Run) Template(id string) (config.Template, error) {
 // Plan says what a run of t launches, and what it costs per hour where
 // price knows it (nil or "" when it does not).
 func (r *Run) Plan(t config.Template, price string) string {
-	api := t.ProviderAPI
-	if t.FleetType != "" {
-		api += " (" + t.FleetType + ")"
+	api := t.API()
+	if f := t.Fleet(); f != "" {
+		api += " (" + f + ")"
 	}
 	lines := []string{
 		fmt.Sprintf("ohfp smoke will launch 1 machine of template %s in %s through %s, then return it:", t.ID, r.Config.AWS.Region, api),

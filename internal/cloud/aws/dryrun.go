@@ -53,7 +53,7 @@ func (p *Provider) DryRunLaunch(ctx context.Context, t config.Template, provider
 	in.DryRun = awssdk.Bool(true)
 	_, err = p.ec2.RunInstances(ctx, in)
 	out := []DryRun{dryRun("ec2:RunInstances", err)}
-	switch t.ProviderAPI {
+	switch t.API() {
 	case config.APIEC2Fleet:
 		out = append(out, p.dryRunEC2Fleet(ctx, spec, ls)...)
 	case config.APISpotFleet:
@@ -107,7 +107,7 @@ func (p *Provider) dryRunEC2Fleet(ctx context.Context, spec cloud.LaunchSpec, ls
 		out = append(out, p.dryRunLaunchTemplate(ctx, spec, ls))
 	}
 	t := spec.Template
-	in := ls.createFleetInput(spec, p.shape(ctx, 1, t, ls), dryRunTemplate(ls), t.FleetType == "" || t.FleetType == config.FleetInstant)
+	in := ls.createFleetInput(spec, p.shape(ctx, 1, t, ls), dryRunTemplate(ls), t.Fleet() == config.FleetInstant)
 	in.DryRun, in.ClientToken = awssdk.Bool(true), nil
 	_, err := p.ec2.CreateFleet(ctx, in)
 	return append(out, dryRun("ec2:CreateFleet", err))
