@@ -115,7 +115,8 @@ func (b *Broker) reconcile(ctx context.Context, dryRun bool) (Reconciliation, er
 		for id, ids := range byReq {
 			if r := byID[id]; r != nil && r.CloudRef != "" {
 				if err := b.cloud.Release(ctx, r.CloudRef, ids); err != nil {
-					return rec, fault.Wrap("", err, "shrinking the placement of request %s", id)
+					// Never a reason to keep strays running (see release).
+					b.log.Error("shrinking a placement before terminating its strays failed; terminating them all the same", "request_id", id, "err", err)
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package broker
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -59,7 +60,10 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 	ids = b.leaveToReclaim(ctx, known, ids)
 	if len(ids) > 0 {
 		if err := b.release(ctx, known); err != nil {
-			return fault.Wrap("", err, "shrinking the placements of return request %s", r.ID)
+			// A shrink refused never keeps returned machines running: at
+			// worst their fleet or group replaces them, and reconcile
+			// terminates the replacements.
+			b.log.Error("shrinking the placements of returned machines failed; terminating them all the same", "return_id", r.ID, "err", err)
 		}
 		if err := b.cloud.Terminate(ctx, ids); err != nil {
 			return fault.Wrap("", err, "terminating the machines of return request %s", r.ID)
@@ -147,15 +151,16 @@ func (b *Broker) release(ctx context.Context, ms []store.Machine) error {
 	if err != nil {
 		return fault.Wrap(fault.Internal, err, "reading the requests of returned machines")
 	}
+	var errs []error
 	for _, req := range reqs {
 		if req.CloudRef == "" {
 			continue
 		}
 		if err := b.cloud.Release(ctx, req.CloudRef, byReq[req.ID]); err != nil {
-			return err
+			errs = append(errs, fault.Wrap("", err, "shrinking the placement of request %s", req.ID))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // retireEmptied retires the placements of the given requests that no

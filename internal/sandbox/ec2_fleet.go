@@ -289,8 +289,9 @@ func (s *Sandbox) describeFleetInstances(c *call) error {
 // modifiable checks that a fleet's target can change.
 func modifiable(f *fleet) error {
 	switch {
-	case f.typ == "instant":
-		return badParam("Fleets of type 'instant' cannot be modified.")
+	case f.typ != "maintain":
+		// ModifyFleet, ModifySpotFleetRequest: "You can only modify ... of type maintain."
+		return badParam("Only fleets of type 'maintain' can be modified; this one is of type '%s'.", f.typ)
 	case f.deleted:
 		return apiErrorf(http.StatusBadRequest, "IncorrectState", "The fleet %s is deleted and cannot be modified.", f.id)
 	}

@@ -131,10 +131,14 @@ func (p *Provider) describeGroups(ctx context.Context, names []string) ([]astype
 		AutoScalingGroupNames: names,
 		MaxRecords:            awssdk.Int32(groupBatch),
 	})
-	return allPages(ctx, pages, p.asgDescribeOpts, "autoscaling:DescribeAutoScalingGroups",
-		func(o *autoscaling.DescribeAutoScalingGroupsOutput) []astypes.AutoScalingGroup {
-			return o.AutoScalingGroups
-		})
+	// Auto Scaling leaves unknown names out of its answer.
+	groups, err := allPages(ctx, pages, p.asgDescribeOpts, func(o *autoscaling.DescribeAutoScalingGroupsOutput) []astypes.AutoScalingGroup {
+		return o.AutoScalingGroups
+	})
+	if err != nil {
+		return nil, awsError("autoscaling:DescribeAutoScalingGroups", err)
+	}
+	return groups, nil
 }
 
 // groupProgress judges one group. A group short of its desired capacity

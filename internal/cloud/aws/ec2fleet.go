@@ -188,10 +188,13 @@ func (p *Provider) ec2FleetFulfilment(ctx context.Context, refs []placementRef, 
 		func(fd *types.FleetData) string { return awssdk.ToString(fd.FleetId) }, p.ec2FleetProgress)
 }
 
-// describeFleets describes the fleets ids (at most fleetBatch), every page.
+// describeFleets describes the fleets ids (at most fleetBatch), every
+// page; fleets EC2 no longer knows are left out.
 func (p *Provider) describeFleets(ctx context.Context, ids []string) ([]types.FleetData, error) {
-	return allPages(ctx, ec2.NewDescribeFleetsPaginator(p.ec2, &ec2.DescribeFleetsInput{FleetIds: ids}), p.describeOpts,
-		"ec2:DescribeFleets", func(o *ec2.DescribeFleetsOutput) []types.FleetData { return o.Fleets })
+	return known(ids, codeFleetNotFound, "ec2:DescribeFleets", func(ids []string) ([]types.FleetData, error) {
+		return allPages(ctx, ec2.NewDescribeFleetsPaginator(p.ec2, &ec2.DescribeFleetsInput{FleetIds: ids}), p.describeOpts,
+			func(o *ec2.DescribeFleetsOutput) []types.FleetData { return o.Fleets })
+	})
 }
 
 // ec2FleetProgress judges one fleet. It is done when it is instant, gone,
@@ -274,9 +277,9 @@ func (p *Provider) modifyFleet(ctx context.Context, id string, target *types.Tar
 	return nil
 }
 
-// releaseEC2Fleet lowers a fleet's target by the instances of ids it
-// holds, so that it replaces none of them. Instant fleets and request
-// fleets no longer fulfilling launch nothing more: nothing to lower.
+// releaseEC2Fleet lowers a maintain fleet's target by the instances of
+// ids it holds, so that it replaces none of them. Instant and request
+// fleets replace nothing, and EC2 would refuse to modify them.
 //
 //ohfp:iam EC2Fleet
 func (p *Provider) releaseEC2Fleet(ctx context.Context, r placementRef, ids []string) error {
@@ -290,9 +293,8 @@ func (p *Provider) releaseEC2Fleet(ctx context.Context, r placementRef, ids []st
 	fd := &fleets[0]
 	live := fd.FleetState == types.FleetStateCodeActive || fd.FleetState == types.FleetStateCodeModifying ||
 		fd.FleetState == types.FleetStateCodeSubmitted
-	launching := fd.Type == types.FleetTypeMaintain ||
-		fd.Type == types.FleetTypeRequest && fd.ActivityStatus == types.FleetActivityStatusPendingFulfillment
-	if !live || !launching || fd.TargetCapacitySpecification == nil {
+	// EC2 modifies only maintain fleets, the only ones that replace.
+	if !live || fd.Type != types.FleetTypeMaintain || fd.TargetCapacitySpecification == nil {
 		return nil
 	}
 	held, err := p.fleetInstances(ctx, r.id)

@@ -17,6 +17,8 @@ import (
 // AWS error codes the provider acts on.
 const (
 	codeInstanceNotFound    = "InvalidInstanceID.NotFound"
+	codeFleetNotFound       = "InvalidFleetId.NotFound"
+	codeSpotFleetNotFound   = "InvalidSpotFleetRequestId.NotFound"
 	codeInvalidInstanceType = "InvalidInstanceType"
 	codeUnauthorized        = "UnauthorizedOperation"
 )

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -33,6 +34,8 @@ type fakeEC2 struct {
 	describeSubnets    func(*ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error)
 	describeTypes      func(*ec2.DescribeInstanceTypesInput) (*ec2.DescribeInstanceTypesOutput, error)
 	describeHistory    func(*ec2.DescribeFleetHistoryInput) (*ec2.DescribeFleetHistoryOutput, error)
+	fleetInstances     []string // DescribeFleetInstances: the active on-demand instances of any fleet
+	deleteTemplate     func(*ec2.DeleteLaunchTemplateInput) error
 }
 
 func (f *fakeEC2) record(action string, items []string) {
@@ -113,6 +116,23 @@ func (f *fakeEC2) DescribeInstanceTypes(_ context.Context, in *ec2.DescribeInsta
 func (f *fakeEC2) DescribeFleetHistory(_ context.Context, in *ec2.DescribeFleetHistoryInput, _ ...func(*ec2.Options)) (*ec2.DescribeFleetHistoryOutput, error) {
 	f.record("DescribeFleetHistory", []string{*in.FleetId})
 	return f.describeHistory(in)
+}
+
+func (f *fakeEC2) DescribeFleetInstances(_ context.Context, in *ec2.DescribeFleetInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeFleetInstancesOutput, error) {
+	f.record("DescribeFleetInstances", []string{*in.FleetId})
+	out := &ec2.DescribeFleetInstancesOutput{}
+	for _, id := range f.fleetInstances {
+		out.ActiveInstances = append(out.ActiveInstances, ec2types.ActiveInstance{InstanceId: &id})
+	}
+	return out, nil
+}
+
+func (f *fakeEC2) DeleteLaunchTemplate(_ context.Context, in *ec2.DeleteLaunchTemplateInput, _ ...func(*ec2.Options)) (*ec2.DeleteLaunchTemplateOutput, error) {
+	f.record("DeleteLaunchTemplate", nil)
+	if f.deleteTemplate == nil {
+		return &ec2.DeleteLaunchTemplateOutput{}, nil
+	}
+	return &ec2.DeleteLaunchTemplateOutput{}, f.deleteTemplate(in)
 }
 
 // fakeASG is an in-process Auto Scaling, as fakeEC2.

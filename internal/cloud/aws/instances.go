@@ -93,27 +93,12 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 	return out, nil
 }
 
-// describeByID describes the instances ids (at most idBatch). EC2 refuses
-// the whole call when one id is unknown, naming the unknown ones: they
-// are left out and the rest asked again; a refusal that names none is
-// narrowed down by halves.
+// describeByID describes the instances ids (at most idBatch); unknown
+// ids are left out.
 func (p *Provider) describeByID(ctx context.Context, ids []string) ([]cloud.Instance, error) {
-	var out []cloud.Instance
-	err := narrowing(ids, isNotFound(codeInstanceNotFound), func(ids []string) error {
-		gone, err := dropRejected(ids, codeInstanceNotFound, func(ids []string) error {
-			got, err := p.describe(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
-			out = append(out, got...)
-			return err
-		})
-		if apiCode(err) == codeInstanceNotFound && len(ids)-len(gone) == 1 {
-			return nil // the one left is the one not found
-		}
-		return err
+	return known(ids, codeInstanceNotFound, "ec2:DescribeInstances", func(ids []string) ([]cloud.Instance, error) {
+		return p.describe(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
 	})
-	if err != nil {
-		return nil, awsError("ec2:DescribeInstances", err)
-	}
-	return out, nil
 }
 
 // describeFiltered lists every page of instances matching all of f.

@@ -3,9 +3,12 @@ package aws
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
@@ -36,23 +39,47 @@ func (p *Provider) retireRequest(ctx context.Context, api, requestID string) err
 	if err != nil {
 		return err
 	}
+	// fleets maps each EC2 Fleet the instances name to whether one of its
+	// instances is still alive.
 	fleets, spotFleets := map[string]bool{}, map[string]bool{}
 	for _, in := range insts {
 		if id := in.Tags[tagEC2Fleet]; id != "" {
-			fleets[id] = true
+			fleets[id] = fleets[id] || in.State.Live()
 		}
 		if id := in.Tags[tagSpotFleet]; id != "" {
 			spotFleets[id] = true
 		}
 	}
 	var errs []error
-	for id := range fleets {
-		errs = append(errs, p.deleteEC2Fleet(ctx, id, false))
+	if len(fleets) > 0 {
+		errs = append(errs, p.deleteFleetsOf(ctx, fleets))
 	}
 	for id := range spotFleets {
 		errs = append(errs, p.cancelSpotFleet(ctx, id))
 	}
 	errs = append(errs, p.deleteLaunchTemplateNamed(ctx, launchTemplateName(requestID)))
+	return errors.Join(errs...)
+}
+
+// deleteFleetsOf deletes the EC2 Fleets of alive (fleet id -> whether an
+// instance of it is alive). EC2 deletes an instant fleet only with its
+// instances, so one with an instance alive is kept until none is; the
+// others are deleted leaving their instances to the broker. Fleets EC2 no
+// longer knows are gone already.
+func (p *Provider) deleteFleetsOf(ctx context.Context, alive map[string]bool) error {
+	fds, err := p.describeFleets(ctx, slices.Sorted(maps.Keys(alive)))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, fd := range fds {
+		id, instant := awssdk.ToString(fd.FleetId), fd.Type == types.FleetTypeInstant
+		if instant && alive[id] {
+			p.log.Info("instant fleet kept while an instance of it is alive", "fleet_id", id)
+			continue
+		}
+		errs = append(errs, p.deleteEC2Fleet(ctx, id, instant))
+	}
 	return errors.Join(errs...)
 }
 

@@ -192,15 +192,38 @@ type pager[O, C any] interface {
 	NextPage(ctx context.Context, optFns ...func(*C)) (O, error)
 }
 
-// allPages reads every page of a describe call op and collects items.
-func allPages[T, O, C any](ctx context.Context, pages pager[O, C], opts []func(*C), op string, items func(O) []T) ([]T, error) {
+// allPages reads every page of a describe call and collects items.
+func allPages[T, O, C any](ctx context.Context, pages pager[O, C], opts []func(*C), items func(O) []T) ([]T, error) {
 	var out []T
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx, opts...)
 		if err != nil {
-			return nil, awsError(op, err)
+			return nil, err
 		}
 		out = append(out, items(page)...)
+	}
+	return out, nil
+}
+
+// known describes ids with describe (call op), leaving out those AWS no
+// longer knows. EC2 refuses a whole describe by id when one id is unknown
+// (code), naming the unknown ones: they are dropped and the rest asked
+// again, and a refusal naming none is narrowed down by halves.
+func known[T any](ids []string, code, op string, describe func([]string) ([]T, error)) ([]T, error) {
+	var out []T
+	err := narrowing(ids, isNotFound(code), func(ids []string) error {
+		gone, err := dropRejected(ids, code, func(ids []string) error {
+			got, err := describe(ids)
+			out = append(out, got...)
+			return err
+		})
+		if apiCode(err) == code && len(ids)-len(gone) == 1 {
+			return nil // the one left is the one not found
+		}
+		return err
+	})
+	if err != nil {
+		return nil, awsError(op, err)
 	}
 	return out, nil
 }

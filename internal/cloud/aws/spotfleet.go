@@ -102,13 +102,15 @@ func (p *Provider) spotFleetFulfilment(ctx context.Context, refs []placementRef,
 		func(c *types.SpotFleetRequestConfig) string { return awssdk.ToString(c.SpotFleetRequestId) }, p.spotFleetProgress)
 }
 
-// describeSpotFleets describes the spot fleet requests ids, every page.
+// describeSpotFleets describes the spot fleet requests ids, every page;
+// requests EC2 no longer knows are left out.
 func (p *Provider) describeSpotFleets(ctx context.Context, ids []string) ([]types.SpotFleetRequestConfig, error) {
-	pages := ec2.NewDescribeSpotFleetRequestsPaginator(p.ec2, &ec2.DescribeSpotFleetRequestsInput{SpotFleetRequestIds: ids})
-	return allPages(ctx, pages, p.describeOpts, "ec2:DescribeSpotFleetRequests",
-		func(o *ec2.DescribeSpotFleetRequestsOutput) []types.SpotFleetRequestConfig {
+	return known(ids, codeSpotFleetNotFound, "ec2:DescribeSpotFleetRequests", func(ids []string) ([]types.SpotFleetRequestConfig, error) {
+		pages := ec2.NewDescribeSpotFleetRequestsPaginator(p.ec2, &ec2.DescribeSpotFleetRequestsInput{SpotFleetRequestIds: ids})
+		return allPages(ctx, pages, p.describeOpts, func(o *ec2.DescribeSpotFleetRequestsOutput) []types.SpotFleetRequestConfig {
 			return o.SpotFleetRequestConfigs
 		})
+	})
 }
 
 // spotFleetProgress judges one spot fleet request as ec2FleetProgress
@@ -191,8 +193,8 @@ func (p *Provider) modifySpotFleet(ctx context.Context, id string, total int32, 
 	return nil
 }
 
-// releaseSpotFleet lowers a spot fleet's target by the instances of ids
-// it holds, so that it replaces none of them.
+// releaseSpotFleet lowers a maintain spot fleet's target by the
+// instances of ids it holds, so that it replaces none of them.
 //
 //ohfp:iam SpotFleet
 func (p *Provider) releaseSpotFleet(ctx context.Context, r placementRef, ids []string) error {
@@ -203,8 +205,8 @@ func (p *Provider) releaseSpotFleet(ctx context.Context, r placementRef, ids []s
 	c := &configs[0]
 	live := c.SpotFleetRequestState == types.BatchStateActive || c.SpotFleetRequestState == types.BatchStateModifying ||
 		c.SpotFleetRequestState == types.BatchStateSubmitted
-	launching := c.SpotFleetRequestConfig.Type == types.FleetTypeMaintain || c.ActivityStatus == types.ActivityStatusPendingFulfillment
-	if !live || !launching {
+	// EC2 modifies only maintain fleets, the only ones that replace.
+	if !live || c.SpotFleetRequestConfig.Type != types.FleetTypeMaintain {
 		return nil
 	}
 	held, err := p.spotFleetInstances(ctx, r.id)
