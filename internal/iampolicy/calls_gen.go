@@ -10,6 +10,7 @@ var calls = []call{
 	{action: "autoscaling:DescribeAutoScalingGroups", features: []Feature{"ASG"}, resources: []resourceType{}},
 	{action: "autoscaling:DescribeScalingActivities", features: []Feature{"ASG"}, resources: []resourceType{}},
 	{action: "autoscaling:DetachInstances", features: []Feature{"ASG"}, resources: []resourceType{{"autoScalingGroup", true}}},
+	{action: "autoscaling:TerminateInstanceInAutoScalingGroup", features: []Feature{"ASG"}, resources: []resourceType{{"autoScalingGroup", true}}},
 	{action: "autoscaling:UpdateAutoScalingGroup", features: []Feature{"ASG"}, resources: []resourceType{{"autoScalingGroup", true}}},
 	{action: "dynamodb:BatchGetItem", features: []Feature{"dynamodb"}, resources: []resourceType{{"table", true}}},
 	{action: "dynamodb:BatchWriteItem", features: []Feature{"dynamodb"}, resources: []resourceType{{"table", true}}},

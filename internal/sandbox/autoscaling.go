@@ -30,6 +30,9 @@ func autoscalingService() *service {
 	})
 }
 
+// maxDetach is the most instances one DetachInstances takes.
+const maxDetach = 20
+
 func validation(format string, args ...any) *apiError {
 	return apiErrorf(http.StatusBadRequest, "ValidationError", format, args...)
 }
@@ -491,14 +494,22 @@ func (s *Sandbox) detachInstances(c *call) error {
 		return validation("ShouldDecrementDesiredCapacity is required.")
 	}
 	ids := p.list("InstanceIds.member")
+	if len(ids) > maxDetach {
+		return validation("The number of instances to detach must be at most %d; got %d.", maxDetach, len(ids))
+	}
 	defer s.update()()
 	g, err := s.group(p.get("AutoScalingGroupName"))
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		if g.memberIndex(id) < 0 {
+		i := g.memberIndex(id)
+		if i < 0 {
 			return validation("The instance %s is not part of Auto Scaling group %s.", id, g.name)
+		}
+		// Only InService and Standby instances can be detached.
+		if state, _ := lifecycleState(&s.opts, g.members[i].in, c.now); state != "InService" {
+			return validation("The instance %s is not in InService or Standby.", id)
 		}
 	}
 	if p.boolean("ShouldDecrementDesiredCapacity") {

@@ -3,6 +3,7 @@ package aws
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -204,9 +205,12 @@ func (p *Provider) groupErrors(ctx context.Context, name string) []string {
 	return reasons
 }
 
-// releaseGroup detaches the instances of ids that are in the group, with
-// its desired capacity lowered by as many, so that it replaces none of
-// them; the broker then terminates them.
+// releaseGroup takes the instances of ids that are in the group out of
+// it, with its desired capacity lowered by as many, so that it replaces
+// none of them. Auto Scaling detaches only InService and Standby
+// instances, 20 a call; a Pending one is terminated through the group
+// instead; one already Terminating is on its way out. The broker then
+// terminates the detached ones.
 //
 //ohfp:iam ASG
 func (p *Provider) releaseGroup(ctx context.Context, r placementRef, ids []string) error {
@@ -214,29 +218,42 @@ func (p *Provider) releaseGroup(ctx context.Context, r placementRef, ids []strin
 	if err != nil || len(groups) == 0 {
 		return err
 	}
-	members := map[string]bool{}
+	state := map[string]astypes.LifecycleState{}
 	for _, in := range groups[0].Instances {
-		members[awssdk.ToString(in.InstanceId)] = true
+		state[awssdk.ToString(in.InstanceId)] = in.LifecycleState
 	}
-	var leaving []string
+	var detach, pending []string
 	for _, id := range ids {
-		if members[id] {
-			leaving = append(leaving, id)
+		switch st, member := state[id]; {
+		case !member:
+		case st == astypes.LifecycleStateInService || st == astypes.LifecycleStateStandby:
+			detach = append(detach, id)
+		case strings.HasPrefix(string(st), "Pending"):
+			pending = append(pending, id)
 		}
 	}
-	for batch := range slices.Chunk(leaving, detachBatch) {
+	var errs []error
+	for batch := range slices.Chunk(detach, detachBatch) {
 		if _, err := p.asg.DetachInstances(ctx, &autoscaling.DetachInstancesInput{
 			AutoScalingGroupName:           awssdk.String(r.id),
 			InstanceIds:                    batch,
 			ShouldDecrementDesiredCapacity: awssdk.Bool(true),
 		}); err != nil {
-			return awsError("autoscaling:DetachInstances", err)
+			errs = append(errs, awsError("autoscaling:DetachInstances", err))
 		}
 	}
-	if len(leaving) > 0 {
-		p.log.Info("instances detached from their group", "group", r.id, "instances", leaving)
+	for _, id := range pending {
+		if _, err := p.asg.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId:                     awssdk.String(id),
+			ShouldDecrementDesiredCapacity: awssdk.Bool(true),
+		}); err != nil {
+			errs = append(errs, awsError("autoscaling:TerminateInstanceInAutoScalingGroup "+id, err))
+		}
 	}
-	return nil
+	if len(detach)+len(pending) > 0 {
+		p.log.Info("instances taken out of their group", "group", r.id, "detached", detach, "terminated", pending)
+	}
+	return errors.Join(errs...)
 }
 
 // deleteGroup deletes a group; one already gone is nothing to do.

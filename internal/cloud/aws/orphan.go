@@ -66,6 +66,8 @@ func (p *Provider) retireRequest(ctx context.Context, api, requestID string) err
 // instances, so one with an instance alive is kept until none is; the
 // others are deleted leaving their instances to the broker. Fleets EC2 no
 // longer knows are gone already.
+//
+//ohfp:iam EC2Fleet
 func (p *Provider) deleteFleetsOf(ctx context.Context, alive map[string]bool) error {
 	fds, err := p.describeFleets(ctx, slices.Sorted(maps.Keys(alive)))
 	if err != nil {
