@@ -53,6 +53,7 @@ type asGroup struct {
 	odAlloc   string
 	spotPrice string
 	vpcZones  string
+	zones     []string // AvailabilityZones, for the default subnets
 	tags      []asgTag
 }
 
@@ -117,6 +118,9 @@ func (s *Sandbox) configure(g *asGroup, p params) error {
 	if p.has("VPCZoneIdentifier") {
 		g.vpcZones = p.get("VPCZoneIdentifier")
 	}
+	if zones := p.list("AvailabilityZones.member"); len(zones) > 0 {
+		g.zones = zones
+	}
 	if g.template.templateID == "" {
 		return validation("Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.")
 	}
@@ -131,7 +135,11 @@ func (s *Sandbox) configure(g *asGroup, p params) error {
 	}
 	subnets := splitList(g.vpcZones)
 	if len(subnets) == 0 {
-		subnets = []string{lt.SubnetID}
+		subnets = s.world.zoneSubnets(g.zones)
+	}
+	if len(subnets) == 0 {
+		// A launch template's subnet does not count.
+		return validation("At least one Availability Zone or VPC Subnet is required.")
 	}
 	var pools []*pool
 	for _, o := range overrides {
@@ -175,6 +183,17 @@ func (s *Sandbox) readPolicy(g *asGroup, p params) error {
 		return validation("OnDemandBaseCapacity must be at least 0 and OnDemandPercentageAboveBaseCapacity between 0 and 100.")
 	}
 	g.spotAlloc = or(p.get(dist+"SpotAllocationStrategy"), "price-capacity-optimized")
+	if p.has(dist + "SpotInstancePools") {
+		n, err := p.integer(dist+"SpotInstancePools", 0)
+		switch {
+		case err != nil:
+			return err
+		case n < 1 || n > 20:
+			return validation("SpotInstancePools must be between 1 and 20; got %d.", n)
+		case g.spotAlloc != "lowest-price":
+			return validation("SpotInstancePools is valid only with the lowest-price SpotAllocationStrategy, not %s.", g.spotAlloc)
+		}
+	}
 	g.odAlloc = or(p.get(dist+"OnDemandAllocationStrategy"), "prioritized")
 	g.spotPrice = p.get(dist + "SpotMaxPrice")
 	const ov = mip + "LaunchTemplate.Overrides.member"

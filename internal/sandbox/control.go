@@ -41,10 +41,25 @@ func (s *Sandbox) controlMux() *http.ServeMux {
 	post(m, "capacity", func(c CapacityLimit) error { return s.SetCapacity(c.InstanceType, c.Zone, c.Remaining) })
 	m.HandleFunc("DELETE /_sandbox/capacity", func(w http.ResponseWriter, r *http.Request) { s.ClearCapacity(); reply(w, nil, nil) })
 
-	post(m, "interrupt", func(in struct {
+	m.HandleFunc("GET /_sandbox/quotas", func(w http.ResponseWriter, r *http.Request) { reply(w, s.QuotasInForce(), nil) })
+	post(m, "quotas", s.SetQuotas)
+
+	post(m, "protect", func(in struct {
 		InstanceIDs []string `json:"instanceIds"`
 	}) error {
-		return s.Interrupt(in.InstanceIDs...)
+		return s.Protect(in.InstanceIDs...)
+	})
+	post(m, "interrupt", func(in struct {
+		InstanceIDs []string `json:"instanceIds"`
+		Reason      string   `json:"reason"` // capacity (default) or price
+	}) error {
+		switch in.Reason {
+		case "", interruptCapacity:
+			return s.Interrupt(in.InstanceIDs...)
+		case interruptPrice:
+			return s.InterruptForPrice(in.InstanceIDs...)
+		}
+		return fmt.Errorf("sandbox: interruption reason %q is neither capacity nor price", in.Reason)
 	})
 
 	m.HandleFunc("GET /_sandbox/pause", func(w http.ResponseWriter, r *http.Request) { reply(w, s.pauses(), nil) })

@@ -87,13 +87,25 @@ func TestControlAPI(t *testing.T) {
 		t.Fatalf("interrupted instance is %s after notice and shutdown", got[0].State.Name)
 	}
 
+	control(t, e, "POST", "/_sandbox/quotas", `{"instances":7,"spotVcpus":4}`, nil)
+	var quotas sandbox.Quotas
+	control(t, e, "GET", "/_sandbox/quotas", "", &quotas)
+	if quotas != (sandbox.Quotas{Instances: 7, SpotVCPUs: 4}) {
+		t.Fatalf("quotas = %+v", quotas)
+	}
+	control(t, e, "POST", "/_sandbox/quotas", `{}`, nil)
+	kept := run(t, e, &ec2.RunInstancesInput{}).Instances
+	control(t, e, "POST", "/_sandbox/protect", `{"instanceIds":["`+aws.ToString(kept[0].InstanceId)+`"]}`, nil)
+	_, err := e.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids(kept)})
+	wantCode(t, err, "OperationNotPermitted")
+
 	control(t, e, "POST", "/_sandbox/faults", `{"action":"ec2:DescribeInstances","code":"RequestLimitExceeded","count":1}`, nil)
 	var faults []map[string]any
 	control(t, e, "GET", "/_sandbox/faults", "", &faults)
 	if len(faults) != 1 || faults[0]["code"] != "RequestLimitExceeded" {
 		t.Fatalf("faults = %v", faults)
 	}
-	_, err := e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	_, err = e.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
 	wantCode(t, err, "RequestLimitExceeded")
 	control(t, e, "POST", "/_sandbox/faults", `{"action":"ec2:TerminateInstances","code":"UnauthorizedOperation"}`, nil)
 	control(t, e, "DELETE", "/_sandbox/faults", "", nil)

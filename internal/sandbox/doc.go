@@ -51,8 +51,19 @@
 //   - DescribeInstances, TerminateInstances and CreateTags by id fail the
 //     whole call with InvalidInstanceID.NotFound if any id is unknown or
 //     invisible; the instance-id filter simply leaves such ids out. More
-//     than 200 filter values in one call answer FilterLimitExceeded, as EC2
-//     does. MaxResults is 5..1000 and cannot be combined with InstanceId.N.
+//     than 200 filter values in one call, summed over its filters, answer
+//     FilterLimitExceeded, as EC2 does. MaxResults is 5..1000 and cannot be
+//     combined with InstanceId.N; DescribeInstances and TerminateInstances
+//     take at most 1,000 ids. A protected instance (Protect) fails
+//     TerminateInstances with OperationNotPermitted, and keeps the named
+//     instances of its Availability Zone running; those of other zones
+//     terminate.
+//   - Every rule docs/aws-rules.md marks as enforced: ClientToken at most 64
+//     ASCII characters, user data at most 16 KB, tags (50 a resource, the
+//     aws: prefix), fleets (below), Auto Scaling (below), and the account
+//     quotas of Quotas: beyond them, launches answer InstanceLimitExceeded,
+//     VcpuLimitExceeded (on-demand vCPUs) or MaxSpotInstanceCountExceeded
+//     (spot vCPUs), RunInstances launching what fits down to MinCount.
 //   - DescribeInstances filters: instance-id, instance-state-name,
 //     instance-state-code, instance-type, image-id, subnet-id, vpc-id,
 //     availability-zone, reservation-id, client-token, key-name,
@@ -69,11 +80,13 @@
 //     a spot instance with a sir- request. A ClientToken seen before with the
 //     same parameters answers the first reservation and launches nothing;
 //     with different parameters, IdempotentParameterMismatch.
-//   - Spot requests are fulfilled at launch. After an interruption
-//     (Interrupt) the request is marked-for-termination; Options.SpotNotice
-//     (2m) later the instance shuts down and the request is closed with
-//     instance-terminated-by-price. A user termination closes it with
-//     instance-terminated-by-user.
+//   - Spot requests are fulfilled at launch. An interruption for capacity
+//     (Interrupt) closes the request with instance-terminated-no-capacity at
+//     once, as EC2 does for terminate-on-interruption instances; one for
+//     price (InterruptForPrice) marks it marked-for-termination. Either way
+//     the instance runs out Options.SpotNotice (2m), then shuts down (the
+//     price one's request then closes with instance-terminated-by-price). A
+//     user termination closes it with instance-terminated-by-user.
 //
 // # Launch templates, fleets and groups
 //
@@ -127,14 +140,18 @@
 //     "launchSpecTemporarilyBlacklisted", described "<type>, <image>,
 //     Linux/UNIX, <zone>, <subnet>, <code>: <EC2's message>"). EC2 Fleet
 //     names the event types service-error, instance-change, fleet-change.
-//   - ModifyFleet and ModifySpotFleetRequest set the target (not of
-//     instant fleets); with ExcessCapacityTerminationPolicy
+//   - A fleet request can't span different subnets of one Availability
+//     Zone (InvalidFleetConfig), takes ExcessCapacityTerminationPolicy only
+//     for type maintain, and, unless instant, at most 300 pools.
+//   - ModifyFleet and ModifySpotFleetRequest set the target of maintain
+//     fleets only; with ExcessCapacityTerminationPolicy
 //     no-termination / noTermination the fleet keeps what it has above
 //     the new target but replaces nothing above it; otherwise (EC2's
 //     default, termination / default) the newest instances above it are
 //     terminated. The policy given at creation or last modification holds.
-//   - DeleteFleets and CancelSpotFleetRequests need TerminateInstances,
-//     work per id (unsuccessful items fleetIdDoesNotExist,
+//   - DeleteFleets and CancelSpotFleetRequests need TerminateInstances
+//     (true for an instant fleet); DeleteFleets takes at most 25 instant
+//     and 100 other fleets, 125 in all, else deletes none. Both work per id (unsuccessful items fleetIdDoesNotExist,
 //     fleetNotInDeletableState, fleetRequestIdDoesNotExist,
 //     fleetRequestNotInCancellableState), and stop all launching. Deleted
 //     fleets stay describable until their last instance is purged (see
@@ -151,7 +168,9 @@
 //     Overrides (InstanceType, WeightedCapacity) and InstancesDistribution
 //     (OnDemandBaseCapacity, OnDemandPercentageAboveBaseCapacity, default
 //     100, the on-demand part rounded up), MinSize, MaxSize,
-//     DesiredCapacity (default MinSize), VPCZoneIdentifier and Tags. Pools
+//     DesiredCapacity (default MinSize), VPCZoneIdentifier (or
+//     AvailabilityZones: one of them is required) and Tags;
+//     SpotInstancePools is 1..20 and only with lowest-price. Pools
 //     are override x subnet, walked in that order. A group fulfils like a
 //     maintain fleet toward DesiredCapacity, and also terminates the newest
 //     instances above it (SetDesiredCapacity, UpdateAutoScalingGroup).
@@ -163,7 +182,9 @@
 //     below MinSize) and nothing replaces the instance; without, the group
 //     replaces it. DeleteAutoScalingGroup refuses a group with active
 //     instances (ResourceInUse) unless ForceDelete, which terminates them;
-//     the group is gone at once. DescribeScalingActivities lists the failed
+//     the group is gone at once. DetachInstances takes at most 20
+//     instances, each InService (ValidationError "... is not in InService
+//     or Standby" otherwise). DescribeScalingActivities lists the failed
 //     launches of the last attempt (StatusCode Failed, StatusMessage
 //     "InsufficientInstanceCapacity: ...").
 //   - Fleets and groups are settled lazily: before each call (and Go
@@ -183,7 +204,7 @@
 // added, so tests drive delays, retention and spot notices without waiting.
 //
 // With Options.StateFile, Serve loads the world (instances, tokens, clock
-// offset, registered resources, capacity) from that JSON file if it exists,
+// offset, registered resources, capacity, quotas) from that JSON file if it exists,
 // saves it within a second of each change and on shutdown. Save and Load do
 // the same by hand. Faults, pauses, counters, fleets and Auto Scaling groups
 // are not saved (their instances and launch templates are).
@@ -203,7 +224,10 @@
 //     in the zone ("" for every zone without a rule of its own); launches
 //     (RunInstances, fleets and groups alike) use it up. ClearCapacity,
 //     Capacity.
-//   - Interrupt(ids...): spot interruption notice now.
+//   - Interrupt(ids...), InterruptForPrice(ids...): spot interruption now.
+//   - Protect(ids...): termination protection.
+//   - SetQuotas(Quotas{Instances, OnDemandVCPUs, SpotVCPUs}): the
+//     account's limits (0: none); QuotasInForce.
 //   - Pause(action, PauseBefore|PauseAfter): later calls of action block
 //     before changing anything, or after the change is applied but before
 //     the answer, until Release(action) ("" for all). Paused(action) counts
@@ -240,7 +264,10 @@
 //	GET    /_sandbox/capacity                    [{"instanceType":"m5.large","zone":"","remaining":7}]
 //	POST   /_sandbox/capacity                    {"instanceType":"m5.large","zone":"us-east-1a","remaining":0}
 //	DELETE /_sandbox/capacity
-//	POST   /_sandbox/interrupt                   {"instanceIds":["i-..."]}
+//	POST   /_sandbox/interrupt                   {"instanceIds":["i-..."],"reason":"capacity"|"price"}
+//	POST   /_sandbox/protect                     {"instanceIds":["i-..."]}
+//	GET    /_sandbox/quotas                      {"instances":0,"onDemandVcpus":0,"spotVcpus":0}
+//	POST   /_sandbox/quotas                      {"instances":20,"onDemandVcpus":64,"spotVcpus":32}
 //	GET    /_sandbox/pause                       [{"action":"ec2:RunInstances","at":"after","waiting":1}]
 //	POST   /_sandbox/pause                       {"action":"ec2:RunInstances","at":"before"|"after"}
 //	DELETE /_sandbox/pause[?action=ec2:RunInstances]   release

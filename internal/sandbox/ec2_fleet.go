@@ -33,6 +33,9 @@ func (s *Sandbox) createFleet(c *call) error {
 	if err != nil {
 		return err
 	}
+	if err := checkClientToken(p, "ClientToken"); err != nil {
+		return err
+	}
 
 	defer s.update()()
 	if f, err := s.knownFleet(p); err != nil || f != nil {
@@ -47,6 +50,9 @@ func (s *Sandbox) createFleet(c *call) error {
 	}
 	if len(pools) == 0 {
 		return missing("LaunchTemplateConfigs")
+	}
+	if err := checkFleet(typ, p.get("ExcessCapacityTerminationPolicy"), pools); err != nil {
+		return err
 	}
 	f := &fleet{
 		filler: filler{pools: pools, once: typ != "maintain"},
@@ -345,6 +351,31 @@ func (s *Sandbox) deleteFleets(c *call) error {
 	return s.removeFleetsCall(c, "FleetId", false, deletionXML{"successfulFleetDeletionSet", "unsuccessfulFleetDeletionSet", "currentFleetState", "previousFleetState", "fleetId"})
 }
 
+// deletable applies DeleteFleets' limits: at most 25 instant fleets and
+// 100 of the other types in one call, 125 in all, else nothing is
+// deleted; and an instant fleet is deleted only with its instances.
+// Caller holds s.mu.
+func (s *Sandbox) deletable(ids []string, terminate bool) error {
+	instant, other := 0, 0
+	for _, id := range ids {
+		f := s.world.fleetByID[id]
+		switch {
+		case f == nil || f.spotFleet:
+		case f.typ == "instant":
+			instant++
+			if !terminate {
+				return badParamCode("InvalidParameterCombination", "Fleet %s is of type 'instant': it can only be deleted with its instances (TerminateInstances true).", id)
+			}
+		default:
+			other++
+		}
+	}
+	if instant > 25 || other > 100 || len(ids) > 125 {
+		return badParam("DeleteFleets takes at most 25 instant fleets and 100 request or maintain fleets, 125 in all; got %d instant and %d others of %d ids. No fleet was deleted.", instant, other, len(ids))
+	}
+	return nil
+}
+
 // removeFleetsCall is DeleteFleets or CancelSpotFleetRequests: the fleets
 // named idKey.N removed, with their instances when TerminateInstances.
 func (s *Sandbox) removeFleetsCall(c *call, idKey string, spotFleet bool, names deletionXML) error {
@@ -356,6 +387,11 @@ func (s *Sandbox) removeFleetsCall(c *call, idKey string, spotFleet bool, names 
 		return missing("TerminateInstances")
 	}
 	defer s.update()()
+	if !spotFleet {
+		if err := s.deletable(ids, c.form.boolean("TerminateInstances")); err != nil {
+			return err
+		}
+	}
 	ds := s.removeFleets(ids, spotFleet, c.form.boolean("TerminateInstances"), c.now)
 	ec2Reply(c, func(x xmlw) { writeDeletions(x, ds, names) })
 	return nil

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"cmp"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -55,9 +56,12 @@ type instance struct {
 	spotMaxPrice  string
 	spotTags      []tag
 
+	protected   bool // termination protection (disableApiTermination)
 	launched    time.Time
 	terminateAt time.Time // when TerminateInstances was called
 	interruptAt time.Time // when the spot interruption notice was given
+	// interruptReason is why: interruptCapacity or interruptPrice.
+	interruptReason string
 }
 
 // shutdown is when the instance began shutting down, and whether a spot
@@ -346,6 +350,9 @@ func instanceTags(in *instance) []tag { return in.tags }
 
 func (s *Sandbox) describeInstances(c *call) error {
 	ids := c.form.list("InstanceId")
+	if err := checkIDCount(ids); err != nil {
+		return err
+	}
 	if len(ids) > 0 && c.form.has("MaxResults") {
 		return badParamCode("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
 	}
@@ -417,10 +424,35 @@ func (s *Sandbox) terminateInstances(c *call) error {
 	if len(ids) == 0 {
 		return apiErrorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter InstanceId")
 	}
+	if err := checkIDCount(ids); err != nil {
+		return err
+	}
 	defer s.update()()
 	found, err := s.lookup(ids, c.now)
 	if err != nil {
 		return err
+	}
+	// A protected instance fails the call, and keeps every instance of
+	// its Availability Zone that the call names from terminating; those of
+	// other zones terminate all the same.
+	var refused error
+	held := map[string]bool{}
+	for _, in := range found {
+		if in.protected {
+			held[in.zone] = true
+			if refused == nil {
+				refused = apiErrorf(http.StatusBadRequest, "OperationNotPermitted",
+					"The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", in.id)
+			}
+		}
+	}
+	if refused != nil {
+		for _, in := range found {
+			if !held[in.zone] && in.terminateAt.IsZero() && active(&s.opts, in, c.now) {
+				in.terminateAt = c.now
+			}
+		}
+		return refused
 	}
 	ec2Reply(c, func(x xmlw) {
 		x.open("instancesSet")
@@ -437,5 +469,20 @@ func (s *Sandbox) terminateInstances(c *call) error {
 		}
 		x.close("instancesSet")
 	})
+	return nil
+}
+
+// Protect turns on the termination protection of the instances ids, as
+// ModifyInstanceAttribute DisableApiTermination would.
+func (s *Sandbox) Protect(ids ...string) error {
+	defer s.update()()
+	for _, id := range ids {
+		if s.world.byID[id] == nil {
+			return fmt.Errorf("sandbox: no instance %s", id)
+		}
+	}
+	for _, id := range ids {
+		s.world.byID[id].protected = true
+	}
 	return nil
 }

@@ -40,6 +40,12 @@ func (s *Sandbox) runInstances(c *call) error {
 	w := &s.world
 	s.purge(c.now)
 
+	if err := checkClientToken(c.form, "ClientToken"); err != nil {
+		return err
+	}
+	if err := checkUserData(c.form, "UserData"); err != nil {
+		return err
+	}
 	token := c.form.get("ClientToken")
 	fingerprint := url.Values(c.form).Encode()
 	if lt, ok := w.tokens[token]; ok && token != "" {
@@ -54,8 +60,8 @@ func (s *Sandbox) runInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	n, short := w.fit(l.instanceType, l.sn, l.max)
-	if short != nil && (n < l.min || short.Code != "InsufficientInstanceCapacity") {
+	n, short := s.fit(l, l.spot, l.max, c.now)
+	if short != nil && (n < l.min || !partial[short.Code]) {
 		return short
 	}
 	resID, launched := s.launchN(l, n, token, c.now)
@@ -68,6 +74,25 @@ func (s *Sandbox) runInstances(c *call) error {
 	}
 	s.writeReservation(c, resID, l.groups, ids)
 	return nil
+}
+
+// partial are the shortfalls with which RunInstances still launches what
+// it can, down to MinCount.
+var partial = map[string]bool{
+	"InsufficientInstanceCapacity": true,
+	"InstanceLimitExceeded":        true, "VcpuLimitExceeded": true, "MaxSpotInstanceCountExceeded": true,
+}
+
+// fit is how many of n instances of l (spot or not) the account's quotas
+// and the capacity let launch now, and when fewer, EC2's error for the
+// shortfall. Caller holds s.mu.
+func (s *Sandbox) fit(l *launch, spot bool, n int, now time.Time) (int, *apiError) {
+	n, quota := s.withinQuotas(l.instanceType, spot, n, now)
+	fits, short := s.world.fit(l.instanceType, l.sn, n)
+	if short == nil {
+		short = quota
+	}
+	return fits, short
 }
 
 // fit is how many of n instances of typ sn can take now, and when fewer,

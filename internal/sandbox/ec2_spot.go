@@ -6,15 +6,29 @@ import (
 	"time"
 )
 
+// Reasons for a spot interruption (Interrupt, InterruptForPrice).
+const (
+	interruptCapacity = "capacity"
+	interruptPrice    = "price"
+)
+
 // spotStatus is where a spot request stands at now, as EC2 reports it.
+// EC2 interrupting a terminate-on-interruption instance for capacity sets
+// instance-terminated-no-capacity at once, while the instance runs out
+// its two-minute notice; for price, the request is marked-for-termination
+// during the notice and instance-terminated-by-price after.
 func (in *instance) spotStatus(o *Options, now time.Time) (state, code, message string, updated time.Time) {
-	if at, interrupted, ok := in.shutdown(o); ok && !now.Before(at) {
-		if interrupted {
+	interrupted := !in.interruptAt.IsZero() && !now.Before(in.interruptAt)
+	if interrupted && in.interruptReason != interruptPrice {
+		return "closed", "instance-terminated-no-capacity", "Instance terminated due to no available capacity.", in.interruptAt
+	}
+	if at, byAWS, ok := in.shutdown(o); ok && !now.Before(at) {
+		if byAWS {
 			return "closed", "instance-terminated-by-price", "Your Spot Instance was terminated because your Spot request price is lower than the minimum required Spot request fulfillment price.", at
 		}
 		return "closed", "instance-terminated-by-user", "Spot Instance terminated due to user-initiated termination.", at
 	}
-	if !in.interruptAt.IsZero() && !now.Before(in.interruptAt) {
+	if interrupted {
 		return "active", "marked-for-termination", "Spot Instance is marked for termination because the request price is lower than the fulfillment price.", in.interruptAt
 	}
 	return "active", "fulfilled", "Your spot request is fulfilled.", in.launched
@@ -88,10 +102,19 @@ func (s *Sandbox) describeSpotInstanceRequests(c *call) error {
 	})
 }
 
-// Interrupt gives the spot instances ids an interruption notice now: their
-// spot requests go marked-for-termination, and the instances terminate
-// after Options.SpotNotice (in sandbox time).
-func (s *Sandbox) Interrupt(ids ...string) error {
+// Interrupt interrupts the spot instances ids for capacity now, as EC2
+// does most often: their spot requests go instance-terminated-no-capacity
+// at once, and the instances terminate after Options.SpotNotice (in
+// sandbox time).
+func (s *Sandbox) Interrupt(ids ...string) error { return s.interrupt(interruptCapacity, ids) }
+
+// InterruptForPrice interrupts the spot instances ids because the spot
+// price rose above their maximum: their spot requests are
+// marked-for-termination during Options.SpotNotice, then
+// instance-terminated-by-price.
+func (s *Sandbox) InterruptForPrice(ids ...string) error { return s.interrupt(interruptPrice, ids) }
+
+func (s *Sandbox) interrupt(reason string, ids []string) error {
 	now := s.Now()
 	defer s.update()()
 	var bad []string
@@ -105,7 +128,7 @@ func (s *Sandbox) Interrupt(ids ...string) error {
 	}
 	for _, id := range ids {
 		if in := s.world.byID[id]; in.interruptAt.IsZero() {
-			in.interruptAt = now
+			in.interruptAt, in.interruptReason = now, reason
 		}
 	}
 	return nil

@@ -47,6 +47,9 @@ func (s *Sandbox) requestSpotFleet(c *call) error {
 	if err != nil {
 		return err
 	}
+	if err := checkClientToken(p, sfc+"ClientToken"); err != nil {
+		return err
+	}
 
 	defer s.update()()
 	if f, err := s.knownFleet(p); err != nil || f != nil {
@@ -70,6 +73,9 @@ func (s *Sandbox) requestSpotFleet(c *call) error {
 		return missing(sfc + "LaunchTemplateConfigs")
 	case len(specPools) > 0:
 		pools = specPools
+	}
+	if err := checkFleet(typ, p.get(sfc+"ExcessCapacityTerminationPolicy"), pools); err != nil {
+		return err
 	}
 	f := &fleet{
 		filler:    filler{pools: pools, once: typ == "request", spotMax: p.get(sfc + "SpotPrice")},

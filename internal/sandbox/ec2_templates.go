@@ -19,6 +19,12 @@ func (s *Sandbox) createLaunchTemplate(c *call) error {
 		return badParam("Launch template name must be between 3 and 128 characters, and may contain only letters, numbers and ( ) . / - _: '%s'", name)
 	}
 	const d = "LaunchTemplateData."
+	if err := checkClientToken(p, "ClientToken"); err != nil {
+		return err
+	}
+	if err := checkUserData(p, d+"UserData"); err != nil {
+		return err
+	}
 	lt := LaunchTemplate{
 		Name:             name,
 		ImageID:          p.get(d + "ImageId"),

@@ -182,7 +182,7 @@ func (s *Sandbox) fill(f *filler, now time.Time) ([]launched, []fleetError) {
 				break
 			}
 			want := int(math.Ceil(need / p.weight))
-			n, short := s.world.fit(p.l.instanceType, p.l.sn, want)
+			n, short := s.fit(p.l, spot, want, now)
 			if n > 0 {
 				l := *p.l
 				l.spot, l.tags = spot, mergeTags(l.tags, f.extra)

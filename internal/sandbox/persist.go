@@ -24,6 +24,7 @@ type state struct {
 	KeyPairs  map[string]string         `json:"keyPairs"`
 	Params    map[string]string         `json:"ssmParameters"`
 	Capacity  []CapacityLimit           `json:"capacity"`
+	Quotas    Quotas                    `json:"quotas"`
 	Instances []savedInstance           `json:"instances"`
 	Tokens    map[string]savedToken     `json:"clientTokens"`
 }
@@ -68,8 +69,10 @@ type savedInstance struct {
 	SpotMaxPrice  string    `json:"spotMaxPrice,omitempty"`
 	SpotTags      []tag     `json:"spotTags,omitempty"`
 	Launched      time.Time `json:"launched"`
+	Protected     bool      `json:"protected,omitempty"`
 	TerminateAt   time.Time `json:"terminateAt,omitzero"`
 	InterruptAt   time.Time `json:"interruptAt,omitzero"`
+	InterruptFor  string    `json:"interruptReason,omitempty"`
 }
 
 func (in *instance) saved() savedInstance {
@@ -80,7 +83,8 @@ func (in *instance) saved() savedInstance {
 		PrivateDNS: in.privateDNS, KeyName: in.keyName, Groups: in.groups, IAMProfileArn: in.iamProfileArn,
 		TemplateID: in.templateID, EBSOptimized: in.ebsOptimized, UserData: in.userData, Tags: in.tags, VolumeTags: in.volumeTags,
 		SpotRequestID: in.spotRequestID, SpotMaxPrice: in.spotMaxPrice, SpotTags: in.spotTags,
-		Launched: in.launched, TerminateAt: in.terminateAt, InterruptAt: in.interruptAt,
+		Launched: in.launched, TerminateAt: in.terminateAt, InterruptAt: in.interruptAt, Protected: in.protected,
+		InterruptFor: in.interruptReason,
 	}
 }
 
@@ -92,7 +96,8 @@ func (v savedInstance) instance() *instance {
 		privateDNS: v.PrivateDNS, keyName: v.KeyName, groups: v.Groups, iamProfileArn: v.IAMProfileArn,
 		templateID: v.TemplateID, ebsOptimized: v.EBSOptimized, userData: v.UserData, tags: v.Tags, volumeTags: v.VolumeTags,
 		spotRequestID: v.SpotRequestID, spotMaxPrice: v.SpotMaxPrice, spotTags: v.SpotTags,
-		launched: v.Launched, terminateAt: v.TerminateAt, interruptAt: v.InterruptAt,
+		launched: v.Launched, terminateAt: v.TerminateAt, interruptAt: v.InterruptAt, protected: v.Protected,
+		interruptReason: v.InterruptFor,
 	}
 }
 
@@ -112,6 +117,7 @@ func (s *Sandbox) Save(path string) error {
 	for k, n := range w.capacity {
 		st.Capacity = append(st.Capacity, CapacityLimit{InstanceType: k.instanceType, Zone: k.zone, Remaining: n})
 	}
+	st.Quotas = w.quotas
 	for _, in := range w.instances {
 		st.Instances = append(st.Instances, in.saved())
 	}
@@ -164,6 +170,7 @@ func (s *Sandbox) Load(path string) error {
 		}
 		w.subnets[sn.ID].next, w.subnets[sn.ID].free = sn.Next, sn.Free
 	}
+	w.quotas = st.Quotas
 	for _, c := range st.Capacity {
 		w.capacity[capKey{c.InstanceType, c.Zone}] = c.Remaining
 	}

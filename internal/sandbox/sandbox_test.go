@@ -372,63 +372,81 @@ func TestCreateAndDeleteTags(t *testing.T) {
 	wantCode(t, err, "InvalidParameterValue")
 }
 
+// TestSpotInterruption follows AWS's two sequences: for capacity (a
+// terminate-on-interruption instance), the request is
+// instance-terminated-no-capacity at once while the instance runs out its
+// notice; for price, it is marked-for-termination during the notice and
+// instance-terminated-by-price after (EC2 User Guide, Spot request status).
 func TestSpotInterruption(t *testing.T) {
-	e := start(t, sandbox.Options{SpotNotice: 2 * time.Minute})
-	ctx := context.Background()
-	out := run(t, e, &ec2.RunInstancesInput{
-		MinCount:              aws.Int32(2),
-		InstanceMarketOptions: &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot},
-	})
-	in := out.Instances[0]
-	sir := aws.ToString(in.SpotInstanceRequestId)
-	if in.InstanceLifecycle != types.InstanceLifecycleTypeSpot || !strings.HasPrefix(sir, "sir-") {
-		t.Fatalf("lifecycle %q request %q", in.InstanceLifecycle, sir)
-	}
-	spot := func() types.SpotInstanceRequest {
-		t.Helper()
-		out := must(e.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}}))
-		if len(out.SpotInstanceRequests) != 1 {
-			t.Fatalf("%d spot requests", len(out.SpotInstanceRequests))
-		}
-		return out.SpotInstanceRequests[0]
-	}
-	if r := spot(); aws.ToString(r.Status.Code) != "fulfilled" || r.State != types.SpotInstanceStateActive || aws.ToString(r.InstanceId) != aws.ToString(in.InstanceId) {
-		t.Fatalf("before interruption: %s %s %s", aws.ToString(r.Status.Code), r.State, aws.ToString(r.InstanceId))
-	}
+	for _, tc := range []struct {
+		reason                string
+		interrupt             func(*sandbox.Sandbox, ...string) error
+		duringCode, afterCode string
+		duringState           types.SpotInstanceState
+	}{
+		{"capacity", (*sandbox.Sandbox).Interrupt, "instance-terminated-no-capacity", "instance-terminated-no-capacity", types.SpotInstanceStateClosed},
+		{"price", (*sandbox.Sandbox).InterruptForPrice, "marked-for-termination", "instance-terminated-by-price", types.SpotInstanceStateActive},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			e := start(t, sandbox.Options{SpotNotice: 2 * time.Minute})
+			ctx := context.Background()
+			out := run(t, e, &ec2.RunInstancesInput{
+				MinCount:              aws.Int32(2),
+				InstanceMarketOptions: &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot},
+			})
+			in := out.Instances[0]
+			sir := aws.ToString(in.SpotInstanceRequestId)
+			if in.InstanceLifecycle != types.InstanceLifecycleTypeSpot || !strings.HasPrefix(sir, "sir-") {
+				t.Fatalf("lifecycle %q request %q", in.InstanceLifecycle, sir)
+			}
+			spot := func() types.SpotInstanceRequest {
+				t.Helper()
+				out := must(e.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{sir}}))
+				if len(out.SpotInstanceRequests) != 1 {
+					t.Fatalf("%d spot requests", len(out.SpotInstanceRequests))
+				}
+				return out.SpotInstanceRequests[0]
+			}
+			if r := spot(); aws.ToString(r.Status.Code) != "fulfilled" || r.State != types.SpotInstanceStateActive || aws.ToString(r.InstanceId) != aws.ToString(in.InstanceId) {
+				t.Fatalf("before interruption: %s %s %s", aws.ToString(r.Status.Code), r.State, aws.ToString(r.InstanceId))
+			}
 
-	if err := e.sb.Interrupt(aws.ToString(in.InstanceId)); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.sb.Interrupt(aws.ToString(run(t, e, &ec2.RunInstancesInput{}).Instances[0].InstanceId)); err == nil {
-		t.Fatal("interrupting an on-demand instance must fail")
-	}
-	if r := spot(); aws.ToString(r.Status.Code) != "marked-for-termination" || r.Status.UpdateTime == nil {
-		t.Fatalf("after notice: %s", aws.ToString(r.Status.Code))
-	}
-	if got := describe(t, e, &ec2.DescribeInstancesInput{InstanceIds: []string{aws.ToString(in.InstanceId)}}); got[0].State.Name != types.InstanceStateNameRunning {
-		t.Fatalf("instance %s during the notice, want running", got[0].State.Name)
-	}
+			notice := e.sb.Now()
+			if err := tc.interrupt(e.sb, aws.ToString(in.InstanceId)); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.interrupt(e.sb, aws.ToString(run(t, e, &ec2.RunInstancesInput{}).Instances[0].InstanceId)); err == nil {
+				t.Fatal("interrupting an on-demand instance must fail")
+			}
+			if r := spot(); aws.ToString(r.Status.Code) != tc.duringCode || r.State != tc.duringState || !aws.ToTime(r.Status.UpdateTime).Equal(notice.Truncate(time.Millisecond)) {
+				t.Fatalf("during the notice: %s %s at %v", aws.ToString(r.Status.Code), r.State, aws.ToTime(r.Status.UpdateTime))
+			}
+			if got := describe(t, e, &ec2.DescribeInstancesInput{InstanceIds: []string{aws.ToString(in.InstanceId)}}); got[0].State.Name != types.InstanceStateNameRunning {
+				t.Fatalf("instance %s during the notice, want running", got[0].State.Name)
+			}
 
-	e.sb.Advance(2 * time.Minute)
-	if r := spot(); aws.ToString(r.Status.Code) != "instance-terminated-by-price" || r.State != types.SpotInstanceStateClosed {
-		t.Fatalf("after the notice: %s %s", aws.ToString(r.Status.Code), r.State)
-	}
-	got := describe(t, e, &ec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("instance-lifecycle"), Values: []string{"spot"}}}})
-	if len(got) != 2 || got[0].State.Name != types.InstanceStateNameTerminated || got[1].State.Name != types.InstanceStateNameRunning {
-		t.Fatalf("spot instances after the notice: %v", got)
-	}
-	if aws.ToString(got[0].StateReason.Code) != "Server.SpotInstanceTermination" {
-		t.Errorf("state reason %q", aws.ToString(got[0].StateReason.Code))
-	}
+			e.sb.Advance(2 * time.Minute)
+			if r := spot(); aws.ToString(r.Status.Code) != tc.afterCode || r.State != types.SpotInstanceStateClosed {
+				t.Fatalf("after the notice: %s %s", aws.ToString(r.Status.Code), r.State)
+			}
+			got := describe(t, e, &ec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("instance-lifecycle"), Values: []string{"spot"}}}})
+			if len(got) != 2 || got[0].State.Name != types.InstanceStateNameTerminated || got[1].State.Name != types.InstanceStateNameRunning {
+				t.Fatalf("spot instances after the notice: %v", got)
+			}
+			if aws.ToString(got[0].StateReason.Code) != "Server.SpotInstanceTermination" {
+				t.Errorf("state reason %q", aws.ToString(got[0].StateReason.Code))
+			}
 
-	byInstance := must(e.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{
-		Filters: []types.Filter{{Name: aws.String("instance-id"), Values: []string{aws.ToString(out.Instances[1].InstanceId)}}},
-	}))
-	if len(byInstance.SpotInstanceRequests) != 1 || aws.ToString(byInstance.SpotInstanceRequests[0].Status.Code) != "fulfilled" {
-		t.Fatalf("filter by instance-id: %+v", byInstance.SpotInstanceRequests)
+			byInstance := must(e.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{
+				Filters: []types.Filter{{Name: aws.String("instance-id"), Values: []string{aws.ToString(out.Instances[1].InstanceId)}}},
+			}))
+			if len(byInstance.SpotInstanceRequests) != 1 || aws.ToString(byInstance.SpotInstanceRequests[0].Status.Code) != "fulfilled" {
+				t.Fatalf("filter by instance-id: %+v", byInstance.SpotInstanceRequests)
+			}
+			_, err := e.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{"sir-nosuch00"}})
+			wantCode(t, err, "InvalidSpotInstanceRequestID.NotFound")
+		})
 	}
-	_, err := e.ec2.DescribeSpotInstanceRequests(ctx, &ec2.DescribeSpotInstanceRequestsInput{SpotInstanceRequestIds: []string{"sir-nosuch00"}})
-	wantCode(t, err, "InvalidSpotInstanceRequestID.NotFound")
 }
 
 func TestCapacityAllowsPartialLaunch(t *testing.T) {

@@ -94,6 +94,7 @@ type world struct {
 	keyPairs  map[string]string // key pair name -> id
 	params    map[string]string // SSM parameters
 	capacity  map[capKey]int
+	quotas    Quotas
 
 	instances []*instance // in launch order
 	byID      map[string]*instance
@@ -256,6 +257,21 @@ func (w *world) take(typ, zone string, n int) {
 			return
 		}
 	}
+}
+
+// zoneSubnets are the first subnet of each of zones, in order: where a
+// group given Availability Zones rather than subnets launches.
+func (w *world) zoneSubnets(zones []string) []string {
+	var out []string
+	for _, z := range zones {
+		for _, id := range sortedKeys(w.subnets) {
+			if w.subnets[id].Zone == z {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // sortedKeys is m's keys in order, for stable answers.

@@ -319,3 +319,29 @@ func TestLaunchRejectsWhatRunInstancesCannotDo(t *testing.T) {
 	}
 	e.wantCalls(t, "ec2:RunInstances", 0, "the templates are invalid")
 }
+
+func TestQuotaOfTheAccount(t *testing.T) {
+	e := newTestEnv(t)
+	if err := e.sb.SetQuotas(sandbox.Quotas{OnDemandVCPUs: 4}); err != nil {
+		t.Fatal(err)
+	}
+	// t3.micro has 2 vCPUs: 4 take two of the three asked.
+	pl := e.mustLaunch(t, baseSpec("req-q1", 3))
+	if len(pl.Instances) != 2 {
+		t.Fatalf("%d instances, want the 2 the quota allows", len(pl.Instances))
+	}
+	_, err := e.launch(t, baseSpec("req-q2", 1))
+	if fault.CodeOf(err) != fault.QuotaExceeded || !strings.Contains(err.Error(), "VcpuLimitExceeded") {
+		t.Errorf("err = %v, want %s naming VcpuLimitExceeded", err, fault.QuotaExceeded)
+	}
+
+	if err := e.sb.SetQuotas(sandbox.Quotas{SpotVCPUs: 1}); err != nil {
+		t.Fatal(err)
+	}
+	spec := apiSpec("req-q3", 2, config.APIEC2Fleet, config.FleetInstant)
+	spec.Template.PriceType = config.PriceSpot
+	_, err = e.launch(t, spec)
+	if fault.CodeOf(err) != fault.QuotaExceeded || !strings.Contains(err.Error(), "MaxSpotInstanceCountExceeded") {
+		t.Errorf("spot fleet: err = %v, want %s naming MaxSpotInstanceCountExceeded", err, fault.QuotaExceeded)
+	}
+}

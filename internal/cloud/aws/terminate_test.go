@@ -82,3 +82,25 @@ func TestTerminateNarrowsWhenEC2NamesNoID(t *testing.T) {
 		}
 	}
 }
+
+func TestTerminateAroundAProtectedInstance(t *testing.T) {
+	e := newTestEnv(t)
+	spec := baseSpec("req-prot", 6)
+	spec.Template.SubnetIDs = sandbox.DefaultSubnetIDs
+	pl := e.mustLaunch(t, spec)
+	protected := pl.Instances[2].ID
+	if err := e.sb.Protect(protected); err != nil {
+		t.Fatal(err)
+	}
+
+	err := e.p.Terminate(t.Context(), ids(pl.Instances))
+
+	if fault.CodeOf(err) != fault.Cloud || !strings.Contains(err.Error(), "OperationNotPermitted") || !strings.Contains(err.Error(), protected) {
+		t.Fatalf("err = %v, want OperationNotPermitted naming %s", err, protected)
+	}
+	for _, in := range e.sb.Instances() {
+		if want := in.ID != protected; (in.State == sandbox.StateTerminated) != want {
+			t.Errorf("%s is %s", in.ID, in.State)
+		}
+	}
+}
