@@ -46,6 +46,9 @@ func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.P
 			"template %s: launchTemplateId cannot carry ohfp's instance tags with EC2Fleet %s: use fleetType instant, providerApi ASG, or imageId instead",
 			t.ID, t.Fleet())
 	}
+	if err := p.checkZones(ctx, t); err != nil {
+		return cloud.Placement{}, err
+	}
 	shape := p.shape(ctx, spec.Count, t, ls)
 	lt, ephemeral, err := p.launchTemplate(ctx, spec, ls)
 	if err != nil {

@@ -201,3 +201,39 @@ func TestEC2FleetRefusedForQuotaIsQuotaExceeded(t *testing.T) {
 		t.Errorf("launch templates left after a refused CreateFleet: %v", lts)
 	}
 }
+
+func TestFleetWithTwoSubnetsOfOneZone(t *testing.T) {
+	for _, denied := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused before launching", true: "refused by AWS, with the rule"}[denied], func(t *testing.T) {
+			e := newTestEnv(t)
+			second := "subnet-0sandbox0000000d"
+			if err := e.sb.RegisterSubnet(sandbox.Subnet{ID: second, Zone: "us-east-1a", CIDR: "10.1.0.0/16", VPCID: "vpc-0sandbox00000001"}); err != nil {
+				t.Fatal(err)
+			}
+			if denied {
+				e.fault(t, sandbox.Fault{Action: "ec2:DescribeSubnets", Code: "UnauthorizedOperation"})
+			}
+			for _, api := range []string{config.APIEC2Fleet, config.APISpotFleet} {
+				spec := apiSpec("req-zone-"+api, 2, api, "")
+				spec.Template.FleetType = spec.Template.Fleet()
+				spec.Template.SubnetIDs = []string{sandbox.DefaultSubnetIDs[0], sandbox.DefaultSubnetIDs[1], second}
+
+				_, err := e.launch(t, spec)
+
+				want := fault.Configuration
+				if denied {
+					want = fault.Cloud
+				}
+				if fault.CodeOf(err) != want || !strings.Contains(err.Error(), "us-east-1a") && !strings.Contains(err.Error(), "one subnet per zone") {
+					t.Errorf("%s: err = %v, want a %s naming the rule", api, err, want)
+				}
+			}
+			if lts := e.launchTemplates(t); len(lts) != 0 {
+				t.Errorf("launch templates left: %v", lts)
+			}
+			if n := len(e.sb.Instances()); n != 0 {
+				t.Errorf("%d instances launched", n)
+			}
+		})
+	}
+}

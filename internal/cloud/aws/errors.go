@@ -41,6 +41,36 @@ var capacityCodes = map[string]bool{
 	"SpotMaxPriceTooLow":                true,
 }
 
+// quotaRule is what to do about an account quota.
+const quotaRule = "an account quota: ask AWS to raise it (Service Quotas), or launch fewer instances at once"
+
+// rules are the rules of docs/aws-rules.md that an AWS refusal points to,
+// by its code and, where the code alone is too broad, a part of its
+// message: the refusal is reported with the rule, so that the message says
+// what to change.
+var rules = []struct{ code, inMessage, rule string }{
+	{"InvalidFleetConfig", "", "a fleet request can't span different subnets of the same Availability Zone: give the template one subnet per zone"},
+	{"FilterLimitExceeded", "", "EC2 takes at most 200 filter values in one call, summed over its filters"},
+	{"TagLimitExceeded", "", "EC2 takes at most 50 tags per resource: give the template fewer instanceTags"},
+	{"InstanceLimitExceeded", "", quotaRule},
+	{"VcpuLimitExceeded", "", quotaRule},
+	{"MaxSpotInstanceCountExceeded", "", quotaRule},
+	{"ValidationError", "At least one Availability Zone or VPC Subnet", "an Auto Scaling group needs subnets: give the template subnetId"},
+	{"ValidationError", "not in InService or Standby", "Auto Scaling detaches only InService and Standby instances"},
+	{"InvalidParameterValue", "clientToken", "a ClientToken has at most 64 ASCII characters"},
+	{"InvalidParameterValue", "User data", "user data is at most 16 KB"},
+}
+
+// ruleOf is the rule an AWS refusal points to, or "".
+func ruleOf(code, message string) string {
+	for _, r := range rules {
+		if r.code == code && strings.Contains(message, r.inMessage) {
+			return r.rule
+		}
+	}
+	return ""
+}
+
 // apiCode is the AWS error code err carries, or "" if it carries none.
 func apiCode(err error) string {
 	code, _ := apiError(err)
@@ -106,6 +136,9 @@ func awsError(op string, err error) *fault.Error {
 			fc = fault.ProvisioningFailed
 		case Denied(err):
 			msg += " (the AWS credentials lack permission for " + op + ": grant it in the IAM policy of the role or user)"
+		}
+		if rule := ruleOf(code, msg); rule != "" {
+			msg += " (AWS's rule: " + rule + "; see docs/aws-rules.md)"
 		}
 		return fault.New(fc, "%s: %s: %s", op, code, msg).With("awsErrorCode", code)
 	case errors.Is(err, context.DeadlineExceeded):

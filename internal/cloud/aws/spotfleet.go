@@ -30,6 +30,9 @@ func (p *Provider) spotFleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.
 		return cloud.Placement{}, fault.New(fault.Configuration,
 			"template %s: launchTemplateId cannot carry ohfp's instance tags with SpotFleet: use providerApi ASG, or imageId instead", t.ID)
 	}
+	if err := p.checkZones(ctx, t); err != nil {
+		return cloud.Placement{}, err
+	}
 	shape := p.shape(ctx, spec.Count, t, ls)
 	lt, ephemeral, err := p.launchTemplate(ctx, spec, ls)
 	if err != nil {
