@@ -65,12 +65,18 @@ func (t Template) ImageParameter() (name string, ok bool) {
 	return t.ImageID, strings.HasPrefix(t.ImageID, "/")
 }
 
-// ZoneRule checks the template's subnets against AWS's rule that an EC2
-// Fleet or Spot Fleet request can't span different subnets of the same
-// Availability Zone; zoneOf gives a subnet's zone ("" when unknown, which
-// passes). Other APIs are not bound by it.
+// OneSubnetPerZone reports whether the template's API binds it to AWS's
+// rule that an EC2 Fleet or Spot Fleet request can't span different
+// subnets of the same Availability Zone.
+func (t Template) OneSubnetPerZone() bool {
+	return t.API() == APIEC2Fleet || t.API() == APISpotFleet
+}
+
+// ZoneRule checks the template's subnets against that rule
+// (OneSubnetPerZone); zoneOf gives a subnet's zone ("" when unknown, which
+// passes).
 func (t Template) ZoneRule(zoneOf func(subnet string) string) error {
-	if t.API() != APIEC2Fleet && t.API() != APISpotFleet {
+	if !t.OneSubnetPerZone() {
 		return nil
 	}
 	first := map[string]string{}

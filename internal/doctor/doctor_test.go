@@ -276,3 +276,15 @@ func TestMissingImageNeverPasses(t *testing.T) {
 		t.Errorf("the good template: %+v", c)
 	}
 }
+
+func TestFleetOverTwoSubnetsOfOneZoneFails(t *testing.T) {
+	sb, env, _ := instance(t, template("fleet", map[string]any{"providerApi": "EC2Fleet",
+		"subnetId": []string{sandbox.DefaultSubnetIDs[0], "subnet-0sandbox0000000d"}}))
+	if err := sb.RegisterSubnet(sandbox.Subnet{ID: "subnet-0sandbox0000000d", Zone: "us-east-1a", CIDR: "10.1.0.0/16", VPCID: "vpc-0sandbox00000001"}); err != nil {
+		t.Fatal(err)
+	}
+	r := doctor.Run(context.Background(), env)
+	if c := find(t, r, "template fleet may launch"); r.OK || c.Status != doctor.Fail || !strings.Contains(c.Detail, "both in us-east-1a") {
+		t.Errorf("doctor with a fleet over two subnets of one zone:\n%s", text(r))
+	}
+}

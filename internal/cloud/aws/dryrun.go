@@ -41,8 +41,12 @@ const dryRunRequestID = "dry-run"
 //     DryRun.
 //
 // The error is for what stopped it from asking at all (an image that does
-// not resolve, a template it cannot launch).
+// not resolve, a template it cannot launch, such as a fleet over two
+// subnets of one Availability Zone).
 func (p *Provider) DryRunLaunch(ctx context.Context, t config.Template, providerName string) ([]DryRun, error) {
+	if err := p.checkZones(ctx, t); err != nil {
+		return nil, err
+	}
 	spec := cloud.LaunchSpec{RequestID: dryRunRequestID, ProviderName: providerName, Count: 1, Template: t}
 	ls, err := p.buildLaunchSpec(ctx, spec)
 	if err != nil {

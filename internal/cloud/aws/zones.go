@@ -21,7 +21,7 @@ func subnetZoneKey(id string) string { return "subnet-zone:" + id }
 //
 //ohfp:iam EC2Fleet SpotFleet
 func (p *Provider) checkZones(ctx context.Context, t config.Template) error {
-	if len(t.SubnetIDs) < 2 {
+	if len(t.SubnetIDs) < 2 || !t.OneSubnetPerZone() {
 		return nil
 	}
 	zones := make(map[string]string, len(t.SubnetIDs))
