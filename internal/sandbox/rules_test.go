@@ -137,6 +137,21 @@ func TestRuleFleets(t *testing.T) {
 	_, err = e.ec2.DeleteFleets(ctx, &ec2.DeleteFleetsInput{FleetIds: many, TerminateInstances: aws.Bool(true)})
 	wantCode(t, err, "InvalidParameterValue")
 	must(e.ec2.DeleteFleets(ctx, &ec2.DeleteFleetsInput{FleetIds: many[:25], TerminateInstances: aws.Bool(true)}))
+
+	// 3 types x 101 subnets (each in its own zone) are 303 pools.
+	var wide []types.FleetLaunchTemplateOverridesRequest
+	for i := range 101 {
+		sn := fmt.Sprintf("subnet-%017x", i+1)
+		noErr(t, e.sb.RegisterSubnet(sandbox.Subnet{ID: sn, Zone: fmt.Sprintf("us-east-1-zone%d", i), CIDR: fmt.Sprintf("10.%d.0.0/16", 100+i), VPCID: "vpc-0sandbox00000001"}))
+		for _, it := range []types.InstanceType{types.InstanceTypeM5Large, types.InstanceTypeM5Xlarge, types.InstanceTypeM52xlarge} {
+			wide = append(wide, types.FleetLaunchTemplateOverridesRequest{InstanceType: it, SubnetId: aws.String(sn)})
+		}
+	}
+	_, err = e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{Type: types.FleetTypeRequest, LaunchTemplateConfigs: ltConfig(lt, wide...),
+		TargetCapacitySpecification: target(1, 1, types.DefaultTargetCapacityTypeOnDemand)})
+	wantCode(t, err, "InvalidParameterValue")
+	must(e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{Type: types.FleetTypeRequest, LaunchTemplateConfigs: ltConfig(lt, wide[:300]...),
+		TargetCapacitySpecification: target(1, 1, types.DefaultTargetCapacityTypeOnDemand)}))
 }
 
 func TestRuleAutoScaling(t *testing.T) {
