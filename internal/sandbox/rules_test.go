@@ -83,7 +83,7 @@ func TestRuleClientTokenIsAtMost64ASCII(t *testing.T) {
 			LaunchTemplateData: &types.RequestLaunchTemplateData{ImageId: aws.String(sandbox.DefaultImageID)}, ClientToken: aws.String(tok)})
 		wantCode(t, err, "InvalidParameterValue")
 		_, err = e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{Type: types.FleetTypeInstant, ClientToken: aws.String(tok),
-			LaunchTemplateConfigs: ltConfig(template(t, e, "lt-"+fmt.Sprint(len(tok))), over(types.InstanceTypeM5Large, 1)),
+			LaunchTemplateConfigs:       ltConfig(template(t, e, "lt-"+fmt.Sprint(len(tok))), over(types.InstanceTypeM5Large, 1)),
 			TargetCapacitySpecification: target(1, 1, types.DefaultTargetCapacityTypeOnDemand)})
 		wantCode(t, err, "InvalidParameterValue")
 	}
