@@ -174,6 +174,7 @@ type recorder struct {
 	next  http.Handler
 	mu    sync.Mutex
 	forms map[string][]url.Values // by Action
+	auth  []string                // Authorization headers, in order
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -183,6 +184,9 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
+	r.mu.Lock()
+	r.auth = append(r.auth, req.Header.Get("Authorization"))
+	r.mu.Unlock()
 	if form, err := url.ParseQuery(string(body)); err == nil && form.Get("Action") != "" {
 		r.mu.Lock()
 		if r.forms == nil {

@@ -115,3 +115,47 @@ func TestNoRegion(t *testing.T) {
 		t.Errorf("err = %v, want %s", err, fault.Configuration)
 	}
 }
+
+func TestCredentialFileWinsOverTheEnvironment(t *testing.T) {
+	e := newTestEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFROMTHEENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+	p, err := New(t.Context(), config.AWS{Region: "us-east-1", EndpointURL: e.url, CredentialFile: credentialFile(t)}, nil, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if _, err := p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if auth := e.rec.auth[len(e.rec.auth)-1]; !strings.Contains(auth, "Credential=AKIDSANDBOX/") {
+		t.Errorf("signed with %q, want the credential file's key", auth)
+	}
+}
+
+func TestCredentialFileWithoutCredentials(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	other := write("other", "[other]\naws_access_key_id = AKIDOTHER\naws_secret_access_key = s\n")
+	empty := write("empty", "[default]\nregion = us-east-1\n")
+	for _, tc := range []struct {
+		file, profile, want string
+	}{
+		{other, "", "profile default"},
+		{empty, "", "profile default gives no credentials"},
+		{other, "nosuch", "profile nosuch"},
+	} {
+		_, err := New(t.Context(), config.AWS{Region: "us-east-1", CredentialFile: tc.file, Profile: tc.profile}, nil, nil)
+		if fault.CodeOf(err) != fault.Configuration || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.file) {
+			t.Errorf("%s, profile %q: err = %v, want a %s naming the file and %q", filepath.Base(tc.file), tc.profile, err, fault.Configuration, tc.want)
+		}
+	}
+	if _, err := New(t.Context(), config.AWS{Region: "us-east-1", CredentialFile: other, Profile: "other"}, nil, nil); err != nil {
+		t.Errorf("profile other of the file: %v", err)
+	}
+}

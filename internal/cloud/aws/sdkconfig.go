@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"cmp"
 	"context"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -31,11 +32,19 @@ func SDKConfig(ctx context.Context, cfg config.AWS) (awssdk.Config, error) {
 	if cfg.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
 	}
-	if cfg.Profile != "" {
+	switch {
+	case cfg.CredentialFile != "":
+		// The file's profile is named explicitly: the SDK then takes it
+		// over AWS_ACCESS_KEY_ID and the other environment credentials,
+		// as AWS_CREDENTIAL_FILE promises.
+		profile, err := credentialProfile(ctx, cfg)
+		if err != nil {
+			return awssdk.Config{}, err
+		}
+		opts = append(opts, awsconfig.WithSharedConfigProfile(profile),
+			awsconfig.WithSharedCredentialsFiles([]string{cfg.CredentialFile}))
+	case cfg.Profile != "":
 		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
-	}
-	if cfg.CredentialFile != "" {
-		opts = append(opts, awsconfig.WithSharedCredentialsFiles([]string{cfg.CredentialFile}))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -51,3 +60,24 @@ func SDKConfig(ctx context.Context, cfg config.AWS) (awssdk.Config, error) {
 // Endpoint is the endpoint override of the config, nil when there is none
 // (the SDK then honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
 func Endpoint(cfg config.AWS) *string { return optional(cfg.EndpointURL) }
+
+// credentialProfile is the profile of AWS_CREDENTIAL_FILE to use (the
+// config's profile, else default), checked to give credentials: without
+// any, the SDK would fall through to the instance role, which is not what
+// the file asks for.
+func credentialProfile(ctx context.Context, cfg config.AWS) (string, error) {
+	profile := cmp.Or(cfg.Profile, "default")
+	sc, err := awsconfig.LoadSharedConfigProfile(ctx, profile, func(o *awsconfig.LoadSharedConfigOptions) {
+		o.CredentialsFiles = []string{cfg.CredentialFile}
+	})
+	if err != nil {
+		return "", fault.Wrap(fault.Configuration, err, "AWS_CREDENTIAL_FILE %s: profile %s", cfg.CredentialFile, profile)
+	}
+	if !sc.Credentials.HasKeys() && sc.RoleARN == "" && sc.CredentialProcess == "" && sc.WebIdentityTokenFile == "" &&
+		sc.SSOSessionName == "" && sc.SSOStartURL == "" {
+		return "", fault.New(fault.Configuration,
+			"AWS_CREDENTIAL_FILE %s: profile %s gives no credentials (aws_access_key_id and aws_secret_access_key, role_arn, credential_process or sso_session)",
+			cfg.CredentialFile, profile)
+	}
+	return profile, nil
+}
