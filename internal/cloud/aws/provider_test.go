@@ -1,13 +1,16 @@
 package aws
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,19 +46,6 @@ func TestNoRetriesWhenRetryAttemptsIsZero(t *testing.T) {
 		t.Errorf("err = %v, want a %s naming RequestLimitExceeded", err, fault.Cloud)
 	}
 	e.wantCalls(t, "ec2:DescribeInstances", 1, "AWS_REQUEST_RETRY_ATTEMPTS 0 means no retry")
-}
-
-func TestDescribeRetries(t *testing.T) {
-	e := newTestEnv(t, func(c *config.AWS) {
-		c.DescribeRetryAttempts = 2
-		c.DescribeInterval = 10 * time.Millisecond
-	})
-	e.fault(t, sandbox.Fault{Action: "ec2:DescribeInstances", Code: "RequestLimitExceeded", Count: 2})
-
-	if _, err := e.p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
-		t.Fatalf("Instances after two throttled attempts: %v", err)
-	}
-	e.wantCalls(t, "ec2:DescribeInstances", 3, "two throttled, then answered")
 }
 
 func TestTimeout(t *testing.T) {
@@ -158,4 +148,36 @@ func TestCredentialFileWithoutCredentials(t *testing.T) {
 	if _, err := New(t.Context(), config.AWS{Region: "us-east-1", CredentialFile: other, Profile: "other"}, nil, nil); err != nil {
 		t.Errorf("profile other of the file: %v", err)
 	}
+}
+
+// TestDescribeRetries: AWS_DESCRIBE_REQUEST_RETRY_ATTEMPTS retries a
+// throttled describe, and the call log has a line for every attempt.
+func TestDescribeRetries(t *testing.T) {
+	e := newTestEnv(t)
+	var buf bytes.Buffer
+	p, err := New(t.Context(), config.AWS{Region: "us-east-1", EndpointURL: e.url, CredentialFile: credentialFile(t),
+		DescribeRetryAttempts: 2, DescribeInterval: 10 * time.Millisecond}, slog.New(slog.NewJSONHandler(&buf, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fault(t, sandbox.Fault{Action: "ec2:DescribeInstances", Code: "RequestLimitExceeded", Count: 2})
+
+	if _, err := p.Instances(t.Context(), cloud.Query{RequestIDs: []string{"req-x"}}); err != nil {
+		t.Fatalf("Instances: %v", err)
+	}
+
+	var codes []string
+	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct{ Msg, API, Code string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Msg == "aws call" && rec.API == "ec2:DescribeInstances" {
+			codes = append(codes, rec.Code)
+		}
+	}
+	if want := []string{"RequestLimitExceeded", "RequestLimitExceeded", "ok"}; !slices.Equal(codes, want) {
+		t.Errorf("logged %v, want one line per attempt %v", codes, want)
+	}
+	e.wantCalls(t, "ec2:DescribeInstances", 3, "two throttled, then answered")
 }
