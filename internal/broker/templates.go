@@ -185,7 +185,7 @@ func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, d *
 				return nil, fault.Wrap(fault.Internal, err, "reading cached facts of %s", name)
 			}
 			var f cloud.TypeFacts
-			if ok && json.Unmarshal(raw, &f) == nil {
+			if ok && json.Unmarshal(raw, &f) == nil && f.Known() {
 				facts[name] = f
 				continue
 			}
@@ -200,6 +200,9 @@ func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, d *
 		return nil, fault.Wrap("", err, "describing instance types %s", strings.Join(missing, ", "))
 	}
 	for name, f := range found {
+		if !f.Known() {
+			continue
+		}
 		facts[name] = f
 		raw, _ := json.Marshal(f)
 		if err := b.store.PutFact(ctx, factPrefix+name, raw); err != nil {

@@ -141,6 +141,11 @@ type TypeFacts struct {
 	Arch      string `json:"arch"` // x86_64 or arm64
 }
 
+// Known reports whether the facts say something: no vCPUs or no memory is
+// no fact, and published as ncpus or nram 0 it would make HostFactory
+// mis-schedule.
+func (f TypeFacts) Known() bool { return f.VCPUs > 0 && f.MemoryMiB > 0 }
+
 // Owner says whose an instance tagged with this provider name is.
 type Owner int
 

@@ -26,7 +26,7 @@ func (p *Provider) InstanceTypes(ctx context.Context, names []string) (map[strin
 			continue
 		}
 		var f cloud.TypeFacts
-		if p.fact(ctx, typeFactKey(name), &f) {
+		if p.fact(ctx, typeFactKey(name), &f) && f.Known() {
 			facts[name] = f
 		} else {
 			missing = append(missing, name)
@@ -64,6 +64,11 @@ func (p *Provider) describeTypes(ctx context.Context, names []string, facts map[
 			}
 			for i := range page.InstanceTypes {
 				f := toTypeFacts(&page.InstanceTypes[i])
+				if !f.Known() {
+					p.log.Warn("AWS describes an instance type without vCPUs or memory; using the built-in table", "instance_type", f.Name,
+						"vcpus", f.VCPUs, "memory_mib", f.MemoryMiB)
+					continue
+				}
 				facts[f.Name] = f
 				p.putFact(ctx, typeFactKey(f.Name), f)
 			}

@@ -5,6 +5,9 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/sandbox"
 )
@@ -53,5 +56,34 @@ func TestInstanceTypesWhenDenied(t *testing.T) {
 	}
 	if _, ok, _ := e.store.Fact(t.Context(), "itype:c7g.xlarge"); ok {
 		t.Error("a built-in fact was cached as if AWS had said it")
+	}
+}
+
+func TestInstanceTypesNeverPublishAZeroFact(t *testing.T) {
+	fe := &fakeEC2{describeTypes: func(in *ec2.DescribeInstanceTypesInput) (*ec2.DescribeInstanceTypesOutput, error) {
+		out := &ec2.DescribeInstanceTypesOutput{}
+		for _, it := range in.InstanceTypes {
+			// vCPUs and memory left out, as some endpoints answer.
+			out.InstanceTypes = append(out.InstanceTypes, types.InstanceTypeInfo{InstanceType: it})
+		}
+		return out, nil
+	}}
+	p := fakeProvider(t, fe, nil)
+	zero, _ := json.Marshal(cloud.TypeFacts{Name: "c5.large"})
+	if err := p.cache.PutFact(t.Context(), typeFactKey("c5.large"), zero); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := p.InstanceTypes(t.Context(), []string{"m5.large", "c5.large", "x9.zero"})
+
+	if err != nil {
+		t.Fatalf("InstanceTypes: %v", err)
+	}
+	want := map[string]cloud.TypeFacts{"m5.large": builtinTypes["m5.large"], "c5.large": builtinTypes["c5.large"]}
+	if !maps.Equal(got, want) {
+		t.Errorf("InstanceTypes = %v, want the built-in facts %v and nothing for x9.zero", got, want)
+	}
+	if raw, ok, _ := p.cache.Fact(t.Context(), typeFactKey("m5.large")); ok {
+		t.Errorf("a zero fact was cached: %s", raw)
 	}
 }

@@ -43,3 +43,22 @@ func TestShrinkRefusedNeverBlocksATermination(t *testing.T) {
 		t.Errorf("%d Release calls, want one for the return and one for the stray", n)
 	}
 }
+
+// TestZeroFactIsNoFact: a type the cloud describes without vCPUs or memory
+// is never published as ncpus or nram 0.
+func TestZeroFactIsNoFact(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Types["t3.micro"] = cloud.TypeFacts{Name: "t3.micro"}
+	ts, err := h.b.Templates(h.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range ts {
+		if a := ti.Attributes; a["ncpus"].Value == "0" || a["nram"].Value == "0" {
+			t.Errorf("template %s published %v", ti.ID, a)
+		}
+	}
+	if _, ok, _ := h.st.Fact(h.ctx(), factPrefix+"t3.micro"); ok {
+		t.Error("a zero fact was cached")
+	}
+}
