@@ -83,7 +83,7 @@ func requestsCommand() *cobra.Command {
 	}
 	watch := &cobra.Command{
 		Use:   "watch REQUEST_ID",
-		Short: "Follow a request until it is complete, with a progress bar on a terminal",
+		Short: "Follow a request until it is complete: running, pending and failed machines, elapsed time, AWS's reason",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApp(cmd, func(a *app.App) error {
@@ -91,7 +91,7 @@ func requestsCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				st, err := cli.Watch(cmd.Context(), a.Broker, r, watchInterval, cmd.OutOrStdout(), stdoutIsTerminal())
+				st, err := cli.Watch(cmd.Context(), a.Broker, r, watchInterval, cmd.OutOrStdout(), stdoutIsTerminal(), time.Now)
 				if err != nil {
 					return err
 				}

@@ -21,8 +21,8 @@ type outputFlags struct {
 }
 
 func (o *outputFlags) add(cmd *cobra.Command) {
-	cmd.PersistentFlags().StringVarP(&o.format, "output", "o", "", "table, json or yaml (default: table on a terminal, json otherwise)")
-	cmd.PersistentFlags().BoolVar(&o.legacy, "legacy", false, "HostFactory's camelCase keys (machineId) instead of snake_case (machine_id)")
+	cmd.PersistentFlags().StringVarP(&o.format, "output", "o", "", "table, wide (every column), json or yaml (default: table on a terminal, json otherwise)")
+	cmd.PersistentFlags().BoolVar(&o.legacy, "legacy", false, "HostFactory's camelCase keys (machineId) and epoch-second times, instead of snake_case (machine_id) and RFC 3339")
 }
 
 func (o *outputFlags) output(cmd *cobra.Command) (cli.Output, error) {

@@ -20,7 +20,28 @@ type Reconciliation struct {
 	Terminated []string // paid for but unknown to HostFactory
 	Waiting    []string // unknown, but young enough to still be claimed
 	DryRun     bool     // nothing was changed
+	Strays     []Stray  // every instance above, with its reason
 }
+
+// Stray is one instance the store did not know, and what reconcile did
+// with it (or would, in a dry run).
+type Stray struct {
+	InstanceID string
+	RequestID  string // from its ohfp:request-id tag
+	Action     string // adopted, terminated or waiting
+	Reason     string
+	// TerminateIn is, for a waiting instance, how long until a reconcile
+	// would terminate it if it is still unknown; 0 when that depends on
+	// its request's invocation, which is still running.
+	TerminateIn time.Duration
+}
+
+// Stray actions.
+const (
+	StrayAdopted    = "adopted"
+	StrayTerminated = "terminated"
+	StrayWaiting    = "waiting"
+)
 
 // Reconcile compares the live instances tagged with this provider instance
 // against the store. An unknown instance whose request is still being
@@ -83,18 +104,28 @@ func (b *Broker) reconcile(ctx context.Context, dryRun bool) (Reconciliation, er
 	var adopt []store.Machine
 	for _, inst := range strays {
 		r := byID[inst.Tags[cloud.TagRequestID]]
-		switch {
+		st := Stray{InstanceID: inst.ID, RequestID: inst.Tags[cloud.TagRequestID]}
+		switch age := now.Sub(inst.LaunchTime); {
 		case r != nil && r.State.Placed():
 			t, _ := templateOf(r.Template)
 			adopt = append(adopt, newMachine(r, t, inst))
 			rec.Adopted = append(rec.Adopted, inst.ID)
+			st.Action, st.Reason = StrayAdopted, "its request is followed"
 		case r != nil && r.State == store.StatePending:
 			rec.Waiting = append(rec.Waiting, inst.ID) // recoverPending decides once its invocation is over
-		case r != nil && r.State == store.StateFailed, now.Sub(inst.LaunchTime) > b.cfg.AWS.CreationTimeout:
+			st.Action, st.Reason = StrayWaiting, "its request is still being placed"
+		case r != nil && r.State == store.StateFailed:
 			rec.Terminated = append(rec.Terminated, inst.ID)
+			st.Action, st.Reason = StrayTerminated, "its request failed: HostFactory never got its id"
+		case age > b.cfg.AWS.CreationTimeout:
+			rec.Terminated = append(rec.Terminated, inst.ID)
+			st.Action, st.Reason = StrayTerminated, "unknown to HostFactory and older than INSTANCE_CREATION_TIMEOUT"
 		default:
 			rec.Waiting = append(rec.Waiting, inst.ID)
+			st.Action, st.Reason = StrayWaiting, "unknown, but younger than INSTANCE_CREATION_TIMEOUT"
+			st.TerminateIn = b.cfg.AWS.CreationTimeout - age
 		}
+		rec.Strays = append(rec.Strays, st)
 	}
 	if dryRun {
 		return rec, nil

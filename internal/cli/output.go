@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -18,18 +20,26 @@ import (
 // Format is an output format.
 type Format string
 
-// Formats.
+// Formats. Wide is a table with every column; Table leaves out the
+// wideColumns and cuts long cells, so that it fits in maxWidth columns.
 const (
 	Table Format = "table"
+	Wide  Format = "wide"
 	JSON  Format = "json"
 	YAML  Format = "yaml"
 )
+
+// wideColumns are shown only by -o wide.
+var wideColumns = map[string]bool{
+	"private_ip_address": true, "price_type": true, "return_id": true, "image_id": true,
+	"updated_at": true, "request_id": true,
+}
 
 // ParseFormat reads --output; empty means a table on a terminal and JSON
 // when the output goes to a program.
 func ParseFormat(s string, terminal bool) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case Table, JSON, YAML:
+	case Table, Wide, JSON, YAML:
 		return f, nil
 	case "":
 		if terminal {
@@ -37,7 +47,7 @@ func ParseFormat(s string, terminal bool) (Format, error) {
 		}
 		return JSON, nil
 	}
-	return "", fmt.Errorf("--output %q: want table, json or yaml", s)
+	return "", fmt.Errorf("--output %q: want table, wide, json or yaml", s)
 }
 
 // Field is one named value of a Record. A value that is a []Record is a
@@ -60,7 +70,7 @@ type Output struct {
 // List writes records as a table, a JSON array or a YAML sequence.
 func (o Output) List(rs []Record) error {
 	switch o.Format {
-	case Table:
+	case Table, Wide:
 		return o.table(rs)
 	case YAML:
 		return o.yaml(o.listNode(rs))
@@ -72,7 +82,7 @@ func (o Output) List(rs []Record) error {
 // as tables, a JSON object, or a YAML mapping.
 func (o Output) One(r Record) error {
 	switch o.Format {
-	case Table:
+	case Table, Wide:
 		return o.detail(r)
 	case YAML:
 		return o.yaml(o.node(r))
@@ -130,7 +140,7 @@ func (o Output) value(r Record) ordered {
 	m := make(ordered, len(r))
 	for i, f := range r {
 		m[i].key = o.Key(f.Key)
-		m[i].value = plain(f.Value)
+		m[i].value = o.plain(f.Value)
 		if nested, ok := f.Value.([]Record); ok {
 			m[i].value = o.listValue(nested)
 		}
@@ -146,13 +156,21 @@ func (o Output) listValue(rs []Record) []ordered {
 	return out
 }
 
-// plain turns values into what both JSON and YAML write well.
-func plain(v any) any {
-	if t, ok := v.(time.Time); ok {
-		if t.IsZero() {
+// plain turns values into what both JSON and YAML write well: times in
+// RFC 3339, or in seconds since the epoch as HostFactory writes them with
+// Legacy; durations as "5m0s".
+func (o Output) plain(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		if x.IsZero() {
 			return nil
 		}
-		return t.UTC().Format(time.RFC3339)
+		if o.Legacy {
+			return x.Unix()
+		}
+		return x.UTC().Format(time.RFC3339)
+	case time.Duration:
+		return x.Round(time.Second).String()
 	}
 	return v
 }
@@ -172,7 +190,7 @@ func (o Output) node(r Record) *yaml.Node {
 		var v yaml.Node
 		if nested, ok := f.Value.([]Record); ok {
 			v = *o.listNode(nested)
-		} else if err := v.Encode(plain(f.Value)); err != nil {
+		} else if err := v.Encode(o.plain(f.Value)); err != nil {
 			v = yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(f.Value)}
 		}
 		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: o.Key(f.Key)}, &v)
@@ -198,30 +216,89 @@ func (o Output) yaml(n *yaml.Node) error {
 }
 
 // table writes records under a header of their keys; nested lists are
-// left out (a table cell cannot hold one).
+// left out (a table cell cannot hold one). A Table fits in maxWidth
+// columns: the widest columns are cut (with "…") until it does.
 func (o Output) table(rs []Record) error {
 	if len(rs) == 0 {
 		_, err := fmt.Fprintln(o.W, "(none)")
 		return err
 	}
-	tw := tabwriter.NewWriter(o.W, 0, 4, 2, ' ', 0)
+	var rows [][]string
 	var head []string
 	for _, f := range rs[0] {
-		if _, nested := f.Value.([]Record); !nested {
+		if o.shows(f) {
 			head = append(head, strings.ToUpper(strings.ReplaceAll(f.Key, "_", " ")))
 		}
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	rows = append(rows, head)
 	for _, r := range rs {
 		var cells []string
 		for _, f := range r {
-			if _, nested := f.Value.([]Record); !nested {
+			if o.shows(f) {
 				cells = append(cells, cell(f.Value))
 			}
 		}
+		rows = append(rows, cells)
+	}
+	if o.Format != Wide {
+		fit(rows, maxWidth)
+	}
+	tw := tabwriter.NewWriter(o.W, 0, 4, columnGap, ' ', 0)
+	for _, cells := range rows {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
+}
+
+const (
+	maxWidth  = 160 // columns a Table may take
+	columnGap = 2
+	minColumn = 12 // no column is cut below this
+)
+
+// fit cuts the cells of the widest columns until the rows fit in width.
+func fit(rows [][]string, width int) {
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	total := func() int {
+		n := columnGap * (len(widths) - 1)
+		for _, w := range widths {
+			n += w
+		}
+		return n
+	}
+	for total() > width {
+		widest := 0
+		for i, w := range widths {
+			if w > widths[widest] {
+				widest = i
+			}
+		}
+		if widths[widest] <= minColumn {
+			break
+		}
+		widths[widest]--
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			if utf8.RuneCountInString(c) > widths[i] {
+				r[i] = string([]rune(c)[:widths[i]-1]) + "…"
+			}
+		}
+	}
+}
+
+// shows tells whether a table has a column for f: nested lists never
+// (a cell cannot hold one), wide columns only with -o wide.
+func (o Output) shows(f Field) bool {
+	if _, nested := f.Value.([]Record); nested {
+		return false
+	}
+	return o.Format == Wide || !wideColumns[f.Key]
 }
 
 func (o Output) detail(r Record) error {
@@ -262,10 +339,15 @@ func cell(v any) string {
 			return "-"
 		}
 		return x.UTC().Format("2006-01-02 15:04:05")
+	case time.Duration:
+		return x.Round(time.Second).String()
 	case fmt.Stringer:
 		return x.String()
 	case int, int64, bool:
 		return fmt.Sprint(x)
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.String { // typed states and results
+		return cell(rv.String())
 	}
 	b, err := json.Marshal(v)
 	if err != nil || string(b) == "null" || string(b) == "{}" || string(b) == "[]" {

@@ -117,11 +117,40 @@ func machineRecord(m store.Machine, result store.Result) Record {
 		{"request_id", m.RequestID},
 		{"result", result},
 		{"status", m.State},
+		{"seen_at", m.UpdatedAt},
 		{"private_ip_address", m.PrivateIP},
 		{"instance_type", m.InstanceType},
 		{"price_type", m.PriceType},
 		{"launch_time", m.LaunchTime},
 		{"return_id", m.ReturnID},
 		{"message", m.Message},
+	}
+}
+
+// ReconcileRecord is what a reconcile pass found: how many instances it
+// checked and did what with, and each instance the store did not know,
+// with why, and for one left waiting how long until a pass would
+// terminate it.
+func ReconcileRecord(rec broker.Reconciliation) Record {
+	strays := Rows(rec.Strays, func(s broker.Stray) Record {
+		var in any
+		if s.Action == broker.StrayWaiting && s.TerminateIn > 0 {
+			in = s.TerminateIn
+		}
+		return Record{
+			{"instance_id", s.InstanceID},
+			{"request_id", s.RequestID},
+			{"action", s.Action},
+			{"terminate_in", in},
+			{"reason", s.Reason},
+		}
+	})
+	return Record{
+		{"checked", rec.Checked},
+		{"adopted", len(rec.Adopted)},
+		{"terminated", len(rec.Terminated)},
+		{"waiting", len(rec.Waiting)},
+		{"dry_run", rec.DryRun},
+		{"instances", strays},
 	}
 }

@@ -18,8 +18,9 @@ type Refresher interface {
 
 // Watch polls the status of r every interval until it is finished, and
 // draws its progress: a bar redrawn in place on a terminal, a line per
-// change otherwise. It returns the last status.
-func Watch(ctx context.Context, s Refresher, r store.Request, every time.Duration, w io.Writer, terminal bool) (broker.RequestStatus, error) {
+// change otherwise. now gives the time, for the elapsed time shown. It
+// returns the last status.
+func Watch(ctx context.Context, s Refresher, r store.Request, every time.Duration, w io.Writer, terminal bool, now func() time.Time) (broker.RequestStatus, error) {
 	want := r.MachineCount
 	if r.Kind == store.KindReturn {
 		want = len(r.Machines)
@@ -31,7 +32,7 @@ func Watch(ctx context.Context, s Refresher, r store.Request, every time.Duratio
 			return broker.RequestStatus{}, err
 		}
 		st := sts[0]
-		line := progressLine(st, want, terminal)
+		line := progressLine(st, want, now().Sub(r.CreatedAt), terminal)
 		switch {
 		case terminal:
 			fmt.Fprintf(w, "\r%s\x1b[K", line)
@@ -58,25 +59,29 @@ func Watch(ctx context.Context, s Refresher, r store.Request, every time.Duratio
 
 const barWidth = 30
 
-// progressLine says how many machines are done (succeed) and failed of
-// want, with a bar on a terminal.
-func progressLine(st broker.RequestStatus, want int, bar bool) string {
+// progressLine says how many machines of want are running (succeed),
+// pending (still executing, or not launched yet) and failed, how long the
+// request has taken, and AWS's reason for the last failure, with a bar on
+// a terminal.
+func progressLine(st broker.RequestStatus, want int, elapsed time.Duration, bar bool) string {
 	var done, failed int
+	reason := st.Message
 	for _, m := range st.Machines {
 		switch m.Result {
 		case store.ResultSucceed:
 			done++
 		case store.ResultFail:
 			failed++
+			if reason == "" {
+				reason = m.Message
+			}
 		}
 	}
 	want = max(want, len(st.Machines), 1)
-	text := fmt.Sprintf("%s %s: %d/%d done", st.ID, st.Status, done, want)
-	if failed > 0 {
-		text += fmt.Sprintf(", %d failed", failed)
-	}
-	if st.Message != "" {
-		text += " (" + st.Message + ")"
+	text := fmt.Sprintf("%s %s after %s: %d running, %d pending, %d failed of %d",
+		st.ID, st.Status, elapsed.Round(time.Second), done, want-done-failed, failed, want)
+	if reason != "" {
+		text += " (" + reason + ")"
 	}
 	if !bar {
 		return text

@@ -66,16 +66,17 @@ func TestWatchDrawsABar(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	st, err := cli.Watch(ctx, a.Broker, r, 50*time.Millisecond, &out, true)
+	now := func() time.Time { return r.CreatedAt.Add(90 * time.Second) }
+	st, err := cli.Watch(ctx, a.Broker, r, 50*time.Millisecond, &out, true, now)
 	if err != nil || st.Status != store.StateComplete {
 		t.Fatalf("watch ended %s: %v", st.Status, err)
 	}
 	frames := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\r")[1:]
 	first, last := frames[0], frames[len(frames)-1]
-	if want := "[" + strings.Repeat(".", 30) + "] " + g.ID + " running: 0/2 done\x1b[K"; first != want {
+	if want := "[" + strings.Repeat(".", 30) + "] " + g.ID + " running after 1m30s: 0 running, 2 pending, 0 failed of 2\x1b[K"; first != want {
 		t.Errorf("first frame %q, want %q", first, want)
 	}
-	if want := "[" + strings.Repeat("#", 30) + "] " + g.ID + " complete: 2/2 done\x1b[K"; last != want {
+	if want := "[" + strings.Repeat("#", 30) + "] " + g.ID + " complete after 1m30s: 2 running, 0 pending, 0 failed of 2\x1b[K"; last != want {
 		t.Errorf("last frame %q, want %q", last, want)
 	}
 }

@@ -17,6 +17,17 @@ import (
 // Every error is a *fault.Error with code CONFIGURATION_ERROR naming the
 // file and the field.
 func Load(env func(string) string) (*Config, error) {
+	return load(env, "")
+}
+
+// LoadTemplatesFrom is Load with the templates read from file, whatever
+// its name, instead of the conf folder's templates file: what
+// `ohfp templates validate FILE` checks.
+func LoadTemplatesFrom(env func(string) string, file string) (*Config, error) {
+	return load(env, file)
+}
+
+func load(env func(string) string, templatesFile string) (*Config, error) {
 	c := defaults()
 	explicit, err := c.locate(env)
 	if err != nil {
@@ -30,7 +41,7 @@ func Load(env func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.readTemplatesFile(s, embedded.templates); err != nil {
+	if err := c.readTemplatesFile(s, embedded.templates, templatesFile); err != nil {
 		return nil, err
 	}
 	if err := c.readPolicies(s, embedded.policies); err != nil {
@@ -208,8 +219,15 @@ func (c *Config) readConfig(s *source, data []byte) (e embedded, err error) {
 
 // readTemplatesFile reads IBM's templates file from the conf folder; when
 // there is none, the templates embedded in the config file (cs) are used.
-func (c *Config) readTemplatesFile(cs source, embedded field) error {
-	path, data, err := readFirst(c.candidates("prov_templates.json"))
+func (c *Config) readTemplatesFile(cs source, embedded field, file string) error {
+	tried := c.candidates("prov_templates.json")
+	if file != "" {
+		tried = []string{file}
+	}
+	path, data, err := readFirst(tried)
+	if file != "" && err == nil && path == "" {
+		return source{path: file}.errorf("", "no such file")
+	}
 	if err != nil {
 		return err
 	}

@@ -238,7 +238,7 @@ func TestHumanCommands(t *testing.T) {
 	// line per change.
 	out, stderr, exit := run(t, e.hf.Env, "requests", "watch", reqID)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if exit != 0 || !strings.HasPrefix(lines[len(lines)-1], reqID+" complete: 2/2 done") {
+	if last := lines[len(lines)-1]; exit != 0 || !strings.HasPrefix(last, reqID+" complete after ") || !strings.HasSuffix(last, ": 2 running, 0 pending, 0 failed of 2") {
 		t.Fatalf("watch exit %d: %s %s", exit, out, stderr)
 	}
 
@@ -285,14 +285,17 @@ func TestHumanCommands(t *testing.T) {
 	if _, stderr, exit := run(t, e.hf.Env, "templates", "validate", broken); exit == 0 || !strings.Contains(stderr, "vmType") {
 		t.Errorf("validate of a broken file: exit %d %s", exit, stderr)
 	}
-	mixed := filepath.Join(t.TempDir(), "awsinstprov_templates.json")
+	// Any file name; every bad template is reported, not only the first.
+	mixed := filepath.Join(t.TempDir(), "candidate.json")
 	if err := os.WriteFile(mixed, []byte(`{"templates": [{"templateId": "ok", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro"},`+
-		`{"templateId": "typo", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "c5.2xlargee"}]}`), 0o644); err != nil {
+		`{"templateId": "typo", "maxNumber": 1, "imageId": "ami-0123456789abcdef0", "vmType": "c5.2xlargee"},`+
+		`{"templateId": "noimage", "maxNumber": 1, "vmType": "t3.micro"}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, stderr, exit := run(t, e.hf.Env, "templates", "validate", mixed); exit != 1 || !strings.Contains(out, "1 templates valid: ok") ||
-		!strings.Contains(out, `left out: awsinstprov_templates.json: templates[1].vmType: must be an EC2 instance type`) {
-		t.Errorf("validate of a file with a bad template: exit %d\n%s%s", exit, out, stderr)
+		!strings.Contains(out, `left out: candidate.json: templates[1].vmType: must be an EC2 instance type`) ||
+		!strings.Contains(out, `left out: candidate.json: templates[2].imageId`) {
+		t.Errorf("validate of a file with bad templates: exit %d\n%s%s", exit, out, stderr)
 	}
 
 	out, _, _ = run(t, e.hf.Env, "--help")

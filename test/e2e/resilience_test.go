@@ -240,7 +240,7 @@ func TestKilledAtRandomNeverLeaks(t *testing.T) {
 	// An operator's reconcile finds nothing more to do.
 	cmd := exec.Command(binary, "reconcile")
 	cmd.Env = e.hf.Env
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"Terminated": null`) {
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"terminated": 0`) {
 		t.Errorf("reconcile after recovery: %v\n%s", err, out)
 	}
 	var leaked, terminated, kept int
