@@ -39,6 +39,7 @@ func eventsCommand() *cobra.Command {
 		}),
 	}
 	list.Flags().StringVar(&q.RequestID, "request", "", "only events of this request")
+	_ = list.RegisterFlagCompletionFunc("request", requestIDs)
 	list.Flags().DurationVar(&since, "since", 0, "only events this recent, such as 30m or 24h (0: all kept)")
 	list.Flags().IntVar(&q.Limit, "limit", 50, "at most this many (0: all)")
 	cmd.AddCommand(list)

@@ -59,6 +59,7 @@ func machinesCommand() *cobra.Command {
 		}),
 	}
 	list.Flags().StringVar(&template, "template", "", "only machines of this template")
+	_ = list.RegisterFlagCompletionFunc("template", templateIDs)
 	list.Flags().BoolVar(&all, "all", false, "also machines terminated, failed or returned")
 	list.Flags().IntVar(&page.Limit, "limit", 50, "with --all and no --template: the machines of at most this many create requests, newest first (0: all)")
 	list.Flags().StringVar(&page.After, "page-token", "", "with --all and no --template: continue after the page that printed this token")

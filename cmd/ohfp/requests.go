@@ -65,10 +65,14 @@ func requestsCommand() *cobra.Command {
 	list.Flags().StringVar(&q.TemplateID, "template", "", "only requests of this template")
 	list.Flags().IntVar(&q.Limit, "limit", 50, "at most this many (0: all)")
 	list.Flags().StringVar(&q.After, "page-token", "", "continue after the page that printed this token")
+	_ = list.RegisterFlagCompletionFunc("state", oneOf(requestStates()...))
+	_ = list.RegisterFlagCompletionFunc("kind", oneOf(string(store.KindCreate), string(store.KindReturn)))
+	_ = list.RegisterFlagCompletionFunc("template", templateIDs)
 	show := &cobra.Command{
-		Use:   "show REQUEST_ID",
-		Short: "Show a request and its machines as the cloud has them now, without claiming it for HostFactory",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show REQUEST_ID",
+		Short:             "Show a request and its machines as the cloud has them now, without claiming it for HostFactory",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: firstArg(requestIDs),
 		RunE: out.listing(func(cmd *cobra.Command, args []string, a *app.App, o cli.Output) error {
 			r, err := a.Broker.Request(cmd.Context(), args[0])
 			if err != nil {
@@ -82,9 +86,10 @@ func requestsCommand() *cobra.Command {
 		}),
 	}
 	watch := &cobra.Command{
-		Use:   "watch REQUEST_ID",
-		Short: "Follow a request until it is complete: running, pending and failed machines, elapsed time, AWS's reason",
-		Args:  cobra.ExactArgs(1),
+		Use:               "watch REQUEST_ID",
+		Short:             "Follow a request until it is complete: running, pending and failed machines, elapsed time, AWS's reason",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: firstArg(requestIDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApp(cmd, func(a *app.App) error {
 				r, err := a.Broker.Request(cmd.Context(), args[0])

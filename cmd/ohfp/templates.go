@@ -22,6 +22,7 @@ type outputFlags struct {
 
 func (o *outputFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVarP(&o.format, "output", "o", "", "table, wide (every column), json or yaml (default: table on a terminal, json otherwise)")
+	_ = cmd.RegisterFlagCompletionFunc("output", oneOf(string(cli.Table), string(cli.Wide), string(cli.JSON), string(cli.YAML)))
 	cmd.PersistentFlags().BoolVar(&o.legacy, "legacy", false, "HostFactory's camelCase keys (machineId) and epoch-second times, instead of snake_case (machine_id) and RFC 3339")
 }
 
@@ -76,9 +77,10 @@ func templatesCommand() *cobra.Command {
 		}),
 	}
 	show := &cobra.Command{
-		Use:   "show TEMPLATE_ID",
-		Short: "Show every field of one template (user data by size only)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show TEMPLATE_ID",
+		Short:             "Show every field of one template (user data by size only)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: firstArg(templateIDs),
 		RunE: out.listing(func(cmd *cobra.Command, args []string, a *app.App, o cli.Output) error {
 			ts, err := a.Broker.Templates(cmd.Context())
 			if err != nil {

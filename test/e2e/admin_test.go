@@ -305,4 +305,16 @@ func TestHumanCommands(t *testing.T) {
 	if out, _, exit := run(t, e.hf.Env, "completion", "bash"); exit != 0 || !strings.Contains(out, "__start_ohfp") {
 		t.Errorf("completion bash: exit %d", exit)
 	}
+	// Completion offers template ids, request ids and flag values.
+	for args, want := range map[string]string{
+		"templates show ":          "t1\n",
+		"requests watch ":          reqID + "\n",
+		"requests list --state co": "complete_with_error\n",
+		"machines list -o w":       "wide\n",
+	} {
+		words := append([]string{"__complete"}, strings.Split(args, " ")...)
+		if out, _, _ := run(t, e.hf.Env, words...); !strings.Contains(out, want) {
+			t.Errorf("completion of %q offers:\n%s\nwant %q", args, out, want)
+		}
+	}
 }
