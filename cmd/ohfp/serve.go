@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -42,7 +41,7 @@ out are logged to the provider's log file, as the scripts' are.`,
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logging.Level(os.Getenv("HF_LOG_LEVEL"))}))
+			log := logging.NewJSON(os.Stderr, os.Getenv("HF_LOG_LEVEL"))
 			srv, err := server.New(server.Options{Env: os.Getenv, Token: token, NoToken: noToken, AllowHosts: allowHosts, Log: log})
 			if err != nil {
 				return err

@@ -48,7 +48,7 @@ func Operate(ctx context.Context, op string, input []byte, env func(string) stri
 func operation(ctx context.Context, op string, input []byte, env func(string) string) (hf.Result, *config.Config, error) {
 	start := time.Now()
 	cfg, cfgErr := config.Load(env)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: logging.Level(env("HF_LOG_LEVEL"))}))
+	log := logging.NewJSON(os.Stderr, env("HF_LOG_LEVEL"))
 	if cfgErr == nil {
 		l, closer, err := OpenLog(cfg)
 		if err != nil {

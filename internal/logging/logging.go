@@ -32,7 +32,6 @@ func Level(name string) slog.Level {
 // over cfg.MaxSize) and, when cfg.Console is set, to standard error. The
 // closer closes the file.
 func Open(cfg config.Logging) (*slog.Logger, io.Closer, error) {
-	opts := &slog.HandlerOptions{Level: Level(cfg.Level)}
 	var w io.Writer = io.Discard
 	closer := io.NopCloser(nil)
 	if cfg.FilePath != "" {
@@ -51,7 +50,19 @@ func Open(cfg config.Logging) (*slog.Logger, io.Closer, error) {
 	if cfg.Console {
 		w = io.MultiWriter(w, os.Stderr)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)), closer, nil
+	return NewJSON(w, cfg.Level), closer, nil
+}
+
+// NewJSON is ohfp's logger: JSON lines at level (a name Level reads), with
+// durations written as people read them ("1m30s"), not in nanoseconds.
+func NewJSON(w io.Writer, level string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: Level(level),
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}}))
 }
 
 // rotate shifts path to path.1, path.1 to path.2, ... keeping backups

@@ -2,12 +2,15 @@ package logging
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ohfp/ohfp/internal/config"
 )
@@ -86,5 +89,15 @@ func TestRotationLosesNoLine(t *testing.T) {
 	}
 	if len(files) < 10 {
 		t.Errorf("only %d files: the test did not rotate enough to mean anything", len(files))
+	}
+}
+
+// TestDurationsReadable: a duration in a log line reads "1m30s", not a
+// count of nanoseconds.
+func TestDurationsReadable(t *testing.T) {
+	var b bytes.Buffer
+	NewJSON(&b, "info").Info("waited", "budget", 90*time.Second)
+	if !strings.Contains(b.String(), `"budget":"1m30s"`) {
+		t.Errorf("log line %s", b.String())
 	}
 }
