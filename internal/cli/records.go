@@ -78,7 +78,7 @@ func RequestRow(r store.Request) Record {
 		{"kind", string(r.Kind)},
 		{"template_id", r.TemplateID},
 		{"machine_count", r.MachineCount},
-		{"state", string(r.State)},
+		{"status", string(r.State)}, // as REST and getRequestStatus name it
 		{"created_at", r.CreatedAt},
 		{"updated_at", r.UpdatedAt},
 		{"message", r.Message},
@@ -91,8 +91,8 @@ func RequestDetail(r store.Request, st broker.RequestStatus) Record {
 	row := RequestRow(r)
 	for i := range row {
 		switch row[i].Key {
-		case "state":
-			row[i] = Field{"status", string(st.Status)}
+		case "status":
+			row[i].Value = string(st.Status)
 		case "message":
 			row[i].Value = st.Message
 		}
@@ -119,6 +119,7 @@ func machineRecord(m store.Machine, result store.Result) Record {
 		{"status", m.State},
 		{"seen_at", m.UpdatedAt},
 		{"private_ip_address", m.PrivateIP},
+		{"public_ip_address", m.PublicIP},
 		{"instance_type", m.InstanceType},
 		{"price_type", m.PriceType},
 		{"launch_time", m.LaunchTime},

@@ -244,7 +244,7 @@ func TestHumanCommands(t *testing.T) {
 
 	out, _, _ = run(t, e.hf.Env, "requests", "list", "-o", "json")
 	var reqs []map[string]any
-	if err := json.Unmarshal([]byte(out), &reqs); err != nil || len(reqs) != 1 || reqs[0]["request_id"] != reqID || reqs[0]["state"] != "complete" {
+	if err := json.Unmarshal([]byte(out), &reqs); err != nil || len(reqs) != 1 || reqs[0]["request_id"] != reqID || reqs[0]["status"] != "complete" {
 		t.Fatalf("requests list: %v\n%s", err, out)
 	}
 	out, _, _ = run(t, e.hf.Env, "requests", "show", reqID, "-o", "json", "--legacy")
