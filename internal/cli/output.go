@@ -32,7 +32,6 @@ const (
 // wideColumns are shown only by -o wide.
 var wideColumns = map[string]bool{
 	"private_ip_address": true, "public_ip_address": true, "price_type": true, "return_id": true, "image_id": true,
-	"request_id": true,
 }
 
 // ParseFormat reads --output; empty means a table on a terminal and JSON
