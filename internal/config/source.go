@@ -19,6 +19,7 @@ const envSource = "environment"
 type source struct {
 	path    string
 	seeds   bool // snake_case names, launch fields inside attributes
+	lsf     bool // templates read as IBM's LSF plugin reads them
 	ignored *[]string
 }
 

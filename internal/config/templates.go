@@ -48,15 +48,8 @@ var templateFields = []templateField{
 		about: "On-demand, spot, or both (`heterogeneous`, with `percentOnDemand`)."}},
 	{"imageId", reader[Template]{typ: "string", allowed: "`ami-...`, an SSM parameter path `/...`, `resolve:ssm:/...`", set: imageID}, doc{ibm: true, example: `"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"`, def: "required unless `launchTemplateId`",
 		about: "Image to boot: an AMI id, or an SSM parameter resolved at each launch."}},
-	{"vmType", reader[Template]{typ: "string", allowed: "an EC2 instance type", set: func(t *Template, f field) error {
-		s, err := f.text()
-		if err != nil || !isInstanceType(s) {
-			return errInstanceType
-		}
-		t.VMType = s
-		return nil
-	}}, doc{ibm: true, example: `"m5.large"`, def: "required unless `vmTypes` or `launchTemplateId`",
-		about: "One instance type."}},
+	{"vmType", reader[Template]{typ: "string", allowed: "an EC2 instance type, or several separated by commas", set: vmType}, doc{ibm: true, example: `"m5.large"`, def: "required unless `vmTypes` or `launchTemplateId`",
+		about: "One instance type, or, as LSF's templates write them, several separated by commas: each is then a `vmTypes` entry of weight 1, tried in the order written ([lsf.md](lsf.md))."}},
 	{"vmTypes", weights(func(t *Template) *map[string]int { return &t.VMTypes }, 1), doc{ibm: true, example: `{"m5.large": 1, "m5.xlarge": 2}`,
 		about: "Instance types and their weights (capacity units each). Fleets choose among them; `RunInstances` tries them in order of `vmTypesPriority` until one has capacity."}},
 	{"vmTypesOnDemand", weights(func(t *Template) *map[string]int { return &t.VMTypesOnDemand }, 1), doc{ibm: true, example: `{"m5.large": 1, "m5a.large": 1}`,
@@ -107,7 +100,30 @@ var templateFields = []templateField{
 		t.MaxSpotPrice, _ = f.text()
 		return nil
 	}}, doc{ibm: true, example: `"0.05"`, def: "the on-demand price",
-		about: "Highest price paid for a spot instance. Also `spotPrice`."}},
+		about: "Highest price paid for a spot instance."}},
+	{"spotPrice", reader[Template]{typ: "number", unit: "USD per hour", allowed: "0 or more", set: func(t *Template, f field) error {
+		x, err := f.number()
+		if err != nil || x < 0 {
+			return errors.New("must be a price in USD per hour, 0 for on-demand")
+		}
+		if x > 0 {
+			t.MaxSpotPrice, _ = f.text()
+		}
+		return nil
+	}}, doc{ibm: true, example: "0.05", def: "0",
+		about: "LSF's spot price: more than 0 is `maxSpotPrice`, and under LSF it also means spot when `priceType` is not given, as IBM's LSF plugin reads it; 0 means on-demand ([lsf.md](lsf.md))."}},
+	{"requestValidity", reader[Template]{typ: "string", allowed: "`hh:mm`", set: func(t *Template, f field) error {
+		s, _ := f.text()
+		h, m, ok := strings.Cut(s, ":")
+		hours, err1 := strconv.Atoi(h)
+		mins, err2 := strconv.Atoi(m)
+		if !ok || err1 != nil || err2 != nil || hours < 0 || mins < 0 || hours*60+mins < 1 {
+			return errors.New(`must be hours:minutes such as "0:30"`)
+		}
+		t.SpotFleetRequestExpiry = hours*60 + mins
+		return nil
+	}}, doc{ibm: true, example: `"1:30"`, def: "30 minutes",
+		about: "LSF's spelling of `spotFleetRequestExpiry`: how long a Spot Fleet request stays valid."}},
 	{"allocationStrategy", choice(func(t *Template) *string { return &t.AllocationStrategy }, "capacityOptimized", "capacityOptimizedPrioritized", "priceCapacityOptimized", "diversified", "lowestPrice"), doc{ibm: true, example: `"priceCapacityOptimized"`, def: "AWS's",
 		about: "How a fleet picks spot pools."}},
 	{"allocationStrategyOnDemand", choice(func(t *Template) *string { return &t.AllocationStrategyOnDemand }, "lowestPrice", "prioritized"), doc{ibm: true, example: `"prioritized"`, def: "`prioritized` with `vmTypesPriority`, else AWS's (`lowestPrice`)",
@@ -122,6 +138,10 @@ var templateFields = []templateField{
 		about: "Spot pools to spread a request over. Fleets take it with the `lowestPrice` strategy only; Auto Scaling with `lowestPrice` or `diversified`."}},
 }
 
+// sameSetting pairs LSF's spellings with the fields that set the same
+// value, so that a template giving both is refused as giving it twice.
+var sameSetting = map[string]string{"spotPrice": "maxSpotPrice", "requestValidity": "spotFleetRequestExpiry"}
+
 // templateFieldIndex finds a field by its name, IBM's camelCase or the OHFP
 // integration guide's snake_case, or by an alias.
 var templateFieldIndex = func() map[string]int {
@@ -132,8 +152,6 @@ var templateFieldIndex = func() map[string]int {
 	for i, tf := range templateFields {
 		names := []string{tf.key}
 		switch tf.key {
-		case "maxSpotPrice":
-			names = append(names, "spotPrice")
 		case "subnetId":
 			names = append(names, "subnetIds")
 		}
@@ -151,6 +169,7 @@ func (c *Config) readTemplates(s source, f field) error {
 	if absent(f) {
 		return nil
 	}
+	s.lsf = c.LSF()
 	es, ok := elements(f.raw)
 	if !ok {
 		return s.invalid(f, errors.New("must be a list of templates"))
@@ -241,10 +260,25 @@ func (s source) template(t *Template, name string, ms []field) *fault.Error {
 			return err
 		}
 	}
+	if s.lsf {
+		t.lsfDefaults()
+	}
 	if at, err := t.complete(); err != nil {
 		return s.errorf(name+"."+at, "%v", err)
 	}
 	return nil
+}
+
+// lsfDefaults reads a template as IBM's LSF plugin does where it does not
+// say otherwise: a spot price means spot, and spot with a fleetRole goes
+// to Spot Fleet (docs/lsf.md).
+func (t *Template) lsfDefaults() {
+	if t.PriceType == "" && t.MaxSpotPrice != "" {
+		t.PriceType = PriceSpot
+	}
+	if t.ProviderAPI == "" && t.PriceType == PriceSpot && t.FleetRole != "" {
+		t.ProviderAPI = APISpotFleet
+	}
 }
 
 // templateMember reads one field; seen has a bit per field already given,
@@ -258,10 +292,14 @@ func (s source) templateMember(t *Template, seen *uint64, m field) *fault.Error 
 		s.ignore(m.name())
 		return nil
 	}
-	if *seen&(1<<i) != 0 {
+	bit := i
+	if other, ok := sameSetting[templateFields[i].key]; ok {
+		bit = templateFieldIndex[other]
+	}
+	if *seen&(1<<bit) != 0 {
 		return s.errorf(m.name(), "is given twice")
 	}
-	*seen |= 1 << i
+	*seen |= 1 << bit
 	if templateFields[i].key == "attributes" {
 		return s.attributes(t, seen, m)
 	}
@@ -419,6 +457,43 @@ func imageID(t *Template, f field) error {
 }
 
 var errInstanceType = errors.New("must be an EC2 instance type, such as t3.micro (this release knows the AWS SDK's list)")
+
+// vmType reads one instance type, or a comma-separated list of them, as
+// LSF's templates give several: each becomes a vmTypes entry of weight 1,
+// its vmTypesPriority its place in the list, so that RunInstances tries
+// them in the order written and prioritized fleets prefer the first.
+func vmType(t *Template, f field) error {
+	s, err := f.text()
+	if err != nil {
+		return errInstanceType
+	}
+	if !strings.Contains(s, ",") {
+		if !isInstanceType(s) {
+			return errInstanceType
+		}
+		t.VMType = s
+		return nil
+	}
+	t.VMTypes, t.VMTypesPriority = map[string]int{}, map[string]int{}
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+			continue
+		case !isInstanceType(name):
+			return fmt.Errorf("%q: %w", name, errInstanceType)
+		}
+		if _, dup := t.VMTypes[name]; dup {
+			return fmt.Errorf("%q is listed twice", name)
+		}
+		t.VMTypesPriority[name] = len(t.VMTypes)
+		t.VMTypes[name] = 1
+	}
+	if len(t.VMTypes) == 0 {
+		return errInstanceType
+	}
+	return nil
+}
 
 // weights reads {instanceType: n}, each n at least least.
 func weights(p func(*Template) *map[string]int, least int) reader[Template] {

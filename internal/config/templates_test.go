@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -87,7 +88,7 @@ func TestTemplateErrors(t *testing.T) {
 		{base(`"launchTemplateVersion": "latest"`), "launchTemplateVersion", `must be $Latest, $Default or a version number, got "latest"`},
 		{base(`"launchTemplateVersion": 0`), "launchTemplateVersion", `must be $Latest, $Default or a version number, got 0`},
 		{base(`"maxSpotPrice": "-0.1"`), "maxSpotPrice", `must be a positive price in USD per hour, got "-0.1"`},
-		{base(`"spotPrice": "cheap"`), "spotPrice", `must be a positive price in USD per hour, got "cheap"`},
+		{base(`"spotPrice": "cheap"`), "spotPrice", `must be a price in USD per hour, 0 for on-demand, got "cheap"`},
 		{base(`"maxSpotPrice": 0.1, "spotPrice": 0.2`), "spotPrice", `is given twice`},
 		{base(`"allocationStrategy": "random"`), "allocationStrategy", `must be one of capacityOptimized, capacityOptimizedPrioritized, priceCapacityOptimized, diversified, lowestPrice, got "random"`},
 		{base(`"allocationStrategyOnDemand": "cheapest"`), "allocationStrategyOnDemand", `must be one of lowestPrice, prioritized, got "cheapest"`},
@@ -261,7 +262,7 @@ func TestTemplateSpellings(t *testing.T) {
 func TestSnakeCaseNames(t *testing.T) {
 	for name, want := range map[string]string{
 		"template_id": "templateId", "vm_types_on_demand": "vmTypesOnDemand", "max_number": "maxNumber",
-		"iops": "iops", "spot_price": "maxSpotPrice", "subnet_ids": "subnetId", "ebs_optimized": "ebsOptimized",
+		"iops": "iops", "spot_price": "spotPrice", "subnet_ids": "subnetId", "ebs_optimized": "ebsOptimized",
 	} {
 		if i, ok := templateFieldIndex[name]; !ok || templateFields[i].key != want {
 			t.Errorf("%s does not name %s", name, want)
@@ -307,4 +308,61 @@ func TestTemplateUserDataAtLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLSFTemplates reads templates as LSF writes them: spotPrice > 0 means
+// spot (0 on-demand), a fleetRole sends spot to Spot Fleet, vmType may list
+// several types, requestValidity is hours:minutes. Symphony reads the same
+// spot price as a cap only.
+func TestLSFTemplates(t *testing.T) {
+	const lsfConf = `{"AWS_REGION": "us-east-1", "OHFP_SCHEDULER": "lsf"}`
+	tmpl := func(extra string) string {
+		return `{"templates": [{"templateId": "t", "maxNumber": 2, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro"` + extra + `}]}`
+	}
+	cases := []struct {
+		name, conf, extra string
+		price, api        string
+		types             map[string]int
+		priority          map[string]int
+		expiry            int
+	}{
+		{"spotPrice means spot", lsfConf, `, "spotPrice": 0.05`, PriceSpot, APIEC2Fleet, nil, nil, 0},
+		{"spotPrice 0 means on-demand", lsfConf, `, "spotPrice": 0`, PriceOnDemand, APIRunInstances, nil, nil, 0},
+		{"priceType wins", lsfConf, `, "spotPrice": 0.05, "priceType": "ondemand"`, PriceOnDemand, APIRunInstances, nil, nil, 0},
+		{"fleetRole sends spot to Spot Fleet", lsfConf, `, "spotPrice": 0.05, "fleetRole": "arn:aws:iam::123456789012:role/fleet", "requestValidity": "1:30"`, PriceSpot, APISpotFleet, nil, nil, 90},
+		{"Symphony: spotPrice is a cap", minimalConfig, `, "spotPrice": 0.05`, PriceOnDemand, APIRunInstances, nil, nil, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustLoad(t, map[string]string{"awsprov_config.json": tc.conf, "awsprov_templates.json": tmpl(tc.extra)}, nil)
+			if len(c.Templates) != 1 {
+				t.Fatalf("rejected: %v", c.Rejected)
+			}
+			got := c.Templates[0]
+			if got.PriceType != tc.price || got.ProviderAPI != tc.api || got.SpotFleetRequestExpiry != tc.expiry {
+				t.Errorf("priceType %s, providerApi %s, expiry %d; want %s, %s, %d", got.PriceType, got.ProviderAPI, got.SpotFleetRequestExpiry, tc.price, tc.api, tc.expiry)
+			}
+		})
+	}
+
+	t.Run("comma-separated vmType", func(t *testing.T) {
+		c := mustLoad(t, map[string]string{"awsprov_config.json": lsfConf,
+			"awsprov_templates.json": `{"templates": [{"templateId": "t", "maxNumber": 2, "imageId": "ami-0123456789abcdef0", "vmType": "m5.large, m5a.large,c5.large"}]}`}, nil)
+		got := c.Templates[0]
+		if got.VMType != "" || !maps.Equal(got.VMTypes, map[string]int{"m5.large": 1, "m5a.large": 1, "c5.large": 1}) ||
+			!maps.Equal(got.VMTypesPriority, map[string]int{"m5.large": 0, "m5a.large": 1, "c5.large": 2}) {
+			t.Errorf("vmType %q, vmTypes %v, priority %v", got.VMType, got.VMTypes, got.VMTypesPriority)
+		}
+	})
+
+	// A bad template fails alone; the others stay.
+	t.Run("a bad list fails alone", func(t *testing.T) {
+		c := mustLoad(t, map[string]string{"awsprov_config.json": lsfConf,
+			"awsprov_templates.json": `{"templates": [{"templateId": "bad", "maxNumber": 2, "imageId": "ami-0123456789abcdef0", "vmType": "m5.large,m5.huge"},
+				{"templateId": "good", "maxNumber": 2, "imageId": "ami-0123456789abcdef0", "vmType": "m5.large,c5.large"},
+				{"templateId": "twice", "maxNumber": 2, "imageId": "ami-0123456789abcdef0", "spotPrice": 0.1, "maxSpotPrice": 0.2, "vmType": "m5.large"}]}`}, nil)
+		if ids := c.TemplateIDs(); !slices.Equal(ids, []string{"good"}) || len(c.Rejected) != 2 {
+			t.Errorf("templates %v, rejected %v", ids, c.Rejected)
+		}
+	})
 }

@@ -180,3 +180,45 @@ func TestLSFAccountTagsAndUserData(t *testing.T) {
 		t.Errorf("the host sees %v, IBM's plugin gives %v; user data:\n%s", got, want, in.UserData)
 	}
 }
+
+// TestLSFSpotAndTypeLists: a template with spotPrice > 0 launches spot
+// instances (through EC2 Fleet, and through Spot Fleet when it names a
+// fleetRole), and one with a comma-separated vmType launches the first
+// type with capacity.
+func TestLSFSpotAndTypeLists(t *testing.T) {
+	s := newLSF(t, sandbox.Options{}, []map[string]any{
+		template("lsf-spot", 4, map[string]any{"spotPrice": 0.05}),
+		template("lsf-spot-fleet", 4, map[string]any{"spotPrice": 0.05, "fleetRole": "arn:aws:iam::123456789012:role/aws-ec2-spot-fleet-tagging-role"}),
+		template("lsf-ondemand", 4, map[string]any{"spotPrice": 0}),
+		template("lsf-types", 4, map[string]any{"vmType": "t3.micro, t3.small,t3.medium"}),
+	}, nil)
+	for _, tc := range []struct {
+		template, itype string
+		spot            bool
+	}{
+		{"lsf-spot", "", true},
+		{"lsf-spot-fleet", "", true},
+		{"lsf-ondemand", "", false},
+		{"lsf-types", "t3.small", false},
+	} {
+		if tc.template == "lsf-types" {
+			// No t3.micro left: the next type of the list is launched.
+			if err := s.sb.SetCapacity("t3.micro", "", 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := s.request(tc.template, 1)
+		r := s.wait(id)
+		insts := s.instancesOf(id)
+		if r.Status != "complete" || len(insts) != 1 {
+			t.Errorf("%s: request %+v, %d instances", tc.template, r, len(insts))
+			continue
+		}
+		if insts[0].Spot != tc.spot || tc.itype != "" && insts[0].Type != tc.itype {
+			t.Errorf("%s: spot %v, type %s; want spot %v, type %q", tc.template, insts[0].Spot, insts[0].Type, tc.spot, tc.itype)
+		}
+		if want := map[bool]string{true: "spot", false: "onDemand"}[tc.spot]; r.Machines[0].LifeCycleType != want {
+			t.Errorf("%s: lifeCycleType %q, want %q", tc.template, r.Machines[0].LifeCycleType, want)
+		}
+	}
+}
