@@ -163,3 +163,46 @@ func TestReconcileCloudErrors(t *testing.T) {
 		t.Errorf("i-old is %s", in.State)
 	}
 }
+
+// getReturnRequests, which HostFactory calls periodically, runs a
+// reconcile pass when the last one is reconcileEvery old, and not before.
+func TestPeriodicReconcile(t *testing.T) {
+	h := newHarness(t)
+	passes := func() int {
+		n := 0
+		for _, c := range h.cloud.Calls(fake.Instances) {
+			if c.Query.Provider != "" {
+				n++
+			}
+		}
+		return n
+	}
+	call := func() {
+		t.Helper()
+		if _, err := h.b.Reclaims(h.ctx(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call()
+	if passes() != 1 {
+		t.Fatalf("the first call ran %d passes", passes())
+	}
+	for _, c := range []struct {
+		at   time.Duration // since the last pass
+		want int
+	}{
+		{around(reconcileEvery)[0], 1},
+		{around(reconcileEvery)[1], 2},
+	} {
+		h.clock.Set(epoch.Add(c.at))
+		call()
+		if got := passes(); got != c.want {
+			t.Errorf("%s after the last pass: %d passes, want %d", c.at, got, c.want)
+		}
+	}
+	h.clock.Set(epoch.Add(reconcileEvery + around(reconcileEvery)[0]))
+	call()
+	if got := passes(); got != 2 {
+		t.Errorf("just before the next one is due: %d passes, want 2", got)
+	}
+}
