@@ -45,8 +45,10 @@ func TestSpotReclaimReportedWithGracePeriod(t *testing.T) {
 	if got := float64(rr.Requests[0].GracePeriod); got < least-1 || got > most {
 		t.Fatalf("grace period %v, want between %.1f and %.1f", got, least-1, most)
 	}
-	// If the spot requests cannot be read, nobody is reported gone.
-	if err := e.sb.AddFault(sandbox.Fault{Action: "ec2:DescribeSpotInstanceRequests", Code: "RequestLimitExceeded"}); err != nil {
+	// If the spot requests cannot be read, nobody is reported gone. (A
+	// refusal rather than throttling: the same answer without the retries'
+	// back-off.)
+	if err := e.sb.AddFault(sandbox.Fault{Action: "ec2:DescribeSpotInstanceRequests", Code: "UnauthorizedOperation"}); err != nil {
 		t.Fatal(err)
 	}
 	res := e.call("getReturnRequests", map[string]any{"machines": hosts})
