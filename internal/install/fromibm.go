@@ -9,23 +9,32 @@ import (
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 // fromIBM reads an IBM AWS plugin conf folder through config.Load, exactly
 // as ohfp will read it, and plans its files for the new instance: the
 // config with --region and --endpoint-url applied, the templates file as
 // is, and the files they name inside the folder (user data scripts,
-// credentials). What ohfp will not honour goes to res.NotHonoured.
+// credentials). What ohfp will not honour goes to res.NotHonoured. For
+// LSF the folder may also be the provider's confPath, the one holding
+// conf/; it is read as under LSF, and the config says so.
 func fromIBM(opts Options, res *Result, files map[string]file) error {
 	src, err := filepath.Abs(opts.FromIBM)
 	if err != nil {
 		return err
+	}
+	if nested := filepath.Join(src, lsf.ConfFolder); opts.LSF && hasConfig(nested) && !hasConfig(src) {
+		src = nested
 	}
 	name, err := InstanceName(src)
 	if err != nil {
 		return err
 	}
 	env := map[string]string{"HF_PROVIDER_NAME": name, "HF_PROVIDER_CONFDIR": src, "HF_PROVIDER_WORKDIR": os.TempDir()}
+	if opts.LSF {
+		env[lsf.EnvConfDir] = filepath.Dir(src)
+	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		return fmt.Errorf("reading the IBM folder %s: %w", src, err)
@@ -45,9 +54,13 @@ func fromIBM(opts Options, res *Result, files map[string]file) error {
 	if opts.EndpointURL != "" {
 		settings["AWS_ENDPOINT_URL"] = opts.EndpointURL
 	}
-	files[filepath.Join(res.ConfDir, opts.Name+"prov_config.json")] = jsonFile(settings)
+	if opts.LSF {
+		settings["OHFP_SCHEDULER"] = string(config.SchedulerLSF)
+	}
+	configName, templatesName := fileNames(opts)
+	files[filepath.Join(res.ConfDir, configName)] = jsonFile(settings)
 	if cfg.TemplatesFile != "" && cfg.TemplatesFile != cfg.ConfigFile {
-		files[filepath.Join(res.ConfDir, opts.Name+"prov_templates.json")] = file{copyFrom: cfg.TemplatesFile, mode: 0o644}
+		files[filepath.Join(res.ConfDir, templatesName)] = file{copyFrom: cfg.TemplatesFile, mode: 0o644}
 	}
 	// Files the config names by a path inside the folder move with it;
 	// paths outside it stay valid where they are.
@@ -66,6 +79,12 @@ func fromIBM(opts Options, res *Result, files map[string]file) error {
 	}
 	slices.Sort(res.NotHonoured)
 	return nil
+}
+
+// hasConfig reports whether dir holds an IBM config file.
+func hasConfig(dir string) bool {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*prov_config.json"))
+	return len(matches) > 0
 }
 
 // InstanceName finds the instance name of an IBM conf folder from its

@@ -6,6 +6,7 @@
 package install
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/hf"
 	"github.com/ohfp/ohfp/internal/installation"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 // PluginName is the name an instance's scripts folder is registered under
@@ -41,6 +43,10 @@ type Options struct {
 	Binary      string // the ohfp binary copied into the scripts folder
 	Force       bool   // overwrite existing files
 	Owner       string // user[:group] to own the folder (the HostFactory user); "" leaves it as is
+	// LSF lays the folder out for LSF's resource connector: conf/ and
+	// scripts/ (with user_data.sh) under one folder that is both the
+	// provider's confPath and scriptPath; LSF gives work and log folders.
+	LSF bool
 }
 
 // Result is what Init wrote and what the administrator must do next.
@@ -59,8 +65,32 @@ type Result struct {
 	// NotHonoured lists the settings of an IBM folder that ohfp ignores.
 	NotHonoured []string
 	// HostProviders and HostProviderPlugins are the entries to add to
-	// HostFactory's files of those names.
+	// HostFactory's files of those names; under LSF, HostProviders is the
+	// entry of LSF's hostProviders.json, and LSF has no plugins file.
 	HostProviders, HostProviderPlugins json.RawMessage
+}
+
+// lsfUserData is the user_data.sh init writes for LSF: the exports at
+// IBM's placeholder, then the host joins the cluster (docs/lsf.md).
+//
+//go:embed lsf_user_data.sh
+var lsfUserData []byte
+
+// LSFSetting is a setting of LSF's own configuration to check before the
+// resource connector borrows hosts through ohfp.
+type LSFSetting struct{ File, Name, Why string }
+
+// LSFSettings are the LSF settings docs/lsf.md explains, in the order an
+// administrator meets them.
+var LSFSettings = []LSFSetting{
+	{"lsf.shared", "awshost", "a Boolean resource that marks cloud hosts; the templates' attributes set it"},
+	{"lsf.conf", "LSB_RC_EXTERNAL_HOST_FLAG", "names that resource (\"awshost\"): jobs that ask for it may borrow cloud hosts"},
+	{"lsb.queues", "RC_HOSTS", "the queues whose jobs may borrow cloud hosts"},
+	{"lsb.params", "LSB_RC_EXTERNAL_HOST_IDLE_TIME", "how long an idle cloud host is kept before LSF returns it"},
+	{"lsb.params", "LSB_RC_EXTERNAL_HOST_MAX_TTL", "the longest a cloud host is kept at all"},
+	{"lsf.conf", "LSF_DYNAMIC_HOST_WAIT_TIME", "cloud hosts join as dynamic hosts"},
+	{"lsf.conf", "LSF_DYNAMIC_HOST_TIMEOUT", "how long an unavailable dynamic host stays in the cluster"},
+	{"lsf.conf", "LSF_LOCAL_RESOURCES", "on the image: user_data.sh adds rc_account, templateID, clusterName, providerName and instanceID to it"},
 }
 
 // Init writes the provider instance folder opts describes. An existing
@@ -77,6 +107,11 @@ func Init(opts Options) (*Result, error) {
 	}
 	res := &Result{ConfDir: filepath.Join(dir, "conf"), ScriptDir: filepath.Join(dir, "scripts"),
 		WorkDir: filepath.Join(dir, "work"), LogDir: filepath.Join(dir, "log")}
+	if opts.LSF {
+		// LSF sets the work and log folders: PRO_DATA_DIR, PRO_LSF_LOGDIR.
+		res.WorkDir, res.LogDir = "", ""
+	}
+	configName, templatesName := fileNames(opts)
 	files := map[string]file{}
 	if opts.FromIBM != "" {
 		if err := fromIBM(opts, res, files); err != nil {
@@ -86,16 +121,19 @@ func Init(opts Options) (*Result, error) {
 		if opts.Region == "" {
 			return nil, errors.New("--region is required (or --from-ibm a folder that names one)")
 		}
-		files[filepath.Join(res.ConfDir, opts.Name+"prov_config.json")] = jsonFile(newConfig(opts))
-		files[filepath.Join(res.ConfDir, opts.Name+"prov_templates.json")] = jsonFile(starterTemplates())
+		files[filepath.Join(res.ConfDir, configName)] = jsonFile(newConfig(opts))
+		files[filepath.Join(res.ConfDir, templatesName)] = jsonFile(starterTemplates(opts.LSF))
 	}
 	for _, op := range hf.Operations {
 		files[filepath.Join(res.ScriptDir, op+".sh")] = file{data: []byte(script(op)), mode: 0o755}
 	}
+	if opts.LSF {
+		files[filepath.Join(res.ScriptDir, lsf.UserDataScript)] = file{data: lsfUserData, mode: 0o644}
+	}
 	if opts.Binary != "" {
 		files[filepath.Join(res.ScriptDir, "ohfp")] = file{copyFrom: opts.Binary, mode: 0o755}
 	}
-	configPath := filepath.Join(res.ConfDir, opts.Name+"prov_config.json")
+	configPath := filepath.Join(res.ConfDir, configName)
 	updated := false
 	if !opts.Force {
 		for path := range files {
@@ -124,6 +162,9 @@ func Init(opts Options) (*Result, error) {
 		return nil, err
 	}
 	for _, d := range []string{dir, res.ConfDir, res.ScriptDir, res.WorkDir, res.LogDir} {
+		if d == "" {
+			continue
+		}
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
@@ -160,8 +201,23 @@ func Init(opts Options) (*Result, error) {
 		}
 		res.Written = append(res.Written, installation.Path(res.ConfDir))
 	}
-	res.HostProviders, res.HostProviderPlugins = entries(opts.Name, res)
+	if opts.LSF {
+		res.HostProviders = lsfEntry(opts.Name, dir)
+	} else {
+		res.HostProviders, res.HostProviderPlugins = entries(opts.Name, res)
+	}
 	return res, nil
+}
+
+// fileNames are the config and templates files of the instance: IBM's
+// instance-named ones for HostFactory, and for LSF the names IBM's LSF
+// plugin always reads.
+func fileNames(opts Options) (configName, templatesName string) {
+	prefix := opts.Name
+	if opts.LSF {
+		prefix = "aws"
+	}
+	return prefix + "prov_config.json", prefix + "prov_templates.json"
 }
 
 // pointConfig applies opts' region and endpoint to an existing IBM config
@@ -259,14 +315,18 @@ func newConfig(opts Options) map[string]any {
 	if opts.EndpointURL != "" {
 		c["AWS_ENDPOINT_URL"] = opts.EndpointURL
 	}
+	if opts.LSF {
+		c["OHFP_SCHEDULER"] = string(config.SchedulerLSF)
+	}
 	return c
 }
 
 // starterTemplates is one template that runs as is (default VPC subnet and
 // security group, Amazon Linux from SSM), to be completed with the
-// account's subnets, security groups, key pair and instance profile.
-func starterTemplates() map[string]any {
-	return map[string]any{"templates": []map[string]any{{
+// account's subnets, security groups, key pair and instance profile. For
+// LSF it also carries the awshost resource that marks cloud hosts.
+func starterTemplates(lsf bool) map[string]any {
+	t := map[string]any{
 		"templateId":   "OnDemand-Starter-Template",
 		"maxNumber":    10,
 		"priceType":    config.PriceOnDemand,
@@ -274,7 +334,11 @@ func starterTemplates() map[string]any {
 		"imageId":      StarterImage,
 		"vmType":       "t3.micro",
 		"instanceTags": "ohfp:template=starter",
-	}}}
+	}
+	if lsf {
+		t["attributes"] = map[string]any{"awshost": []string{"Boolean", "1"}}
+	}
+	return map[string]any{"templates": []map[string]any{t}}
 }
 
 // providerEntry and pluginEntry are IBM's version 2 entries, fields in
@@ -292,6 +356,22 @@ type pluginEntry struct {
 	Name       string `json:"name"`
 	Enabled    int    `json:"enabled"`
 	ScriptPath string `json:"scriptPath"`
+}
+
+// lsfEntry is the provider's entry in LSF's hostProviders.json: dir is
+// both its confPath (ebrokerd's PRO_CONF_DIR, holding conf/) and its
+// scriptPath (holding scripts/).
+func lsfEntry(name, dir string) json.RawMessage {
+	type entry struct {
+		Name       string `json:"name"`
+		Type       string `json:"type"`
+		ConfPath   string `json:"confPath"`
+		ScriptPath string `json:"scriptPath"`
+	}
+	b, _ := json.MarshalIndent(struct {
+		Providers []entry `json:"providers"`
+	}{[]entry{{name, "awsProv", dir, dir}}}, "", "  ")
+	return b
 }
 
 // entries are the hostProviders.json and hostProviderPlugins.json entries

@@ -1,6 +1,7 @@
 package install_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/user"
@@ -244,5 +245,75 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// lsfEnv loads an instance with only the environment LSF's ebrokerd sets.
+func lsfEnv(t *testing.T, dir, name string) *config.Config {
+	t.Helper()
+	env := map[string]string{"PROVIDER_NAME": name, "PRO_CONF_DIR": dir, "PRO_DATA_DIR": t.TempDir(), "PRO_LSF_LOGDIR": t.TempDir(),
+		"OHFP_SCRIPT_DIR": filepath.Join(dir, "scripts")}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestInitLSF lays out an LSF provider: conf/ with IBM's LSF file names,
+// scripts/ with user_data.sh, no work or log folder, and the entry of
+// LSF's hostProviders.json; LSF's environment finds all of it.
+func TestInitLSF(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ohfp")
+	res, err := install.Init(install.Options{Name: "aws", Region: "us-east-1", Dir: dir, LSF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"conf/awsprov_config.json", "conf/awsprov_templates.json", "scripts/user_data.sh", "scripts/requestMachines.sh"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	for _, d := range []string{"work", "log"} {
+		if _, err := os.Stat(filepath.Join(dir, d)); err == nil {
+			t.Errorf("%s/ written: LSF gives that folder", d)
+		}
+	}
+	want := `{"providers":[{"name":"aws","type":"awsProv","confPath":"` + dir + `","scriptPath":"` + dir + `"}]}`
+	var got bytes.Buffer
+	if err := json.Compact(&got, res.HostProviders); err != nil || got.String() != want || res.HostProviderPlugins != nil {
+		t.Errorf("hostProviders.json entry %s (plugins %s), want %s", res.HostProviders, res.HostProviderPlugins, want)
+	}
+	cfg := lsfEnv(t, dir, "aws")
+	if !cfg.LSF() || len(cfg.Templates) != 1 || cfg.Templates[0].UserDataScript != filepath.Join(dir, "scripts", "user_data.sh") ||
+		cfg.Templates[0].Attributes["awshost"] != (config.Attribute{Kind: "Boolean", Value: "1"}) {
+		t.Errorf("as LSF reads it: scheduler %s, templates %+v", cfg.Scheduler, cfg.Templates)
+	}
+}
+
+// TestInitLSFFromIBM carries over an IBM LSF AWS plugin folder, given as
+// the provider's confPath (holding conf/): the files keep IBM's LSF names,
+// the config says LSF, and the templates read as under LSF.
+func TestInitLSFFromIBM(t *testing.T) {
+	ibm := filepath.Join(t.TempDir(), "aws")
+	must(t, os.MkdirAll(filepath.Join(ibm, "conf"), 0o755))
+	must(t, os.WriteFile(filepath.Join(ibm, "conf", "awsprov_config.json"), []byte(`{"LogLevel": "INFO", "AWS_REGION": "us-west-2", "AWS_KEY_FILE": "/home/aws/key.pem"}`), 0o644))
+	must(t, os.WriteFile(filepath.Join(ibm, "conf", "awsprov_templates.json"), []byte(`{"templates": [
+		{"templateId": "Template-VM-1", "maxNumber": 2, "attributes": {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "mem": ["Numeric", "1024"], "awshost": ["Boolean", "1"]},
+		 "imageId": "ami-0123456789abcdef0", "subnetId": "subnet-0123456789abcdef0", "vmType": "t3.micro,t3.small", "spotPrice": 0.1, "instanceTags": "group=project1", "userData": "zone=us_west_2a"}]}`), 0o644))
+	dir := t.TempDir()
+	res, err := install.Init(install.Options{Name: "aws", FromIBM: ibm, Dir: dir, LSF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := lsfEnv(t, dir, "aws")
+	if cfg.AWS.Region != "us-west-2" || len(cfg.Templates) != 1 {
+		t.Fatalf("region %s, templates %v, rejected %v", cfg.AWS.Region, cfg.TemplateIDs(), cfg.Rejected)
+	}
+	if tp := cfg.Templates[0]; tp.PriceType != config.PriceSpot || len(tp.VMTypes) != 2 {
+		t.Errorf("template read as under LSF: %+v", tp)
+	}
+	if !slices.Contains(res.NotHonoured, "awsprov_config.json: AWS_KEY_FILE (ohfp signs with the credentials only)") {
+		t.Errorf("not honoured: %q", res.NotHonoured)
 	}
 }

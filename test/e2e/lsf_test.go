@@ -21,9 +21,10 @@ type lsfSite struct {
 	top, confPath, scriptPath, dataDir, logDir string
 }
 
-// newLSF lays out an LSF provider as LSF's resource connector expects it
-// and returns a host whose calls carry only LSF's environment (no HF_*, no
-// OHFP_BIN, no AWS_* variables: credentials come from the conf folder).
+// newLSF lays out an LSF provider with ohfp init --lsf, as an LSF
+// administrator does, and returns a host whose calls carry only the
+// environment LSF's ebrokerd sets (no HF_*, no OHFP_BIN, no AWS_*
+// variables: credentials come from the conf folder).
 func newLSF(t *testing.T, opts sandbox.Options, templates []map[string]any, config map[string]any) *lsfSite {
 	t.Helper()
 	sb := sandbox.New(opts)
@@ -31,27 +32,31 @@ func newLSF(t *testing.T, opts sandbox.Options, templates []map[string]any, conf
 	t.Cleanup(srv.Close)
 	root := t.TempDir()
 	s := &lsfSite{
-		top:        filepath.Join(root, "lsf"),
-		confPath:   filepath.Join(root, "lsf", "conf", "resource_connector", "aws"),
-		scriptPath: filepath.Join(root, "lsf", "10.1", "resource_connector", "aws"),
-		dataDir:    filepath.Join(root, "lsf", "work", "cluster1", "resource_connector"),
-		logDir:     filepath.Join(root, "lsf", "log"),
+		top:      filepath.Join(root, "lsf"),
+		confPath: filepath.Join(root, "lsf", "conf", "resource_connector", "ohfp"),
+		dataDir:  filepath.Join(root, "lsf", "work", "cluster1", "resource_connector"),
+		logDir:   filepath.Join(root, "lsf", "log"),
+	}
+	s.scriptPath = s.confPath
+	if out, _, exit := run(t, nil, "init", "--lsf", "--name", "aws", "--region", "us-east-1", "--endpoint-url", srv.URL, "--dir", s.confPath); exit != 0 ||
+		!strings.Contains(out, `"type": "awsProv"`) || !strings.Contains(out, "LSB_RC_EXTERNAL_HOST_FLAG") {
+		t.Fatalf("init --lsf: exit %d\n%s", exit, out)
 	}
 	conf := filepath.Join(s.confPath, "conf")
-	scripts := filepath.Join(s.scriptPath, "scripts")
-	for _, d := range []string{conf, scripts, s.dataDir, s.logDir, filepath.Join(root, "tmp")} {
+	for _, d := range []string{s.dataDir, s.logDir, filepath.Join(root, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cfg := map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_REQUEST_RETRY_ATTEMPTS": 1,
-		"AWS_CREDENTIAL_FILE": "credentials"}
-	for k, v := range config {
-		cfg[k] = v
+	var cfg map[string]any
+	raw, err := os.ReadFile(filepath.Join(conf, "awsprov_config.json"))
+	if err != nil || json.Unmarshal(raw, &cfg) != nil {
+		t.Fatalf("init --lsf wrote no config: %v", err)
 	}
+	cfg["AWS_REQUEST_RETRY_ATTEMPTS"], cfg["AWS_CREDENTIAL_FILE"] = 1, "credentials"
+	maps.Copy(cfg, config)
 	files := map[string][]byte{
-		filepath.Join(conf, "credentials"):     []byte("[default]\naws_access_key_id = AKIASANDBOX\naws_secret_access_key = sandbox-secret\n"),
-		filepath.Join(scripts, "user_data.sh"): []byte(lsfUserData),
+		filepath.Join(conf, "credentials"): []byte("[default]\naws_access_key_id = AKIASANDBOX\naws_secret_access_key = sandbox-secret\n"),
 	}
 	for name, v := range map[string]any{"awsprov_config.json": cfg, "awsprov_templates.json": map[string]any{"templates": templates}} {
 		b, err := json.MarshalIndent(v, "", "  ")
@@ -61,21 +66,11 @@ func newLSF(t *testing.T, opts sandbox.Options, templates []map[string]any, conf
 		files[filepath.Join(conf, name)] = b
 	}
 	for path, b := range files {
-		if err := os.WriteFile(path, b, 0o644); err != nil {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ops, _ := filepath.Glob(filepath.Join(scriptDir, "*.sh"))
-	for _, src := range append(ops, binary) {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(scripts, filepath.Base(src)), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	host := &hostfactory.Host{ScriptDir: scripts, WorkDir: filepath.Join(root, "tmp"), Env: []string{
+	host := &hostfactory.Host{ScriptDir: filepath.Join(s.scriptPath, "scripts"), WorkDir: filepath.Join(root, "tmp"), Env: []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + root,
 		"AWS_EC2_METADATA_DISABLED=true",
@@ -90,10 +85,6 @@ func newLSF(t *testing.T, opts sandbox.Options, templates []map[string]any, conf
 	s.env = &env{t: t, sb: sb, url: srv.URL, root: root, hf: host}
 	return s
 }
-
-// lsfUserData has the shape of LSF's user_data.sh: the exports at
-// %EXPORT_USER_DATA%, then what joins the host to the cluster.
-const lsfUserData = "#!/bin/sh\n%EXPORT_USER_DATA%\nLSF_TOP=/opt/lsf\n"
 
 // TestLSFEnvironmentFindsItsFolders runs a cycle with only LSF's
 // environment: the files in $PRO_CONF_DIR/conf, the state in
@@ -166,17 +157,26 @@ func TestLSFAccountTagsAndUserData(t *testing.T) {
 	if in.Tags["RC_ACCOUNT"] != "proj-a" || in.VolumeTags["RC_ACCOUNT"] != "proj-a" || in.Tags["group"] != "project1" {
 		t.Errorf("instance tags %v, volume tags %v", in.Tags, in.VolumeTags)
 	}
+	// The user data is init's user_data.sh with the exports in place of
+	// %EXPORT_USER_DATA%; a shell sees them as IBM's line.
+	script, err := os.ReadFile(filepath.Join(s.scriptPath, "scripts", "user_data.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, after, _ := strings.Cut(string(script), "%EXPORT_USER_DATA%")
+	if !strings.HasPrefix(in.UserData, before) || !strings.HasSuffix(in.UserData, after) {
+		t.Errorf("user data is not init's user_data.sh with the exports in place:\n%s", in.UserData)
+	}
 	names := []string{"zone", "pricing", "rc_account", "template_id", "clustername", "providerName"}
-	got, err := lsftest.Exported(in.UserData, names)
+	got, err := lsftest.Exported(lsftest.Exports(in.UserData), names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ibm := strings.ReplaceAll(lsfUserData, "%EXPORT_USER_DATA%", lsftest.IBMExports("zone=us_east_1a;pricing=ondemand", "proj-a", "lsf-tagged", "cluster1", "aws"))
-	want, err := lsftest.Exported(ibm, names)
+	want, err := lsftest.Exported(lsftest.IBMExports("zone=us_east_1a;pricing=ondemand", "proj-a", "lsf-tagged", "cluster1", "aws"), names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !maps.Equal(got, want) || !strings.HasSuffix(in.UserData, "LSF_TOP=/opt/lsf\n") {
+	if !maps.Equal(got, want) {
 		t.Errorf("the host sees %v, IBM's plugin gives %v; user data:\n%s", got, want, in.UserData)
 	}
 }

@@ -27,6 +27,19 @@ func IBMExports(userData, account, templateID, cluster, provider string) string 
 	return s
 }
 
+// Exports are the lines of a user data script that export variables: what
+// %EXPORT_USER_DATA% became, without the rest of the script, which is
+// meant for a new host and not for a test machine.
+func Exports(script string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(script, "\n") {
+		if strings.HasPrefix(line, "export ") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
 // Exported runs script in sh, then reports what a command after it sees of
 // each of names ("<unset>" for an unset one).
 func Exported(script string, names []string) (map[string]string, error) {
