@@ -62,3 +62,29 @@ func TestZeroFactIsNoFact(t *testing.T) {
 		t.Error("a zero fact was cached")
 	}
 }
+
+// TestRunningWithoutANameIsNamedAfterItsIP: a running instance EC2 gives no
+// private DNS name is executing for nameGrace, then succeeds with a name
+// made from its private IP.
+func TestRunningWithoutANameIsNamedAfterItsIP(t *testing.T) {
+	for i, age := range around(nameGrace) {
+		h := newHarness(t)
+		h.cloud.Unnamed = true
+		id := h.request("T", 1)
+		h.setAll(id, cloud.Running)
+		h.clock.Advance(age)
+
+		st := h.status(id)
+
+		m := h.machines(id)[0]
+		if i == 0 {
+			if st.Status != "running" || m.Result != store.ResultExecuting || m.Name != "" {
+				t.Errorf("at %s: request %s, machine %s named %q; want it still executing", age, st.Status, m.Result, m.Name)
+			}
+			continue
+		}
+		if want := cloud.IPName(m.PrivateIP); st.Status != "complete" || m.Result != store.ResultSucceed || m.Name != want || want == "" {
+			t.Errorf("at %s: request %s, machine %s named %q; want it succeeded as %q", age, st.Status, m.Result, m.Name, want)
+		}
+	}
+}

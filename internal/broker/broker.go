@@ -82,3 +82,7 @@ func New(cfg *config.Config, st store.Store, cl Cloud, opts ...Option) *Broker {
 // visibilityGrace is how long a freshly launched instance may stay invisible
 // to Describe calls (EC2 is eventually consistent) before it counts as gone.
 const visibilityGrace = 2 * time.Minute
+
+// nameGrace is how long a running instance may go without a private DNS
+// name before it is named after its IP address.
+const nameGrace = time.Minute

@@ -1,11 +1,13 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
@@ -386,7 +388,7 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 			observe(m, inst)
 			switch inst.State {
 			case cloud.Running:
-				m.Result, m.Message = store.ResultSucceed, ""
+				b.succeedRunning(r, m, now)
 			default:
 				m.Result = store.ResultFail
 				m.Message = stateMessage(inst)
@@ -413,6 +415,25 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 			b.note(r.ID, id, ActionMachineTerminated, p.machines[id].Message)
 		}
 	}
+}
+
+// succeedRunning settles a running machine: it succeeds once it has a name
+// HostFactory can use. One still without a private DNS name past
+// nameGrace (some VPC settings, IPv6-only subnets, other EC2 endpoints)
+// is named after its IP, with a log line that says why; until then, and
+// while it has no address at all, it is still executing.
+func (b *Broker) succeedRunning(r *store.Request, m *store.Machine, now time.Time) {
+	if m.Name == "" {
+		name := cloud.IPName(cmp.Or(m.PrivateIP, m.PublicIP))
+		if name == "" || now.Sub(m.LaunchTime) < nameGrace {
+			m.Result = store.ResultExecuting
+			return
+		}
+		m.Name = name
+		b.log.Warn("running instance has no private DNS name; HostFactory is given a name made from its IP address",
+			"request_id", r.ID, "instance_id", m.InstanceID, "name", name)
+	}
+	m.Result, m.Message = store.ResultSucceed, ""
 }
 
 func stateMessage(inst cloud.Instance) string {

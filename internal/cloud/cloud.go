@@ -4,7 +4,9 @@
 package cloud
 
 import (
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/config"
@@ -176,4 +178,18 @@ func (in Instance) OwnerFor(installationID string) Owner {
 // installation's instances carry the provider name.
 func SharedNameWarning(provider string) string {
 	return "another installation uses the provider name " + provider + " in this account and region"
+}
+
+// IPName is the host name of an instance known only by its address ip:
+// EC2's IP-based form ip-10-0-0-1 for an IPv4 address, else the address
+// itself; "" when ip is no address.
+func IPName(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	switch {
+	case err != nil:
+		return ""
+	case a.Is4():
+		return "ip-" + strings.ReplaceAll(a.String(), ".", "-")
+	}
+	return a.String()
 }

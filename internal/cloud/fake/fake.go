@@ -84,6 +84,9 @@ type Cloud struct {
 	LaunchState cloud.State
 	// LaunchShort is how many machines each launch falls short of its count.
 	LaunchShort int
+	// Unnamed leaves new instances without a private DNS name, as some VPC
+	// settings and other EC2 endpoints do.
+	Unnamed bool
 	// Ongoing makes launches report that the cloud keeps launching.
 	Ongoing bool
 	// Types answers InstanceTypes.
@@ -261,6 +264,9 @@ func (c *Cloud) Launch(_ context.Context, spec cloud.LaunchSpec) (cloud.Placemen
 				cloud.TagTemplateID: spec.Template.ID,
 				cloud.TagProvider:   spec.ProviderName,
 			},
+		}
+		if c.Unnamed {
+			inst.Name = ""
 		}
 		c.add(inst)
 		p.Instances = append(p.Instances, inst)
