@@ -86,6 +86,14 @@ func (l *lazyCloud) Retire(ctx context.Context, ref string) error {
 	return p.Retire(ctx, ref)
 }
 
+func (l *lazyCloud) Tag(ctx context.Context, ids []string, tags map[string]string) error {
+	p, err := l.provider(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Tag(ctx, ids, tags)
+}
+
 func (l *lazyCloud) Interruptions(ctx context.Context, ids []string) (map[string]time.Time, error) {
 	p, err := l.provider(ctx)
 	if err != nil {

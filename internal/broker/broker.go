@@ -38,6 +38,9 @@ type Cloud interface {
 	// Interruptions says when AWS marked each of the spot instances among
 	// ids for reclaim; unmarked and non-spot instances are absent.
 	Interruptions(ctx context.Context, ids []string) (map[string]time.Time, error)
+	// Tag adds tags to instances: how the one-time adoption step claims
+	// instances launched before installation ids existed.
+	Tag(ctx context.Context, ids []string, tags map[string]string) error
 }
 
 // Broker carries out HostFactory's operations for one provider instance.

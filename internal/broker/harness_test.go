@@ -20,6 +20,7 @@ var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // boundaries in them.
 const (
 	provider        = "awsinst"
+	installationID  = "inst-here"
 	pendingTimeout  = 3 * time.Minute
 	creationTimeout = 10 * time.Minute
 	hfTimeout       = 30 * time.Second // HF_TIMEOUT: the operation budget
@@ -40,8 +41,9 @@ type harness struct {
 func newHarness(t *testing.T, edit ...func(*config.Config)) *harness {
 	t.Helper()
 	cfg := &config.Config{
-		ProviderName: provider,
-		Timeout:      hfTimeout,
+		ProviderName:   provider,
+		InstallationID: installationID,
+		Timeout:        hfTimeout,
 		AWS: config.AWS{
 			Region:          "us-east-1",
 			PendingTimeout:  pendingTimeout,

@@ -20,7 +20,7 @@ type MachineRequest struct {
 	TemplateID string
 	Count      int
 	RCAccount  string
-	UserData   []byte // LSF's userData object, kept with the request
+	UserData   []byte // LSF's userData object; its keys are kept with the request
 	User       string // the principal asking: a policy's Consumer.user
 }
 
@@ -42,7 +42,7 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Grante
 		return Granted{}, fault.New(fault.InvalidRequest, "machineCount %d is above maxNumber %d of template '%s'", in.Count, t.MaxNumber, t.ID).
 			With("maxNumber", t.MaxNumber)
 	}
-	snapshot, err := json.Marshal(t)
+	snapshot, err := json.Marshal(t.AtRest())
 	if err != nil {
 		return Granted{}, fault.Wrap(fault.Internal, err, "recording template %s", t.ID)
 	}
@@ -55,7 +55,7 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Grante
 		MachineCount: in.Count,
 		Outstanding:  in.Count,
 		RCAccount:    in.RCAccount,
-		UserData:     in.UserData,
+		UserData:     userDataAtRest(in.UserData),
 		ClientToken:  id,
 		State:        store.StatePending,
 		CreatedAt:    b.now(),
@@ -238,4 +238,20 @@ func observe(m *store.Machine, inst cloud.Instance) {
 	if !inst.LaunchTime.IsZero() {
 		m.LaunchTime = inst.LaunchTime
 	}
+}
+
+// userDataAtRest is what the store keeps of LSF's userData object: its
+// keys, without their values, which may be secrets. Nothing reads the
+// values back: they reach the hosts only through the launch.
+func userDataAtRest(raw []byte) []byte {
+	var obj map[string]json.RawMessage
+	if len(raw) == 0 || json.Unmarshal(raw, &obj) != nil || obj == nil {
+		return nil
+	}
+	keys := make(map[string]string, len(obj))
+	for k := range obj {
+		keys[k] = config.NotStored
+	}
+	out, _ := json.Marshal(keys)
+	return out
 }

@@ -92,6 +92,7 @@ type Config struct {
 	PoliciesFile string
 
 	Monitoring Monitoring
+	Reconcile  Reconcile
 	// Ignored lists what the files give but ohfp does not use, as
 	// "file: field", so that doctor can report it.
 	Ignored []string
@@ -108,6 +109,13 @@ const (
 
 // LSF reports whether LSF's resource connector runs the scripts.
 func (c *Config) LSF() bool { return c.Scheduler == SchedulerLSF }
+
+// Reconcile bounds what one reconcile pass may terminate: the larger of
+// BudgetPercent of this installation's live instances and BudgetMin.
+type Reconcile struct {
+	BudgetPercent int
+	BudgetMin     int
+}
 
 // Monitoring configures the metrics endpoint (the OHFP integration guide's
 // monitoring section).

@@ -67,6 +67,10 @@ var settings = []setting{
 		about: "Budget of a create request: past it, machines not yet up are failed, and tagged instances HostFactory never heard of may be reconciled. Also the budget of one operation when `HF_TIMEOUT` is unset."}},
 	{"AWS_KEY_FILE", "provider.aws.key_file", path(func(c *Config) *string { return &c.AWS.KeyFile }), doc{ibm: true, example: `"hf-compute.pem"`,
 		about: "Read for compatibility and ignored: ohfp signs with the credentials alone. `ohfp init --from-ibm` reports it."}},
+	{"OHFP_RECONCILE_BUDGET_PERCENT", "provider.reconcile.budget_percent", count(func(c *Config) *int { return &c.Reconcile.BudgetPercent }, 0, 100), doc{example: "10",
+		about: "Termination budget of one reconcile pass, as a share of this installation's live instances: past the larger of this and `OHFP_RECONCILE_BUDGET_MIN`, reconcile terminates nothing, logs an ERROR naming the instances and records an audit event (`ohfp reconcile --force` goes past it)."}},
+	{"OHFP_RECONCILE_BUDGET_MIN", "provider.reconcile.budget_min", count(func(c *Config) *int { return &c.Reconcile.BudgetMin }, 0, 1000000), doc{example: "20",
+		about: "Termination budget of one reconcile pass, in instances, when it is larger than `OHFP_RECONCILE_BUDGET_PERCENT` of the live ones."}},
 	{"", "provider.type", providerType, doc{example: "aws",
 		about: "The OHFP guides' provider type; only `aws`."}},
 
@@ -143,8 +147,9 @@ func defaults() Config {
 			PendingTimeout:        180 * time.Second,
 			CreationTimeout:       10 * time.Minute,
 		},
-		Storage: Storage{Type: StorageSQLite, Retention: 30 * 24 * time.Hour, DynamoDB: DynamoDB{TablePrefix: "ohfp", AutoCreate: true}},
-		Logging: Logging{Level: "info", MaxSize: 100 << 20, BackupCount: 5},
+		Reconcile: Reconcile{BudgetPercent: 10, BudgetMin: 20},
+		Storage:   Storage{Type: StorageSQLite, Retention: 30 * 24 * time.Hour, DynamoDB: DynamoDB{TablePrefix: "ohfp", AutoCreate: true}},
+		Logging:   Logging{Level: "info", MaxSize: 100 << 20, BackupCount: 5},
 	}
 }
 

@@ -366,3 +366,15 @@ func TestLSFTemplates(t *testing.T) {
 		}
 	})
 }
+
+// The template kept with a request holds no userData value.
+func TestTemplateAtRest(t *testing.T) {
+	tp := Template{ID: "t", UserData: "CLUSTER=blue; DB_PASSWORD=hunter2;;TOKEN=a=b", UserDataScript: "/opt/conf/boot.sh"}
+	rest := tp.AtRest()
+	if rest.UserData != "CLUSTER=(not stored);DB_PASSWORD=(not stored);TOKEN=(not stored)" || rest.UserDataScript != tp.UserDataScript || rest.ID != "t" {
+		t.Fatalf("at rest: %+v", rest)
+	}
+	if tp.UserData == rest.UserData {
+		t.Fatal("AtRest changed the template it was given")
+	}
+}

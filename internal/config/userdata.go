@@ -93,3 +93,23 @@ func isShellName(s string) bool {
 	}
 	return true
 }
+
+// NotStored stands for a value the state store does not keep.
+const NotStored = "(not stored)"
+
+// AtRest is t as the state store keeps it with each request: all that
+// status, return and reconcile read, without the userData values, which
+// may hold passwords and would otherwise rest in the store (and in
+// DynamoDB) for the retention period. The pairs' names stay, to show what
+// was passed; userDataScript is a path, and its content is never stored.
+// A template at rest is never launched again.
+func (t Template) AtRest() Template {
+	var names []string
+	for pair := range strings.SplitSeq(t.UserData, ";") {
+		if k, _, _ := strings.Cut(pair, "="); strings.TrimSpace(k) != "" {
+			names = append(names, strings.TrimSpace(k)+"="+NotStored)
+		}
+	}
+	t.UserData = strings.Join(names, ";")
+	return t
+}

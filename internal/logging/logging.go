@@ -28,6 +28,15 @@ func Level(name string) slog.Level {
 	}
 }
 
+// FileMode is the mode of a log file ohfp creates: readable by the account
+// that runs HostFactory alone. The lines hold no secret (a test checks
+// that), but they do hold the grid's inventory: host names, addresses,
+// instance, request and account ids, which are worth a reconnaissance. A
+// group read bit would hand that to whoever shares the account's primary
+// group; a site that ships logs elsewhere runs its shipper as that account.
+// A folder ohfp creates for the log is 0700 for the same reason.
+const FileMode = 0o600
+
 // Open returns a logger writing to cfg.FilePath (rotated first if it is
 // over cfg.MaxSize) and, when cfg.Console is set, to standard error. The
 // closer closes the file.
@@ -35,13 +44,13 @@ func Open(cfg config.Logging) (*slog.Logger, io.Closer, error) {
 	var w io.Writer = io.Discard
 	closer := io.NopCloser(nil)
 	if cfg.FilePath != "" {
-		if err := os.MkdirAll(filepath.Dir(cfg.FilePath), 0o750); err != nil {
+		if err := os.MkdirAll(filepath.Dir(cfg.FilePath), 0o700); err != nil {
 			return nil, nil, fmt.Errorf("creating log folder: %w", err)
 		}
 		if err := rotate(cfg.FilePath, cfg.MaxSize, cfg.BackupCount); err != nil {
 			return nil, nil, err
 		}
-		f, err := os.OpenFile(cfg.FilePath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		f, err := os.OpenFile(cfg.FilePath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, FileMode)
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening log file: %w", err)
 		}

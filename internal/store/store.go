@@ -73,7 +73,7 @@ type Request struct {
 	// more than once against, with its weight (Limit.Weight).
 	LimitWeights map[string]int
 	RCAccount    string
-	UserData     []byte       // LSF's userData object, verbatim JSON
+	UserData     []byte       // LSF's userData object at rest: its keys, without values
 	ClientToken  string       // idempotency token the cloud call carries
 	CloudRef     string       // what the cloud calls it: reservation, fleet id, group name
 	Machines     []MachineRef // return requests: the hosts HostFactory gave back

@@ -118,4 +118,32 @@ func TestLogKeepsSecrets(t *testing.T) {
 	if !bytes.Contains(all, []byte("UnauthorizedOperation")) {
 		t.Errorf("the log does not record the denied launch:\n%s", all)
 	}
+	// Only the account that runs HostFactory reads the log.
+	for _, f := range logs {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("log file %s: mode %v, %v; want 0600", f, fi.Mode().Perm(), err)
+		}
+	}
+
+	// The state store keeps no user data value either: not the template's
+	// userData values, not LSF's userData, in the file or its write-ahead
+	// log; the names stay, to say what was passed.
+	var stored []byte
+	work, _ := filepath.Glob(filepath.Join(e.root, "work", "ohfp.db*"))
+	for _, f := range work {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, b...)
+		_, tmplValue, _ := strings.Cut(templateUserData, "=")
+		for _, s := range []string{tmplValue, requestUserData} {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s holds %q", f, s)
+			}
+		}
+	}
+	if !bytes.Contains(stored, []byte("CLUSTER_TOKEN=(not stored)")) || !bytes.Contains(stored, []byte(`"token":"(not stored)"`)) {
+		t.Errorf("the store does not keep the names of the user data it was given (%d bytes read from %v)", len(stored), work)
+	}
 }

@@ -56,6 +56,7 @@ const (
 	Release       = "Release"
 	Retire        = "Retire"
 	Interruptions = "Interruptions"
+	Tag           = "Tag"
 )
 
 // Call is one call the cloud answered or refused.
@@ -268,6 +269,9 @@ func (c *Cloud) Launch(_ context.Context, spec cloud.LaunchSpec) (cloud.Placemen
 		if c.Unnamed {
 			inst.Name = ""
 		}
+		if spec.InstallationID != "" { // a launch from before installation ids has none
+			inst.Tags[cloud.TagInstallation] = spec.InstallationID
+		}
 		c.add(inst)
 		p.Instances = append(p.Instances, inst)
 	}
@@ -386,4 +390,19 @@ func (c *Cloud) Interruptions(_ context.Context, ids []string) (map[string]time.
 		}
 	}
 	return out, nil
+}
+
+// Tag adds tags to the named instances; unknown ids are skipped.
+func (c *Cloud) Tag(_ context.Context, ids []string, tags map[string]string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.record(Call{Method: Tag, IDs: slices.Clone(ids)}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if in, ok := c.instances[id]; ok {
+			maps.Copy(in.Tags, tags)
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
@@ -227,6 +228,15 @@ CREATE TABLE windows (
 	launched INTEGER NOT NULL,
 	until    INTEGER NOT NULL -- Unix nanoseconds: the window may be forgotten after
 );
+`,
+	// 7: secrets at rest. Requests are stored without LSF's userData values
+	// and without the template's userData values (config.Template.AtRest);
+	// those stored before keep neither.
+	`
+UPDATE requests SET user_data = NULL WHERE user_data IS NOT NULL;
+UPDATE requests SET template = CAST(json_set(CAST(template AS TEXT), '$.userData', '` + config.NotStored + `') AS BLOB)
+WHERE template IS NOT NULL AND json_valid(CAST(template AS TEXT))
+	AND json_type(CAST(template AS TEXT), '$.userData') = 'text';
 `,
 }
 

@@ -382,3 +382,31 @@ func TestIdentityOfAnOlderStore(t *testing.T) {
 		t.Fatalf("no identity file after the upgrade: %v", err)
 	}
 }
+
+// Requests stored before secrets stayed out of the store lose them on the
+// upgrade: LSF's userData, and the values of the template's userData.
+func TestOlderRequestsLoseTheirSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ohfp.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "t", MachineCount: 1, State: store.StateRunning,
+		Template: []byte(`{"templateId":"t","maxNumber":3,"userData":"DB_PASSWORD=hunter2"}`), UserData: []byte(`{"token":"s3cret"}`)}
+	if err := s.CreateRequest(t.Context(), &r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec("PRAGMA user_version = 6"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, path)
+	got, err := s.GetRequests(t.Context(), []string{"req-1"})
+	if err != nil || len(got) != 1 {
+		t.Fatal(err)
+	}
+	if got[0].UserData != nil || !strings.Contains(string(got[0].Template), `"userData":"(not stored)"`) || strings.Contains(string(got[0].Template), "hunter2") ||
+		!strings.Contains(string(got[0].Template), `"maxNumber":3`) {
+		t.Fatalf("after the upgrade: template %s, user data %s", got[0].Template, got[0].UserData)
+	}
+}
