@@ -110,6 +110,9 @@ func setUpSQLite(ctx context.Context, cfg *config.Config, log *slog.Logger, crea
 	}
 	fmt.Fprintf(w, "SQLite state store %s is ready (schema version %d, store %s created %s)\n",
 		st.Path(), version, ident.ID, ident.Created.Format(time.RFC3339))
+	if len(aside) > 0 {
+		fmt.Fprintln(w, "Run `ohfp reconcile` now: it adopts and reports the hosts the lost store knew, before HostFactory asks for more.")
+	}
 	return nil
 }
 

@@ -22,6 +22,9 @@ const (
 	ActionPlacementRetired  = "placement.retired"
 	ActionReclaim           = "reclaim"
 	ActionCounterDrift      = "counter.drift"
+	ActionRequestRestored   = "request.restored"
+	ActionMachineClaimed    = "machine.claimed"
+	ActionReconcileStopped  = "reconcile.stopped"
 )
 
 // eventsTimeout bounds the write of an operation's events, which happens
@@ -35,12 +38,27 @@ func WithActor(actor string) Option { return func(b *Broker) { b.actor = actor }
 // note records a state change for the audit trail; the operation's
 // flushEvents writes it.
 func (b *Broker) note(requestID, instanceID, action, detail string) {
+	e := b.event(requestID, instanceID, action, detail)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.events = append(b.events, store.Event{
-		Time: b.now(), RequestID: requestID, InstanceID: instanceID,
-		Action: action, Actor: b.actor, Detail: detail,
-	})
+	b.events = append(b.events, e)
+}
+
+// event is one entry of the audit trail, now, by this broker's actor.
+func (b *Broker) event(requestID, instanceID, action, detail string) store.Event {
+	return store.Event{Time: b.now(), RequestID: requestID, InstanceID: instanceID, Action: action, Actor: b.actor, Detail: detail}
+}
+
+// recordFirst writes events at once, before the change they announce is
+// made, and fails when they cannot be written: nothing is terminated
+// unless it can be recorded first (a full disk must not leave the store
+// blind to what was done in the cloud).
+func (b *Broker) recordFirst(ctx context.Context, events []store.Event) error {
+	if err := b.store.AppendEvents(ctx, events); err != nil {
+		b.log.Error("the state store cannot be written; nothing is terminated", "err", err)
+		return fault.Wrap(fault.Internal, err, "recording before terminating; nothing was terminated")
+	}
+	return nil
 }
 
 // flushEvents writes the events noted so far in one call, at the end of an

@@ -23,14 +23,14 @@ func TestShrinkRefusedNeverBlocksATermination(t *testing.T) {
 	}
 	h.cloud.Fail(fake.Release, errors.New("ec2:ModifyFleet: InvalidFleetConfig: only maintain fleets can be modified"))
 	stray := cloud.Instance{ID: "i-stray", State: cloud.Running, LaunchTime: epoch.Add(-time.Hour),
-		Tags: map[string]string{cloud.TagRequestID: id, cloud.TagProvider: provider}}
+		Tags: map[string]string{cloud.TagRequestID: id, cloud.TagProvider: provider, cloud.TagInstallation: installationID}}
 	h.cloud.Add(stray)
 
 	ms := h.machines(id)
 	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{{Name: ms[0].Name, InstanceID: ms[0].InstanceID}}); err != nil {
 		t.Fatalf("ReturnMachines: %v", err)
 	}
-	rec, err := h.b.Reconcile(h.ctx(), false)
+	rec, err := h.b.Reconcile(h.ctx(), ReconcileOptions{})
 	if err != nil {
 		t.Fatalf("Reconcile: %v", err)
 	}

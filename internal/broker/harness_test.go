@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
@@ -49,6 +50,7 @@ func newHarness(t *testing.T, edit ...func(*config.Config)) *harness {
 			PendingTimeout:  pendingTimeout,
 			CreationTimeout: creationTimeout,
 		},
+		Reconcile: config.Reconcile{BudgetPercent: 10, BudgetMin: 20},
 		Templates: []config.Template{
 			{ID: "T", MaxNumber: 10, ImageID: "ami-12345678", VMType: "t3.micro", SubnetIDs: []string{"subnet-1"}},
 			{ID: "Spot", MaxNumber: -1, ImageID: "ami-12345678", VMType: "t3.micro", PriceType: config.PriceSpot},
@@ -62,6 +64,10 @@ func newHarness(t *testing.T, edit ...func(*config.Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// The store dates from a day before the clock starts, unless a test
+	// says otherwise (setStoreCreated).
+	h0 := &harness{t: t, st: st}
+	h0.setStoreCreated(epoch.Add(-24 * time.Hour))
 	clock := fake.NewClock(epoch)
 	cl := fake.New(clock)
 	return &harness{
@@ -152,4 +158,17 @@ func (h *harness) events(requestID string) []string {
 // after it.
 func around(d time.Duration) [3]time.Duration {
 	return [3]time.Duration{d - time.Nanosecond, d, d + time.Nanosecond}
+}
+
+// setStoreCreated gives the store an identity created at t, as if it had
+// been made then.
+func (h *harness) setStoreCreated(t time.Time) {
+	h.t.Helper()
+	raw, err := json.Marshal(store.Identity{ID: "store-" + t.Format("150405"), Created: t, Installation: installationID})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.st.PutFact(h.t.Context(), store.IdentityFact, raw); err != nil {
+		h.t.Fatal(err)
+	}
 }

@@ -26,7 +26,10 @@ const spotNotice = 2 * time.Minute
 // spot instances AWS marked for reclaim with the seconds left, and hosts
 // stopped, terminated or missing with 0. If the cloud cannot be asked it
 // reports nothing, and says why: calling every host gone because a list
-// call failed would drain a whole cluster.
+// call failed would drain a whole cluster. Only the cloud's own actions
+// are reclaims: a host HostFactory itself returned is reported once gone,
+// as the contract wants for every host it lists, but never counted as a
+// reclaim; an instance of another installation is not reported at all.
 func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Reclaim, error) {
 	defer b.flushEvents(ctx) // after reconcileNow, which notes events too
 	b.recoverPending(ctx)
@@ -70,20 +73,32 @@ func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Recl
 			continue // a host we never knew, by name only: nothing to say
 		}
 		inst, found := seen[id]
+		returned := known[id].ReturnID
 		switch {
+		case found && inst.OwnerFor(b.cfg.InstallationID) == cloud.OwnedElsewhere:
+			b.log.Warn("host is another installation's; not reported", "instance_id", id, "name", h.Name,
+				"installation", inst.Tags[cloud.TagInstallation])
+			continue
 		case !found:
 			if m, ok := known[id]; ok && now.Sub(m.LaunchTime) < visibilityGrace {
 				continue // launched moments ago, not yet visible
 			}
 		case inst.State.Up():
 			mark, marked := marks[id]
-			if !marked {
+			if !marked || returned != "" {
 				continue
 			}
 			grace := max(int((spotNotice - now.Sub(mark)).Seconds()), 0)
 			b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", grace)
 			b.note(known[id].RequestID, id, ActionReclaim, fmt.Sprintf("%s marked for spot reclaim; %ds left", h.Name, grace))
 			out = append(out, Reclaim{Name: h.Name, InstanceID: id, GracePeriod: grace})
+			continue
+		}
+		if returned != "" {
+			// Gone as HostFactory asked: reported, since it still lists the
+			// host, but no reclaim, in the log, the metrics or the trail.
+			b.log.Info("returned host gone", "instance_id", id, "name", h.Name, "return_id", returned)
+			out = append(out, Reclaim{Name: h.Name, InstanceID: id})
 			continue
 		}
 		b.log.Warn("reclaim", "instance_id", id, "name", h.Name, "grace_period", 0)

@@ -43,6 +43,7 @@ func TestReconcileDecisions(t *testing.T) {
 			h := newHarness(t)
 			reqID := "req-gone"
 			ref := ""
+			h.holdSomething() // a store that holds nothing adopts every stray
 			if c.state != "" {
 				reqID = h.request("T", 1)
 				r := h.stored(reqID)
@@ -53,11 +54,11 @@ func TestReconcileDecisions(t *testing.T) {
 				}
 			}
 			h.cloud.Add(cloud.Instance{ID: "i-stray", State: cloud.Running, LaunchTime: epoch,
-				Tags: map[string]string{cloud.TagRequestID: reqID, cloud.TagProvider: provider}})
+				Tags: map[string]string{cloud.TagRequestID: reqID, cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
 			h.clock.Set(epoch.Add(c.age))
 			before := h.cloud.Terminated()
 
-			rec, err := h.b.Reconcile(h.ctx(), false)
+			rec, err := h.b.Reconcile(h.ctx(), ReconcileOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,11 +105,11 @@ func TestReconcileDryRun(t *testing.T) {
 	id := h.request("T", 1)
 	h.status(id)
 	h.cloud.Add(cloud.Instance{ID: "i-adopt", State: cloud.Running, LaunchTime: epoch,
-		Tags: map[string]string{cloud.TagRequestID: id, cloud.TagProvider: provider}})
+		Tags: map[string]string{cloud.TagRequestID: id, cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
 	h.cloud.Add(cloud.Instance{ID: "i-old", State: cloud.Running, LaunchTime: epoch,
-		Tags: map[string]string{cloud.TagRequestID: "req-gone", cloud.TagProvider: provider}})
+		Tags: map[string]string{cloud.TagRequestID: "req-gone", cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
 	h.clock.Set(epoch.Add(time.Hour))
-	rec, err := h.b.Reconcile(h.ctx(), true)
+	rec, err := h.b.Reconcile(h.ctx(), ReconcileOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,9 +130,9 @@ func TestReconcileLeavesTheKnownAndForeignAlone(t *testing.T) {
 	h.cloud.Add(cloud.Instance{ID: "i-other", State: cloud.Running, LaunchTime: epoch,
 		Tags: map[string]string{cloud.TagRequestID: "req-x", cloud.TagProvider: "another"}})
 	h.cloud.Add(cloud.Instance{ID: "i-going", State: cloud.ShuttingDown, LaunchTime: epoch,
-		Tags: map[string]string{cloud.TagRequestID: "req-x", cloud.TagProvider: provider}})
+		Tags: map[string]string{cloud.TagRequestID: "req-x", cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
 	h.clock.Set(epoch.Add(time.Hour))
-	rec, err := h.b.Reconcile(h.ctx(), false)
+	rec, err := h.b.Reconcile(h.ctx(), ReconcileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,16 +148,17 @@ func TestReconcileLeavesTheKnownAndForeignAlone(t *testing.T) {
 // nothing; when it refuses to terminate, the error names it.
 func TestReconcileCloudErrors(t *testing.T) {
 	h := newHarness(t)
+	h.holdSomething()
 	h.cloud.Add(cloud.Instance{ID: "i-old", State: cloud.Running, LaunchTime: epoch,
-		Tags: map[string]string{cloud.TagRequestID: "req-gone", cloud.TagProvider: provider}})
+		Tags: map[string]string{cloud.TagRequestID: "req-gone", cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
 	h.clock.Set(epoch.Add(time.Hour))
 	h.cloud.Fail(fake.Instances, errors.New("RequestLimitExceeded"))
-	if _, err := h.b.Reconcile(h.ctx(), false); err == nil {
+	if _, err := h.b.Reconcile(h.ctx(), ReconcileOptions{}); err == nil {
 		t.Error("listing failed, but reconcile did not say so")
 	}
 	h.cloud.Fail(fake.Instances, nil)
 	h.cloud.Fail(fake.Terminate, errors.New("UnauthorizedOperation"))
-	if _, err := h.b.Reconcile(h.ctx(), false); err == nil {
+	if _, err := h.b.Reconcile(h.ctx(), ReconcileOptions{}); err == nil {
 		t.Error("terminating failed, but reconcile did not say so")
 	}
 	if in, _ := h.cloud.Instance("i-old"); in.State != cloud.Running {

@@ -18,8 +18,10 @@ import (
 )
 
 // ReturnMachines stores a return request for the hosts HostFactory gives
-// back, terminates them and returns the request's id. Only instances this
-// provider instance launched are terminated.
+// back, terminates them and returns the request's id. Only instances of
+// this installation are terminated, and none for an entry whose name and
+// machineId name different hosts: those entries are answered with the
+// reason (see returnRefusal).
 func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (id, message string, err error) {
 	defer b.flushEvents(ctx)
 	b.recoverPending(ctx)
@@ -40,26 +42,67 @@ func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (i
 }
 
 // retire carries out a stored return request: it marks the machines as
-// returned and terminates those still alive.
+// returned and terminates those still alive that it may (returnRefusal);
+// an entry refused keeps its reason in the request.
 func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 	known, err := b.returnedMachines(ctx, r)
 	if err != nil {
 		return err
 	}
-	var ids []string
+	byID, byName := map[string]*store.Machine{}, map[string]*store.Machine{}
 	for i := range known {
-		m := &known[i]
+		byID[known[i].InstanceID] = &known[i]
+		byName[known[i].Name] = &known[i]
+	}
+	targets := make([]*store.Machine, len(r.Machines))
+	var lookup []string
+	for i, ref := range r.Machines {
+		m := byID[ref.InstanceID]
+		if ref.InstanceID == "" {
+			m = byName[ref.Name]
+		}
+		targets[i] = m
+		if id := cmp.Or(ref.InstanceID, idOf(m)); id != "" && !slices.Contains(lookup, id) {
+			lookup = append(lookup, id)
+		}
+	}
+	insts, err := b.cloud.Instances(ctx, cloud.Query{InstanceIDs: lookup})
+	if err != nil {
+		return fault.Wrap("", err, "describing the machines of return request %s", r.ID)
+	}
+	seen := make(map[string]cloud.Instance, len(insts))
+	for _, inst := range insts {
+		seen[inst.ID] = inst
+	}
+	var ids []string
+	refused := 0
+	var returned []store.Machine
+	for i, ref := range r.Machines {
+		m := targets[i]
+		inst, found := seen[cmp.Or(ref.InstanceID, idOf(m))]
+		if why := b.returnRefusal(ref, m, byName[ref.Name], inst, found); why != "" {
+			r.Machines[i].Refused = why
+			refused++
+			b.log.Warn("returned host left alone", "request_id", r.ID, "name", ref.Name, "instance_id", ref.InstanceID, "reason", why)
+			continue
+		}
+		if m == nil {
+			continue // not this store's: nothing to do, reported gone
+		}
 		m.ReturnID = r.ID
-		if m.State.Live() {
+		returned = append(returned, *m)
+		// One the cloud does not show yet is still terminated: the store
+		// recorded it from this installation's own launch.
+		if live := (found && inst.State.Live()) || (!found && m.State.Live()); live && !slices.Contains(ids, m.InstanceID) {
 			ids = append(ids, m.InstanceID)
 		}
 	}
 	if len(ids) == 0 {
 		r.Message = "No Active VM."
 	}
-	ids = b.leaveToReclaim(ctx, known, ids)
+	ids = b.leaveToReclaim(ctx, returned, ids)
 	if len(ids) > 0 {
-		if err := b.release(ctx, known); err != nil {
+		if err := b.release(ctx, returned); err != nil {
 			// A shrink refused never keeps returned machines running: at
 			// worst their fleet or group replaces them, and reconcile
 			// terminates the replacements.
@@ -68,27 +111,75 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 		if err := b.cloud.Terminate(ctx, ids); err != nil {
 			return fault.Wrap("", err, "terminating the machines of return request %s", r.ID)
 		}
-		for i := range known {
-			if slices.Contains(ids, known[i].InstanceID) {
-				known[i].State = cloud.ShuttingDown
+		for i := range returned {
+			if slices.Contains(ids, returned[i].InstanceID) {
+				returned[i].State = cloud.ShuttingDown
 			}
 		}
 	}
 	r.State = store.StateRunning
-	if err := b.store.UpdateRequest(ctx, r, known...); err != nil {
+	if err := b.store.UpdateRequest(ctx, r, returned...); err != nil {
 		return fault.Wrap(fault.Internal, err, "recording return request %s", r.ID)
 	}
-	b.log.Info("machines returned", "request_id", r.ID, "machine_count", len(r.Machines), "terminating", len(ids))
+	b.log.Info("machines returned", "request_id", r.ID, "machine_count", len(r.Machines), "terminating", len(ids), "left_alone", refused)
 	b.note(r.ID, "", ActionMachinesReturned, fmt.Sprintf("%s; terminating %s", refNames(r.Machines), orNone(ids)))
 	// Each create request's trail shows its machines going back too.
 	byOrigin := map[string][]string{}
-	for _, m := range known {
+	for _, m := range returned {
 		byOrigin[m.RequestID] = append(byOrigin[m.RequestID], m.InstanceID)
 	}
 	for _, origin := range slices.Sorted(maps.Keys(byOrigin)) {
 		b.note(origin, "", ActionMachinesReturned, fmt.Sprintf("%s by return request %s", orNone(byOrigin[origin]), r.ID))
 	}
 	return nil
+}
+
+func idOf(m *store.Machine) string {
+	if m == nil {
+		return ""
+	}
+	return m.InstanceID
+}
+
+// returnRefusal says why a host HostFactory returns must be left alone, or
+// "" when it may be terminated. ref is the entry, m the stored machine it
+// names (nil when none), named the stored machine that has ref's name, and
+// inst what the cloud shows of it (found false when nothing). A host is
+// left alone when:
+//   - the entry's name and machineId name different hosts: HostFactory
+//     means one of them, and guessing which could end a busy host;
+//   - the instance carries another installation's id;
+//   - it carries no installation id and this store did not launch it;
+//   - the store does not know it and it is not tagged with this provider
+//     instance.
+//
+// The reason is the entry's answer in the return's status.
+func (b *Broker) returnRefusal(ref store.MachineRef, m, named *store.Machine, inst cloud.Instance, found bool) string {
+	switch {
+	case ref.InstanceID != "" && m != nil && m.Name != "" && m.Name != ref.Name:
+		return fmt.Sprintf("name %s and machineId %s name different hosts (%s is %s); nothing was terminated for this entry",
+			ref.Name, ref.InstanceID, ref.InstanceID, m.Name)
+	case ref.InstanceID != "" && m == nil && named != nil:
+		return fmt.Sprintf("name %s and machineId %s name different hosts (%s is %s); nothing was terminated for this entry",
+			ref.Name, ref.InstanceID, ref.Name, named.InstanceID)
+	case !found:
+		return ""
+	case m == nil && inst.Tags[cloud.TagProvider] != b.cfg.ProviderName:
+		return fmt.Sprintf("Instance %s was not launched by provider %s; left alone.", inst.ID, b.cfg.ProviderName)
+	case ref.InstanceID != "" && m == nil && inst.Name != "" && inst.Name != ref.Name:
+		return fmt.Sprintf("name %s and machineId %s name different hosts (%s is %s); nothing was terminated for this entry",
+			ref.Name, ref.InstanceID, ref.InstanceID, inst.Name)
+	}
+	switch inst.OwnerFor(b.cfg.InstallationID) {
+	case cloud.OwnedElsewhere:
+		return fmt.Sprintf("instance %s belongs to another installation (%s) of provider %s; left alone",
+			inst.ID, inst.Tags[cloud.TagInstallation], b.cfg.ProviderName)
+	case cloud.OwnerUnknown:
+		if m == nil || m.RequestID == "" || inst.Tags[cloud.TagRequestID] != m.RequestID {
+			return fmt.Sprintf("instance %s carries no installation id and this installation did not launch it; left alone", inst.ID)
+		}
+	}
+	return ""
 }
 
 // refNames lists hosts by instance id, or by name when given without one.
@@ -191,21 +282,18 @@ func (b *Broker) retireEmptied(ctx context.Context, requestIDs []string) {
 }
 
 // returnedMachines finds the stored machines a return request names, by
-// instance id or, for hosts given by name only, by name.
+// instance id and by name (each once): a name finds the host of an entry
+// without an id, and tells when an entry's name and id disagree.
 func (b *Broker) returnedMachines(ctx context.Context, r *store.Request) ([]store.Machine, error) {
-	var ids []string
+	var ids, names []string
 	for _, ref := range r.Machines {
 		if ref.InstanceID != "" {
 			ids = append(ids, ref.InstanceID)
 		}
-	}
-	var names []string
-	for _, ref := range r.Machines {
-		if ref.InstanceID == "" {
-			names = append(names, ref.Name)
-		}
+		names = append(names, ref.Name)
 	}
 	var out []store.Machine
+	have := map[string]bool{}
 	for _, q := range []store.MachineQuery{{InstanceIDs: ids}, {Names: names}} {
 		if len(q.InstanceIDs)+len(q.Names) == 0 {
 			continue
@@ -214,7 +302,12 @@ func (b *Broker) returnedMachines(ctx context.Context, r *store.Request) ([]stor
 		if err != nil {
 			return nil, fault.Wrap(fault.Internal, err, "reading returned machines")
 		}
-		out = append(out, ms...)
+		for _, m := range ms {
+			if !have[m.InstanceID] {
+				have[m.InstanceID] = true
+				out = append(out, m)
+			}
+		}
 	}
 	return out, nil
 }
@@ -231,8 +324,16 @@ func (b *Broker) returnStatus(ctx context.Context, p *poll, r *store.Request) Re
 		byName[m.Name] = m
 	}
 	var again []string
-	executing := 0
+	executing, refused := 0, 0
 	for _, ref := range r.Machines {
+		if ref.Refused != "" {
+			refused++
+			st.Machines = append(st.Machines, MachineStatus{
+				Machine: store.Machine{InstanceID: ref.InstanceID, Name: ref.Name, Message: ref.Refused},
+				Result:  store.ResultFail,
+			})
+			continue
+		}
 		m, ok := p.machines[ref.InstanceID]
 		if ref.InstanceID == "" {
 			m, ok = byName[ref.Name]
@@ -273,6 +374,10 @@ func (b *Broker) returnStatus(ctx context.Context, p *poll, r *store.Request) Re
 		return st
 	}
 	r.State = store.StateComplete
+	if refused > 0 {
+		// HostFactory must not take a host left alone for returned.
+		r.State = store.StateCompleteWithError
+	}
 	b.finish(ctx, p, r)
 	var origins []string
 	for _, m := range p.byReturn[r.ID] {
@@ -298,10 +403,14 @@ func (b *Broker) judgeReturn(p *poll, ref store.MachineRef, m *store.Machine, ag
 		}
 		return MachineStatus{Machine: *m, Result: store.ResultSucceed}
 	}
-	if m.RequestID == "" && inst.Tags[cloud.TagProvider] != b.cfg.ProviderName {
+	var stored *store.Machine
+	if m.RequestID != "" {
+		stored = m
+	}
+	if why := b.returnRefusal(store.MachineRef{Name: m.Name, InstanceID: m.InstanceID}, stored, nil, inst, true); why != "" {
 		mm := *m
 		mm.State = inst.State
-		mm.Message = fmt.Sprintf("Instance %s was not launched by provider %s; left alone.", ref.InstanceID, b.cfg.ProviderName)
+		mm.Message = why
 		return MachineStatus{Machine: mm, Result: store.ResultFail}
 	}
 	before := *m

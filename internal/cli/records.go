@@ -151,6 +151,12 @@ func ReconcileRecord(rec broker.Reconciliation) Record {
 		{"adopted", len(rec.Adopted)},
 		{"terminated", len(rec.Terminated)},
 		{"waiting", len(rec.Waiting)},
+		{"budget", rec.Budget},
+		{"kept", len(rec.OverBudget)},
+		{"other_installations", rec.Installations},
+		{"their_instances", rec.Elsewhere},
+		{"untagged", rec.Untagged},
+		{"claimed", rec.Claimed},
 		{"dry_run", rec.DryRun},
 		{"instances", strays},
 	}

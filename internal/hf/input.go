@@ -131,7 +131,10 @@ func DecodeRequestMachines(input []byte) (RequestMachinesInput, error) {
 }
 
 type machinesInput struct {
-	Machines []store.MachineRef `json:"machines"`
+	Machines []struct {
+		Name       string `json:"name"`
+		InstanceID string `json:"machineId"`
+	} `json:"machines"`
 }
 
 // DecodeMachines parses the machine list of requestReturnMachines and
@@ -149,7 +152,7 @@ func DecodeMachines(input []byte, required bool) ([]store.MachineRef, error) {
 		return nil, fault.New(fault.InvalidRequest, "machines lists %d machines, more than the limit of %d", len(in.Machines), maxMachines).With("field", "machines")
 	}
 	seen := make(map[string]bool, len(in.Machines))
-	out := in.Machines[:0]
+	out := make([]store.MachineRef, 0, len(in.Machines))
 	for i, m := range in.Machines {
 		field := fmt.Sprintf("machines[%d]", i)
 		switch {
@@ -166,7 +169,7 @@ func DecodeMachines(input []byte, required bool) ([]store.MachineRef, error) {
 		}
 		if !seen[key] {
 			seen[key] = true
-			out = append(out, m)
+			out = append(out, store.MachineRef{Name: m.Name, InstanceID: m.InstanceID})
 		}
 	}
 	return out, nil

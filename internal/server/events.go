@@ -88,7 +88,7 @@ func newEvents(reg prometheus.Registerer) *events {
 		}),
 		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ohfp_reconciled_instances_total",
-			Help: "Instances found in the cloud without a usable record and reconciled, by action (adopted, terminated).",
+			Help: "Instances found in the cloud without a usable record and reconciled, by action (adopted, terminated, claimed).",
 		}, []string{"action"}),
 	}
 	reg.MustRegister(e.operations, e.durations, e.awsCalls, e.reclaims, e.reconciled)

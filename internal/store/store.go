@@ -187,6 +187,10 @@ type Drift struct {
 type MachineRef struct {
 	Name       string `json:"name"`
 	InstanceID string `json:"machineId,omitempty"`
+	// Refused says why a return request left this host alone (its name
+	// and id name different hosts, or the instance is not this
+	// installation's); empty when the host is returned.
+	Refused string `json:"refused,omitempty"`
 }
 
 // Machine is one cloud instance that a create request obtained.
