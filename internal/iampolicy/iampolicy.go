@@ -328,6 +328,9 @@ func For(cfg *config.Config) Policy {
 	bySid := map[string]*Statement{}
 	var order []string
 	for action, rs := range u.actions() {
+		if action == claimAction {
+			continue // claimStatement, below
+		}
 		sid, ok := statementOf[requiredKey(rs)]
 		if !ok {
 			sid = unplaced
@@ -359,6 +362,9 @@ func For(cfg *config.Config) Policy {
 		st = append(st, *bySid[sid])
 	}
 	st = append(st, u.impliedStatements(st)...)
+	if _, ok := u.actions()[claimAction]; ok {
+		st = append(st, u.claimStatement())
+	}
 	for i := range st {
 		st[i].Effect = "Allow"
 		slices.Sort(st[i].Action)
@@ -367,6 +373,24 @@ func For(cfg *config.Config) Policy {
 		st[i].Resource = slices.Compact(st[i].Resource)
 	}
 	return Policy{Version: "2012-10-17", Statement: st}
+}
+
+// claimAction is the call of the one-time step that claims the instances
+// launched before installation ids existed (`ohfp reconcile
+// --adopt-untagged`). EC2 lets it tag any resource; claimStatement narrows
+// it so that TerminateOwn's tag condition still cannot be forged.
+const claimAction = "ec2:CreateTags"
+
+// claimStatement lets the role add the installation id, and only it, to
+// instances tagged with this provider name that carry none yet: it can
+// neither take another installation's instance nor tag anything else.
+func (u usage) claimStatement() Statement {
+	return Statement{Sid: "ClaimUntagged", Action: []string{claimAction}, Resource: []string{u.ec2ARN("instance", "*")},
+		Condition: Conditions{
+			"StringEquals":              {"aws:ResourceTag/" + cloud.TagProvider: {u.provider}},
+			"ForAllValues:StringEquals": {"aws:TagKeys": {cloud.TagInstallation}},
+			"Null":                      {"aws:ResourceTag/" + cloud.TagInstallation: {"true"}},
+		}}
 }
 
 // sidRank orders statements as a reader expects them: reads, launch,

@@ -127,6 +127,20 @@ func TestRunInstancesOnlyVersusAllAPIs(t *testing.T) {
 	if got := small["TerminateOwn"].Condition["StringEquals"]["aws:ResourceTag/ohfp:provider"]; !slices.Equal(got, []string{"awsinst"}) {
 		t.Errorf("TerminateOwn condition %v", got)
 	}
+	// Tagging after creation (the claim of instances from before
+	// installation ids) adds the installation id alone, to this provider
+	// name's instances that have none: TerminateOwn's condition stays
+	// unforgeable, and no installation can take another's instance.
+	if slices.Contains(small["Describe"].Action, "ec2:CreateTags") {
+		t.Errorf("ec2:CreateTags granted on every resource")
+	}
+	claim := small["ClaimUntagged"]
+	if !slices.Equal(claim.Resource, []string{"arn:aws:ec2:eu-west-1:*:instance/*"}) ||
+		!slices.Equal(claim.Condition["StringEquals"]["aws:ResourceTag/ohfp:provider"], []string{"awsinst"}) ||
+		!slices.Equal(claim.Condition["ForAllValues:StringEquals"]["aws:TagKeys"], []string{"ohfp:installation-id"}) ||
+		!slices.Equal(claim.Condition["Null"]["aws:ResourceTag/ohfp:installation-id"], []string{"true"}) {
+		t.Errorf("ClaimUntagged %+v", claim)
+	}
 
 	// Issue 9: CreateFleet is authorized on fleet and instance, and on the
 	// same resources as RunInstances; DescribeFleetHistory is called.
