@@ -20,6 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
 	"github.com/ohfp/ohfp/internal/hostfactory"
 	"github.com/ohfp/ohfp/internal/sandbox"
 )
@@ -55,7 +59,7 @@ var iamsim = sync.OnceValues(func() (string, error) {
 type iamRequest struct {
 	Action   string            `json:"action"`
 	Resource string            `json:"resource"`
-	Context  map[string]string `json:"context,omitempty"`
+	Context  map[string]any `json:"context,omitempty"` // a string, or a list for a multivalued key
 	from     string            // the call and template it came from
 }
 
@@ -166,6 +170,7 @@ func TestIAMPolicyAllowsEveryCall(t *testing.T) {
 	}
 	add("store init", iamScenario{}, rec.take())
 
+	var lastRequest string
 	for _, s := range scenarios {
 		id := s.tpl["templateId"].(string)
 		if s.short {
@@ -174,6 +179,7 @@ func TestIAMPolicyAllowsEveryCall(t *testing.T) {
 			}
 		}
 		req := e.wait(e.request(id, 2))
+		lastRequest = req.RequestID
 		want := map[bool]string{false: "complete", true: "complete_with_error"}[s.short]
 		if req.Status != want || len(req.Machines) == 0 {
 			t.Fatalf("%s: request ended %s with %d machines, want %s: %s", id, req.Status, len(req.Machines), want, req.Message)
@@ -211,6 +217,20 @@ func TestIAMPolicyAllowsEveryCall(t *testing.T) {
 	}
 	add("smoke", scenarios[5], e.sb.Journal())
 	add("doctor and smoke (store)", iamScenario{}, rec.take())
+
+	// The one-time claim of an instance launched before installation ids,
+	// by a request the store holds.
+	old, err := e.ec2().RunInstances(e.ctx(), &ec2.RunInstancesInput{ImageId: aws.String(sandbox.DefaultImageID), InstanceType: types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeInstance,
+			Tags: []types.Tag{{Key: aws.String("ohfp:provider"), Value: aws.String("awsinst")}, {Key: aws.String("ohfp:request-id"), Value: aws.String(lastRequest)}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sb.Journal() // that launch was not ohfp's
+	if out, stderr, exit := run(t, e.hf.Env, "reconcile", "--adopt-untagged"); exit != 0 || !strings.Contains(out, *old.Instances[0].InstanceId) {
+		t.Fatalf("reconcile --adopt-untagged: exit %d: %s %s", exit, out, stderr)
+	}
+	add("claim", iamScenario{}, e.sb.Journal())
 
 	out, stderr, exit := run(t, e.hf.Env, "iam-policy")
 	if exit != 0 {
@@ -481,11 +501,26 @@ func requestsOf(t *testing.T, ref func(string) []resourceType, c sandbox.Call, s
 			}
 			arns = append(arns, ec2ARN(rt.Name, id))
 		}
+		if c.Action == "ec2:CreateTags" && rt.Name == "instance" {
+			// The claim of instances launched before installation ids
+			// (tags at creation are impliedRequests'): an untagged
+			// instance with ohfp's provider tag, given the installation
+			// id alone.
+			for _, id := range paramsNamed(p, "ResourceId") {
+				out = append(out, iamRequest{Action: c.Action, Resource: ec2ARN("instance", id), Context: map[string]any{
+					"aws:ResourceTag/ohfp:provider": "awsinst", "ec2:ResourceTag/ohfp:provider": "awsinst",
+					"aws:TagKeys": paramsNamed(p, `Tag\.\d+\.Key`)}})
+			}
+			continue
+		}
+		if c.Action == "ec2:CreateTags" {
+			continue
+		}
 		for _, arn := range arns {
 			r := iamRequest{Action: c.Action, Resource: arn}
 			if c.Action == "ec2:TerminateInstances" {
 				// ohfp terminates only its own: they carry its tag.
-				r.Context = map[string]string{"aws:ResourceTag/ohfp:provider": "awsinst", "ec2:ResourceTag/ohfp:provider": "awsinst"}
+				r.Context = map[string]any{"aws:ResourceTag/ohfp:provider": "awsinst", "ec2:ResourceTag/ohfp:provider": "awsinst"}
 			}
 			out = append(out, r)
 		}
@@ -503,12 +538,12 @@ func impliedRequests(c sandbox.Call, s iamScenario) []iamRequest {
 	for k, kind := range p {
 		if regexp.MustCompile(`^(SpotFleetRequestConfig\.)?TagSpecification\.\d+\.ResourceType$`).MatchString(k) {
 			out = append(out, iamRequest{Action: "ec2:CreateTags", Resource: ec2ARN(kind, "*"),
-				Context: map[string]string{"ec2:CreateAction": strings.TrimPrefix(c.Action, "ec2:")}})
+				Context: map[string]any{"ec2:CreateAction": strings.TrimPrefix(c.Action, "ec2:")}})
 		}
 	}
 	passes := func(role, service string) {
 		out = append(out, iamRequest{Action: "iam:PassRole", Resource: "arn:aws:iam::" + iamAccount + ":role/" + role,
-			Context: map[string]string{"iam:PassedToService": service}})
+			Context: map[string]any{"iam:PassedToService": service}})
 	}
 	launchesFromTemplate := c.Action == "ec2:CreateFleet" || c.Action == "ec2:RequestSpotFleet" || c.Action == "autoscaling:CreateAutoScalingGroup"
 	if s.profile != "" && (c.Action == "ec2:RunInstances" || launchesFromTemplate) {
@@ -541,7 +576,7 @@ func impliedRequests(c sandbox.Call, s iamScenario) []iamRequest {
 	}
 	if linked != "" {
 		out = append(out, iamRequest{Action: "iam:CreateServiceLinkedRole", Resource: "arn:aws:iam::" + iamAccount + ":role/aws-service-role/" + linked + "/AWSServiceRole",
-			Context: map[string]string{"iam:AWSServiceName": linked}})
+			Context: map[string]any{"iam:AWSServiceName": linked}})
 	}
 	return out
 }
