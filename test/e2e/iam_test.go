@@ -57,10 +57,10 @@ var iamsim = sync.OnceValues(func() (string, error) {
 
 // iamRequest is one request IAM authorizes.
 type iamRequest struct {
-	Action   string            `json:"action"`
-	Resource string            `json:"resource"`
+	Action   string         `json:"action"`
+	Resource string         `json:"resource"`
 	Context  map[string]any `json:"context,omitempty"` // a string, or a list for a multivalued key
-	from     string            // the call and template it came from
+	from     string         // the call and template it came from
 }
 
 // dynamoRecorder forwards DynamoDB calls to DynamoDB Local and keeps them.
