@@ -105,13 +105,20 @@ func expected(abs, path string) (missing bool, err error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return false, fault.Wrap(fault.Configuration, err, "state store %s", path)
 	}
-	if _, err := os.Stat(abs + "-wal"); err == nil {
+	_, walErr := os.Stat(abs + "-wal")
+	raw, markErr := os.ReadFile(abs + MarkerSuffix)
+	if walErr != nil && markErr != nil {
+		return true, nil
+	}
+	// Another process may have made the store since the first look: it
+	// links the store into place before its log or identity file appear.
+	if _, err := os.Stat(abs); err == nil {
+		return false, nil
+	}
+	if walErr == nil {
 		return false, damaged(path, "is missing while its write-ahead log %s-wal exists", path)
 	}
-	if raw, err := os.ReadFile(abs + MarkerSuffix); err == nil {
-		return false, damaged(path, "is missing, but %s%s says this store was here: %s", path, MarkerSuffix, bytes.TrimSpace(raw))
-	}
-	return true, nil
+	return false, damaged(path, "is missing, but %s%s says this store was here: %s", path, MarkerSuffix, bytes.TrimSpace(raw))
 }
 
 // create makes a new store at abs: it is built whole in a temporary file
