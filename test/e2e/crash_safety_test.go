@@ -13,12 +13,6 @@ import (
 	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
-// behind is a sandbox clock running d behind the host's: instances come out
-// launched d before the plugin sees them, as on a grid that has run a while.
-func behind(d time.Duration) sandbox.Options {
-	return sandbox.Options{Now: func() time.Time { return time.Now().Add(-d) }}
-}
-
 // running counts the sandbox's instances that are running, of all there are.
 func running(e *env) (up, all int) {
 	for _, in := range e.sb.Instances() {
@@ -51,7 +45,7 @@ func (e *env) reconcile(args ...string) (rec struct {
 // host (older than the new store), HostFactory's requests answer again
 // with their machines, and the hosts hold their template's slots.
 func TestZeroByteStoreLosesNoHost(t *testing.T) {
-	e := newEnv(t, behind(time.Hour), []map[string]any{template("web", 20, nil)}, nil)
+	e := newEnv(t, sandbox.Options{Now: behind(time.Hour)}, []map[string]any{template("web", 20, nil)}, nil)
 	ids := []string{e.request("web", 4), e.request("web", 3)}
 	for _, id := range ids {
 		if r := e.wait(id); r.Status != "complete" {
@@ -141,7 +135,7 @@ func (e *env) sibling() *env {
 // region: each reconciles, and neither terminates the other's hosts, which
 // it sees, reports and leaves alone.
 func TestTwoInstallationsShareAProviderName(t *testing.T) {
-	prod := newEnv(t, behind(3*time.Minute), []map[string]any{template("web", 20, nil)}, map[string]any{"INSTANCE_CREATION_TIMEOUT": 1})
+	prod := newEnv(t, sandbox.Options{Now: behind(3 * time.Minute)}, []map[string]any{template("web", 20, nil)}, map[string]any{"INSTANCE_CREATION_TIMEOUT": 1})
 	dev := prod.sibling()
 	for _, c := range []struct {
 		e *env
@@ -183,7 +177,7 @@ func TestTwoInstallationsShareAProviderName(t *testing.T) {
 // terminates nothing, exits 4, logs an ERROR naming the instances and
 // records an audit event; --force then goes past it.
 func TestReconcileStopsAtTheBudget(t *testing.T) {
-	e := newEnv(t, behind(3*time.Minute), []map[string]any{template("web", 40, nil)}, map[string]any{"INSTANCE_CREATION_TIMEOUT": 1})
+	e := newEnv(t, sandbox.Options{Now: behind(3 * time.Minute)}, []map[string]any{template("web", 40, nil)}, map[string]any{"INSTANCE_CREATION_TIMEOUT": 1})
 	keep := e.wait(e.request("web", 2))
 	lost := e.request("web", 25)
 	if r := e.wait(lost); r.Status != "complete" || keep.Status != "complete" {
