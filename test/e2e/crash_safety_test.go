@@ -23,14 +23,33 @@ func running(e *env) (up, all int) {
 	return up, len(e.sb.Instances())
 }
 
+// plan is what `ohfp reconcile -o json` prints.
+type plan struct {
+	Checked, Adopted, Terminated, Waiting, Budget, Kept int
+	Installations                                       []string `json:"other_installations"`
+	Elsewhere                                           int      `json:"their_instances"`
+	Untagged, Claimed                                   []string
+	Instances                                           []struct {
+		InstanceID     string `json:"instance_id"`
+		Action, Reason string
+	}
+}
+
+// kept lists the instances a pass kept at its budget.
+func (p plan) kept() []string {
+	var ids []string
+	for _, in := range p.Instances {
+		if in.Action == "kept" {
+			ids = append(ids, in.InstanceID)
+		}
+	}
+	return ids
+}
+
 // reconcile runs `ohfp reconcile` with args and decodes its plan.
-func (e *env) reconcile(args ...string) (rec struct {
-	Checked, Budget, Elsewhere                int
-	Adopted, Terminated, OverBudget, Untagged []string
-	Installations                             []string
-}, stderr string, exit int) {
+func (e *env) reconcile(args ...string) (rec plan, stderr string, exit int) {
 	e.t.Helper()
-	out, stderr, exit := run(e.t, e.hf.Env, append([]string{"reconcile"}, args...)...)
+	out, stderr, exit := run(e.t, e.hf.Env, append([]string{"reconcile", "-o", "json"}, args...)...)
 	if exit == 0 || exit == 4 {
 		if err := json.Unmarshal([]byte(out), &rec); err != nil {
 			e.t.Fatalf("reconcile printed %q: %v", out, err)
@@ -79,7 +98,7 @@ func TestZeroByteStoreLosesNoHost(t *testing.T) {
 		t.Fatalf("store init: exit %d: %s %s", exit, out, stderr)
 	}
 	rec, stderr, exit := e.reconcile()
-	if exit != 0 || len(rec.Adopted) != up || len(rec.Terminated) != 0 {
+	if exit != 0 || rec.Adopted != up || rec.Terminated != 0 {
 		t.Fatalf("reconcile after store init: exit %d, %+v: %s", exit, rec, stderr)
 	}
 	var st hostfactory.Status
@@ -106,7 +125,7 @@ func TestZeroByteStoreLosesNoHost(t *testing.T) {
 	if strings.Count(events, "request.restored") != 2 || strings.Count(events, "machine.adopted") != up {
 		t.Fatalf("audit trail after the adoption:\n%s", events)
 	}
-	t.Logf("hosts alive before %d, after %d; adopted %d, requests rebuilt 2, reported to HostFactory %d, terminated 0", up, after, len(rec.Adopted), reported)
+	t.Logf("hosts alive before %d, after %d; adopted %d, requests rebuilt 2, reported to HostFactory %d, terminated 0", up, after, rec.Adopted, reported)
 }
 
 // sibling installs a second provider instance with the same provider name
@@ -152,7 +171,7 @@ func TestTwoInstallationsShareAProviderName(t *testing.T) {
 		own, others int
 	}{{"prod", prod, 6, 5}, {"dev", dev, 5, 6}} {
 		rec, stderr, exit := c.e.reconcile()
-		if exit != 0 || rec.Checked != c.own || rec.Elsewhere != c.others || len(rec.Installations) != 1 || len(rec.Terminated) != 0 {
+		if exit != 0 || rec.Checked != c.own || rec.Elsewhere != c.others || len(rec.Installations) != 1 || rec.Terminated != 0 {
 			t.Fatalf("%s reconcile: exit %d, %+v: %s", c.name, exit, rec, stderr)
 		}
 		log, _ := os.ReadFile(filepath.Join(c.e.root, "log", "ohfp.log"))
@@ -188,24 +207,24 @@ func TestReconcileStopsAtTheBudget(t *testing.T) {
 	forget(t, filepath.Join(e.root, "work", "ohfp.db"), lost)
 
 	rec, stderr, exit := e.reconcile()
-	if exit != 4 || len(rec.OverBudget) != 25 || rec.Budget != 20 || len(rec.Terminated) != 0 || !strings.Contains(stderr, "--force") {
+	if exit != 4 || rec.Kept != 25 || len(rec.kept()) != 25 || rec.Budget != 20 || rec.Terminated != 0 || !strings.Contains(stderr, "--force") {
 		t.Fatalf("reconcile: exit %d, %+v: %s", exit, rec, stderr)
 	}
 	if up, all := running(e); up != 27 || all != 27 {
 		t.Fatalf("%d of %d running after the stop", up, all)
 	}
 	log, _ := os.ReadFile(filepath.Join(e.root, "log", "ohfp.log"))
-	if !strings.Contains(string(log), `"level":"ERROR","msg":"reconcile stopped at the termination budget"`) || !strings.Contains(string(log), rec.OverBudget[0]) {
+	if !strings.Contains(string(log), `"level":"ERROR","msg":"reconcile stopped at the termination budget"`) || !strings.Contains(string(log), rec.kept()[0]) {
 		t.Fatalf("no ERROR naming the instances in the log")
 	}
 	events, _, _ := run(t, e.hf.Env, "events", "list", "-o", "json")
 	if !strings.Contains(events, "reconcile.stopped") {
 		t.Fatalf("no audit event:\n%s", events)
 	}
-	t.Logf("unknown instances %d, budget %d of %d live: terminated 0, exit %d", len(rec.OverBudget), rec.Budget, rec.Checked, exit)
+	t.Logf("unknown instances %d, budget %d of %d live: terminated 0, exit %d", rec.Kept, rec.Budget, rec.Checked, exit)
 
 	rec, stderr, exit = e.reconcile("--force")
-	if exit != 0 || len(rec.Terminated) != 25 {
+	if exit != 0 || rec.Terminated != 25 {
 		t.Fatalf("reconcile --force: exit %d, %+v: %s", exit, rec, stderr)
 	}
 	if up, _ := running(e); up != 2 {
