@@ -38,11 +38,12 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true, // printed below, with the contract's exit status
 	}
 	root.SetVersionTemplate("{{with .Root}}{{end}}" + currentBuild().String())
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return authorizeCommand(cmd) }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fault.Wrap(fault.InvalidRequest, err, "bad command line")
 	})
 	root.AddCommand(hfCommand(), sandboxCommand(), reconcileCommand(), serveCommand(),
-		initCommand(), doctorCommand(), smokeCommand(), iamPolicyCommand(), templatesCommand(), policiesCommand(), requestsCommand(), machinesCommand(), storeCommand(), eventsCommand(),
+		initCommand(), doctorCommand(), smokeCommand(), iamPolicyCommand(), templatesCommand(), policiesCommand(), tokensCommand(), requestsCommand(), machinesCommand(), storeCommand(), eventsCommand(),
 		versionCommand())
 	for _, c := range extraCommands {
 		root.AddCommand(c())

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/broker"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -26,6 +27,8 @@ type App struct {
 	Broker *broker.Broker
 
 	logCloser io.Closer
+	principal access.Principal
+	actor     string
 }
 
 // Open assembles the broker for cfg; opts adjust the broker (its actor).
@@ -54,6 +57,19 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...bro
 	}, nil
 }
 
+// OpenAs is Open for principal p, named actor in the audit trail.
+func OpenAs(ctx context.Context, cfg *config.Config, log *slog.Logger, actor string, p access.Principal) (*App, error) {
+	if p.Source == "token" {
+		actor += " for " + p.String()
+	}
+	a, err := Open(ctx, cfg, log, broker.WithActor(actor), broker.WithPrincipal(p))
+	if err != nil {
+		return nil, err
+	}
+	a.principal, a.actor = p, actor
+	return a, nil
+}
+
 // serves checks that st is the store of cfg's installation, recording it
 // in a store that names none yet. A store copied from, or shared with,
 // another installation would have this one act on that one's instances.
@@ -69,6 +85,25 @@ func serves(ctx context.Context, st store.Store, cfg *config.Config) error {
 			With("file", installation.Path(cfg.ConfDir))
 	}
 	return nil
+}
+
+// Principal is who this App acts for.
+func (a *App) Principal() access.Principal { return a.principal }
+
+// Deny records in the audit trail that the App's principal was refused
+// err, and returns err.
+func (a *App) Deny(ctx context.Context, err error) error {
+	RecordDenial(ctx, a.Store, a.actor, err)
+	return err
+}
+
+// RecordDenial appends the audit event of a refusal to st; the trail is a
+// record, so a failure to write it is only logged.
+func RecordDenial(ctx context.Context, st store.Store, actor string, err error) {
+	ev := store.Event{Time: time.Now(), Action: broker.ActionAccessDenied, Actor: actor, Detail: err.Error()}
+	if werr := st.AppendEvents(context.WithoutCancel(ctx), []store.Event{ev}); werr != nil {
+		slog.Default().Error("recording a denial", "err", werr)
+	}
 }
 
 // Close releases the store and the log.
@@ -92,7 +127,12 @@ func FromEnv(ctx context.Context, env func(string) string) (*App, error) {
 	if err != nil {
 		return nil, fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
 	}
-	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(command(os.Args))), broker.WithPrincipal(User()))
+	p, err := access.Current(cfg.AccessFile, cfg.ConfigFile)
+	if err != nil {
+		closer.Close()
+		return nil, err
+	}
+	a, err := OpenAs(ctx, cfg, log, Actor(command(os.Args)), p)
 	if err != nil {
 		closer.Close()
 		return nil, err

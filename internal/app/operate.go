@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/broker"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -79,13 +80,34 @@ func operation(ctx context.Context, op string, input []byte, env func(string) st
 	return res, cfg, err
 }
 
-// operate opens the provider instance and calls the broker for in.
+// OperationActions are what each HostFactory operation does, for access
+// control; the broker checks the template grants of requests and returns.
+var OperationActions = map[string]access.Action{
+	hf.OpGetAvailableTemplates: access.Read,
+	hf.OpRequestMachines:       access.Request,
+	hf.OpGetRequestStatus:      access.Follow,
+	hf.OpRequestReturnMachines: access.Return,
+	hf.OpGetReturnRequests:     access.Follow,
+}
+
+// operate opens the provider instance and calls the broker for in, as the
+// principal ctx carries, else as the Unix user running it.
 func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.Input) (hf.Result, error) {
-	a, err := Open(ctx, cfg, log, broker.WithActor(Actor(in.Op)), broker.WithPrincipal(User()))
+	p, ok := access.FromContext(ctx)
+	if !ok {
+		var err error
+		if p, err = access.Current(cfg.AccessFile, cfg.ConfigFile); err != nil {
+			return hf.Result{}, err
+		}
+	}
+	a, err := OpenAs(ctx, cfg, log, Actor(in.Op), p)
 	if err != nil {
 		return hf.Result{}, err
 	}
 	defer a.Close()
+	if err := p.Allow(OperationActions[in.Op]); err != nil {
+		return hf.Result{}, a.Deny(ctx, err)
+	}
 	b := a.Broker
 	var res hf.Result
 	switch in.Op {

@@ -45,7 +45,7 @@ func (b *Broker) caller(in MachineRequest) policy.Caller {
 	}
 	user := in.User
 	if user == "" {
-		user = b.principal
+		user = b.principal.Name
 	}
 	return policy.Caller{Account: account, Template: in.TemplateID, Provider: b.cfg.ProviderName, User: user}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -172,5 +173,37 @@ func TestCheckLaunchesNothing(t *testing.T) {
 	}
 	if n := len(h.cloud.Calls("")); n != 0 {
 		t.Errorf("check made %d cloud calls", n)
+	}
+}
+
+func TestOperatorGrantsOnRequestAndReturn(t *testing.T) {
+	h := newHarness(t)
+	spot := h.request("Spot", 1)
+	h.setAll(spot, cloud.Running)
+	h.status(spot)
+	host := h.machines(spot)[0]
+	WithPrincipal(access.Principal{Name: "alice", Role: access.Operator, Templates: []string{"T"}, Source: "token"})(h.b)
+	if _, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "Spot", Count: 1}); fault.CodeOf(err) != fault.PermissionDenied {
+		t.Errorf("request of an ungranted template: %v", err)
+	}
+	_, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{{Name: host.Name, InstanceID: host.InstanceID}})
+	if fault.CodeOf(err) != fault.PermissionDenied || !strings.Contains(err.Error(), "template 'Spot'") {
+		t.Errorf("return of an ungranted template's machine: %v", err)
+	}
+	if got := h.cloud.Terminated(); len(got) != 0 {
+		t.Errorf("a denied return terminated %v", got)
+	}
+	if g, refused := h.ask("", "", 1); refused != nil || g.Machines != 1 {
+		t.Errorf("request of the granted template: %+v %v", g, refused)
+	}
+	es, _ := h.st.Events(h.ctx(), store.EventQuery{})
+	denied := 0
+	for _, e := range es {
+		if e.Action == ActionAccessDenied && strings.Contains(e.Detail, "alice (token)") {
+			denied++
+		}
+	}
+	if denied != 2 {
+		t.Errorf("%d access.denied events naming alice, want 2", denied)
 	}
 }

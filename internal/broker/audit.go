@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
@@ -25,6 +26,7 @@ const (
 	ActionRequestRestored   = "request.restored"
 	ActionMachineClaimed    = "machine.claimed"
 	ActionReconcileStopped  = "reconcile.stopped"
+	ActionAccessDenied      = "access.denied" // the principal lacked a role or a template grant
 )
 
 // eventsTimeout bounds the write of an operation's events, which happens
@@ -78,6 +80,16 @@ func (b *Broker) flushEvents(ctx context.Context) {
 	if err := b.store.AppendEvents(ctx, events); err != nil {
 		b.log.Error("recording the audit trail", "events", len(events), "err", err)
 	}
+}
+
+// allow lets the principal do a on templates, or records the denial and
+// returns its PERMISSION_DENIED.
+func (b *Broker) allow(a access.Action, templates ...string) error {
+	if err := b.principal.Allow(a, templates...); err != nil {
+		b.note("", "", ActionAccessDenied, err.Error())
+		return err
+	}
+	return nil
 }
 
 // Events lists the audit trail, newest first.

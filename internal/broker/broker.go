@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/store"
@@ -52,8 +53,9 @@ type Broker struct {
 	log   *slog.Logger
 	actor string
 	// principal is who the operations are carried out for: the user a
-	// policy's Consumer.user names.
-	principal string
+	// policy's Consumer.user names, and whose grants requests and returns
+	// need.
+	principal access.Principal
 
 	mu     sync.Mutex
 	events []store.Event // noted during the current operation; see audit.go
@@ -70,12 +72,12 @@ func WithLogger(l *slog.Logger) Option { return func(b *Broker) { b.log = l } }
 func WithClock(now func() time.Time) Option { return func(b *Broker) { b.now = now } }
 
 // WithPrincipal names who the operations are carried out for: a Unix user,
-// or the principal of a REST token.
-func WithPrincipal(name string) Option { return func(b *Broker) { b.principal = name } }
+// or the principal of a REST token (default: anyone, with every right).
+func WithPrincipal(p access.Principal) Option { return func(b *Broker) { b.principal = p } }
 
 // New makes a Broker.
 func New(cfg *config.Config, st store.Store, cl Cloud, opts ...Option) *Broker {
-	b := &Broker{cfg: cfg, store: st, cloud: cl, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	b := &Broker{cfg: cfg, store: st, cloud: cl, now: time.Now, log: slog.New(slog.DiscardHandler), principal: access.Everyone("")}
 	for _, o := range opts {
 		o(b)
 	}

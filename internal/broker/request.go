@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -33,6 +34,9 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Grante
 	b.recoverPending(ctx)
 	t, err := b.template(in.TemplateID)
 	if err != nil {
+		return Granted{}, err
+	}
+	if err := b.allow(access.Request, t.ID); err != nil {
 		return Granted{}, err
 	}
 	if in.Count <= 0 {

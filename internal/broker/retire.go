@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -24,6 +25,9 @@ import (
 // reason (see returnRefusal).
 func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (id, message string, err error) {
 	defer b.flushEvents(ctx)
+	if err := b.allowReturn(ctx, refs); err != nil {
+		return "", "", err
+	}
 	b.recoverPending(ctx)
 	r := store.Request{
 		ID:        "ret-" + uuid.NewString(),
@@ -39,6 +43,27 @@ func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (i
 		return "", "", err
 	}
 	return r.ID, r.Message, nil
+}
+
+// allowReturn checks the principal's grants on the templates of the
+// machines among refs that ohfp knows; hosts it does not know are not
+// touched anyway.
+func (b *Broker) allowReturn(ctx context.Context, refs []store.MachineRef) error {
+	if b.principal.Role == access.Admin {
+		return nil
+	}
+	_, known, err := b.resolveHosts(ctx, refs)
+	if err != nil {
+		return err
+	}
+	var templates []string
+	for _, m := range known {
+		if !slices.Contains(templates, m.TemplateID) {
+			templates = append(templates, m.TemplateID)
+		}
+	}
+	slices.Sort(templates)
+	return b.allow(access.Return, templates...)
 }
 
 // retire carries out a stored return request: it marks the machines as

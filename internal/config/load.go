@@ -302,6 +302,12 @@ func (c *Config) finish(s source) error {
 	c.Logging.FilePath = under(c.LogDir, c.Logging.FilePath, c.logName())
 	c.AWS.CredentialFile = under(c.ConfDir, c.AWS.CredentialFile, "")
 	c.AWS.KeyFile = under(c.ConfDir, c.AWS.KeyFile, "")
+	explicit := c.AccessFile != ""
+	c.AccessFile = under(c.ConfDir, c.AccessFile, "access.json")
+	if _, err := os.Stat(c.AccessFile); explicit && err != nil {
+		// A typo must not turn access control off.
+		return s.errorf("OHFP_ACCESS_FILE", "names %s, which cannot be read: %v", c.AccessFile, err)
+	}
 	return nil
 }
 

@@ -200,6 +200,7 @@ templates:
 		c.ConfDir, c.WorkDir, c.LogDir, c.ConfigFile, c.TemplatesFile = "", "", "", "", ""
 		c.Storage.Path = filepath.Base(c.Storage.Path)
 		c.AWS.KeyFile = filepath.Base(c.AWS.KeyFile)
+		c.AccessFile = filepath.Base(c.AccessFile)
 	}
 	if !reflect.DeepEqual(ibm, seeds) {
 		t.Errorf("models differ:\n ibm  %+v\n yaml %+v", *ibm, *seeds)
@@ -348,6 +349,7 @@ func TestDefaults(t *testing.T) {
 	want.Storage.Path = filepath.Join(c.ConfDir, "ohfp.db")
 	want.Storage.Guessed = true // no work folder given
 	want.Logging.FilePath = filepath.Join(c.ConfDir, "ohfp.log")
+	want.AccessFile = filepath.Join(c.ConfDir, "access.json")
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("\n got %+v\nwant %+v", *c, want)
 	}

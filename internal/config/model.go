@@ -90,6 +90,9 @@ type Config struct {
 	// PoliciesFile.
 	Policies     []policy.Policy
 	PoliciesFile string
+	// AccessFile holds the access rules of Unix users and groups
+	// (internal/access); it need not exist.
+	AccessFile string
 
 	Monitoring Monitoring
 	Reconcile  Reconcile

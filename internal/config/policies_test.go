@@ -151,3 +151,15 @@ func TestPolicyErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAccessFileNamedMustExist(t *testing.T) {
+	c := mustLoad(t, map[string]string{"awsprov_config.json": minimalConfig}, nil)
+	if filepath.Base(c.AccessFile) != "access.json" {
+		t.Errorf("default access file %s", c.AccessFile)
+	}
+	_, _, err := loadDir(t, map[string]string{"awsprov_config.json": `{"AWS_REGION": "us-east-1", "OHFP_ACCESS_FILE": "acess.json"}`}, nil)
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Details["field"] != "OHFP_ACCESS_FILE" {
+		t.Errorf("a misspelt access file: %v; a typo must not turn access control off", err)
+	}
+}

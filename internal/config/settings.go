@@ -111,6 +111,8 @@ var settings = []setting{
 		about: "Budget of one operation; `HF_TIMEOUT` in the environment wins."}},
 	{"OHFP_POLICIES_FILE", "hostfactory.policies_file", path(func(c *Config) *string { return &c.PoliciesFile }), doc{example: `"/opt/ohfp/awsinst/conf/policies.json"`, def: "`policies.json` in the conf folder, except under LSF",
 		about: "Admission policies in the format of LSF's `policy_config.json` ([policies.md](policies.md)); relative to the conf folder. Under LSF, which applies its own `policy_config.json`, ohfp applies policies only when this is set. A YAML config may give them instead in a top-level `policies:` list."}},
+	{"OHFP_ACCESS_FILE", "hostfactory.access_file", path(func(c *Config) *string { return &c.AccessFile }), doc{example: `"/opt/ohfp/awsinst/conf/access.json"`, def: "`access.json` in the conf folder",
+		about: "Who may do what from the CLI and HostFactory's scripts: Unix users and groups mapped to roles (viewer, operator with template grants, admin); relative to the conf folder. No file: everyone may do everything ([policies.md](policies.md#who-may-do-what))."}},
 	{"OHFP_SCHEDULER", "hostfactory.scheduler", scheduler, doc{example: `"lsf"`, def: "`lsf` when LSF's `PRO_*` variables are set, else `symphony`",
 		about: "Who runs the five scripts: Symphony's HostFactory or the LSF resource connector, whose attributes, user data, status fields and exit codes differ ([lsf.md](lsf.md)). Set it for commands an administrator runs outside LSF's environment."}},
 }

@@ -20,12 +20,15 @@ const (
 	ProvisioningFailed Code = "PROVISIONING_FAILED"
 	Cloud              Code = "CLOUD_ERROR"
 	QuotaExceeded      Code = "QUOTA_EXCEEDED"
+	// PermissionDenied: the principal lacks the role or template grant
+	// (docs/policies.md#who-may-do-what); ohfp's own, not HostFactory's.
+	PermissionDenied Code = "PERMISSION_DENIED"
 )
 
 // ExitCode is the process exit status HostFactory expects for c.
 func (c Code) ExitCode() int {
 	switch c {
-	case InvalidRequest, TemplateNotFound, RequestNotFound:
+	case InvalidRequest, TemplateNotFound, RequestNotFound, PermissionDenied:
 		return 2
 	case ProvisioningFailed, Cloud, QuotaExceeded:
 		return 3

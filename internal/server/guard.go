@@ -2,8 +2,6 @@ package server
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ohfp/ohfp/internal/access"
+	"github.com/ohfp/ohfp/internal/app"
+	"github.com/ohfp/ohfp/internal/config"
 )
 
 // A web page open in a browser on the HostFactory host can send requests to
@@ -134,19 +136,25 @@ func (s *Server) openPath(r *http.Request) bool {
 	return false
 }
 
-// authorize lets a request through only with the bearer token, when the
-// guard asks for one on this route. Both sides are hashed first so the
-// comparison takes the same time whatever the token's length.
+// authorize finds who asks and lets the request through when their role
+// allows the route's action. A bearer token names its principal: the
+// server's own token (serve.token or --token) is an admin, the tokens of
+// the tokens file (`ohfp tokens add`) each the principal and role they
+// were made for. Without a token, reads are a viewer's where the guard
+// lets them through, and everything is allowed under --no-token. A token
+// that names no one is 401; a principal whose role falls short is 403,
+// recorded in the audit trail, and nothing runs.
 func (s *Server) authorize(next http.Handler, rt route) http.Handler {
-	mutation := !strings.HasPrefix(rt.pattern, http.MethodGet+" ")
-	switch {
-	case rt.open, s.tokens == guardNone, s.tokens == guardMutations && !mutation:
+	if rt.open {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(given))
-		if !ok || subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 {
+		p, ok, err := s.principalOf(r, rt)
+		if err != nil {
+			writeFailure(w, err)
+			return
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ohfp"`)
 			msg := "a bearer token is required"
 			if s.tokenFile != "" {
@@ -155,6 +163,48 @@ func (s *Server) authorize(next http.Handler, rt route) http.Handler {
 			http.Error(w, msg, http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r)
+		if err := p.Allow(rt.action); err != nil {
+			s.deny(r, err)
+			writeFailure(w, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
 	})
+}
+
+// principalOf is who r comes from; ok is false when a token is needed and
+// none, or an unknown one, was given.
+func (s *Server) principalOf(r *http.Request, rt route) (access.Principal, bool, error) {
+	tokens, err := access.ReadTokens(s.tokensFile)
+	if err != nil {
+		return access.Principal{}, false, err
+	}
+	given, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if bearer {
+		p, ok := access.Lookup(given, append(tokens, s.own))
+		return p, ok, nil
+	}
+	mutation := !strings.HasPrefix(rt.pattern, http.MethodGet+" ")
+	switch {
+	case s.tokens == guardNone:
+		return access.Principal{Name: "anyone", Role: access.Admin, Source: "--no-token"}, true, nil
+	case s.tokens == guardMutations && !mutation && len(tokens) == 0:
+		return access.Principal{Name: "anyone", Role: access.Viewer, Source: "no token"}, true, nil
+	}
+	return access.Principal{}, false, nil
+}
+
+// deny records a refusal in the audit trail of the provider instance.
+func (s *Server) deny(r *http.Request, err error) {
+	cfg, cerr := config.Load(s.env)
+	if cerr != nil {
+		return
+	}
+	st, oerr := app.OpenStore(r.Context(), cfg, s.log)
+	if oerr != nil {
+		s.log.Warn("recording a denial", "err", oerr)
+		return
+	}
+	defer st.Close()
+	app.RecordDenial(r.Context(), st, app.Actor("ohfp serve "+r.Method+" "+r.URL.Path), err)
 }

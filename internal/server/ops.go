@@ -108,13 +108,17 @@ func writeFailure(w http.ResponseWriter, err error) {
 }
 
 // httpStatus is the HTTP status a fault code stands for: input errors are
-// the client's (404 for what does not exist), cloud errors a bad gateway
+// the client's (404 for what does not exist, 403 for what the principal
+// may not do), cloud errors a bad gateway
 // (503 when a quota is reached), the rest the server's.
 func httpStatus(code fault.Code) int {
 	switch code.ExitCode() {
 	case 2:
-		if code == fault.TemplateNotFound || code == fault.RequestNotFound {
+		switch code {
+		case fault.TemplateNotFound, fault.RequestNotFound:
 			return http.StatusNotFound
+		case fault.PermissionDenied:
+			return http.StatusForbidden
 		}
 		return http.StatusBadRequest
 	case 3:

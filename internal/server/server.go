@@ -12,7 +12,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/app"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/hf"
@@ -52,14 +52,17 @@ type Options struct {
 
 // Server serves one provider instance over HTTP.
 type Server struct {
-	env       func(string) string
-	token     [sha256.Size]byte
-	tokens    tokenGuard
-	tokenFile string // where the server's own token is, if it made one
-	hosts     map[string]bool
-	log       *slog.Logger
-	mux       *http.ServeMux
-	handler   http.Handler
+	env    func(string) string
+	own    access.Token // the server's own token: an admin's
+	tokens tokenGuard
+	// tokensFile holds the tokens of principals (`ohfp tokens`), read
+	// at each request so that a revocation takes effect at once.
+	tokensFile string
+	tokenFile  string // where the server's own token is, if it made one
+	hosts      map[string]bool
+	log        *slog.Logger
+	mux        *http.ServeMux
+	handler    http.Handler
 
 	tail    *tail
 	events  *events
@@ -70,7 +73,8 @@ type Server struct {
 type route struct {
 	pattern string // Go 1.22 ServeMux pattern: "METHOD /path/{param}"
 	handler http.HandlerFunc
-	open    bool // served without the bearer token
+	open    bool          // served without the bearer token, to anyone
+	action  access.Action // what it does: the role it needs (access)
 }
 
 // New makes a Server. The configuration must load now: it names the log
@@ -106,7 +110,8 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 	}
-	s.token = sha256.Sum256([]byte(token))
+	s.own = access.Token{Principal: "serve-token", Role: access.Admin, SHA256: access.Hash(token)}
+	s.tokensFile = filepath.Join(cfg.WorkDir, access.TokensFileName)
 	for _, h := range append(slices.Clone(loopbackHosts), opts.AllowHosts...) {
 		s.hosts[strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")] = true
 	}
@@ -127,21 +132,21 @@ func (s *Server) TokenFile() string { return s.tokenFile }
 func (s *Server) routes() []route {
 	return []route{
 		{pattern: "GET /healthz", handler: s.healthz, open: true},
-		{pattern: "GET /readyz", handler: s.readyz},
-		{pattern: "GET /metrics", handler: s.serveMetrics},
-		{pattern: "GET /openapi.json", handler: serveOpenAPI},
+		{pattern: "GET /readyz", handler: s.readyz, action: access.Read},
+		{pattern: "GET /metrics", handler: s.serveMetrics, action: access.Read},
+		{pattern: "GET /openapi.json", handler: serveOpenAPI, action: access.Read},
 		{pattern: "GET /{$}", handler: serveDashboard, open: true},
 		{pattern: "GET /assets/{file}", handler: serveAsset, open: true},
-		{pattern: "GET /api/v1/templates", handler: s.templates},
-		{pattern: "POST /api/v1/requests", handler: s.requestMachines},
-		{pattern: "GET /api/v1/requests", handler: s.listRequests},
-		{pattern: "GET /api/v1/requests/{id}", handler: s.requestStatus},
-		{pattern: "POST /api/v1/status", handler: s.status},
-		{pattern: "POST /api/v1/returns", handler: s.returnMachines},
-		{pattern: "POST /api/v1/reclaims", handler: s.reclaims},
-		{pattern: "GET /api/v1/machines", handler: s.listMachines},
-		{pattern: "GET /api/v1/events", handler: s.listEvents},
-		{pattern: "GET /api/v1/overview", handler: s.overview},
+		{pattern: "GET /api/v1/templates", handler: s.templates, action: access.Read},
+		{pattern: "POST /api/v1/requests", handler: s.requestMachines, action: access.Request},
+		{pattern: "GET /api/v1/requests", handler: s.listRequests, action: access.Read},
+		{pattern: "GET /api/v1/requests/{id}", handler: s.requestStatus, action: access.Read},
+		{pattern: "POST /api/v1/status", handler: s.status, action: access.Follow},
+		{pattern: "POST /api/v1/returns", handler: s.returnMachines, action: access.Return},
+		{pattern: "POST /api/v1/reclaims", handler: s.reclaims, action: access.Follow},
+		{pattern: "GET /api/v1/machines", handler: s.listMachines, action: access.Read},
+		{pattern: "GET /api/v1/events", handler: s.listEvents, action: access.Read},
+		{pattern: "GET /api/v1/overview", handler: s.overview, action: access.Read},
 	}
 }
 

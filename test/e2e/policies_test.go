@@ -3,13 +3,16 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/hostfactory"
 	"github.com/ohfp/ohfp/internal/sandbox"
+	"github.com/ohfp/ohfp/internal/store"
 )
 
 // policyRacers is how many single-machine requests race against a policy
@@ -112,4 +115,42 @@ func writeJSON(t *testing.T, path string, v any) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestScriptsUnderAccessRules: the access file names the HostFactory
+// service user (here, the test's own user) as an operator of template A
+// only: a request for B through the scripts is PERMISSION_DENIED, exit 2,
+// launches nothing and is in the audit trail; A is served.
+func TestScriptsUnderAccessRules(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Skip(err)
+	}
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("A", 5, nil), template("B", 5, nil)}, nil)
+	writeJSON(t, e.confFile("access.json"), map[string]any{"rules": []any{
+		map[string]any{"user": me.Username, "role": "operator", "templates": []string{"A"}},
+	}})
+	out := e.failure("requestMachines", map[string]any{"template": map[string]any{"templateId": "B", "machineCount": 1}}, 2)
+	if out.Error.Code != "PERMISSION_DENIED" || out.Error.Details["missing_grant"] != "B" || !strings.Contains(out.Message, me.Username+" (unix user) may not request") {
+		t.Fatalf("request for B: %+v", out)
+	}
+	if n := len(e.sb.Instances()); n != 0 {
+		t.Fatalf("%d instances launched by a denied request", n)
+	}
+	e.wait(e.request("A", 1))
+	es, err := e.store().Events(e.ctx(), store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := slices.IndexFunc(es, func(ev store.Event) bool { return ev.Action == "access.denied" })
+	if denied < 0 || !strings.Contains(es[denied].Detail, me.Username) || !strings.Contains(es[denied].Actor, "requestMachines by "+me.Username) {
+		t.Errorf("no access.denied event naming %s: %+v", me.Username, es)
+	}
+	// Without a rule naming it, the service user (the config file's owner)
+	// has every right again.
+	if err := os.Remove(e.confFile("access.json")); err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, e.confFile("access.json"), map[string]any{"rules": []any{map[string]any{"group": "no-such-group", "role": "viewer"}}})
+	e.wait(e.request("B", 1))
 }
