@@ -52,8 +52,10 @@ func (b *Broker) caller(in MachineRequest) policy.Caller {
 
 // limitsOf are the limits that apply to a request of t by c, with what
 // their counters hold now: the template's maxNumber first, then the
-// policies' in file order.
-func (b *Broker) limitsOf(ctx context.Context, t config.Template, c policy.Caller) ([]policy.Limit, error) {
+// policies' in file order. Without read, a template's maxNumber alone is
+// not read: the store checks it as it admits, which is all an admission
+// without policies needs.
+func (b *Broker) limitsOf(ctx context.Context, t config.Template, c policy.Caller, read bool) ([]policy.Limit, error) {
 	ls := []policy.Limit{{Kind: policy.KindTemplate, Key: store.TemplateKey(t.ID), Max: t.MaxNumber, Weight: 1}}
 	vcpus := 1
 	if slices.ContainsFunc(b.cfg.Policies, func(p policy.Policy) bool { return p.MaxVCPUs >= 0 && p.Applies(c) }) {
@@ -63,6 +65,9 @@ func (b *Broker) limitsOf(ctx context.Context, t config.Template, c policy.Calle
 		}
 	}
 	ls = append(ls, policy.Limits(b.cfg.Policies, c, vcpus, b.now())...)
+	if len(ls) == 1 && !read {
+		return ls, nil
+	}
 	if err := b.readUse(ctx, ls); err != nil {
 		return nil, err
 	}
@@ -114,7 +119,7 @@ func (b *Broker) Check(ctx context.Context, in MachineRequest) (Admission, error
 		return Admission{}, err
 	}
 	c := b.caller(in)
-	ls, err := b.limitsOf(ctx, t, c)
+	ls, err := b.limitsOf(ctx, t, c, true)
 	if err != nil {
 		return Admission{}, err
 	}
@@ -139,7 +144,7 @@ func (b *Broker) fit(ls []policy.Limit, count int) (int, *policy.Limit) {
 func (b *Broker) admit(ctx context.Context, r *store.Request, t config.Template, c policy.Caller) (string, error) {
 	asked := r.MachineCount
 	for range admitAttempts {
-		ls, err := b.limitsOf(ctx, t, c)
+		ls, err := b.limitsOf(ctx, t, c, false)
 		if err != nil {
 			return "", err
 		}
