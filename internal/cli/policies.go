@@ -34,17 +34,18 @@ func PolicyDetail(v broker.PolicyView) Record {
 
 // LimitRow is one limit and what its counter holds.
 func LimitRow(l policy.Limit) Record {
-	r := Record{
+	ends := ""
+	if l.Step() {
+		ends = l.Until.UTC().Format(time.RFC3339)
+	}
+	return Record{
 		{"policy", l.Policy},
 		{"limit", string(l.Kind)},
 		{"max", orNone(l.Max)},
 		{"use", l.Use},
 		{"room", orNone(l.Room())},
+		{"window_ends", ends},
 	}
-	if l.Step() {
-		r = append(r, Field{"window_ends", l.Until.UTC().Format(time.RFC3339)})
-	}
-	return r
 }
 
 // AdmissionDetail is what `policies check` says a request would get.
