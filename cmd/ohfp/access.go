@@ -38,6 +38,10 @@ var commandActions = map[string]access.Action{
 	"ohfp tokens add":         access.Manage,
 	"ohfp tokens list":        access.Manage,
 	"ohfp tokens revoke":      access.Manage,
+	// Shell completion (cobra's hidden commands) lists templates and
+	// request ids: a read.
+	"ohfp " + cobra.ShellCompRequestCmd:       access.Read,
+	"ohfp " + cobra.ShellCompNoDescRequestCmd: access.Read,
 }
 
 // unruled are the commands access control leaves alone: those that act on
