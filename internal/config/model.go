@@ -237,6 +237,8 @@ type Template struct {
 	FleetRole                  string         `json:"fleetRole,omitempty"`
 	SpotFleetRequestExpiry     int            `json:"spotFleetRequestExpiry,omitempty"` // minutes
 	PoolsCount                 int            `json:"poolsCount,omitempty"`
+	InterfaceType              string         `json:"interfaceType,omitempty"` // efa or interface (LSF's templates)
+	EFACount                   int            `json:"efaCount,omitempty"`      // network cards with an EFA
 }
 
 // Rejection is a template left out, and why: a CONFIGURATION_ERROR naming

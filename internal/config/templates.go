@@ -134,6 +134,10 @@ var templateFields = []templateField{
 		about: "IAM role Spot Fleet acts as."}},
 	{"spotFleetRequestExpiry", bounded(func(t *Template) *int { return &t.SpotFleetRequestExpiry }, 1, 525600), doc{ibm: true, example: "30",
 		about: "Minutes a Spot Fleet request stays valid."}},
+	{"interfaceType", choice(func(t *Template) *string { return &t.InterfaceType }, "efa", "interface"), doc{ibm: true, example: `"efa"`,
+		about: "LSF's network interface type: `efa` gives the instances Elastic Fabric Adapters, `interface` a plain one. With `providerApi` `RunInstances`, the default when it is set ([lsf.md](lsf.md))."}},
+	{"efaCount", bounded(func(t *Template) *int { return &t.EFACount }, 1, 64), doc{ibm: true, example: "4", def: "1",
+		about: "With `interfaceType` `efa`: how many EFAs, one per network card (`NetworkCardIndex` 0, 1, ...)."}},
 	{"poolsCount", bounded(func(t *Template) *int { return &t.PoolsCount }, 1, 100), doc{ibm: true, example: "3",
 		about: "Spot pools to spread a request over. Fleets take it with the `lowestPrice` strategy only; Auto Scaling with `lowestPrice` or `diversified`."}},
 }
@@ -270,13 +274,19 @@ func (s source) template(t *Template, name string, ms []field) *fault.Error {
 }
 
 // lsfDefaults reads a template as IBM's LSF plugin does where it does not
-// say otherwise: a spot price means spot, and spot with a fleetRole goes
-// to Spot Fleet (docs/lsf.md).
+// say otherwise: a spot price means spot; network interfaces go to
+// RunInstances, and spot with a fleetRole to Spot Fleet (docs/lsf.md).
 func (t *Template) lsfDefaults() {
 	if t.PriceType == "" && t.MaxSpotPrice != "" {
 		t.PriceType = PriceSpot
 	}
-	if t.ProviderAPI == "" && t.PriceType == PriceSpot && t.FleetRole != "" {
+	switch {
+	case t.ProviderAPI != "":
+	case t.InterfaceType != "":
+		// IBM's plugin sets network interfaces on RunInstances; spot
+		// comes from its market options.
+		t.ProviderAPI = APIRunInstances
+	case t.PriceType == PriceSpot && t.FleetRole != "":
 		t.ProviderAPI = APISpotFleet
 	}
 }
@@ -425,6 +435,12 @@ func (t *Template) complete() (string, error) {
 		if t.ProviderAPI == APIRunInstances && t.PriceType == PriceHeterogeneous {
 			return "priceType", errors.New("heterogeneous needs providerApi EC2Fleet, SpotFleet or ASG")
 		}
+	}
+	switch {
+	case t.EFACount > 0 && t.InterfaceType != "efa":
+		return "efaCount", errors.New(`applies only with interfaceType "efa"`)
+	case t.InterfaceType != "" && t.ProviderAPI != APIRunInstances:
+		return "interfaceType", fmt.Errorf("is applied by providerApi RunInstances only, not %s: fleets and groups take their network interfaces from a launch template (launchTemplateId)", t.ProviderAPI)
 	}
 	if t.IOPS > 0 && t.VolumeType != "" && t.VolumeType != "io1" && t.VolumeType != "io2" && t.VolumeType != "gp3" {
 		return "iops", fmt.Errorf("applies only to volumeType io1, io2 or gp3, not %s", t.VolumeType)

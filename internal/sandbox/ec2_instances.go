@@ -48,8 +48,9 @@ type instance struct {
 	iamProfileArn string
 	templateID    string
 	ebsOptimized  bool
-	userData      string // base64
-	tags          []tag  // copy on write: readers may hold the old slice
+	userData      string   // base64
+	interfaces    []string // network interface types, when RunInstances named them
+	tags          []tag    // copy on write: readers may hold the old slice
 	volumeTags    []tag
 
 	spotRequestID string // "" for on-demand
@@ -118,7 +119,8 @@ type Instance struct {
 	ClientToken      string            `json:"clientToken,omitempty"`
 	Tags             map[string]string `json:"tags"`
 	VolumeTags       map[string]string `json:"volumeTags,omitempty"`
-	UserData         string            `json:"userData,omitempty"` // decoded
+	UserData         string            `json:"userData,omitempty"`   // decoded
+	Interfaces       []string          `json:"interfaces,omitempty"` // network interface types asked for
 	Spot             bool              `json:"spot"`
 	SpotRequestID    string            `json:"spotRequestId,omitempty"`
 	LaunchTime       time.Time         `json:"launchTime"`
@@ -154,7 +156,7 @@ func (s *Sandbox) InstancesWithTag(key, value string) []Instance {
 			PrivateIP: in.privateIP, PrivateDNS: in.privateDNS, KeyName: in.keyName,
 			SecurityGroupIDs: slices.Clone(in.groups), LaunchTemplateID: in.templateID,
 			ClientToken: in.clientToken, Tags: tags, VolumeTags: tagMap(in.volumeTags),
-			UserData: string(userData), Spot: in.spotRequestID != "",
+			UserData: string(userData), Interfaces: slices.Clone(in.interfaces), Spot: in.spotRequestID != "",
 			SpotRequestID: in.spotRequestID, LaunchTime: in.launched,
 			Visible: in.visible(&s.opts, now),
 		})

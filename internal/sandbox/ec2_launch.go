@@ -31,7 +31,8 @@ type launch struct {
 	spot                        bool
 	maxPrice                    string
 	ebsOptimized                bool
-	userData                    string // base64, as EC2 takes it
+	userData                    string   // base64, as EC2 takes it
+	interfaces                  []string // the type of each network interface asked for
 	tags, volumeTags, spotTags  []tag
 }
 
@@ -126,7 +127,7 @@ func (s *Sandbox) launchN(l *launch, n int, token string, now time.Time) (string
 			arch: l.arch, subnetID: l.sn.ID, zone: l.sn.Zone, vpcID: l.sn.VPCID,
 			privateIP: ip, privateDNS: s.privateDNS(ip), keyName: l.keyName, groups: l.groups,
 			iamProfileArn: l.iamProfileArn, templateID: l.templateID, ebsOptimized: l.ebsOptimized,
-			userData: l.userData, tags: l.tags, volumeTags: l.volumeTags, launched: now,
+			userData: l.userData, interfaces: l.interfaces, tags: l.tags, volumeTags: l.volumeTags, launched: now,
 		}
 		if l.spot {
 			in.spotRequestID = fmt.Sprintf("sir-%08x", s.epoch+uint32(w.seq))
@@ -157,6 +158,9 @@ func (s *Sandbox) resolveLaunch(p params) (*launch, error) {
 	if groups := p.list("SecurityGroupId"); len(groups) > 0 {
 		l.groups = groups
 	}
+	if err := l.networkInterfaces(p); err != nil {
+		return nil, err
+	}
 	l.spot = l.spot || p.get("InstanceMarketOptions.MarketType") == "spot"
 	l.maxPrice = or(p.get("InstanceMarketOptions.SpotOptions.MaxPrice"), l.maxPrice)
 	l.ebsOptimized = l.ebsOptimized || p.boolean("EbsOptimized")
@@ -184,6 +188,38 @@ func (s *Sandbox) resolveLaunch(p params) (*launch, error) {
 	l.volumeTags = mergeTags(l.volumeTags, tags["volume"])
 	l.spotTags = tags["spot-instances-request"]
 	return l, s.checkLaunch(l)
+}
+
+// networkInterfaces reads RunInstances' NetworkInterface.N: their subnet
+// and security groups go in them, not beside them (RunInstances,
+// SecurityGroupIds: "If you specify a network interface, you must specify
+// any security groups and subnets as part of the network interface"),
+// and each card holds at most one, the primary on card 0 device 0.
+func (l *launch) networkInterfaces(p params) error {
+	n := p.count("NetworkInterface", "DeviceIndex")
+	if n == 0 {
+		return nil
+	}
+	if p.has("SubnetId") || p.has("SecurityGroupId.1") {
+		return badParamCode("InvalidParameterCombination", "Network interfaces and an instance-level subnet ID or security groups may not be specified on the same request")
+	}
+	cards := map[string]bool{}
+	for i := range n {
+		base := "NetworkInterface." + strconv.Itoa(i+1) + "."
+		card, device := or(p.get(base+"NetworkCardIndex"), "0"), p.get(base+"DeviceIndex")
+		if cards[card] || card == "0" && device != "0" || card != "0" && device == "0" {
+			return badParam("Network interface %d: card %s, device index %s: each network card takes one interface, the primary on card 0 at device index 0.", i+1, card, device)
+		}
+		cards[card] = true
+		if i == 0 {
+			l.subnetID = or(p.get(base+"SubnetId"), l.subnetID)
+			if groups := p.list(base + "SecurityGroupId"); len(groups) > 0 {
+				l.groups = groups
+			}
+		}
+		l.interfaces = append(l.interfaces, or(p.get(base+"InterfaceType"), "interface"))
+	}
+	return nil
 }
 
 func (s *Sandbox) profileArn(name string) string {

@@ -63,6 +63,7 @@ type savedInstance struct {
 	TemplateID    string    `json:"templateId,omitempty"`
 	EBSOptimized  bool      `json:"ebsOptimized,omitempty"`
 	UserData      string    `json:"userData,omitempty"`
+	Interfaces    []string  `json:"interfaces,omitempty"`
 	Tags          []tag     `json:"tags,omitempty"`
 	VolumeTags    []tag     `json:"volumeTags,omitempty"`
 	SpotRequestID string    `json:"spotRequestId,omitempty"`
@@ -81,7 +82,7 @@ func (in *instance) saved() savedInstance {
 		LaunchIndex: in.launchIndex, ImageID: in.imageID, InstanceType: in.instanceType, Arch: in.arch,
 		SubnetID: in.subnetID, Zone: in.zone, VPCID: in.vpcID, PrivateIP: in.privateIP,
 		PrivateDNS: in.privateDNS, KeyName: in.keyName, Groups: in.groups, IAMProfileArn: in.iamProfileArn,
-		TemplateID: in.templateID, EBSOptimized: in.ebsOptimized, UserData: in.userData, Tags: in.tags, VolumeTags: in.volumeTags,
+		TemplateID: in.templateID, EBSOptimized: in.ebsOptimized, UserData: in.userData, Interfaces: in.interfaces, Tags: in.tags, VolumeTags: in.volumeTags,
 		SpotRequestID: in.spotRequestID, SpotMaxPrice: in.spotMaxPrice, SpotTags: in.spotTags,
 		Launched: in.launched, TerminateAt: in.terminateAt, InterruptAt: in.interruptAt, Protected: in.protected,
 		InterruptFor: in.interruptReason,
@@ -94,7 +95,7 @@ func (v savedInstance) instance() *instance {
 		launchIndex: v.LaunchIndex, imageID: v.ImageID, instanceType: v.InstanceType, arch: v.Arch,
 		subnetID: v.SubnetID, zone: v.Zone, vpcID: v.VPCID, privateIP: v.PrivateIP,
 		privateDNS: v.PrivateDNS, keyName: v.KeyName, groups: v.Groups, iamProfileArn: v.IAMProfileArn,
-		templateID: v.TemplateID, ebsOptimized: v.EBSOptimized, userData: v.UserData, tags: v.Tags, volumeTags: v.VolumeTags,
+		templateID: v.TemplateID, ebsOptimized: v.EBSOptimized, userData: v.UserData, interfaces: v.Interfaces, tags: v.Tags, volumeTags: v.VolumeTags,
 		spotRequestID: v.SpotRequestID, spotMaxPrice: v.SpotMaxPrice, spotTags: v.SpotTags,
 		launched: v.Launched, terminateAt: v.TerminateAt, interruptAt: v.InterruptAt, protected: v.Protected,
 		interruptReason: v.InterruptFor,

@@ -242,3 +242,29 @@ func TestRuleQuotas(t *testing.T) {
 		t.Errorf("fleet errors %+v", out.Errors)
 	}
 }
+
+// TestRuleNetworkInterfaces: the subnet and security groups of a launch
+// with network interfaces go inside them, and each network card holds one,
+// the primary on card 0 at device index 0.
+func TestRuleNetworkInterfaces(t *testing.T) {
+	e := start(t, sandbox.Options{})
+	ctx := context.Background()
+	nic := func(card, device int32) types.InstanceNetworkInterfaceSpecification {
+		return types.InstanceNetworkInterfaceSpecification{InterfaceType: aws.String("efa"), NetworkCardIndex: aws.Int32(card), DeviceIndex: aws.Int32(device),
+			SubnetId: aws.String(sandbox.DefaultSubnetIDs[1]), Groups: []string{sandbox.DefaultSecurityGroupID}}
+	}
+	base := func(nics ...types.InstanceNetworkInterfaceSpecification) *ec2.RunInstancesInput {
+		return &ec2.RunInstancesInput{ImageId: aws.String(sandbox.DefaultImageID), InstanceType: types.InstanceTypeM5Large,
+			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), NetworkInterfaces: nics}
+	}
+	beside := base(nic(0, 0))
+	beside.SubnetId = aws.String(sandbox.DefaultSubnetIDs[1])
+	_, err := e.ec2.RunInstances(ctx, beside)
+	wantCode(t, err, "InvalidParameterCombination")
+	_, err = e.ec2.RunInstances(ctx, base(nic(0, 0), nic(0, 1)))
+	wantCode(t, err, "InvalidParameterValue")
+	out := run(t, e, base(nic(0, 0), nic(1, 1)))
+	if got := aws.ToString(out.Instances[0].SubnetId); got != sandbox.DefaultSubnetIDs[1] {
+		t.Errorf("subnet %s, want the interfaces' %s", got, sandbox.DefaultSubnetIDs[1])
+	}
+}

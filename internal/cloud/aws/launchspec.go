@@ -34,6 +34,8 @@ type launchSpec struct {
 	tenancy          types.Tenancy
 	ebsOptimized     bool
 	launchTemplate   *types.LaunchTemplateSpecification
+	interfaceType    string // efa or interface: RunInstances sets network interfaces
+	efaCount         int
 }
 
 // buildLaunchSpec resolves spec's template: image, user data, root volume
@@ -53,6 +55,8 @@ func (p *Provider) buildLaunchSpec(ctx context.Context, spec cloud.LaunchSpec) (
 		placementGroup:   t.PlacementGroupName,
 		tenancy:          types.Tenancy(t.Tenancy),
 		ebsOptimized:     t.EBSOptimized,
+		interfaceType:    t.InterfaceType,
+		efaCount:         t.EFACount,
 		tags:             launchTags(spec),
 	}
 	if t.LaunchTemplateID != "" {

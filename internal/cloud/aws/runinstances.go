@@ -105,6 +105,12 @@ func (ls *launchSpec) runInstancesInput(itype, subnet string, count int, token s
 		ClientToken:         optional(token),
 		TagSpecifications:   ls.tagSpecifications(types.ResourceTypeInstance, types.ResourceTypeVolume),
 	}
+	if ls.interfaceType != "" {
+		// With network interfaces, EC2 takes the subnet and security
+		// groups in them, not beside them.
+		in.NetworkInterfaces = ls.networkInterfaces(subnet)
+		in.SubnetId, in.SecurityGroupIds = nil, nil
+	}
 	if ls.ebsOptimized {
 		in.EbsOptimized = awssdk.Bool(true)
 	}
@@ -122,6 +128,30 @@ func (ls *launchSpec) runInstancesInput(itype, subnet string, count int, token s
 		}
 	}
 	return in
+}
+
+// networkInterfaces are the interfaces of an interfaceType template, as
+// IBM's LSF plugin lays them out: one per network card (efaCount of them
+// for efa, else one), the first the primary (device index 0), the others
+// device index 1 on cards 1, 2, ...; all in subnet, deleted with the
+// instance.
+func (ls *launchSpec) networkInterfaces(subnet string) []types.InstanceNetworkInterfaceSpecification {
+	n := 1
+	if ls.interfaceType == "efa" && ls.efaCount > 0 {
+		n = ls.efaCount
+	}
+	out := make([]types.InstanceNetworkInterfaceSpecification, n)
+	for card := range n {
+		out[card] = types.InstanceNetworkInterfaceSpecification{
+			InterfaceType:       awssdk.String(ls.interfaceType),
+			NetworkCardIndex:    awssdk.Int32(int32(card)),
+			DeviceIndex:         awssdk.Int32(int32(min(card, 1))),
+			SubnetId:            optional(subnet),
+			Groups:              ls.securityGroupIDs,
+			DeleteOnTermination: awssdk.Bool(true),
+		}
+	}
+	return out
 }
 
 // attemptToken is the idempotency token of the attempt-th launch call of a

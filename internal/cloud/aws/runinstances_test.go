@@ -95,6 +95,37 @@ func TestLaunchSpot(t *testing.T) {
 	})
 }
 
+// TestLaunchEFA: an interfaceType template launches with network
+// interfaces, one per network card as IBM's LSF plugin lays them out, the
+// subnet and security groups inside them (EC2 refuses them beside).
+func TestLaunchEFA(t *testing.T) {
+	e := newTestEnv(t)
+	spec := baseSpec("req-efa", 1)
+	spec.Template.InterfaceType, spec.Template.EFACount = "efa", 2
+
+	pl := e.mustLaunch(t, spec)
+
+	f := e.rec.runForms()[0]
+	wantForm(t, f, map[string]string{
+		"NetworkInterface.1.InterfaceType":       "efa",
+		"NetworkInterface.1.NetworkCardIndex":    "0",
+		"NetworkInterface.1.DeviceIndex":         "0",
+		"NetworkInterface.1.SubnetId":            sandbox.DefaultSubnetIDs[0],
+		"NetworkInterface.1.SecurityGroupId.1":   sandbox.DefaultSecurityGroupID,
+		"NetworkInterface.1.DeleteOnTermination": "true",
+		"NetworkInterface.2.InterfaceType":       "efa",
+		"NetworkInterface.2.NetworkCardIndex":    "1",
+		"NetworkInterface.2.DeviceIndex":         "1",
+	})
+	if f.Has("SubnetId") || f.Has("SecurityGroupId.1") {
+		t.Errorf("subnet or security groups beside the network interfaces: %v", f)
+	}
+	got := e.sb.InstancesWithTag(cloud.TagRequestID, "req-efa")
+	if len(got) != 1 || got[0].ID != pl.Instances[0].ID || !slices.Equal(got[0].Interfaces, []string{"efa", "efa"}) || got[0].SubnetID != sandbox.DefaultSubnetIDs[0] {
+		t.Errorf("sandbox instances %+v", got)
+	}
+}
+
 func TestLaunchReplayReturnsTheSameInstances(t *testing.T) {
 	e := newTestEnv(t)
 	spec := baseSpec("req-replay", 4)
