@@ -308,6 +308,13 @@ func (c *Config) finish(s source) error {
 		// A typo must not turn access control off.
 		return s.errorf("OHFP_ACCESS_FILE", "names %s, which cannot be read: %v", c.AccessFile, err)
 	}
+	c.AWS.CredentialScript = under(c.ConfDir, c.AWS.CredentialScript, "")
+	if c.AWS.CredentialScript != "" {
+		c.AWS.CredentialCache = filepath.Join(c.WorkDir, "ohfp-credentials")
+		if c.AWS.CredentialFile != "" {
+			s.ignore("AWS_CREDENTIAL_FILE (AWS_CREDENTIAL_SCRIPT is used)")
+		}
+	}
 	return nil
 }
 

@@ -701,3 +701,17 @@ func TestStorePathGuessed(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialScriptSetting: the script is anchored in the conf folder,
+// its cache lives in the work folder, and it wins over a credentials file,
+// which is reported as not used.
+func TestCredentialScriptSetting(t *testing.T) {
+	c := mustLoad(t, map[string]string{"awsprov_config.json": `{"AWS_REGION": "us-east-1", "AWS_CREDENTIAL_SCRIPT": "fed.sh", "AWS_CREDENTIAL_RENEW_MARGIN": 600, "AWS_CREDENTIAL_FILE": "credentials"}`}, nil)
+	if c.AWS.CredentialScript != filepath.Join(c.ConfDir, "fed.sh") || c.AWS.CredentialCache != filepath.Join(c.WorkDir, "ohfp-credentials") ||
+		c.AWS.CredentialRenewMargin != 10*time.Minute {
+		t.Errorf("script %s, cache %s, margin %v", c.AWS.CredentialScript, c.AWS.CredentialCache, c.AWS.CredentialRenewMargin)
+	}
+	if !slices.Contains(c.Ignored, "awsprov_config.json: AWS_CREDENTIAL_FILE (AWS_CREDENTIAL_SCRIPT is used)") {
+		t.Errorf("ignored %q", c.Ignored)
+	}
+}

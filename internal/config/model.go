@@ -144,6 +144,12 @@ type AWS struct {
 	SpotTerminateOnReclaim bool          // AWS_SPOT_TERMINATE_ON_RECLAIM
 	CreationTimeout        time.Duration // INSTANCE_CREATION_TIMEOUT (minutes), default 10m
 	KeyFile                string        // AWS_KEY_FILE
+	// CredentialScript prints temporary credentials (AWS_CREDENTIAL_SCRIPT);
+	// they are kept in CredentialCache, in the work folder, and renewed
+	// once older than CredentialRenewMargin.
+	CredentialScript      string
+	CredentialRenewMargin time.Duration
+	CredentialCache       string
 }
 
 // StorageType names a kind of state store.

@@ -47,8 +47,6 @@ var environment = []envVar{
 // ibmOnly are keys of IBM's AWS plugins that ohfp does not read, with
 // where IBM's plugin defines them. Reading one is reported, not refused.
 var ibmOnly = []struct{ key, where, about string }{
-	{"AWS_CREDENTIAL_SCRIPT", "awsprov_config.json (LSF)", "A script that prints temporary credentials. ohfp uses the AWS SDK's chain instead (`credential_process` in an AWS profile does the same)."},
-	{"AWS_CREDENTIAL_RENEW_MARGIN", "awsprov_config.json (LSF)", "Goes with `AWS_CREDENTIAL_SCRIPT`."},
 	{"AWS_TAG_InstanceID", "awsprov_config.json (LSF)", "Tags each instance with its own id. ohfp tags request, template and provider instead."},
 	{"ec2FleetConfig", "awsprov_templates.json (LSF)", "A JSON file with a whole EC2 Fleet request. ohfp builds the fleet from the template's fields (`providerApi`)."},
 	{"onDemandTargetCapacityRatio", "awsprov_templates.json (LSF)", "On-demand share of an EC2 Fleet; ohfp's `percentOnDemand` does the same."},

@@ -65,6 +65,10 @@ var settings = []setting{
 		about: "Terminate a returned spot host that AWS has already marked for reclaim, instead of leaving it for AWS to take."}},
 	{"INSTANCE_CREATION_TIMEOUT", "provider.aws.instance_creation_timeout", duration(func(c *Config) *time.Duration { return &c.AWS.CreationTimeout }, time.Minute, true), doc{ibm: true, example: "10",
 		about: "Budget of a create request: past it, machines not yet up are failed, and tagged instances HostFactory never heard of may be reconciled. Also the budget of one operation when `HF_TIMEOUT` is unset."}},
+	{"AWS_CREDENTIAL_SCRIPT", "provider.aws.credential_script", path(func(c *Config) *string { return &c.AWS.CredentialScript }), doc{ibm: true, example: `"/opt/lsf/conf/resource_connector/aws/federated_auth.sh"`,
+		about: "A program that prints temporary credentials, as IBM's LSF plugins run it: an AWS credentials file (`[default]` with `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`) or JSON (`AccessKeyId`, `SecretAccessKey`, `SessionToken`, `Expiration`). Its output is kept in the work folder (0600) and reused until `AWS_CREDENTIAL_RENEW_MARGIN` has passed. Wins over `AWS_CREDENTIAL_FILE`, as in IBM's Java plugin; relative to the conf folder."}},
+	{"AWS_CREDENTIAL_RENEW_MARGIN", "provider.aws.credential_renew_margin", duration(func(c *Config) *time.Duration { return &c.AWS.CredentialRenewMargin }, time.Second, false), doc{ibm: true, example: "1770",
+		about: "How long the credentials `AWS_CREDENTIAL_SCRIPT` printed are used before it runs again; earlier when they say they expire sooner."}},
 	{"AWS_KEY_FILE", "provider.aws.key_file", path(func(c *Config) *string { return &c.AWS.KeyFile }), doc{ibm: true, example: `"hf-compute.pem"`,
 		about: "Read for compatibility and ignored: ohfp signs with the credentials alone. `ohfp init --from-ibm` reports it."}},
 	{"OHFP_RECONCILE_BUDGET_PERCENT", "provider.reconcile.budget_percent", count(func(c *Config) *int { return &c.Reconcile.BudgetPercent }, 0, 100), doc{example: "10",
@@ -148,6 +152,7 @@ func defaults() Config {
 			DescribeRetryAttempts: 3,
 			PendingTimeout:        180 * time.Second,
 			CreationTimeout:       10 * time.Minute,
+			CredentialRenewMargin: 1770 * time.Second, // IBM's LSF plugin: 29.5 minutes
 		},
 		Reconcile: Reconcile{BudgetPercent: 10, BudgetMin: 20},
 		Storage:   Storage{Type: StorageSQLite, Retention: 30 * 24 * time.Hour, DynamoDB: DynamoDB{TablePrefix: "ohfp", AutoCreate: true}},

@@ -3,6 +3,7 @@ package aws
 import (
 	"cmp"
 	"context"
+	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -33,6 +34,11 @@ func SDKConfig(ctx context.Context, cfg config.AWS) (awssdk.Config, error) {
 		opts = append(opts, awsconfig.WithRegion(cfg.Region))
 	}
 	switch {
+	case cfg.CredentialScript != "":
+		// IBM's Java LSF plugin: the script wins over a credentials file.
+		opts = append(opts, awsconfig.WithCredentialsProvider(awssdk.NewCredentialsCache(scriptCredentials{
+			script: cfg.CredentialScript, cache: cfg.CredentialCache, margin: cfg.CredentialRenewMargin, now: time.Now,
+		})))
 	case cfg.CredentialFile != "":
 		// The file's profile is named explicitly: the SDK then takes it
 		// over AWS_ACCESS_KEY_ID and the other environment credentials,
