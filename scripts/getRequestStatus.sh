@@ -1,4 +1,5 @@
 #!/bin/sh
 # HostFactory and LSF run this as: getRequestStatus.sh -f <input.json>
-OHFP_SCRIPT_DIR=$(dirname -- "$0"); export OHFP_SCRIPT_DIR
-exec "${OHFP_BIN:-$OHFP_SCRIPT_DIR/ohfp}" hf getRequestStatus "$@"
+ohfp_op=getRequestStatus
+# shellcheck source=invoke_provider.sh source-path=SCRIPTDIR
+. "$(dirname -- "$0")/invoke_provider.sh"

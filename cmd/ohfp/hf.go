@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -15,12 +16,14 @@ import (
 func hfCommand() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
-		Use:   "hf OPERATION -f FILE",
+		Use:   "hf OPERATION [-f FILE]",
 		Short: "Run one HostFactory operation (what the provider scripts call)",
 		Long: `Run one HostFactory operation: getAvailableTemplates, requestMachines,
 getRequestStatus, requestReturnMachines or getReturnRequests.
 
-The input JSON is read from FILE (-f - reads standard input). Standard output
+The input JSON is read from FILE (-f - reads standard input).
+getAvailableTemplates needs no input: without -f it answers as for {}, as
+the OHFP requirements guide's health check calls it. Standard output
 carries exactly one JSON document; logs go to HF_PROVIDER_LOGDIR.
 Exit status: 0 success, 1 configuration or internal error, 2 invalid input,
 3 cloud or resource error.`,
@@ -31,7 +34,7 @@ Exit status: 0 success, 1 configuration or internal error, 2 invalid input,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out []byte
 			var code int
-			if input, err := readInput(file); err != nil {
+			if input, err := readInput(args[0], file, cmd.Flags().Changed("file")); err != nil {
 				out, code = hf.Encode(args[0], hf.Result{}, err), hf.Exit(err)
 			} else {
 				out, code = app.RunHF(cmd.Context(), args[0], input, os.Getenv)
@@ -45,12 +48,20 @@ Exit status: 0 success, 1 configuration or internal error, 2 invalid input,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "input JSON file written by HostFactory (- for standard input)")
-	_ = cmd.MarkFlagRequired("file")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "input JSON file written by HostFactory (- for standard input); getAvailableTemplates needs none")
 	return cmd
 }
 
-func readInput(file string) ([]byte, error) {
+// readInput reads the operation's input file. Only getAvailableTemplates,
+// whose input carries nothing, may go without one; any other operation
+// without -f is refused in the contract's envelope, naming the flag.
+func readInput(op, file string, given bool) ([]byte, error) {
+	switch {
+	case !given && (op == hf.OpGetAvailableTemplates || !slices.Contains(hf.Operations, op)):
+		return nil, nil // nothing to read; hf.Decode refuses an unknown op
+	case !given:
+		return nil, fault.New(fault.InvalidRequest, "%s needs its input file: -f FILE (- for standard input)", op).With("field", "-f")
+	}
 	var r io.Reader = os.Stdin
 	if file != "-" {
 		f, err := os.Open(file)

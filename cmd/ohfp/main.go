@@ -39,6 +39,7 @@ func rootCommand() *cobra.Command {
 	}
 	root.SetVersionTemplate("{{with .Root}}{{end}}" + currentBuild().String())
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return authorizeCommand(cmd) }
+	addLegacyFlag(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fault.Wrap(fault.InvalidRequest, err, "bad command line")
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/ohfp/ohfp/internal/app"
 	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
 	"github.com/ohfp/ohfp/internal/smoke"
+	"github.com/ohfp/ohfp/internal/store"
 )
 
 func smokeCommand() *cobra.Command {
@@ -43,7 +44,7 @@ because the launch was not confirmed.`,
 				return err
 			}
 			defer a.Close()
-			prov, err := awscloud.New(ctx, a.Config.AWS, a.Log, a.Store)
+			prov, err := awscloud.New(ctx, a.Config.AWS, a.Log, store.NewFacts(a.Store, a.Config.Caching))
 			if err != nil {
 				return err
 			}

@@ -14,21 +14,34 @@ import (
 	"github.com/ohfp/ohfp/internal/fault"
 )
 
-// outputFlags are the --output and --legacy flags of the listing commands.
+// outputFlags is the --output flag of the listing commands; --legacy is
+// the root's (legacyFlag).
 type outputFlags struct {
 	format string
-	legacy bool
 }
 
 func (o *outputFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVarP(&o.format, "output", "o", "", "table, wide (every column), json or yaml (default: table on a terminal, json otherwise)")
 	_ = cmd.RegisterFlagCompletionFunc("output", oneOf(string(cli.Table), string(cli.Wide), string(cli.JSON), string(cli.YAML)))
-	cmd.PersistentFlags().BoolVar(&o.legacy, "legacy", false, "HostFactory's camelCase keys (machineId) and epoch-second times, instead of snake_case (machine_id) and RFC 3339")
 }
 
-func (o *outputFlags) output(cmd *cobra.Command) (cli.Output, error) {
+// legacyFlag is the root's persistent --legacy, so that it may stand
+// anywhere on the line (ohfp --legacy templates list).
+const legacyFlag = "legacy"
+
+func addLegacyFlag(root *cobra.Command) {
+	root.PersistentFlags().Bool(legacyFlag, false, "HostFactory's camelCase keys (machineId) and epoch-second times, instead of snake_case (machine_id) and RFC 3339 (default: the config's hostfactory.legacy_mode or field_mapping)")
+}
+
+// output is the output the flags ask for; without --legacy, cfg's
+// hostfactory settings choose the keys.
+func (o *outputFlags) output(cmd *cobra.Command, cfg *config.Config) (cli.Output, error) {
 	f, err := cli.ParseFormat(o.format, stdoutIsTerminal())
-	return cli.Output{W: cmd.OutOrStdout(), Format: f, Legacy: o.legacy}, err
+	legacy := cfg.CamelCase()
+	if fl := cmd.Flags().Lookup(legacyFlag); fl != nil && fl.Changed {
+		legacy, _ = cmd.Flags().GetBool(legacyFlag)
+	}
+	return cli.Output{W: cmd.OutOrStdout(), Format: f, Legacy: legacy}, err
 }
 
 func stdoutIsTerminal() bool { return isatty.IsTerminal(os.Stdout.Fd()) }
@@ -46,11 +59,16 @@ func withApp(cmd *cobra.Command, fn func(a *app.App) error) error {
 // listing runs fn with the provider instance and the output the flags ask for.
 func (o *outputFlags) listing(fn func(cmd *cobra.Command, args []string, a *app.App, out cli.Output) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		out, err := o.output(cmd)
-		if err != nil {
-			return err
+		if _, err := cli.ParseFormat(o.format, false); err != nil {
+			return err // before the provider instance is opened
 		}
-		return withApp(cmd, func(a *app.App) error { return fn(cmd, args, a, out) })
+		return withApp(cmd, func(a *app.App) error {
+			out, err := o.output(cmd, a.Config)
+			if err != nil {
+				return err
+			}
+			return fn(cmd, args, a, out)
+		})
 	}
 }
 
@@ -94,10 +112,17 @@ func templatesCommand() *cobra.Command {
 			return fault.New(fault.TemplateNotFound, "Template '%s' not found; templates: %s", args[0], strings.Join(a.Config.TemplateIDs(), ", "))
 		}),
 	}
+	var strict bool
 	validate := &cobra.Command{
 		Use:   "validate [FILE]",
 		Short: "Check the templates file (or FILE, named <name>prov_templates.json) as HostFactory's calls will read it",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Check the templates file (or FILE) as HostFactory's calls will read it,
+with the configuration. It lists the settings ohfp does not use and the
+templates left out for breaking a rule, and fails on a template left out,
+or with --strict on a setting not used as well.`,
+		Example: `  ohfp templates validate
+  ohfp templates validate --strict ./awsinstprov_templates.json`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := config.Load(os.Getenv)
 			if len(args) == 1 {
@@ -117,9 +142,13 @@ func templatesCommand() *cobra.Command {
 			if n := len(cfg.Rejected); n > 0 {
 				return fault.New(fault.Configuration, "%d templates left out: each breaks a rule (see above); the others are served", n)
 			}
+			if n := len(cfg.Ignored); strict && n > 0 {
+				return fault.New(fault.Configuration, "--strict: %d settings not used (see above): remove them, or spell them as docs/reference.md does", n)
+			}
 			return nil
 		},
 	}
+	validate.Flags().BoolVar(&strict, "strict", false, "also fail on a setting or template field that ohfp does not use")
 	cmd.AddCommand(list, show, validate)
 	return cmd
 }

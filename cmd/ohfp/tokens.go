@@ -29,12 +29,16 @@ folder: a token is shown once, when it is made, and never logged.`,
   ohfp tokens revoke alice`,
 	}
 	out.add(cmd)
-	file := func() (string, error) {
+	load := func() (*config.Config, string, error) {
 		cfg, err := config.Load(os.Getenv)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
-		return filepath.Join(cfg.WorkDir, access.TokensFileName), nil
+		return cfg, filepath.Join(cfg.WorkDir, access.TokensFileName), nil
+	}
+	file := func() (string, error) {
+		_, path, err := load()
+		return path, err
 	}
 	var role string
 	var templates []string
@@ -68,11 +72,11 @@ folder: a token is shown once, when it is made, and never logged.`,
 		Short: "List the principals that have a token, with their role and grants",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := out.output(cmd)
+			cfg, path, err := load()
 			if err != nil {
 				return err
 			}
-			path, err := file()
+			o, err := out.output(cmd, cfg)
 			if err != nil {
 				return err
 			}

@@ -48,7 +48,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...bro
 		st.Close()
 		return nil, err
 	}
-	cl := &lazyCloud{cfg: cfg.AWS, log: log, cache: st}
+	cl := &lazyCloud{cfg: cfg.AWS, log: log, cache: store.NewFacts(st, cfg.Caching)}
 	return &App{
 		Config: cfg,
 		Log:    log,
@@ -141,7 +141,16 @@ func FromEnv(ctx context.Context, env func(string) string) (*App, error) {
 	return a, nil
 }
 
-// OpenLog opens the log of a loaded configuration.
+// OpenLog opens the log of a loaded configuration, and warns in it of
+// every setting the files give that ohfp does not use: a key that does
+// nothing is said so on every load, not only by doctor.
 func OpenLog(cfg *config.Config) (*slog.Logger, io.Closer, error) {
-	return logging.Open(cfg.Logging)
+	log, closer, err := logging.Open(cfg.Logging)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range cfg.Ignored {
+		log.Warn("configuration setting not used", "setting", s)
+	}
+	return log, closer, nil
 }

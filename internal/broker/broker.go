@@ -48,6 +48,7 @@ type Cloud interface {
 type Broker struct {
 	cfg   *config.Config
 	store store.Store
+	facts store.Facts // the cloud facts the store caches, as cfg.Caching says
 	cloud Cloud
 	now   func() time.Time
 	log   *slog.Logger
@@ -77,7 +78,7 @@ func WithPrincipal(p access.Principal) Option { return func(b *Broker) { b.princ
 
 // New makes a Broker.
 func New(cfg *config.Config, st store.Store, cl Cloud, opts ...Option) *Broker {
-	b := &Broker{cfg: cfg, store: st, cloud: cl, now: time.Now, log: slog.New(slog.DiscardHandler), principal: access.Everyone("")}
+	b := &Broker{cfg: cfg, store: st, facts: store.NewFacts(st, cfg.Caching), cloud: cl, now: time.Now, log: slog.New(slog.DiscardHandler), principal: access.Everyone("")}
 	for _, o := range opts {
 		o(b)
 	}

@@ -180,7 +180,7 @@ func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, d *
 			if _, done := facts[name]; done || slices.Contains(missing, name) {
 				continue
 			}
-			raw, ok, err := b.store.Fact(ctx, factPrefix+name)
+			raw, ok, err := b.facts.Fact(ctx, factPrefix+name)
 			if err != nil {
 				return nil, fault.Wrap(fault.Internal, err, "reading cached facts of %s", name)
 			}
@@ -205,7 +205,7 @@ func (b *Broker) typeFacts(ctx context.Context, templates []config.Template, d *
 		}
 		facts[name] = f
 		raw, _ := json.Marshal(f)
-		if err := b.store.PutFact(ctx, factPrefix+name, raw); err != nil {
+		if err := b.facts.PutFact(ctx, factPrefix+name, raw); err != nil {
 			b.log.Warn("caching instance type facts", "type", name, "err", err)
 		}
 	}

@@ -199,9 +199,17 @@ type embedded struct {
 func (c *Config) readConfig(s *source, data []byte) (e embedded, err error) {
 	trimmed := strings.TrimLeft(strings.TrimPrefix(string(data), "\xef\xbb\xbf"), " \t\r\n")
 	if !strings.HasPrefix(trimmed, "{") {
-		if data, err = yamlAsJSON(c.WorkDir, data); err != nil {
+		cache := yamlCache{dir: c.WorkDir, name: yamlCacheName + "." + c.ProviderName, yaml: data}
+		if data, err = cache.read(); err != nil {
 			return embedded{}, s.errorf("", "invalid YAML: %v", err)
 		}
+		// The caching settings are in the file itself: the cache is kept,
+		// refreshed or dropped once they are read.
+		defer func() {
+			if err == nil {
+				cache.settle(c.Caching)
+			}
+		}()
 	}
 	ms, err := s.parseJSON(data)
 	if err != nil {

@@ -497,11 +497,15 @@ templates:
 `,
 		"awsprov_templates.json": `{"templates": []}`,
 	}, nil)
-	want = []string{"config.yml: provider.aws.tcp_keepalive",
-		"config.yml: caching.enabled", "config.yml: caching.template_cache_ttl", "config.yml: hostfactory.legacy_mode",
-		"config.yml: templates (awsprov_templates.json is used)"}
+	want = []string{"config.yml: provider.aws.tcp_keepalive", "config.yml: templates (awsprov_templates.json is used)"}
 	if !slices.Equal(c.Ignored, want) {
 		t.Errorf("ignored\n got %q\nwant %q", c.Ignored, want)
+	}
+	if c.Caching.Off || c.Caching.FactTTL != 300*time.Second || !c.CamelCase() {
+		t.Errorf("caching %+v, camelCase %v", c.Caching, c.CamelCase())
+	}
+	if c.Caching.Off || c.Caching.FactTTL != 300*time.Second || !c.CamelCase() {
+		t.Errorf("caching %+v, camelCase %v", c.Caching, c.CamelCase())
 	}
 	if len(c.Templates) != 0 || filepath.Base(c.TemplatesFile) != "awsprov_templates.json" {
 		t.Errorf("the templates file must win: %v from %s", c.TemplateIDs(), c.TemplatesFile)
@@ -553,7 +557,7 @@ func TestYAMLCache(t *testing.T) {
 	if _, err := Load(env); err != nil {
 		t.Fatal(err)
 	}
-	cache := filepath.Join(work, yamlCacheName)
+	cache := filepath.Join(work, yamlCacheName+".aws")
 	raw, err := os.ReadFile(cache)
 	if err != nil {
 		t.Fatal(err)
@@ -564,12 +568,12 @@ func TestYAMLCache(t *testing.T) {
 	}
 
 	// While the YAML is unchanged the cache is what is read...
-	write(t, work, map[string]string{yamlCacheName: key + "\n" + `{"provider":{"aws":{"region":"eu-west-3"}}}`})
+	write(t, work, map[string]string{yamlCacheName + ".aws": key + "\n" + `{"provider":{"aws":{"region":"eu-west-3"}}}`})
 	if c, err := Load(env); err != nil || c.AWS.Region != "eu-west-3" {
 		t.Fatalf("cache not used: %v", err)
 	}
 	// ...unless it is damaged,
-	write(t, work, map[string]string{yamlCacheName: key + "\n" + `{"provider":`})
+	write(t, work, map[string]string{yamlCacheName + ".aws": key + "\n" + `{"provider":`})
 	if c, err := Load(env); err != nil || c.AWS.Region != "us-east-1" {
 		t.Fatalf("damaged cache used: %v", err)
 	}
@@ -580,6 +584,36 @@ func TestYAMLCache(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(work); len(entries) != 1 {
 		t.Errorf("work folder holds %d entries, want only the cache", len(entries))
+	}
+
+	// Caching off keeps no cache, and reads none.
+	write(t, conf, map[string]string{"config.yml": "provider: {aws: {region: ap-east-1}}\ncaching: {enabled: false}\n"})
+	if c, err := Load(env); err != nil || !c.Caching.Off {
+		t.Fatalf("caching off: %+v %v", c.Caching, err)
+	}
+	if _, err := os.Stat(cache); err == nil {
+		t.Error("caching off: the cache is kept")
+	}
+	// A config_cache_ttl renews a cache older than it, and leaves a younger one.
+	write(t, conf, map[string]string{"config.yml": "provider: {aws: {region: ap-east-1}}\ncaching: {config_cache_ttl: 600}\n"})
+	if _, err := Load(env); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		age     time.Duration
+		renewed bool
+	}{{time.Minute, false}, {11 * time.Minute, true}} {
+		old := time.Now().Add(-c.age)
+		if err := os.Chtimes(cache, old, old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(env); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(cache)
+		if err != nil || fi.ModTime().After(old.Add(time.Second)) != c.renewed {
+			t.Errorf("cache %v old: renewed %v, want %v (%v)", c.age, fi.ModTime().After(old), c.renewed, err)
+		}
 	}
 
 	// A work folder that cannot be written only means no cache.

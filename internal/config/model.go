@@ -96,6 +96,12 @@ type Config struct {
 
 	Monitoring Monitoring
 	Reconcile  Reconcile
+	Caching    Caching
+	// LegacyMode and FieldMapping (the OHFP requirements guide's
+	// hostfactory section) choose the human commands' default keys; see
+	// CamelCase.
+	LegacyMode   bool
+	FieldMapping FieldMapping
 	// Ignored lists what the files give but ohfp does not use, as
 	// "file: field", so that doctor can report it.
 	Ignored []string
@@ -126,6 +132,36 @@ type Monitoring struct {
 	Enabled         bool
 	MetricsEndpoint string
 }
+
+// Caching configures the caches ohfp keeps between processes (the OHFP
+// integration guide's caching section).
+type Caching struct {
+	// Off (caching.enabled: false) keeps neither cloud facts nor the
+	// parsed YAML config between calls: every call asks AWS and parses
+	// again.
+	Off bool
+	// FactTTL bounds how long cached cloud facts (instance types, image
+	// root devices, SSM image paths) are trusted; 0 keeps each fact's own
+	// lifetime (types and root devices: for good; SSM paths: an hour).
+	FactTTL time.Duration
+	// ConfigTTL bounds how long the parsed YAML config is reused while
+	// its text is unchanged; 0: as long as it is unchanged.
+	ConfigTTL time.Duration
+}
+
+// FieldMapping names the keys the human commands print.
+type FieldMapping string
+
+// Field mappings.
+const (
+	SnakeCase FieldMapping = "snake_case" // the default
+	CamelCase FieldMapping = "camelCase"  // HostFactory's spelling, as --legacy
+)
+
+// CamelCase reports whether the human commands print HostFactory's
+// camelCase keys by default, as --legacy does: hostfactory.legacy_mode or
+// field_mapping camelCase.
+func (c *Config) CamelCase() bool { return c.LegacyMode || c.FieldMapping == CamelCase }
 
 // AWS holds the settings of IBM's awsprov_config.json (and the OHFP
 // integration guide's provider.aws section).

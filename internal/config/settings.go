@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"net/url"
 	"strconv"
@@ -111,6 +112,19 @@ var settings = []setting{
 	{"OHFP_METRICS_ENDPOINT", "monitoring.metrics_endpoint", endpoint(func(c *Config) *string { return &c.Monitoring.MetricsEndpoint }), doc{example: `"http://127.0.0.1:9091"`,
 		about: "The OHFP guides' metrics endpoint. Read and validated, not used yet."}},
 
+	{"OHFP_CACHING_ENABLED", "caching.enabled", notFlag(func(c *Config) *bool { return &c.Caching.Off }), doc{example: "false",
+		about: "Keep cloud facts (instance types, image root devices, SSM image paths) in the store and the parsed YAML config in the work folder between calls. Off, every call asks AWS and parses the YAML again."}},
+	{"OHFP_TEMPLATE_CACHE_TTL_SEC", "caching.template_cache_ttl", duration(func(c *Config) *time.Duration { return &c.Caching.FactTTL }, time.Second, false), doc{example: "300", def: "0 (instance types and root devices for good, SSM image paths an hour)",
+		about: "How long the cloud facts a template's attributes and launch are derived from (instance types, image root devices, SSM image paths) are trusted."}},
+	{"OHFP_CONFIG_CACHE_TTL_SEC", "caching.config_cache_ttl", duration(func(c *Config) *time.Duration { return &c.Caching.ConfigTTL }, time.Second, false), doc{example: "600", def: "0 (while the YAML text is unchanged)",
+		about: "How long the parsed YAML config is reused while its text is unchanged."}},
+
+	{"", "hostfactory.retry_attempts", count(func(c *Config) *int { return &c.AWS.RetryAttempts }, 0, 10), doc{example: "3",
+		about: "The OHFP requirements guide's spelling of `AWS_REQUEST_RETRY_ATTEMPTS`."}},
+	{"OHFP_LEGACY_MODE", "hostfactory.legacy_mode", flag(func(c *Config) *bool { return &c.LegacyMode }), doc{example: "true",
+		about: "The human commands (`ohfp requests list`, ...) print HostFactory's camelCase keys and epoch-second times by default, as `--legacy` does; `--legacy=false` still gives snake_case. The five operations always answer in HostFactory's format."}},
+	{"OHFP_FIELD_MAPPING", "hostfactory.field_mapping", fieldMapping, doc{example: `"camelCase"`, def: "`snake_case`",
+		about: "`camelCase` does what `legacy_mode: true` does."}},
 	{"OHFP_TIMEOUT_SEC", "hostfactory.timeout", timeout, doc{example: "120", def: "0 (`INSTANCE_CREATION_TIMEOUT` is the budget)",
 		about: "Budget of one operation; `HF_TIMEOUT` in the environment wins."}},
 	{"OHFP_POLICIES_FILE", "hostfactory.policies_file", path(func(c *Config) *string { return &c.PoliciesFile }), doc{example: `"/opt/ohfp/awsinst/conf/policies.json"`, def: "`policies.json` in the conf folder, except under LSF",
@@ -288,6 +302,17 @@ func flag(p func(*Config) *bool) reader[Config] {
 		}}
 }
 
+// notFlag reads a boolean into its negation: a switch that is on by
+// default is kept as an Off field, whose zero value is the default.
+func notFlag(p func(*Config) *bool) reader[Config] {
+	return reader[Config]{typ: "boolean", allowed: "true, false", get: func(c *Config) any { return !*p(c) },
+		set: func(c *Config, f field) error {
+			on, err := f.boolean()
+			*p(c) = !on
+			return err
+		}}
+}
+
 func endpoint(p func(*Config) *string) reader[Config] {
 	return reader[Config]{typ: "URL", allowed: "http:// or https://", get: func(c *Config) any { return *p(c) },
 		set: func(c *Config, f field) error {
@@ -348,6 +373,13 @@ var scheduler = reader[Config]{typ: "string", allowed: "symphony, lsf", get: fun
 	set: func(c *Config, f field) error {
 		s, err := f.oneOf(string(SchedulerSymphony), string(SchedulerLSF))
 		c.Scheduler = Scheduler(s)
+		return err
+	}}
+
+var fieldMapping = reader[Config]{typ: "string", allowed: "snake_case, camelCase", get: func(c *Config) any { return string(cmp.Or(c.FieldMapping, SnakeCase)) },
+	set: func(c *Config, f field) error {
+		s, err := f.oneOf(string(SnakeCase), string(CamelCase))
+		c.FieldMapping = FieldMapping(s)
 		return err
 	}}
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -16,7 +17,10 @@ import (
 // The YAML parser costs ten times the rest of loading (some 50 ms for 1,000
 // templates, against a few for the same in JSON), and every HostFactory call
 // pays it. So the last YAML config rewritten as JSON is kept in the work
-// folder under the hash of its text, and used while the text is unchanged.
+// folder under the hash of its text, one file per provider instance (the
+// folder may be shared), and used while the text is unchanged and the
+// caching settings allow (Caching: off, or older than ConfigTTL, it is
+// parsed again).
 const (
 	yamlCacheName = ".ohfp-config-cache"
 	// yamlCacheVersion is part of the key: a release that rewrites YAML
@@ -24,32 +28,66 @@ const (
 	yamlCacheVersion = "ohfp yaml-to-json 1\n"
 )
 
-// yamlAsJSON is yamlToJSON through the cache in dir. The cache is best
+// yamlCache is the cache of one YAML config's rewrite. The cache is best
 // effort: a folder that is missing or read-only only means no cache.
-func yamlAsJSON(dir string, data []byte) ([]byte, error) {
+type yamlCache struct {
+	dir, name string
+	yaml      []byte
+
+	key    string
+	json   []byte
+	parsed bool      // json was parsed now, not read from the cache
+	at     time.Time // when the cache was written, when json came from it
+}
+
+// read returns the YAML rewritten as JSON, from the cache when it holds
+// this text's rewrite.
+func (y *yamlCache) read() ([]byte, error) {
 	h := sha256.New()
 	h.Write([]byte(yamlCacheVersion))
-	h.Write(data)
-	key := hex.EncodeToString(h.Sum(nil))
-	path := filepath.Join(dir, yamlCacheName)
-	if cached, err := os.ReadFile(path); err == nil {
-		if k, out, ok := bytes.Cut(cached, []byte("\n")); ok && string(k) == key {
+	h.Write(y.yaml)
+	y.key = hex.EncodeToString(h.Sum(nil))
+	if cached, err := os.ReadFile(y.path()); err == nil {
+		fi, serr := os.Stat(y.path())
+		if k, out, ok := bytes.Cut(cached, []byte("\n")); serr == nil && ok && string(k) == y.key {
 			if valid, _ := validJSON(out); valid {
+				y.json, y.at = out, fi.ModTime()
 				return out, nil
 			}
 		}
 	}
-	out, err := yamlToJSON(data)
-	if err != nil {
-		return nil, err
+	return y.parse()
+}
+
+func (y *yamlCache) parse() ([]byte, error) {
+	out, err := yamlToJSON(y.yaml)
+	y.json, y.parsed = out, err == nil
+	return out, err
+}
+
+func (y *yamlCache) path() string { return filepath.Join(y.dir, y.name) }
+
+// settle applies the caching settings c once they are read: off, the cache
+// is removed; on, a rewrite parsed now is kept, and a cached one older
+// than c.ConfigTTL is parsed again and kept anew.
+func (y *yamlCache) settle(c Caching) {
+	switch {
+	case c.Off:
+		os.Remove(y.path())
+		return
+	case !y.parsed && c.ConfigTTL > 0 && time.Since(y.at) > c.ConfigTTL:
+		if _, err := y.parse(); err != nil {
+			return
+		}
 	}
-	writeCache(dir, path, append([]byte(key+"\n"), out...))
-	return out, nil
+	if y.parsed {
+		writeCache(y.dir, y.path(), append([]byte(y.key+"\n"), y.json...))
+	}
 }
 
 // writeCache replaces path atomically, since concurrent calls read it.
 func writeCache(dir, path string, content []byte) {
-	f, err := os.CreateTemp(dir, yamlCacheName+"-*")
+	f, err := os.CreateTemp(dir, filepath.Base(path)+"-*")
 	if err != nil {
 		return
 	}

@@ -1,6 +1,7 @@
 // Package install lays out a HostFactory provider instance for ohfp (what
 // `ohfp init` does): the conf folder with the config and templates files,
-// the scripts folder with the five provider scripts and the binary, and the
+// the scripts folder with the five provider scripts (and the one they
+// share) and the binary, and the
 // entries HostFactory's hostProviders.json and hostProviderPlugins.json
 // need. It can start from an existing IBM AWS plugin conf folder.
 package install
@@ -19,9 +20,9 @@ import (
 	"strings"
 
 	"github.com/ohfp/ohfp/internal/config"
-	"github.com/ohfp/ohfp/internal/hf"
 	"github.com/ohfp/ohfp/internal/installation"
 	"github.com/ohfp/ohfp/internal/lsf"
+	"github.com/ohfp/ohfp/scripts"
 )
 
 // PluginName is the name an instance's scripts folder is registered under
@@ -124,8 +125,10 @@ func Init(opts Options) (*Result, error) {
 		files[filepath.Join(res.ConfDir, configName)] = jsonFile(newConfig(opts))
 		files[filepath.Join(res.ConfDir, templatesName)] = jsonFile(starterTemplates(opts.LSF))
 	}
-	for _, op := range hf.Operations {
-		files[filepath.Join(res.ScriptDir, op+".sh")] = file{data: []byte(script(op)), mode: 0o755}
+	names, _ := fs.Glob(scripts.Files, "*.sh")
+	for _, name := range names {
+		data, _ := scripts.Files.ReadFile(name)
+		files[filepath.Join(res.ScriptDir, name)] = file{data: data, mode: 0o755}
 	}
 	if opts.LSF {
 		files[filepath.Join(res.ScriptDir, lsf.UserDataScript)] = file{data: lsfUserData, mode: 0o644}
@@ -294,12 +297,6 @@ func writeAtomic(path string, mode fs.FileMode, fill func(io.Writer) error) erro
 // script is the provider script of op: it runs the ohfp next to it, or
 // $OHFP_BIN when set, telling it its own folder (where LSF's user_data.sh
 // lives).
-func script(op string) string {
-	return "#!/bin/sh\n# HostFactory and LSF run this as: " + op + ".sh -f <input.json>\n" +
-		`OHFP_SCRIPT_DIR=$(dirname -- "$0"); export OHFP_SCRIPT_DIR` + "\n" +
-		`exec "${OHFP_BIN:-$OHFP_SCRIPT_DIR/ohfp}" hf ` + op + ` "$@"` + "\n"
-}
-
 func newConfig(opts Options) map[string]any {
 	c := map[string]any{
 		"AWS_REGION":                       opts.Region,

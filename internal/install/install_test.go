@@ -51,11 +51,13 @@ func TestInitWritesARunnableInstance(t *testing.T) {
 			t.Errorf("script %s: %v %v", op, st, err)
 		}
 	}
-	// The scripts are the repository's own.
+	// The scripts are the repository's own, the one they share included.
 	_, here, _, _ := runtime.Caller(0)
-	want, _ := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "scripts", "requestMachines.sh"))
-	if got, _ := os.ReadFile(filepath.Join(res.ScriptDir, "requestMachines.sh")); string(got) != string(want) {
-		t.Errorf("script differs from scripts/requestMachines.sh:\n%s\nwant\n%s", got, want)
+	for _, name := range []string{"requestMachines.sh", "invoke_provider.sh"} {
+		want, _ := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "scripts", name))
+		if got, _ := os.ReadFile(filepath.Join(res.ScriptDir, name)); len(want) == 0 || string(got) != string(want) {
+			t.Errorf("%s differs from scripts/%s:\n%s\nwant\n%s", name, name, got, want)
+		}
 	}
 	if got, _ := os.ReadFile(filepath.Join(res.ScriptDir, "ohfp")); string(got) != "binary" {
 		t.Errorf("binary copy holds %q", got)

@@ -62,12 +62,23 @@ func Open(cfg config.Logging) (*slog.Logger, io.Closer, error) {
 	return NewJSON(w, cfg.Level), closer, nil
 }
 
-// NewJSON is ohfp's logger: JSON lines at level (a name Level reads), with
-// durations written as people read them ("1m30s"), not in nanoseconds.
+// TimeKey is the key of each line's time, as the OHFP requirements guide's
+// log format names it.
+const TimeKey = "timestamp"
+
+// timeLayout is RFC 3339 in UTC with milliseconds.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// NewJSON is ohfp's logger: JSON lines at level (a name Level reads), each
+// with its "timestamp" in RFC 3339 (UTC), and durations written as people
+// read them ("1m30s"), not in nanoseconds.
 func NewJSON(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: Level(level),
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Value.Kind() == slog.KindDuration {
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			switch {
+			case len(groups) == 0 && a.Key == slog.TimeKey && a.Value.Kind() == slog.KindTime:
+				return slog.String(TimeKey, a.Value.Time().UTC().Format(timeLayout))
+			case a.Value.Kind() == slog.KindDuration:
 				a.Value = slog.StringValue(a.Value.Duration().String())
 			}
 			return a

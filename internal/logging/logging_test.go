@@ -101,3 +101,22 @@ func TestDurationsReadable(t *testing.T) {
 		t.Errorf("log line %s", b.String())
 	}
 }
+
+// TestLineFormat holds each line to the OHFP requirements guide's log
+// format: "timestamp" in RFC 3339, UTC, and no "time" key.
+func TestLineFormat(t *testing.T) {
+	var buf bytes.Buffer
+	NewJSON(&buf, "info").Info("operation", "operation", "requestMachines", "duration_ms", 15)
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := line["timestamp"].(string)
+	at, err := time.Parse(time.RFC3339, ts)
+	if err != nil || !strings.HasSuffix(ts, "Z") || time.Since(at) > time.Minute {
+		t.Errorf("timestamp %q (%v): want RFC 3339 in UTC, now", ts, err)
+	}
+	if _, ok := line["time"]; ok || line["level"] != "INFO" || line["operation"] != "requestMachines" {
+		t.Errorf("line %s", buf.Bytes())
+	}
+}

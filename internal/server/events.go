@@ -22,7 +22,7 @@ const (
 
 // logLine is the part of a JSON log line the server reads.
 type logLine struct {
-	Time       time.Time `json:"time"`
+	Time       time.Time `json:"timestamp"` // logging.TimeKey
 	Msg        string    `json:"msg"`
 	Operation  string    `json:"operation"`
 	Status     string    `json:"status"`

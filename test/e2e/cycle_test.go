@@ -336,7 +336,7 @@ func TestScriptsNextToBinaryInPathWithSpaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob(filepath.Join(scriptDir, "*.sh"))
-	if err != nil || len(files) != 5 {
+	if err != nil || len(files) != 6 { // the five and invoke_provider.sh
 		t.Fatalf("scripts: %v %v", files, err)
 	}
 	for _, src := range append(files, binary) {

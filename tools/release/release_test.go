@@ -75,6 +75,7 @@ var wantInstalled = []string{
 	"/opt/ohfp/scripts/getRequestStatus.sh",
 	"/opt/ohfp/scripts/requestReturnMachines.sh",
 	"/opt/ohfp/scripts/getReturnRequests.sh",
+	"/opt/ohfp/scripts/invoke_provider.sh",
 	"/opt/ohfp/LICENSE",
 	"/opt/ohfp/CHANGELOG.md",
 	"/opt/ohfp/docs/reference.md",
