@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -11,9 +12,35 @@ import (
 
 	"github.com/ohfp/ohfp/internal/app"
 	awscloud "github.com/ohfp/ohfp/internal/cloud/aws"
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/smoke"
 	"github.com/ohfp/ohfp/internal/store"
 )
+
+// spotPrice is what the spot part of a template costs now, "" when it has
+// none or EC2 would not say.
+func spotPrice(ctx context.Context, prov *awscloud.Provider, t config.Template) string {
+	if t.PriceType != config.PriceSpot && t.PriceType != config.PriceHeterogeneous {
+		return ""
+	}
+	types := smoke.Types(t)
+	if len(types) == 0 {
+		return ""
+	}
+	prices, err := prov.SpotPrices(ctx, types)
+	if err != nil || len(prices) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, p := range prices {
+		parts = append(parts, fmt.Sprintf("%s $%.4f (%s)", p.InstanceType, p.USDPerHour, p.Zone))
+	}
+	s := "spot now, lowest zone: " + strings.Join(parts, ", ")
+	if t.PriceType == config.PriceHeterogeneous {
+		s += "; on-demand price not known to ohfp"
+	}
+	return s
+}
 
 func smokeCommand() *cobra.Command {
 	var (
@@ -54,7 +81,7 @@ because the launch was not confirmed.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(out, run.Plan(t, ""))
+			fmt.Fprintln(out, run.Plan(t, spotPrice(ctx, prov, t)))
 			if !yes {
 				fmt.Fprint(out, "Launch it? [y/N] ")
 				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')

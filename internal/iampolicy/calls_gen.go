@@ -45,6 +45,7 @@ var calls = []call{
 	{action: "ec2:DescribeSpotFleetRequestHistory", features: []Feature{"SpotFleet"}, resources: []resourceType{{"spot-fleet-request", true}}},
 	{action: "ec2:DescribeSpotFleetRequests", features: []Feature{"SpotFleet"}, resources: []resourceType{}},
 	{action: "ec2:DescribeSpotInstanceRequests", features: []Feature{"spot"}, resources: []resourceType{}},
+	{action: "ec2:DescribeSpotPriceHistory", features: []Feature{"spot"}, resources: []resourceType{}},
 	{action: "ec2:DescribeSubnets", features: []Feature{"EC2Fleet", "SpotFleet", "always"}, resources: []resourceType{}},
 	{action: "ec2:ModifyFleet", features: []Feature{"EC2Fleet"}, resources: []resourceType{{"fleet", true}, {"image", false}, {"launch-template", false}, {"subnet", false}}},
 	{action: "ec2:ModifySpotFleetRequest", features: []Feature{"SpotFleet"}, resources: []resourceType{{"launch-template", false}, {"spot-fleet-request", true}, {"subnet", false}}},

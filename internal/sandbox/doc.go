@@ -21,7 +21,9 @@
 //     RequestSpotFleet, DescribeSpotFleetRequests,
 //     DescribeSpotFleetInstances, ModifySpotFleetRequest,
 //     CancelSpotFleetRequests, DescribeFleetHistory,
-//     DescribeSpotFleetRequestHistory. Unknown actions answer InvalidAction (400).
+//     DescribeSpotFleetRequestHistory, DescribeSpotPriceHistory (made-up
+//     prices: a tenth of a cent per vCPU and hour, a little more in each
+//     later zone). Unknown actions answer InvalidAction (400).
 //     Every action honours DryRun=true with DryRunOperation (412).
 //   - Auto Scaling (Query protocol, 2011-01-01, signing name autoscaling):
 //     CreateAutoScalingGroup, UpdateAutoScalingGroup,

@@ -23,6 +23,7 @@ func ec2Service() *service {
 		"DescribeInstanceTypes":        (*Sandbox).describeInstanceTypes,
 		"DescribeImages":               (*Sandbox).describeImages,
 		"DescribeSpotInstanceRequests": (*Sandbox).describeSpotInstanceRequests,
+		"DescribeSpotPriceHistory":     (*Sandbox).describeSpotPriceHistory,
 		"DescribeSubnets":              (*Sandbox).describeSubnets,
 		"DescribeSecurityGroups":       (*Sandbox).describeSecurityGroups,
 		"DescribeKeyPairs":             (*Sandbox).describeKeyPairs,

@@ -98,11 +98,11 @@ func (r *Run) Plan(t config.Template, price string) string {
 	}
 	lines := []string{
 		fmt.Sprintf("ohfp smoke will launch 1 machine of template %s in %s through %s, then return it:", t.ID, r.Config.AWS.Region, api),
-		"  instance types: " + orDefault(strings.Join(types(t), ", "), "from launch template "+t.LaunchTemplateID),
+		"  instance types: " + orDefault(strings.Join(Types(t), ", "), "from launch template "+t.LaunchTemplateID),
 		"  image:          " + orDefault(t.ImageID, "from launch template "+t.LaunchTemplateID),
 		"  subnets:        " + orDefault(strings.Join(t.SubnetIDs, ", "), "the default VPC's"),
 		"  price type:     " + orDefault(t.PriceType, config.PriceOnDemand),
-		"  cost per hour:  " + orDefault(price, "not known to ohfp: see the EC2 pricing page for these types"),
+		"  cost per hour:  " + orDefault(price, "not known to ohfp (EC2 publishes on-demand prices outside its API): see the EC2 pricing page"),
 	}
 	return strings.Join(lines, "\n")
 }
@@ -114,7 +114,9 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func types(t config.Template) []string {
+// Types are the instance types a template names, its vmType alone or its
+// vmTypes sorted.
+func Types(t config.Template) []string {
 	if t.VMType != "" {
 		return []string{t.VMType}
 	}

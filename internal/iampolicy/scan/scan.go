@@ -190,8 +190,15 @@ func (g *graph) visit(node string, body ast.Node, services map[string]string) {
 	if g.calls[node] == nil {
 		g.calls[node] = map[string]bool{}
 	}
-	ast.Inspect(body, func(n ast.Node) bool {
+	var visit func(n ast.Node) bool
+	visit = func(n ast.Node) bool {
 		switch n := n.(type) {
+		case *ast.KeyValueExpr:
+			// A composite literal's field name is no reference.
+			if _, ok := n.Key.(*ast.Ident); ok {
+				ast.Inspect(n.Value, visit)
+				return false
+			}
 		case *ast.InterfaceType:
 			// An interface lists what may be called (the provider's
 			// narrow SDK interfaces); only a use of an input type calls.
@@ -255,7 +262,8 @@ func (g *graph) visit(node string, body ast.Node, services map[string]string) {
 			}
 		}
 		return true
-	})
+	}
+	ast.Inspect(body, visit)
 }
 
 // isTransactItem reports whether a type expression is DynamoDB's
