@@ -88,7 +88,7 @@ func onTerminal(f *os.File) bool {
 // confirm prints the plan a pass stopped at and asks whether to go on; only
 // "yes" goes on.
 func confirm(in io.Reader, out io.Writer, rec broker.Reconciliation) bool {
-	fmt.Fprintf(out, "Reconcile would terminate %d instances that the state store does not know, more than its budget of %d (of %d live):\n",
+	fmt.Fprintf(out, "Reconcile would terminate %d instances that the state store does not know (or, under LSF, that never joined), more than its budget of %d (of %d live):\n",
 		len(rec.OverBudget), rec.Budget, rec.Checked)
 	for _, id := range rec.OverBudget {
 		fmt.Fprintln(out, "  "+id)

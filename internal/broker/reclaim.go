@@ -35,12 +35,14 @@ func (b *Broker) Reclaims(ctx context.Context, hosts []store.MachineRef) ([]Recl
 	b.recoverPending(ctx)
 	defer b.reconcileNow(ctx)
 	if len(hosts) == 0 {
+		b.listed(ctx, nil)
 		return nil, nil
 	}
 	ids, known, err := b.resolveHosts(ctx, hosts)
 	if err != nil {
 		return nil, err
 	}
+	b.listed(ctx, known)
 	var lookup []string
 	for _, id := range ids {
 		if id != "" && !slices.Contains(lookup, id) {

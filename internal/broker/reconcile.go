@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,7 +22,7 @@ import (
 type Reconciliation struct {
 	Checked    int      // live instances of this installation in the cloud
 	Adopted    []string // recorded into the request that launched them
-	Terminated []string // paid for but unknown to HostFactory
+	Terminated []string // paid for but unknown to HostFactory, or (LSF) never joined
 	Waiting    []string // unknown, but young enough to still be claimed
 	// Budget is the most one pass may terminate; OverBudget lists what
 	// would have gone past it: then nothing was terminated.
@@ -40,8 +41,9 @@ type Reconciliation struct {
 	Strays   []Stray // every unknown instance of this installation, with its reason
 }
 
-// Stray is one instance the store did not know, and what reconcile did
-// with it (or would, in a dry run).
+// Stray is one instance the store did not know, or under LSF a host that
+// never joined the cluster, and what reconcile did with it (or would, in a
+// dry run).
 type Stray struct {
 	InstanceID string
 	RequestID  string // from its ohfp:request-id tag
@@ -94,8 +96,12 @@ const storeSkew = 5 * time.Minute
 // terminated once it is older than INSTANCE_CREATION_TIMEOUT (at once when
 // its request failed: HostFactory never got that id), unless more would go
 // than the budget allows: then none goes, and the error wraps
-// ErrOverBudget. Instances of other installations, and those without an
-// installation id, are never touched.
+// ErrOverBudget. Under LSF, a host ohfp launched and reported up that LSF
+// never named among its hosts, although it named them more than
+// INSTANCE_CREATION_TIMEOUT after the launch, never joined the cluster: it
+// is terminated the same way, as IBM's LSF plugin terminates it.
+// Instances of other installations, and those without an installation id,
+// are never touched.
 func (b *Broker) Reconcile(ctx context.Context, opts ReconcileOptions) (Reconciliation, error) {
 	defer b.flushEvents(ctx)
 	return b.reconcile(ctx, opts)
@@ -134,8 +140,25 @@ func (b *Broker) reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 	}
 	rec.Checked = len(insts)
 	rec.Budget = b.budget(len(insts))
+	// Under LSF, hosts that never joined go the way of strays: within the
+	// same budget, recorded first.
+	var terminate []cloud.Instance
+	var reqIDs, unjoinedIDs []string
+	why := map[string]string{}
+	if b.cfg.LSF() {
+		live := make(map[string]cloud.Instance, len(insts))
+		for _, inst := range insts {
+			live[inst.ID] = inst
+		}
+		for _, m := range unjoined(known, live, b.lastListed(ctx), b.cfg.AWS.CreationTimeout) {
+			terminate = append(terminate, live[m.InstanceID])
+			unjoinedIDs = append(unjoinedIDs, m.InstanceID)
+			why[m.InstanceID] = unjoinedReason
+			reqIDs = append(reqIDs, m.RequestID)
+			rec.Strays = append(rec.Strays, Stray{InstanceID: m.InstanceID, RequestID: m.RequestID, Action: StrayTerminated, Reason: unjoinedReason})
+		}
+	}
 	var strays []cloud.Instance
-	var reqIDs []string
 	for _, inst := range insts {
 		if isKnown[inst.ID] {
 			continue
@@ -145,7 +168,7 @@ func (b *Broker) reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 			reqIDs = append(reqIDs, id)
 		}
 	}
-	if len(strays) == 0 {
+	if len(strays) == 0 && len(terminate) == 0 {
 		return rec, nil
 	}
 	reqs, err := b.store.GetRequests(ctx, reqIDs)
@@ -163,7 +186,6 @@ func (b *Broker) reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 	now := b.now()
 	var adopt []store.Machine
 	restore := map[string][]cloud.Instance{} // by request id: requests the store lost
-	var terminate []cloud.Instance
 	for _, inst := range strays {
 		reqID := inst.Tags[cloud.TagRequestID]
 		r := byID[reqID]
@@ -212,9 +234,16 @@ func (b *Broker) reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 		b.log.Info("reconciled", "instance_id", m.InstanceID, "action", "adopted")
 		b.note(m.RequestID, m.InstanceID, ActionMachineAdopted, "found in the cloud by reconcile")
 	}
-	if err := b.terminateStrays(ctx, terminate, byID); err != nil {
+	if err := b.terminateStrays(ctx, terminate, byID, why); err != nil {
 		return rec, err
 	}
+	var gone []string
+	for _, id := range unjoinedIDs {
+		if slices.Contains(rec.Terminated, id) {
+			gone = append(gone, id)
+		}
+	}
+	b.markTerminating(ctx, gone)
 	return rec, b.overBudget(ctx, rec)
 }
 
@@ -410,7 +439,7 @@ func (b *Broker) restore(ctx context.Context, lost map[string][]cloud.Instance, 
 // terminateStrays terminates the unknown instances reconcile gave up on,
 // once the events that say so are written: what cannot be recorded is not
 // done. Their fleets or groups are shrunk first, or they would replace them.
-func (b *Broker) terminateStrays(ctx context.Context, strays []cloud.Instance, byID map[string]*store.Request) error {
+func (b *Broker) terminateStrays(ctx context.Context, strays []cloud.Instance, byID map[string]*store.Request, why map[string]string) error {
 	if len(strays) == 0 {
 		return nil
 	}
@@ -421,7 +450,7 @@ func (b *Broker) terminateStrays(ctx context.Context, strays []cloud.Instance, b
 		ids[i] = inst.ID
 		reqID := inst.Tags[cloud.TagRequestID]
 		byReq[reqID] = append(byReq[reqID], inst.ID)
-		events[i] = b.event(reqID, inst.ID, ActionMachineTerminated, "unknown to HostFactory; terminated by reconcile")
+		events[i] = b.event(reqID, inst.ID, ActionMachineTerminated, cmp.Or(why[inst.ID], "unknown to HostFactory")+"; terminated by reconcile")
 	}
 	if err := b.recordFirst(ctx, events); err != nil {
 		return err

@@ -210,8 +210,11 @@ type Machine struct {
 	PriceType    string // ondemand or spot
 	Cores        int    // CPU cores of the instance as launched (LSF's ncores)
 	Threads      int    // its hardware threads, cores × threads per core (LSF's nthreads)
-	LaunchTime   time.Time
-	UpdatedAt    time.Time
+	// ListedAt is when LSF first named the host among its own (the input
+	// of getReturnRequests); zero while it never has.
+	ListedAt   time.Time
+	LaunchTime time.Time
+	UpdatedAt  time.Time
 }
 
 // Result is a machine's result as HostFactory knows it.
@@ -323,6 +326,9 @@ type Store interface {
 	ListRequests(ctx context.Context, q RequestQuery) ([]Request, error)
 	// SaveMachines upserts machines (keyed by InstanceID).
 	SaveMachines(ctx context.Context, machines []Machine) error
+	// MarkListed sets ListedAt to at on the stored machines among
+	// instanceIDs that have none, leaving every other field as it is.
+	MarkListed(ctx context.Context, instanceIDs []string, at time.Time) error
 	// Machines returns the machines matching q, ordered by request then launch.
 	Machines(ctx context.Context, q MachineQuery) ([]Machine, error)
 	// Held returns what each limit key holds: the Holds of the requests

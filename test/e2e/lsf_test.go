@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ohfp/ohfp/internal/hostfactory"
 	"github.com/ohfp/ohfp/internal/lsf/lsftest"
@@ -220,5 +221,67 @@ func TestLSFSpotAndTypeLists(t *testing.T) {
 		if want := map[bool]string{true: "spot", false: "onDemand"}[tc.spot]; r.Machines[0].LifeCycleType != want {
 			t.Errorf("%s: lifeCycleType %q, want %q", tc.template, r.Machines[0].LifeCycleType, want)
 		}
+	}
+}
+
+// TestLSFCycleAndHostsThatNeverJoined runs LSF's whole cycle through the
+// five scripts with only LSF's environment: request with an account,
+// status with what LSF reads, a host LSF never names terminated by the
+// reconcile pass of getReturnRequests (the sandbox's clock is an hour
+// behind, so its hosts are past INSTANCE_CREATION_TIMEOUT at once), a
+// return, and a spot reclaim.
+func TestLSFCycleAndHostsThatNeverJoined(t *testing.T) {
+	s := newLSF(t, sandbox.Options{Now: behind(time.Hour)}, []map[string]any{
+		template("lsf-basic", 4, nil),
+		template("lsf-spot", 4, map[string]any{"spotPrice": 0.05}),
+	}, nil)
+	var out hostfactory.RequestID
+	res := s.call("requestMachines", map[string]any{"template": map[string]any{"templateId": "lsf-basic", "machineCount": 2}, "rc_account": "proj-a", "userData": map[string]any{}})
+	if err := hostfactory.Decode(res.Stdout, &out); err != nil || res.Exit != 0 {
+		t.Fatalf("requestMachines: exit %d, %s", res.Exit, res.Stdout)
+	}
+	r := s.wait(out.RequestID)
+	if r.Status != "complete" || len(r.Machines) != 2 {
+		t.Fatalf("request %+v", r)
+	}
+	for _, m := range r.Machines {
+		if m.RCAccount != "proj-a" || m.NCores == 0 || m.LifeCycleType != "onDemand" {
+			t.Errorf("machine as LSF reads it: %+v", m)
+		}
+	}
+	joined, never := r.Machines[0], r.Machines[1]
+
+	// LSF names one host only: the other never joined, and goes.
+	rr, err := s.hf.ReturnRequests(s.ctx(), hostfactory.Hosts([]hostfactory.Machine{joined}))
+	if err != nil || len(rr.Requests) != 0 {
+		t.Fatalf("getReturnRequests: %+v, %v", rr, err)
+	}
+	states := map[string]string{}
+	for _, in := range s.instancesOf(out.RequestID) {
+		states[in.ID] = in.State
+	}
+	if states[joined.MachineID] != "running" || states[never.MachineID] == "running" {
+		t.Fatalf("after the reconcile pass: %v; want %s running, %s gone", states, joined.MachineID, never.MachineID)
+	}
+	// The audit trail says why, read with LSF's environment.
+	trail, stderr, exit := run(t, s.hf.Env, "events", "list", "--request", out.RequestID, "--limit", "0", "-o", "json")
+	if exit != 0 || !strings.Contains(trail, never.MachineID) || !strings.Contains(trail, "never joined LSF") {
+		t.Errorf("audit trail of the request (exit %d):\n%s%s", exit, trail, stderr)
+	}
+
+	// The joined host is returned, and goes.
+	ret := mustReturn(t, s.env, []hostfactory.Machine{joined})
+	if st := s.wait(ret); st.Status != "complete" {
+		t.Errorf("return %+v", st)
+	}
+
+	// A spot host AWS reclaims is reported.
+	spot := s.wait(s.request("lsf-spot", 1))
+	if err := s.sb.Interrupt(spot.Machines[0].MachineID); err != nil {
+		t.Fatal(err)
+	}
+	rr, err = s.hf.ReturnRequests(s.ctx(), hostfactory.Hosts(spot.Machines))
+	if err != nil || len(rr.Requests) != 1 || rr.Requests[0].MachineID != spot.Machines[0].MachineID {
+		t.Errorf("spot reclaim: %+v, %v", rr, err)
 	}
 }

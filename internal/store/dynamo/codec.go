@@ -159,6 +159,9 @@ func machineItem(m *store.Machine, retention time.Duration) item {
 	if m.Threads > 0 {
 		it["threads"] = attrN(int64(m.Threads))
 	}
+	if !m.ListedAt.IsZero() {
+		it["listed"] = attrN(nanos(m.ListedAt))
+	}
 	if m.Alive() {
 		it["alive"] = attrS(aliveFlag)
 		it["alive_key"] = attrS(aliveKey(m.TemplateID, m.InstanceID))
@@ -185,6 +188,7 @@ func decodeMachine(it item) store.Machine {
 		PublicDNS:    str(it, "public_dns"),
 		Cores:        int(num(it, "cores")),
 		Threads:      int(num(it, "threads")),
+		ListedAt:     fromNanos(num(it, "listed")),
 		LaunchTime:   fromNanos(num(it, "launch")),
 		UpdatedAt:    fromNanos(num(it, "updated")),
 	}

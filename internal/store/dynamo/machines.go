@@ -196,3 +196,22 @@ func matchMachine(q store.MachineQuery, m store.Machine) bool {
 		(q.TemplateID == "" || m.TemplateID == q.TemplateID) &&
 		(!q.AliveOnly || m.Alive())
 }
+
+// MarkListed sets listed on each stored machine that has none: one
+// conditional update a machine, made once in its life.
+func (s *Store) MarkListed(ctx context.Context, instanceIDs []string, at time.Time) error {
+	for _, id := range instanceIDs {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 &s.machines,
+			Key:                       item{"instance_id": attrS(id)},
+			UpdateExpression:          aws.String("SET listed = :t"),
+			ConditionExpression:       aws.String("attribute_exists(instance_id) AND attribute_not_exists(listed)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": attrN(nanos(at))},
+		})
+		var cf *types.ConditionalCheckFailedException
+		if err != nil && !errors.As(err, &cf) { // unknown or already listed: nothing to do
+			return failure(err, "mark machine %s listed", id)
+		}
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -18,7 +19,7 @@ var machineColumns = []string{
 	"instance_id", "request_id", "return_id", "template_id", "name",
 	"private_ip", "public_ip", "state", "result", "message",
 	"instance_type", "price_type", "launch_time", "updated_at",
-	"cores", "threads", "public_dns",
+	"cores", "threads", "public_dns", "listed_at",
 }
 
 // machineChunk is how many machines one INSERT writes: one statement per
@@ -45,7 +46,7 @@ func machineArgs(args []any, m *store.Machine) []any {
 	return append(args, m.InstanceID, m.RequestID, returnID, m.TemplateID, m.Name,
 		m.PrivateIP, m.PublicIP, m.State, m.Result, m.Message,
 		m.InstanceType, m.PriceType, nanos(m.LaunchTime), nanos(m.UpdatedAt),
-		m.Cores, m.Threads, m.PublicDNS)
+		m.Cores, m.Threads, m.PublicDNS, nanos(m.ListedAt))
 }
 
 // inList matches a value against a JSON array bound as one parameter: one
@@ -157,20 +158,37 @@ func (s *Store) Machines(ctx context.Context, q store.MachineQuery) ([]store.Mac
 			m                store.Machine
 			returnID         sql.NullString
 			launched, update int64
+			listed           int64
 		)
 		err := rows.Scan(&m.InstanceID, &m.RequestID, &returnID, &m.TemplateID, &m.Name,
 			&m.PrivateIP, &m.PublicIP, &m.State, &m.Result, &m.Message,
 			&m.InstanceType, &m.PriceType, &launched, &update,
-			&m.Cores, &m.Threads, &m.PublicDNS)
+			&m.Cores, &m.Threads, &m.PublicDNS, &listed)
 		if err != nil {
 			return nil, fmt.Errorf("machines: %w", err)
 		}
 		m.ReturnID = returnID.String
-		m.LaunchTime, m.UpdatedAt = fromNanos(launched), fromNanos(update)
+		m.LaunchTime, m.UpdatedAt, m.ListedAt = fromNanos(launched), fromNanos(update), fromNanos(listed)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("machines: %w", err)
 	}
 	return out, nil
+}
+
+// MarkListed sets listed_at where it is unset, in one statement.
+func (s *Store) MarkListed(ctx context.Context, instanceIDs []string, at time.Time) error {
+	if len(instanceIDs) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE machines SET listed_at = ? WHERE listed_at = 0 AND instance_id IN "+inList,
+			nanos(at), jsonList(instanceIDs))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mark listed: %w", err)
+	}
+	return nil
 }

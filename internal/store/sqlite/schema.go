@@ -238,6 +238,11 @@ UPDATE requests SET template = CAST(json_set(CAST(template AS TEXT), '$.userData
 WHERE template IS NOT NULL AND json_valid(CAST(template AS TEXT))
 	AND json_type(CAST(template AS TEXT), '$.userData') = 'text';
 `,
+	// 8: when LSF first named each machine among its hosts (Unix
+	// nanoseconds, 0 = never), which tells a host that never joined.
+	`
+ALTER TABLE machines ADD COLUMN listed_at INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // countedQueryV3 is countedQuery as migration 3 ran it, before weights.

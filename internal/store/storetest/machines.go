@@ -14,7 +14,7 @@ import (
 func checkMachine(t *testing.T, got, want store.Machine) {
 	t.Helper()
 	checkKept(t, "machine "+want.InstanceID, got, want, func(m *store.Machine) []*time.Time {
-		return []*time.Time{&m.LaunchTime, &m.UpdatedAt}
+		return []*time.Time{&m.LaunchTime, &m.UpdatedAt, &m.ListedAt}
 	})
 }
 
@@ -35,7 +35,7 @@ func (s suite) machinesRoundTrip(t *testing.T) {
 		Name: "ip-10-0-0-1.ec2.internal", PrivateIP: "10.0.0.1", PublicIP: "3.3.3.3",
 		State: "running", Result: store.ResultSucceed, Message: "ok\tfine",
 		InstanceType: "m5.large", PriceType: "spot", Cores: 2, Threads: 4,
-		PublicDNS:  "ec2-3-3-3-3.compute-1.amazonaws.com",
+		PublicDNS: "ec2-3-3-3-3.compute-1.amazonaws.com", ListedAt: base.Add(time.Minute),
 		LaunchTime: base, UpdatedAt: base.Add(time.Hour),
 	}
 	ret := returnReq("ret-1", full)
@@ -247,4 +247,31 @@ func (s suite) capacity(t *testing.T) {
 	if got := usage(t, st, "tmpl-a", "tmpl-b", "tmpl-z"); got["tmpl-a"] != want["tmpl-a"] || got["tmpl-b"] != want["tmpl-b"] || got["tmpl-z"] != 0 {
 		t.Errorf("Usage = %v, want %v", got, want)
 	}
+}
+
+// markListed: MarkListed sets ListedAt where it is unset, keeps the first
+// time, touches no other field, and skips unknown ids.
+func (s suite) markListed(t *testing.T) {
+	st, _ := s.fresh(t)
+	mustCreate(t, st, createReq("req-1", "tmpl-1", 2))
+	a := store.Machine{InstanceID: "i-a", RequestID: "req-1", TemplateID: "tmpl-1", Name: "a", State: "running", Result: store.ResultSucceed, LaunchTime: base}
+	b := a
+	b.InstanceID, b.Name = "i-b", "b"
+	mustSave(t, st, a, b)
+	if err := st.MarkListed(t.Context(), []string{"i-a", "i-unknown"}, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkListed(t.Context(), []string{"i-a"}, base.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got := machines(t, st, store.MachineQuery{InstanceIDs: []string{"i-a", "i-b"}})
+	for _, m := range got {
+		want := b
+		if m.InstanceID == "i-a" {
+			want = a
+			want.ListedAt = base.Add(time.Hour)
+		}
+		checkMachine(t, m, want)
+	}
+	checkMachines(t, st, store.MachineQuery{InstanceIDs: []string{"i-unknown"}})
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 		{"UpdateNotFound", s.updateNotFound},
 		{"EmptyIsNil", s.emptyIsNil},
 		{"MachinesRoundTrip", s.machinesRoundTrip},
+		{"MarkListed", s.markListed},
 		{"MachinesUpsert", s.machinesUpsert},
 		{"MachinesQuery", s.machinesQuery},
 		{"AliveRule", s.aliveRule},
