@@ -8,6 +8,7 @@ import (
 
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/cloud/fake"
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -22,25 +23,33 @@ func TestReconcileDecisions(t *testing.T) {
 		wait      = "waiting"
 	)
 	cases := []struct {
-		name  string
-		state store.State // of the request the stray's tag names; "" for none stored
-		age   time.Duration
-		want  string
+		name   string
+		state  store.State // of the request the stray's tag names; "" for none stored
+		age    time.Duration
+		want   string
+		hfTime time.Duration // HF_TIMEOUT, when not hfTimeout
 	}{
-		{"request placed", store.StatePlaced, time.Minute, adopt},
-		{"request running", store.StateRunning, time.Hour, adopt},
-		{"request pending: its invocation may be at work", store.StatePending, hfTimeout / 2, wait},
-		{"request failed: HostFactory never got it", store.StateFailed, 0, terminate},
-		{"request complete, just before the timeout", store.StateComplete, around(creationTimeout)[0], wait},
-		{"request complete, at the timeout", store.StateComplete, around(creationTimeout)[1], wait},
-		{"request complete, just after the timeout", store.StateComplete, around(creationTimeout)[2], terminate},
-		{"no request, just before the timeout", "", around(creationTimeout)[0], wait},
-		{"no request, at the timeout", "", around(creationTimeout)[1], wait},
-		{"no request, just after the timeout", "", around(creationTimeout)[2], terminate},
+		{"request placed", store.StatePlaced, time.Minute, adopt, 0},
+		{"request running", store.StateRunning, time.Hour, adopt, 0},
+		{"request pending: its invocation may be at work", store.StatePending, hfTimeout / 2, wait, 0},
+		// An invocation may outlive INSTANCE_CREATION_TIMEOUT when
+		// HF_TIMEOUT is longer: what it launched is its to record.
+		{"request pending past the creation timeout, within HF_TIMEOUT", store.StatePending, around(creationTimeout)[2], wait, 2 * creationTimeout},
+		{"request failed: HostFactory never got it", store.StateFailed, 0, terminate, 0},
+		{"request complete, just before the timeout", store.StateComplete, around(creationTimeout)[0], wait, 0},
+		{"request complete, at the timeout", store.StateComplete, around(creationTimeout)[1], wait, 0},
+		{"request complete, just after the timeout", store.StateComplete, around(creationTimeout)[2], terminate, 0},
+		{"no request, just before the timeout", "", around(creationTimeout)[0], wait, 0},
+		{"no request, at the timeout", "", around(creationTimeout)[1], wait, 0},
+		{"no request, just after the timeout", "", around(creationTimeout)[2], terminate, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, func(cfg *config.Config) {
+				if c.hfTime > 0 {
+					cfg.Timeout = c.hfTime
+				}
+			})
 			reqID := "req-gone"
 			ref := ""
 			h.holdSomething() // a store that holds nothing adopts every stray
@@ -73,6 +82,17 @@ func TestReconcileDecisions(t *testing.T) {
 			}
 			if got != c.want {
 				t.Fatalf("stray %s, want %s (%+v)", got, c.want, rec)
+			}
+			if c.want == wait {
+				// How long until a pass terminates it: unknown while its
+				// request's invocation may still record it.
+				in := creationTimeout - c.age
+				if c.state == store.StatePending {
+					in = 0
+				}
+				if len(rec.Strays) != 1 || rec.Strays[0].TerminateIn != in {
+					t.Errorf("strays %+v, want i-stray to be terminated in %s", rec.Strays, in)
+				}
 			}
 			terminated := slices.Contains(h.cloud.Terminated()[len(before):], "i-stray")
 			if terminated != (c.want == terminate) {
@@ -206,5 +226,39 @@ func TestPeriodicReconcile(t *testing.T) {
 	call()
 	if got := passes(); got != 2 {
 		t.Errorf("just before the next one is due: %d passes, want 2", got)
+	}
+}
+
+// The periodic pass purges the requests finished longer ago than the
+// retention, and keeps the others. The store stamps a request's last
+// change with its own clock, so the test clock starts from it.
+func TestPeriodicPurge(t *testing.T) {
+	const retention = 24 * time.Hour
+	for _, c := range []struct {
+		since time.Duration // from the request's last change to the pass
+		want  bool          // purged
+	}{
+		{retention - time.Minute, false},
+		{retention + time.Minute, true},
+	} {
+		t.Run(c.since.String(), func(t *testing.T) {
+			h := newHarness(t, func(cfg *config.Config) { cfg.Storage.Retention = retention })
+			id := h.request("T", 1)
+			h.setAll(id, cloud.Terminated)
+			if st := h.status(id); st.Status != store.StateCompleteWithError {
+				t.Fatalf("%+v", st)
+			}
+			h.clock.Set(h.stored(id).UpdatedAt.Add(c.since))
+			if _, err := h.b.Reclaims(h.ctx(), nil); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := h.st.GetRequests(h.ctx(), []string{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if purged := len(rs) == 0; purged != c.want {
+				t.Errorf("purged: %v, want %v", purged, c.want)
+			}
+		})
 	}
 }

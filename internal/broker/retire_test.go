@@ -9,6 +9,7 @@ import (
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/cloud/fake"
 	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -57,6 +58,29 @@ func TestReturnCycle(t *testing.T) {
 	}
 }
 
+// A return shrinks the placement by the hosts it terminates only: one
+// the store already knows gone was counted out when it went.
+func TestReturnReleasesOnlyWhatGoes(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 2)
+	h.setAll(id, cloud.Running)
+	ms := h.machines(id)
+	h.cloud.Set(ms[1].InstanceID, cloud.Terminated, "Server.SpotInstanceTermination")
+	if st := h.status(id); st.Status != store.StateCompleteWithError {
+		t.Fatalf("%+v", st)
+	}
+	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(ms[0]), ref0(ms[1])}); err != nil {
+		t.Fatal(err)
+	}
+	released := h.cloud.Calls(fake.Release)
+	if len(released) != 1 || !slices.Equal(released[0].IDs, []string{ms[0].InstanceID}) {
+		t.Errorf("released %+v, want %s alone", released, ms[0].InstanceID)
+	}
+	if got := h.cloud.Terminated(); !slices.Equal(got, []string{ms[0].InstanceID}) {
+		t.Errorf("terminated %v, want %s alone", got, ms[0].InstanceID)
+	}
+}
+
 func ref0(m store.Machine) store.MachineRef {
 	return store.MachineRef{Name: m.Name, InstanceID: m.InstanceID}
 }
@@ -82,6 +106,12 @@ func TestReturnedHosts(t *testing.T) {
 			h.markStored(m, cloud.Terminated)
 			return returnAs(h, m)
 		}, wantMessage: "No Active VM.", wantResult: store.ResultSucceed},
+		// The store recorded it from this installation's own launch: one
+		// the cloud does not show yet is terminated all the same.
+		{name: "not visible yet", prepare: func(h *harness, m store.Machine) store.MachineRef {
+			h.cloud.Hide(m.InstanceID)
+			return returnAs(h, m)
+		}, wantTerminate: true, wantResult: store.ResultSucceed},
 		{name: "not launched by us", prepare: func(h *harness, m store.Machine) store.MachineRef {
 			h.cloud.Add(cloud.Instance{ID: "i-0000000foreign", State: cloud.Running, Tags: map[string]string{"owner": "someone"}})
 			return store.MachineRef{Name: "ip-10-1-1-1", InstanceID: "i-0000000foreign"}
@@ -133,6 +163,47 @@ func TestReturnedHosts(t *testing.T) {
 }
 
 func returnAs(h *harness, m store.Machine) store.MachineRef { return ref0(m) }
+
+// TestReturnStatus is a return's status by what the cloud then shows of
+// the host: it is returned once stopped, terminated or gone, and not while
+// the cloud cannot be asked.
+func TestReturnStatus(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		cloud      func(h *harness, id string)
+		wantStatus store.State
+		wantResult store.Result
+	}{
+		{"shutting down", func(h *harness, id string) {}, store.StateRunning, store.ResultExecuting},
+		{"terminated", func(h *harness, id string) { h.cloud.Set(id, cloud.Terminated, "") }, store.StateComplete, store.ResultSucceed},
+		{"stopped", func(h *harness, id string) { h.cloud.Set(id, cloud.Stopped, "") }, store.StateComplete, store.ResultSucceed},
+		{"gone", func(h *harness, id string) { h.cloud.Remove(id) }, store.StateComplete, store.ResultSucceed},
+		{"cloud unreachable", func(h *harness, id string) {
+			h.cloud.Set(id, cloud.Terminated, "")
+			h.cloud.Fail(fake.Instances, errors.New("RequestLimitExceeded"))
+		}, store.StateRunning, store.ResultExecuting},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			m := h.runningMachine("T")
+			retID, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.cloud(h, m.InstanceID)
+			sts, err := h.b.Status(h.ctx(), []string{retID})
+			if err != nil && fault.CodeOf(err) != fault.Cloud {
+				t.Fatal(err)
+			}
+			if st := sts[0]; st.Status != c.wantStatus || st.Machines[0].Result != c.wantResult {
+				t.Errorf("return %s, host %s; want %s, %s", st.Status, st.Machines[0].Result, c.wantStatus, c.wantResult)
+			}
+			if got := h.stored(retID).State; got != c.wantStatus {
+				t.Errorf("stored %s, want %s", got, c.wantStatus)
+			}
+		})
+	}
+}
 
 // markStored records a machine's state as last seen.
 func (h *harness) markStored(m store.Machine, state cloud.State) {

@@ -12,6 +12,7 @@ import (
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/cloud/fake"
 	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -288,5 +289,73 @@ func TestOnlyStatusClaims(t *testing.T) {
 				t.Errorf("instances terminated: %v", h.cloud.Terminated())
 			}
 		})
+	}
+}
+
+// TestOngoingPlacement follows a placement the cloud keeps filling (a
+// fleet or group): the request runs while the cloud owes machines, takes
+// in the instances it launches later by their tag, and completes on what
+// was found once the cloud says it is done, with the cloud's reasons.
+func TestOngoingPlacement(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Ongoing, h.cloud.LaunchShort, h.cloud.LaunchState = true, 2, cloud.Running
+	id := h.request("T", 4)
+	ref := h.stored(id).CloudRef
+	want := func(status store.State, outstanding, machines int) {
+		t.Helper()
+		st := h.status(id)
+		if st.Status != status || len(st.Machines) != machines {
+			t.Fatalf("status %s with %d machines, want %s with %d", st.Status, len(st.Machines), status, machines)
+		}
+		if r := h.stored(id); r.Outstanding != outstanding {
+			t.Errorf("outstanding %d, want %d", r.Outstanding, outstanding)
+		}
+	}
+	want(store.StateRunning, 2, 2)
+
+	// The fleet launches a third; the cloud is not done.
+	h.cloud.Add(cloud.Instance{ID: "i-late", Name: "ip-10-0-9-9.ec2.internal", State: cloud.Pending, LaunchTime: epoch,
+		Tags: map[string]string{cloud.TagRequestID: id, cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
+	want(store.StateRunning, 1, 3)
+
+	// The cloud gives up on the fourth; the third is still on its way.
+	h.cloud.Progress[ref] = cloud.Fulfilment{Done: true, Errors: []string{"InsufficientInstanceCapacity"}}
+	want(store.StateRunning, 0, 3)
+
+	h.cloud.Set("i-late", cloud.Running, "")
+	want(store.StateCompleteWithError, 0, 3)
+	if r := h.stored(id); r.Message != "3 of 4 machines obtained. InsufficientInstanceCapacity" {
+		t.Errorf("message %q", r.Message)
+	}
+}
+
+// A request whose machines were all seen running by a person's look
+// (Refresh) is not finished by HostFactory's poll while the cloud cannot
+// be asked: a machine may have gone since.
+func TestNoFinishWithoutTheCloud(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 2)
+	h.setAll(id, cloud.Running)
+	if _, err := h.b.Refresh(h.ctx(), []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.Fail(fake.Instances, errors.New("RequestLimitExceeded"))
+	sts, err := h.b.Status(h.ctx(), []string{id})
+	if fault.CodeOf(err) != fault.Cloud {
+		t.Errorf("error %v, want a CLOUD_ERROR", err)
+	}
+	if sts[0].Status != store.StateRunning || h.stored(id).State != store.StateRunning {
+		t.Errorf("answered %s, stored %s; want running, claimed, not finished", sts[0].Status, h.stored(id).State)
+	}
+}
+
+// A running instance with neither a private DNS name nor an address has
+// nothing HostFactory could reach it by: it stays executing, however old.
+func TestRunningWithoutAnAddress(t *testing.T) {
+	h := newHarness(t)
+	m := &store.Machine{InstanceID: "i-1", State: cloud.Running, Result: store.ResultExecuting, LaunchTime: epoch}
+	h.b.succeedRunning(&store.Request{ID: "req-1"}, m, epoch.Add(time.Hour))
+	if m.Result != store.ResultExecuting || m.Name != "" {
+		t.Errorf("machine %s named %q, want executing without a name", m.Result, m.Name)
 	}
 }
