@@ -57,7 +57,7 @@ type noCapacity struct {
 
 // rememberNoCapacity marks s as refused for market for a while.
 func (p *Provider) rememberNoCapacity(ctx context.Context, s slot, market string) {
-	p.putFact(ctx, noCapacityKey(s, market), noCapacity{Until: time.Now().Add(noCapacityMemory)})
+	p.putFact(ctx, noCapacityKey(s, market), noCapacity{Until: p.now().Add(noCapacityMemory)})
 	p.log.Info("remembering a capacity refusal", "instance_type", s.instanceType, "subnet_id", s.subnetID,
 		"price_type", market, "for", noCapacityMemory)
 }
@@ -65,7 +65,7 @@ func (p *Provider) rememberNoCapacity(ctx context.Context, s slot, market string
 // viable leaves out the slots recently refused for every one of markets,
 // unless that leaves none: then all are worth another try.
 func (p *Provider) viable(ctx context.Context, slots []slot, markets ...string) []slot {
-	now := time.Now()
+	now := p.now()
 	kept := make([]slot, 0, len(slots))
 	for _, s := range slots {
 		refused := 0

@@ -74,7 +74,7 @@ func (p *Provider) ec2Fleet(ctx context.Context, spec cloud.LaunchSpec) (cloud.P
 	var placed cloud.Placement
 	// The answer names instances only; their launch is now, and the rest
 	// comes with their first describe.
-	now := time.Now()
+	now := p.now()
 	for _, fi := range out.Instances {
 		for _, id := range fi.InstanceIds {
 			placed.Instances = append(placed.Instances, cloud.Instance{

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -217,5 +218,5 @@ func (c *memCache) PutFact(_ context.Context, key string, value []byte) error {
 // not use), with an in-memory cache.
 func fakeProvider(t *testing.T, e EC2API, a AutoScalingAPI) *Provider {
 	t.Helper()
-	return &Provider{ec2: e, asg: a, cache: &memCache{}, log: slog.New(slog.DiscardHandler)}
+	return &Provider{ec2: e, asg: a, cache: &memCache{}, log: slog.New(slog.DiscardHandler), now: time.Now}
 }

@@ -145,7 +145,7 @@ func (p *Provider) reasons(ctx context.Context, rs []refusal) []string {
 // overdue reports whether a fleet or group created at created has tried
 // for missing capacity longer than INSTANCE_CREATION_TIMEOUT.
 func (p *Provider) overdue(created *time.Time) bool {
-	return p.creationTimeout > 0 && created != nil && time.Since(*created) > p.creationTimeout
+	return p.creationTimeout > 0 && created != nil && p.now().Sub(*created) > p.creationTimeout
 }
 
 // historyReasons reads the error events of a fleet's history records,

@@ -37,8 +37,15 @@ type testEnv struct {
 // settings before the Provider is built.
 func newTestEnv(t *testing.T, edit ...func(*config.AWS)) *testEnv {
 	t.Helper()
+	return newTestEnvOn(t, time.Now, edit...)
+}
+
+// newTestEnvOn is newTestEnv on a sandbox whose clock is now until the
+// test advances it.
+func newTestEnvOn(t *testing.T, now func() time.Time, edit ...func(*config.AWS)) *testEnv {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	sb := sandbox.New(sandbox.Options{Logger: quiet})
+	sb := sandbox.New(sandbox.Options{Logger: quiet, Now: now})
 	rec := &recorder{next: sb}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
@@ -62,6 +69,7 @@ func newTestEnv(t *testing.T, edit ...func(*config.AWS)) *testEnv {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	p.now = sb.Now // AWS dates what it makes by its own clock
 	return &testEnv{p: p, sb: sb, store: st, rec: rec, url: srv.URL}
 }
 

@@ -38,7 +38,7 @@ func (p *Provider) resolveImage(ctx context.Context, t config.Template) (string,
 	}
 	key := "ssm:" + name
 	var cached ssmImage
-	if p.fact(ctx, key, &cached) && time.Since(cached.ResolvedAt) < ssmImageTTL {
+	if p.fact(ctx, key, &cached) && p.now().Sub(cached.ResolvedAt) < ssmImageTTL {
 		return cached.ImageID, nil
 	}
 	out, err := p.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: awssdk.String(name)})
@@ -49,7 +49,7 @@ func (p *Provider) resolveImage(ctx context.Context, t config.Template) (string,
 		return "", fault.New(fault.Configuration, "SSM parameter %s holds no image id", name)
 	}
 	id := awssdk.ToString(out.Parameter.Value)
-	p.putFact(ctx, key, ssmImage{ImageID: id, ResolvedAt: time.Now()})
+	p.putFact(ctx, key, ssmImage{ImageID: id, ResolvedAt: p.now()})
 	return id, nil
 }
 

@@ -43,6 +43,9 @@ type Provider struct {
 	asg   AutoScalingAPI
 	cache Cache
 	log   *slog.Logger
+	// now is the clock of the time rules below (time.Now; tests give the
+	// sandbox's).
+	now func() time.Time
 	// creationTimeout is how long a fleet or group may keep trying for
 	// missing capacity before its request is settled short
 	// (INSTANCE_CREATION_TIMEOUT).
@@ -86,6 +89,7 @@ func New(ctx context.Context, cfg config.AWS, logger *slog.Logger, cache Cache) 
 		}),
 		cache:           cache,
 		log:             logger,
+		now:             time.Now,
 		creationTimeout: cfg.CreationTimeout,
 	}
 	p.describeOpts = describeTuning(cfg, func(o *ec2.Options) (*int, *awssdk.Retryer) { return &o.RetryMaxAttempts, &o.Retryer })
