@@ -29,27 +29,43 @@ Exit status: 0 success, 1 configuration or internal error, 2 invalid input,
 3 cloud or resource error.`,
 		Example: `  HF_PROVIDER_NAME=awsinst HF_PROVIDER_CONFDIR=/opt/conf ohfp hf getAvailableTemplates -f /tmp/in.json
   echo '{"requests":[{"requestId":"req-..."}]}' | ohfp hf getRequestStatus -f -`,
-		Args:      cobra.ExactArgs(1),
+		// Its command line is checked below, so that a wrong one is also
+		// answered with one JSON document and the contract's exit status.
+		Args:      cobra.ArbitraryArgs,
 		ValidArgs: hf.Operations,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out []byte
-			var code int
-			if input, err := readInput(args[0], file, cmd.Flags().Changed("file")); err != nil {
-				out, code = hf.Encode(args[0], hf.Result{}, err), hf.Exit(err)
-			} else {
-				out, code = app.RunHF(cmd.Context(), args[0], input, os.Getenv)
-			}
-			if _, werr := os.Stdout.Write(out); werr != nil {
-				return fmt.Errorf("writing the answer: %w", werr)
-			}
-			if code != 0 {
-				return exitCode(code)
-			}
-			return nil
+			return answerHF(cmd, args, func() ([]byte, error) {
+				if len(args) != 1 {
+					return nil, fault.New(fault.InvalidRequest, "usage: ohfp hf OPERATION [-f FILE] (got %d arguments)", len(args))
+				}
+				return readInput(args[0], file, cmd.Flags().Changed("file"))
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "input JSON file written by HostFactory (- for standard input); getAvailableTemplates needs none")
+	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return answerHF(cmd, cmd.Flags().Args(), func() ([]byte, error) {
+			return nil, fault.Wrap(fault.InvalidRequest, err, "bad command line")
+		})
+	})
 	return cmd
+}
+
+// answerHF runs the operation args name on the input read gives, prints
+// its one JSON document and ends with its exit status.
+func answerHF(cmd *cobra.Command, args []string, read func() ([]byte, error)) error {
+	op := ""
+	if len(args) > 0 {
+		op = args[0]
+	}
+	out, code := app.RunHF(cmd.Context(), op, read, os.Getenv)
+	if _, err := cmd.OutOrStdout().Write(out); err != nil {
+		return fmt.Errorf("writing the answer: %w", err)
+	}
+	if code != 0 {
+		return exitCode(code)
+	}
+	return nil
 }
 
 // readInput reads the operation's input file. Only getAvailableTemplates,

@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/access"
@@ -13,6 +16,7 @@ import (
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/hf"
 	"github.com/ohfp/ohfp/internal/logging"
+	"github.com/ohfp/ohfp/internal/lsf"
 )
 
 // answerBy leaves room, within an operation's budget, to record the outcome
@@ -22,12 +26,17 @@ func answerBy(budget time.Duration) time.Duration {
 }
 
 // RunHF carries out one HostFactory operation with the configuration env
-// describes, and returns the JSON answer and exit status. Every failure,
-// the configuration's included, is answered in the contract's envelope.
-func RunHF(ctx context.Context, op string, input []byte, env func(string) string) ([]byte, int) {
-	res, cfg, err := operation(ctx, op, input, env)
+// describes, on the input read gives, and returns the JSON answer and exit
+// status. Every failure, an unreadable input and the configuration's
+// included, is answered in the contract's envelope.
+func RunHF(ctx context.Context, op string, read func() ([]byte, error), env func(string) string) ([]byte, int) {
+	res, cfg, err := operation(ctx, op, read, env)
 	exit := hf.Exit(err)
-	if exit != 0 && cfg != nil && cfg.LSF() {
+	lsfMode := lsf.Present(env)
+	if cfg != nil {
+		lsfMode = cfg.LSF()
+	}
+	if exit != 0 && lsfMode {
 		// LSF documents 0 for success and 1 for failure; the error's code
 		// stays in the answer.
 		exit = 1
@@ -41,26 +50,48 @@ func RunHF(ctx context.Context, op string, input []byte, env func(string) string
 // is refused before the configuration's own errors, and without touching
 // store or cloud. The result may come with its error (see hf.Encode).
 func Operate(ctx context.Context, op string, input []byte, env func(string) string) (hf.Result, error) {
-	res, _, err := operation(ctx, op, input, env)
+	res, _, err := operation(ctx, op, func() ([]byte, error) { return input, nil }, env)
 	return res, err
 }
 
-// operation is Operate, also giving the configuration when it loaded.
-func operation(ctx context.Context, op string, input []byte, env func(string) string) (hf.Result, *config.Config, error) {
+// operation is Operate, also giving the configuration when it loaded. A
+// panic is answered as an internal error, with its stack in the log: the
+// contract's one JSON document and exit status hold for every failure.
+func operation(ctx context.Context, op string, read func() ([]byte, error), env func(string) string) (res hf.Result, loaded *config.Config, err error) {
 	start := time.Now()
-	cfg, cfgErr := config.Load(env)
-	log := logging.NewJSON(os.Stderr, env("HF_LOG_LEVEL"))
+	in := hf.Input{Op: op}
+	log := logging.NewJSON(os.Stderr, "")
+	var cfg *config.Config
+	var cfgErr error
+	var logFile io.Closer
+	defer func() {
+		// Closed last, so that a panic is logged to it.
+		if logFile != nil {
+			defer logFile.Close()
+		}
+		if p := recover(); p != nil {
+			res, err = hf.Result{}, fault.New(fault.Internal, "internal error: %v", p)
+			if cfg != nil && cfgErr == nil {
+				loaded = cfg
+			}
+			log.Error("panic", "operation", op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			logOperation(ctx, log, in, res, err, time.Since(start))
+		}
+	}()
+	cfg, cfgErr = config.Load(env)
+	log = logging.NewJSON(os.Stderr, env("HF_LOG_LEVEL"))
 	if cfgErr == nil {
 		l, closer, err := OpenLog(cfg)
 		if err != nil {
 			cfgErr = fault.Wrap(fault.Configuration, err, "log folder %s", cfg.LogDir)
 		} else {
-			defer closer.Close()
-			log = l
+			log, logFile = l, closer
 		}
 	}
-	in, err := hf.Decode(op, input)
-	var res hf.Result
+	input, err := read()
+	if err == nil {
+		in, err = hf.Decode(op, input)
+	}
 	switch {
 	case err != nil:
 	case cfgErr != nil:

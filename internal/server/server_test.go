@@ -18,7 +18,7 @@ import (
 func TestTemplatesAreTheScriptsAnswer(t *testing.T) {
 	in := newInstance(t, "")
 	status, got := in.do("GET", "/api/v1/templates", "")
-	want, exit := app.RunHF(ctx(t), hf.OpGetAvailableTemplates, []byte("{}"), in.env)
+	want, exit := app.RunHF(ctx(t), hf.OpGetAvailableTemplates, func() ([]byte, error) { return []byte("{}"), nil }, in.env)
 	if status != http.StatusOK || exit != 0 {
 		t.Fatalf("status %d, script exit %d: %s", status, exit, got)
 	}
