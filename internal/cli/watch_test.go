@@ -23,7 +23,9 @@ import (
 // TestWatchDrawsABar follows a real request through the real broker, the
 // SQLite store and the sandbox, drawing as on a terminal.
 func TestWatchDrawsABar(t *testing.T) {
-	sb := sandbox.New(sandbox.Options{PendingDelay: 300 * time.Millisecond})
+	// Instances stay pending until the test moves the sandbox clock, so the
+	// frames do not depend on how fast a loaded machine runs the test.
+	sb := sandbox.New(sandbox.Options{PendingDelay: time.Hour})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIASANDBOX")
@@ -65,9 +67,9 @@ func TestWatchDrawsABar(t *testing.T) {
 	if _, err := a.Broker.Status(ctx, []string{g.ID}); err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
+	out := &firstWrite{then: func() { sb.Advance(time.Hour) }}
 	now := func() time.Time { return r.CreatedAt.Add(90 * time.Second) }
-	st, err := cli.Watch(ctx, a.Broker, r, 50*time.Millisecond, &out, true, now)
+	st, err := cli.Watch(ctx, a.Broker, r, 50*time.Millisecond, out, true, now)
 	if err != nil || st.Status != store.StateComplete {
 		t.Fatalf("watch ended %s: %v", st.Status, err)
 	}
@@ -79,4 +81,20 @@ func TestWatchDrawsABar(t *testing.T) {
 	if want := "[" + strings.Repeat("#", 30) + "] " + g.ID + " complete after 1m30s: 2 running, 0 pending, 0 failed of 2\x1b[K"; last != want {
 		t.Errorf("last frame %q, want %q", last, want)
 	}
+}
+
+// firstWrite is a buffer that calls then after its first write: the moment
+// the first frame has been drawn.
+type firstWrite struct {
+	bytes.Buffer
+	then func()
+}
+
+func (w *firstWrite) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if w.then != nil {
+		w.then()
+		w.then = nil
+	}
+	return n, err
 }
