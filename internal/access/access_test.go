@@ -127,6 +127,14 @@ func TestRulesErrors(t *testing.T) {
 		`{"rules": [{"user": "a", "role": "root"}]}`:                         `rules[0]: role "root" is not one of viewer, operator, admin`,
 		`{"rules": [{"user": "a", "role": "operator", "templates": ["["]}]}`: `rules[0]: "[" is not a valid template pattern`,
 		`{"rulez": []}`: `unknown field "rulez"`,
+		// The last of two keys would silently win: a second rules list
+		// replacing the first, a role given twice.
+		`{"rules": [{"group": "ops", "role": "viewer"}], "rules": [{"group": "ops", "role": "admin"}]}`: `"rules" is given twice`,
+		`{"rules": [{"user": "a", "role": "viewer", "role": "admin"}]}`:                                 `"role" is given twice`,
+		`{"service_user": "egoadmin", "rules": [], "service_user": "mallory"}`:                          `"service_user" is given twice`,
+		// A second object after the first would be ignored.
+		`{"rules": [{"user": "a", "role": "viewer"}]} {"rules": [{"user": "a", "role": "admin"}]}`: "after the access rules",
+		`null`: "an access file has service_user and rules",
 	} {
 		path := filepath.Join(t.TempDir(), FileName)
 		os.WriteFile(path, []byte(content), 0o644)
@@ -134,6 +142,71 @@ func TestRulesErrors(t *testing.T) {
 		var fe *fault.Error
 		if !errors.As(err, &fe) || fe.Code != fault.Configuration || !strings.Contains(fe.Message, want) {
 			t.Errorf("%s: %v, want a CONFIGURATION_ERROR saying %q", content, err, want)
+		}
+	}
+}
+
+// TestRolesInAnyCase: "Admin" is read as admin in the access file and in
+// the tokens file, as ParseRole reads it: a role that validates but ranks
+// as none would lock out the service user a site meant to keep an admin.
+func TestRolesInAnyCase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	os.WriteFile(path, []byte(`{"service_user": "egoadmin", "rules": [{"user": "egoadmin", "role": "Admin"}, {"group": "hpc", "role": " Operator ", "templates": ["gpu-*"]}]}`), 0o644)
+	r, ok, err := ReadRules(path)
+	if err != nil || !ok {
+		t.Fatalf("ReadRules: %v", err)
+	}
+	if p := r.Resolve("egoadmin", nil); p.Role != Admin {
+		t.Errorf("service user named with role \"Admin\": %+v", p)
+	}
+	if p := r.Resolve("alice", []string{"hpc"}); p.Allow(Request, "gpu-a") != nil {
+		t.Errorf("operator named with role \" Operator \": %+v", p)
+	}
+	file := filepath.Join(dir, TokensFileName)
+	os.WriteFile(file, []byte(`{"tokens": [{"principal": "alice", "role": "Operator", "templates": ["gpu-*"], "sha256": "`+Hash("secret")+`"}]}`), 0o600)
+	ts, err := ReadTokens(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := Lookup("secret", ts); !ok || p.Allow(Request, "gpu-a") != nil {
+		t.Errorf("token with role \"Operator\": %+v", p)
+	}
+}
+
+// TestFilesWritableByOthers: an access or tokens file anyone may write lets
+// anyone make themselves an admin, so it is refused, as sshd refuses such
+// an authorized_keys file.
+func TestFilesWritableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		FileName:       `{"rules": [{"group": "ops", "role": "admin"}]}`,
+		TokensFileName: `{"tokens": []}`,
+	} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(content), 0o600)
+		if err := os.Chmod(path, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if name == FileName {
+			_, _, err = ReadRules(path)
+		} else {
+			_, err = ReadTokens(path)
+		}
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Code != fault.Configuration || !strings.Contains(fe.Message, "writable by every user") {
+			t.Errorf("%s mode 0666: %v, want a CONFIGURATION_ERROR", name, err)
+		}
+		// Group-writable stays allowed: a site's admin group may edit it.
+		os.Chmod(path, 0o664)
+		if name == FileName {
+			_, _, err = ReadRules(path)
+		} else {
+			_, err = ReadTokens(path)
+		}
+		if err != nil {
+			t.Errorf("%s mode 0664: %v", name, err)
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package access
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,17 +38,15 @@ type Rule struct {
 
 // ReadRules reads the rules file at path; ok is false when there is none.
 func ReadRules(path string) (r *Rules, ok bool, err error) {
-	b, err := os.ReadFile(path)
+	b, err := readGuarded(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fault.Wrap(fault.Configuration, err, "reading the access rules %s", path).With("file", path)
+		return nil, false, fault.New(fault.Configuration, "the access rules %s: %v", path, err).With("file", path)
 	}
 	r = &Rules{}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(r); err != nil {
+	if err := decodeStrict(b, r, "access rules"); err != nil {
 		return nil, false, fault.New(fault.Configuration, "%s: %v (an access file has service_user and rules: [{user or group, role, templates}])", path, err).With("file", path)
 	}
 	for i, rule := range r.Rules {
@@ -61,9 +57,11 @@ func ReadRules(path string) (r *Rules, ok bool, err error) {
 		if (rule.User == "") == (rule.Group == "") {
 			return nil, false, bad("names one user or one group")
 		}
-		if _, err := ParseRole(string(rule.Role)); err != nil {
+		role, err := ParseRole(string(rule.Role))
+		if err != nil {
 			return nil, false, bad("%v", err)
 		}
+		r.Rules[i].Role = role
 		for _, t := range rule.Templates {
 			if _, err := pathpkg.Match(t, ""); err != nil {
 				return nil, false, bad("%q is not a valid template pattern", t)

@@ -1,7 +1,6 @@
 package access
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -44,24 +43,24 @@ type tokensFile struct {
 
 // ReadTokens reads the tokens file at path; a missing file holds none.
 func ReadTokens(path string) ([]Token, error) {
-	b, err := os.ReadFile(path)
+	b, err := readGuarded(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "reading the tokens file %s", path)
+		return nil, fault.New(fault.Configuration, "the tokens file %s: %v", path, err).With("file", path)
 	}
 	var f tokensFile
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "%s: not a tokens file", path).With("file", path)
+	if err := decodeStrict(b, &f, "tokens"); err != nil {
+		return nil, fault.New(fault.Configuration, "%s: not a tokens file: %v", path, err).With("file", path)
 	}
 	for i, t := range f.Tokens {
-		if _, err := ParseRole(string(t.Role)); err != nil || t.Principal == "" || len(t.SHA256) != sha256.Size*2 {
+		role, err := ParseRole(string(t.Role))
+		if err != nil || t.Principal == "" || len(t.SHA256) != sha256.Size*2 {
 			return nil, fault.New(fault.Configuration, "%s: tokens[%d]: needs a principal, a role (viewer, operator, admin) and a sha256", path, i).
 				With("file", path).With("field", fmt.Sprintf("tokens[%d]", i))
 		}
+		f.Tokens[i].Role = role
 	}
 	return f.Tokens, nil
 }
