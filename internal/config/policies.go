@@ -65,6 +65,9 @@ func (c *Config) readPolicyFile(file string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if m, twice := repeated(ms); twice {
+		return s.errorf(m.name(), "is given twice").With("field", m.name())
+	}
 	for _, m := range ms {
 		switch m.key() {
 		case "Policies":
@@ -119,6 +122,20 @@ func policyError(s source, name, fieldName, format string, args ...any) *fault.E
 	return s.errorf(label, format, args...).With("field", fieldName).With("policy", name)
 }
 
+// repeated is the first member of ms whose key an earlier member has: of
+// two, the last would silently win, turning a MaxNumber of 3 into 300 or
+// widening a consumer.
+func repeated(ms []field) (field, bool) {
+	seen := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		if seen[m.key()] {
+			return m, true
+		}
+		seen[m.key()] = true
+	}
+	return field{}, false
+}
+
 // consumerKeys are the attributes a Consumer may give, by dimension; the
 // per* ones give each listed value the policy's limits to itself.
 var consumerKeys = map[string]struct {
@@ -138,6 +155,9 @@ func readPolicy(s source, at string, raw []byte) (policy.Policy, error) {
 	if !ok {
 		return p, s.errorf(at, "must be an object with Name, Consumer, MaxNumber, StepValue, MaxVCPUs")
 	}
+	if m, twice := repeated(ms); twice && m.key() == "Name" {
+		return p, policyError(s, "", m.name(), "is given twice")
+	}
 	for _, m := range ms {
 		if m.key() == "Name" {
 			name, err := m.text()
@@ -150,17 +170,28 @@ func readPolicy(s source, at string, raw []byte) (policy.Policy, error) {
 	if p.Name == "" {
 		return p, policyError(s, "", at+".Name", "is required")
 	}
+	if m, twice := repeated(ms); twice {
+		return p, policyError(s, p.Name, m.name(), "is given twice")
+	}
 	bad := func(m field, err error) error {
 		return policyError(s, p.Name, m.name(), "%v, got %s", err, m.shown())
 	}
 	for _, m := range ms {
 		var err error
 		switch m.key() {
+		case "Name", "MaxNumber", "MaxVCPUs", "StepValue":
+			if absent(m) {
+				// A value left blank, as a template variable that was
+				// never set, would otherwise mean no limit at all.
+				return p, policyError(s, p.Name, m.name(), "has no value; leave the key out for no limit")
+			}
+		}
+		switch m.key() {
 		case "Name":
 		case "MaxNumber", "MaxVCPUs":
-			n := -1
-			if !absent(m) {
-				n, err = m.intWhere(func(n int) bool { return n >= 0 }, "must be a whole number of 0 or more")
+			n, err := m.intWhere(func(n int) bool { return n >= 0 }, "must be a whole number of 0 or more")
+			if err != nil {
+				return p, bad(m, err)
 			}
 			if m.key() == "MaxNumber" {
 				p.MaxNumber = n
@@ -168,11 +199,9 @@ func readPolicy(s source, at string, raw []byte) (policy.Policy, error) {
 				p.MaxVCPUs = n
 			}
 		case "StepValue":
-			if !absent(m) {
-				var v string
-				if v, err = m.text(); err == nil {
-					p.Step, err = policy.ParseStep(v)
-				}
+			var v string
+			if v, err = m.text(); err == nil {
+				p.Step, err = policy.ParseStep(v)
 			}
 		case "Consumer":
 			p.Consumer, err = readConsumer(s, p.Name, m)
@@ -197,6 +226,9 @@ func readConsumer(s source, name string, f field) (policy.Consumer, error) {
 	ms, ok := members(f.raw, f.name())
 	if !ok {
 		return c, policyError(s, name, f.name(), "must be an object with rcAccount, templateName, provider, user")
+	}
+	if m, twice := repeated(ms); twice {
+		return c, policyError(s, name, m.name(), "is given twice")
 	}
 	for _, m := range ms {
 		k, ok := consumerKeys[m.key()]

@@ -128,6 +128,18 @@ func TestPolicyErrors(t *testing.T) {
 		{"twice", `{"Policies": [{"Name": "P"}, {"Name": "P"}]}`, `names a policy already defined`, "Policies[1].Name"},
 		{"unknown top key", `{"Policies": [], "Rules": []}`, `Rules: unknown key`, "Rules"},
 		{"per all", `{"Policies": [{"Name": "P", "Consumer": {"perRcAccount": ["all"]}}]}`, `cannot be "all"`, "Policies[0].Consumer.perRcAccount"},
+		// A key given twice would have the last one silently win: a
+		// MaxNumber of 3 read as 300, a consumer widened or narrowed.
+		{"limit twice", `{"Policies": [{"Name": "P", "MaxNumber": 3, "MaxNumber": 300}]}`, `Policies[0].MaxNumber (policy "P"): is given twice`, "Policies[0].MaxNumber"},
+		{"consumer key twice", `{"Policies": [{"Name": "P", "Consumer": {"templateName": ["Other"], "templateName": ["all"]}, "MaxNumber": 1}]}`, `Policies[0].Consumer.templateName (policy "P"): is given twice`, "Policies[0].Consumer.templateName"},
+		{"name twice", `{"Policies": [{"Name": "P", "Name": "Q", "MaxNumber": 1}]}`, `Policies[0].Name: is given twice`, "Policies[0].Name"},
+		{"policies twice", `{"Policies": [{"Name": "P", "MaxNumber": 1}], "Policies": []}`, `Policies: is given twice`, "Policies"},
+		// Minutes whose duration overflows would make a window that ends
+		// before it starts.
+		{"step overflow", `{"Policies": [{"Name": "P", "StepValue": "1:999999999999"}]}`, `Policies[0].StepValue (policy "P"): must be`, "Policies[0].StepValue"},
+		{"fraction", `{"Policies": [{"Name": "P", "MaxNumber": "2.5"}]}`, `Policies[0].MaxNumber (policy "P"): `, "Policies[0].MaxNumber"},
+		{"empty max", `{"Policies": [{"Name": "P", "MaxNumber": ""}]}`, `Policies[0].MaxNumber (policy "P"): has no value`, "Policies[0].MaxNumber"},
+		{"null step", `{"Policies": [{"Name": "P", "StepValue": null}]}`, `Policies[0].StepValue (policy "P"): has no value`, "Policies[0].StepValue"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := loadDir(t, map[string]string{

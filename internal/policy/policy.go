@@ -7,6 +7,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -61,7 +62,9 @@ func ParseStep(s string) (Step, error) {
 	count, minutes, ok := strings.Cut(strings.TrimSpace(s), ":")
 	n, err1 := strconv.Atoi(strings.TrimSpace(count))
 	m, err2 := strconv.Atoi(strings.TrimSpace(minutes))
-	if !ok || err1 != nil || err2 != nil || n < 0 || m <= 0 {
+	// Minutes past what a time.Duration holds would make a window that
+	// ends before it starts.
+	if !ok || err1 != nil || err2 != nil || n < 0 || m <= 0 || int64(m) > math.MaxInt64/int64(time.Minute) {
 		return Step{}, fmt.Errorf("must be <instances>:<minutes> with whole numbers and minutes above 0, such as \"5:10\"")
 	}
 	return Step{Count: n, Every: time.Duration(m) * time.Minute}, nil
