@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,5 +157,39 @@ func TestRevokedTokenAndNoTokenLogged(t *testing.T) {
 	var ts struct{ Tokens []access.Token }
 	if json.Unmarshal(raw, &ts) != nil || len(ts.Tokens) != 2 {
 		t.Errorf("tokens file after a revocation: %s", raw)
+	}
+}
+
+// TestNoTokenStillNeedsPrincipalsTokens: --no-token lets anyone in only
+// while no principal has a token; once one has, every route but the open
+// ones needs a token, as with the server's own, and an empty bearer never
+// passes for the server's own token, which --no-token leaves empty.
+func TestNoTokenStillNeedsPrincipalsTokens(t *testing.T) {
+	in := newInstanceWith(t, Options{NoToken: true})
+	if status, body := in.do("POST", "/api/v1/requests", routeInputs["POST /api/v1/requests"]); status != http.StatusCreated {
+		t.Fatalf("--no-token without principals: %d %s", status, body)
+	}
+	tokens := in.withTokens()
+	for _, c := range []struct {
+		method, path, auth string
+		want               int
+	}{
+		{"POST", "/api/v1/requests", "", http.StatusUnauthorized},
+		{"GET", "/api/v1/templates", "", http.StatusUnauthorized},
+		{"POST", "/api/v1/requests", "Bearer ", http.StatusUnauthorized},
+		{"POST", "/api/v1/requests", "Bearer " + tokens[access.Viewer], http.StatusForbidden},
+		{"POST", "/api/v1/requests", "Bearer " + tokens[access.Operator], http.StatusCreated},
+		{"GET", "/healthz", "", http.StatusOK},
+	} {
+		req := httptest.NewRequest(c.method, "http://127.0.0.1"+c.path, strings.NewReader(routeInputs[c.method+" "+c.path]))
+		req.Header.Set("Content-Type", "application/json")
+		if c.auth != "" {
+			req.Header["Authorization"] = []string{c.auth}
+		}
+		w := httptest.NewRecorder()
+		in.srv.ServeHTTP(w, req)
+		if w.Code != c.want {
+			t.Errorf("%s %s with %q: %d %s, want %d", c.method, c.path, c.auth, w.Code, strings.TrimSpace(w.Body.String()), c.want)
+		}
 	}
 }

@@ -140,8 +140,9 @@ func (s *Server) openPath(r *http.Request) bool {
 // allows the route's action. A bearer token names its principal: the
 // server's own token (serve.token or --token) is an admin, the tokens of
 // the tokens file (`ohfp tokens add`) each the principal and role they
-// were made for. Without a token, reads are a viewer's where the guard
-// lets them through, and everything is allowed under --no-token. A token
+// were made for. Until the tokens file holds one, a request without a
+// token may read where the guard lets it through, as a viewer, and do
+// everything under --no-token. A token
 // that names no one is 401; a principal whose role falls short is 403,
 // recorded in the audit trail, and nothing runs.
 func (s *Server) authorize(next http.Handler, rt route) http.Handler {
@@ -181,14 +182,22 @@ func (s *Server) principalOf(r *http.Request, rt route) (access.Principal, bool,
 	}
 	given, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if bearer {
-		p, ok := access.Lookup(given, append(tokens, s.own))
+		if s.own.SHA256 != "" {
+			tokens = append(tokens, s.own)
+		}
+		p, ok := access.Lookup(given, tokens)
 		return p, ok, nil
 	}
 	mutation := !strings.HasPrefix(rt.pattern, http.MethodGet+" ")
 	switch {
+	case len(tokens) > 0:
+		// Once a principal has a token, no one goes without one, even
+		// under --no-token: a principal's role would mean nothing if
+		// leaving the token out made anyone an admin.
+		return access.Principal{}, false, nil
 	case s.tokens == guardNone:
 		return access.Principal{Name: "anyone", Role: access.Admin, Source: "--no-token"}, true, nil
-	case s.tokens == guardMutations && !mutation && len(tokens) == 0:
+	case s.tokens == guardMutations && !mutation:
 		return access.Principal{Name: "anyone", Role: access.Viewer, Source: "no token"}, true, nil
 	}
 	return access.Principal{}, false, nil

@@ -50,6 +50,13 @@ func templateDef(id string, maxNumber int) map[string]any {
 
 func newInstance(t *testing.T, token string) *instance {
 	t.Helper()
+	return newInstanceWith(t, Options{Token: token})
+}
+
+// newInstanceWith is newInstance with the server's options (Env is set).
+func newInstanceWith(t *testing.T, opts Options) *instance {
+	t.Helper()
+	token := opts.Token
 	// The AWS SDK reads credentials from the process environment.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIASANDBOX")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "sandbox-secret")
@@ -72,12 +79,13 @@ func newInstance(t *testing.T, token string) *instance {
 		vars[k] = v
 	}
 	env := func(k string) string { return vars[k] }
-	srv, err := New(Options{Env: env, Token: token})
+	opts.Env = env
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	if token == "" {
+	if token == "" && !opts.NoToken {
 		// Mutations need the token the server made.
 		b, err := os.ReadFile(srv.TokenFile())
 		if err != nil {

@@ -53,7 +53,7 @@ type Options struct {
 // Server serves one provider instance over HTTP.
 type Server struct {
 	env    func(string) string
-	own    access.Token // the server's own token: an admin's
+	own    access.Token // the server's own token, an admin's; none under --no-token
 	tokens tokenGuard
 	// tokensFile holds the tokens of principals (`ohfp tokens`), read
 	// at each request so that a revocation takes effect at once.
@@ -110,7 +110,9 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 	}
-	s.own = access.Token{Principal: "serve-token", Role: access.Admin, SHA256: access.Hash(token)}
+	if token != "" {
+		s.own = access.Token{Principal: "serve-token", Role: access.Admin, SHA256: access.Hash(token)}
+	}
 	s.tokensFile = filepath.Join(cfg.WorkDir, access.TokensFileName)
 	for _, h := range append(slices.Clone(loopbackHosts), opts.AllowHosts...) {
 		s.hosts[strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")] = true
