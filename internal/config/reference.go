@@ -44,14 +44,6 @@ var environment = []envVar{
 		"The SDK's standard credential chain and settings, used when the config file sets no `AWS_CREDENTIAL_FILE` or `AWS_ENDPOINT_URL`."},
 }
 
-// ibmOnly are keys of IBM's AWS plugins that ohfp does not read, with
-// where IBM's plugin defines them. Reading one is reported, not refused.
-var ibmOnly = []struct{ key, where, about string }{
-	{"AWS_TAG_InstanceID", "awsprov_config.json (LSF)", "Tags each instance with its own id. ohfp tags request, template and provider instead."},
-	{"ec2FleetConfig", "awsprov_templates.json (LSF)", "A JSON file with a whole EC2 Fleet request. ohfp builds the fleet from the template's fields (`providerApi`)."},
-	{"onDemandTargetCapacityRatio", "awsprov_templates.json (LSF)", "On-demand share of an EC2 Fleet; ohfp's `percentOnDemand` does the same."},
-}
-
 // WriteReference writes docs/reference.md: every configuration key,
 // template field and environment variable, from the tables that loading
 // uses.
@@ -69,7 +61,8 @@ example. The same value can be written two ways:
 
 The column "IBM" says whether IBM's AWS plugin reads the same key with the
 same meaning, so that an IBM file carries over unchanged. Keys ohfp does not
-know are listed by ` + "`ohfp doctor`" + ` and ` + "`ohfp init --from-ibm`" + `, never refused.
+know are listed by ` + "`ohfp doctor`" + ` and ` + "`ohfp init --from-ibm`" + `; under LSF they are
+refused, as IBM's LSF plugins refuse them (see the last table).
 Durations accept fractions (` + "`0.5`" + ` minutes). Relative paths are anchored as
 each row says.
 
@@ -122,17 +115,26 @@ documentation of [internal/config](../internal/config/model.go).
 ## IBM keys ohfp does not read
 
 Keys of IBM's AWS plugins for LSF (IBMSpectrumComputing/cloud-provider-plugins,
-` + "`hostProviders/aws`" + `) that have no counterpart here.
+` + "`hostProviders/aws`" + ` and ` + "`awsv2`" + `) that have no counterpart here. Under
+Symphony each is reported by ` + "`ohfp doctor`" + ` and on every load. Under LSF
+those that would change cost or placement fail with CONFIGURATION_ERROR
+and the reason: the config file, or the one template that gives them (the
+others stay available); the rest are reported. A key neither ohfp nor
+IBM knows is refused under LSF too.
 
-| key | where | what it does there |
-| --- | --- | --- |
+| key | where | under LSF | what it does there |
+| --- | --- | --- | --- |
 `)
-	for _, k := range ibmOnly {
+	for _, k := range ibmKeys {
 		names := strings.Split(k.key, ", ")
 		for i := range names {
 			names[i] = code(names[i])
 		}
-		row(&b, strings.Join(names, ", "), k.where, k.about)
+		verdict := "reported: not applicable"
+		if k.refusal != "" {
+			verdict = "refused: " + k.refusal
+		}
+		row(&b, strings.Join(names, ", "), k.where, verdict, k.about)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -38,7 +38,7 @@ func TestReferenceComplete(t *testing.T) {
 			t.Errorf("template field %s: needs a type, an example and a description", f.key)
 		}
 	}
-	for _, k := range ibmOnly {
+	for _, k := range ibmKeys {
 		for _, name := range strings.Split(k.key, ", ") {
 			_, isKey := settingByKey[name]
 			_, isField := templateFieldIndex[name]

@@ -174,15 +174,23 @@ func defaults() Config {
 	}
 }
 
-// readIBM applies the keys of an awsprov_config.json.
+// readIBM applies the keys of an awsprov_config.json. The keys it does
+// not read are judged once the whole file is read, since the file itself
+// may say it is LSF's (OHFP_SCHEDULER).
 func (c *Config) readIBM(s source, ms []field) error {
+	var unread []field
 	for _, m := range ms {
 		st, ok := keyIn(settingByKey, m)
 		if !ok {
-			s.ignore(m.name())
+			unread = append(unread, m)
 			continue
 		}
 		if err := c.apply(s, st, m); err != nil {
+			return err
+		}
+	}
+	for _, m := range unread {
+		if err := s.unread(m, c.LSF()); err != nil {
 			return err
 		}
 	}

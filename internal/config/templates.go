@@ -81,7 +81,7 @@ var templateFields = []templateField{
 	{"placementGroupName", plain(func(t *Template) *string { return &t.PlacementGroupName }), doc{ibm: true, example: `"hf-cluster-pg"`,
 		about: "Placement group to launch into."}},
 	{"tenancy", choice(func(t *Template) *string { return &t.Tenancy }, "default", "dedicated", "host"), doc{ibm: true, example: `"dedicated"`, def: "`default`",
-		about: "Instance tenancy."}},
+		about: "Instance tenancy. `host` is refused under LSF, as IBM's LSF plugin refuses it."}},
 	{"launchTemplateId", reader[Template]{typ: "string", allowed: "`lt-...`", set: func(t *Template, f field) error {
 		s, err := f.text()
 		if err != nil || !strings.HasPrefix(s, "lt-") {
@@ -265,6 +265,10 @@ func (s source) template(t *Template, name string, ms []field) *fault.Error {
 		}
 	}
 	if s.lsf {
+		if t.Tenancy == "host" {
+			// IBM's Python plugin refuses it: "not currently supported by LSF".
+			return s.errorf(name+".tenancy", "host tenancy is not supported under LSF (IBM's LSF plugin refuses it too); use default or dedicated")
+		}
 		t.lsfDefaults()
 	}
 	if at, err := t.complete(); err != nil {
@@ -299,8 +303,7 @@ func (s source) templateMember(t *Template, seen *uint64, m field) *fault.Error 
 	}
 	i, known := keyIn(templateFieldIndex, m)
 	if !known {
-		s.ignore(m.name())
-		return nil
+		return s.unread(m, s.lsf)
 	}
 	bit := i
 	if other, ok := sameSetting[templateFields[i].key]; ok {

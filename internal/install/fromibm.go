@@ -16,7 +16,8 @@ import (
 // as ohfp will read it, and plans its files for the new instance: the
 // config with --region and --endpoint-url applied, the templates file as
 // is, and the files they name inside the folder (user data scripts,
-// credentials). What ohfp will not honour goes to res.NotHonoured. For
+// credentials). What ohfp will not honour, and the templates it leaves
+// out, go to res.NotHonoured. For
 // LSF the folder may also be the provider's confPath, the one holding
 // conf/; it is read as under LSF, and the config says so.
 func fromIBM(opts Options, res *Result, files map[string]file) error {
@@ -74,6 +75,9 @@ func fromIBM(opts Options, res *Result, files map[string]file) error {
 		}
 	}
 	res.NotHonoured = append(res.NotHonoured, cfg.Ignored...)
+	for _, r := range cfg.Rejected {
+		res.NotHonoured = append(res.NotHonoured, "template "+r.ID+" left out: "+r.Err.Message)
+	}
 	if cfg.AWS.KeyFile != "" {
 		res.NotHonoured = append(res.NotHonoured, filepath.Base(cfg.ConfigFile)+": AWS_KEY_FILE (ohfp signs with the credentials only)")
 	}

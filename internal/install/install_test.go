@@ -302,7 +302,8 @@ func TestInitLSFFromIBM(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(ibm, "conf", "awsprov_config.json"), []byte(`{"LogLevel": "INFO", "AWS_REGION": "us-west-2", "AWS_KEY_FILE": "/home/aws/key.pem"}`), 0o644))
 	must(t, os.WriteFile(filepath.Join(ibm, "conf", "awsprov_templates.json"), []byte(`{"templates": [
 		{"templateId": "Template-VM-1", "maxNumber": 2, "attributes": {"type": ["String", "X86_64"], "ncpus": ["Numeric", "1"], "mem": ["Numeric", "1024"], "awshost": ["Boolean", "1"]},
-		 "imageId": "ami-0123456789abcdef0", "subnetId": "subnet-0123456789abcdef0", "vmType": "t3.micro,t3.small", "spotPrice": 0.1, "instanceTags": "group=project1", "userData": "zone=us_west_2a"}]}`), 0o644))
+		 "imageId": "ami-0123456789abcdef0", "subnetId": "subnet-0123456789abcdef0", "vmType": "t3.micro,t3.small", "spotPrice": 0.1, "instanceTags": "group=project1", "userData": "zone=us_west_2a"},
+		{"templateId": "Template-Fleet", "maxNumber": 2, "imageId": "ami-0123456789abcdef0", "vmType": "t3.micro", "ec2FleetConfig": "fleet.json"}]}`), 0o644))
 	dir := t.TempDir()
 	res, err := install.Init(install.Options{Name: "aws", FromIBM: ibm, Dir: dir, LSF: true})
 	if err != nil {
@@ -315,7 +316,11 @@ func TestInitLSFFromIBM(t *testing.T) {
 	if tp := cfg.Templates[0]; tp.PriceType != config.PriceSpot || len(tp.VMTypes) != 2 {
 		t.Errorf("template read as under LSF: %+v", tp)
 	}
-	if !slices.Contains(res.NotHonoured, "awsprov_config.json: AWS_KEY_FILE (ohfp signs with the credentials only)") {
+	// A template ohfp refuses under LSF is named with its reason.
+	if !slices.Contains(res.NotHonoured, "awsprov_config.json: AWS_KEY_FILE (ohfp signs with the credentials only)") ||
+		!slices.ContainsFunc(res.NotHonoured, func(s string) bool {
+			return strings.HasPrefix(s, "template Template-Fleet left out: awsprov_templates.json: templates[1].ec2FleetConfig: not supported under LSF")
+		}) {
 		t.Errorf("not honoured: %q", res.NotHonoured)
 	}
 }
