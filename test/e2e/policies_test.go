@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
 	"os/user"
@@ -20,22 +21,26 @@ import (
 const policyRacers, policyLimit = 100, 20
 
 // TestPoliciesExactUnderConcurrency: 100 single-machine requests at once
-// against a policy limit of 20 (a MaxNumber, then a StepValue) launch
-// exactly 20, on SQLite (one host, 100 processes) and on DynamoDB (two
-// hosts sharing one table prefix). The template's own maxNumber is far
-// above, so only the policy decides.
+// against a policy limit of 20 (a MaxNumber, a StepValue, then a MaxVCPUs
+// of 80 over t3.xlarge machines of 4 vCPUs each) launch exactly 20, on
+// SQLite (one host, 100 processes) and on DynamoDB (two hosts sharing one
+// table prefix). The template's own maxNumber is far above, so only the
+// policy decides.
 func TestPoliciesExactUnderConcurrency(t *testing.T) {
 	limits := map[string]map[string]any{
 		// A window of about 69 days: the race never straddles two.
 		"StepValue": {"StepValue": "20:100000"},
 		"MaxNumber": {"MaxNumber": "20"},
+		// Counted in machines rather than vCPUs, 80 would be granted.
+		"MaxVCPUs": {"MaxVCPUs": 80},
 	}
+	vmType := map[string]string{"MaxVCPUs": "t3.xlarge"}
 	stores := map[string]func(t *testing.T) map[string]any{
 		"SQLite":   func(*testing.T) map[string]any { return nil },
 		"DynamoDB": dynamoTables,
 	}
 	for _, storeName := range []string{"SQLite", "DynamoDB"} {
-		for _, kind := range []string{"MaxNumber", "StepValue"} {
+		for _, kind := range []string{"MaxNumber", "StepValue", "MaxVCPUs"} {
 			t.Run(storeName+"/"+kind, func(t *testing.T) {
 				limit := map[string]any{"Name": "cap", "Consumer": map[string]any{"rcAccount": []string{"all"}}}
 				for k, v := range limits[kind] {
@@ -47,7 +52,7 @@ func TestPoliciesExactUnderConcurrency(t *testing.T) {
 				for k, v := range stores[storeName](t) {
 					config[k] = v
 				}
-				e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 500, nil)}, config)
+				e := newEnv(t, sandbox.Options{}, []map[string]any{template("T", 500, map[string]any{"vmType": cmp.Or(vmType[kind], "t3.micro")})}, config)
 				hosts := []*hostfactory.Host{e.hf}
 				if storeName == "DynamoDB" {
 					if out, errOut, exit := run(t, e.hf.Env, "store", "init"); exit != 0 {
