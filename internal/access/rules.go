@@ -89,19 +89,53 @@ func (r *Rules) Resolve(name string, groups []string) Principal {
 		}
 		p.Templates = append(p.Templates, rule.Templates...)
 	}
-	if !named && name != "" && name == r.serviceUser() {
+	if service, _ := r.serviceUser(); !named && name != "" && name == service {
 		return Principal{Name: name, Role: Admin, Source: "HostFactory service user"}
 	}
 	return p
 }
 
 // serviceUser is ServiceUser, else the owner of the config file the rules
-// were read beside.
-func (r *Rules) serviceUser() string {
-	if r.ServiceUser != "" || r.configFile == "" {
-		return r.ServiceUser
+// were read beside, and where that name comes from; "" when neither
+// gives one.
+func (r *Rules) serviceUser() (name, from string) {
+	switch {
+	case r.ServiceUser != "":
+		return r.ServiceUser, "service_user"
+	case r.configFile == "":
+		return "", "no service_user"
 	}
-	return owner(r.configFile)
+	if name := owner(r.configFile); name != "" {
+		return name, "owner of " + r.configFile
+	}
+	return "", "no service_user, and the owner of " + r.configFile + " has no user name"
+}
+
+// Service is HostFactory's service user as the rules treat it, with where
+// its name comes from; its Name is "" when none can be known, and then
+// the five scripts get only what rules naming their user give.
+func (r *Rules) Service() (p Principal, from string) {
+	name, from := r.serviceUser()
+	if name == "" {
+		return Principal{}, from
+	}
+	var groups []string
+	if u, err := user.Lookup(name); err == nil {
+		groups = groupsOf(u)
+	}
+	return r.Resolve(name, groups), from
+}
+
+// groupsOf names the groups of u, leaving out those without a name.
+func groupsOf(u *user.User) []string {
+	var groups []string
+	ids, _ := u.GroupIds()
+	for _, id := range ids {
+		if g, err := user.LookupGroupId(id); err == nil {
+			groups = append(groups, g.Name)
+		}
+	}
+	return groups
 }
 
 // owner is the name of the user owning path, "" when unknown.
@@ -131,22 +165,26 @@ func Current(file, configFile string) (Principal, error) {
 	if err == nil {
 		name = u.Username
 	}
-	r, ok, err := ReadRules(file)
+	r, ok, err := ReadRulesFor(file, configFile)
 	if err != nil {
 		return Principal{}, err
 	}
 	if !ok {
 		return Everyone(name), nil
 	}
-	r.configFile = configFile
 	var groups []string
 	if u != nil {
-		ids, _ := u.GroupIds()
-		for _, id := range ids {
-			if g, err := user.LookupGroupId(id); err == nil {
-				groups = append(groups, g.Name)
-			}
-		}
+		groups = groupsOf(u)
 	}
 	return r.Resolve(name, groups), nil
+}
+
+// ReadRulesFor is ReadRules of file for the provider instance whose
+// config file is configFile, whose owner is the default service user.
+func ReadRulesFor(file, configFile string) (*Rules, bool, error) {
+	r, ok, err := ReadRules(file)
+	if ok {
+		r.configFile = configFile
+	}
+	return r, ok, err
 }

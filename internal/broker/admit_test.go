@@ -207,3 +207,24 @@ func TestOperatorGrantsOnRequestAndReturn(t *testing.T) {
 		t.Errorf("%d access.denied events naming alice, want 2", denied)
 	}
 }
+
+// TestPoliciesEditedMidFlight: the configuration is read at each call, so
+// an edit applies to the next request. A limit lowered below what its
+// counter holds grants nothing until machines go; a policy added while
+// machines run counts only what is granted from then on (docs/policies.md,
+// "Changing policies").
+func TestPoliciesEditedMidFlight(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Types = map[string]cloud.TypeFacts{"t3.micro": {VCPUs: 2, MemoryMiB: 1024}}
+	if g, refused := h.ask("", "", 4); refused != nil || g.Machines != 4 {
+		t.Fatalf("before any policy: %+v %v", g, refused)
+	}
+	h.cfg.Policies = []policy.Policy{pol("P", 5, -1, "", nil)}
+	if g, refused := h.ask("", "", 5); refused != nil || g.Machines != 5 {
+		t.Fatalf("a new policy counts from what it grants: %+v %v", g, refused)
+	}
+	h.cfg.Policies[0].MaxNumber = 2
+	if g, refused := h.ask("", "", 1); refused == nil || refused.Details["policy"] != "P" || refused.Details["use"] != 5 {
+		t.Fatalf("a limit lowered below its use granted %+v (%v)", g, refused)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/app"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -99,6 +100,7 @@ func Run(ctx context.Context, env func(string) string) Report {
 	for _, c := range policies(cfg) {
 		r.add(c)
 	}
+	r.add(accessRules(cfg))
 	r.add(logFolder(cfg))
 	r.add(storeOpens(ctx, cfg))
 	if cfg.Storage.Type == "dynamodb" {
@@ -142,6 +144,53 @@ func policies(cfg *config.Config) []Check {
 		out = append(out, c)
 	}
 	return out
+}
+
+// accessRules says who the access file lets do what, and warns when it
+// would refuse HostFactory's scripts: a service user that cannot be known,
+// or one narrowed below what HostFactory does (poll, request and return
+// machines of every template).
+func accessRules(cfg *config.Config) Check {
+	c := Check{Name: "access rules", Status: Pass}
+	rules, ok, err := access.ReadRulesFor(cfg.AccessFile, cfg.ConfigFile)
+	switch {
+	case err != nil:
+		c.Status, c.Detail = Fail, err.Error()
+		return c
+	case !ok:
+		c.Detail = "none (no " + cfg.AccessFile + "): every user may do everything"
+		return c
+	}
+	c.Detail = fmt.Sprintf("%d rules from %s", len(rules.Rules), cfg.AccessFile)
+	p, from := rules.Service()
+	if p.Name == "" {
+		c.Status, c.Hint = Warn, "name the user HostFactory runs the scripts as with service_user in the access file"
+		c.Detail += "; HostFactory's service user cannot be known (" + from + "): the five scripts are refused unless a rule names the user they run as"
+		return c
+	}
+	who := fmt.Sprintf("HostFactory's service user %s (%s)", p.Name, from)
+	if p.Allow(access.Follow) != nil {
+		c.Status, c.Hint = Warn, "give it the operator role with its templates, or leave it out of the rules"
+		c.Detail += fmt.Sprintf("; %s is a %s: HostFactory's getRequestStatus, requestMachines and requestReturnMachines are refused", who, cmp.Or(string(p.Role), "user without a role"))
+		return c
+	}
+	var refused []string
+	for _, id := range cfg.TemplateIDs() {
+		if p.Allow(access.Request, id) != nil {
+			refused = append(refused, id)
+		}
+	}
+	if len(refused) > 0 {
+		c.Status, c.Hint = Warn, "grant the service user every template HostFactory asks for, or remove those templates"
+		c.Detail += fmt.Sprintf("; %s may not request or return machines of template %s", who, strings.Join(refused, ", "))
+		return c
+	}
+	if p.Role == access.Admin {
+		c.Detail += "; " + who + " keeps every right"
+	} else {
+		c.Detail += "; " + who + " is an operator of every template"
+	}
+	return c
 }
 
 func orNone(file string) string {

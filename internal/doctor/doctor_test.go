@@ -288,3 +288,47 @@ func TestFleetOverTwoSubnetsOfOneZoneFails(t *testing.T) {
 		t.Errorf("doctor with a fleet over two subnets of one zone:\n%s", text(r))
 	}
 }
+
+// TestSaysWhatHostFactorysServiceUserKeeps: with an access file, doctor
+// names HostFactory's service user and where the name comes from, and
+// warns when the five scripts would be refused: a service user no one can
+// name (the config file's owner has no user name), one narrowed to a
+// viewer, one whose grants leave a template out.
+func TestSaysWhatHostFactorysServiceUserKeeps(t *testing.T) {
+	_, env, root := instance(t, template("gpu-a", nil), template("cpu", nil))
+	conf := filepath.Join(root, "conf")
+	if c := find(t, doctor.Run(context.Background(), env), "access rules"); c.Status != doctor.Pass || !strings.Contains(c.Detail, "every user may do everything") {
+		t.Errorf("without an access file: %+v", c)
+	}
+	for _, c := range []struct {
+		name   string
+		rules  map[string]any
+		status doctor.Status
+		says   string
+	}{
+		{"kept", map[string]any{"service_user": "egoadmin", "rules": []any{map[string]any{"group": "ops", "role": "admin"}}},
+			doctor.Pass, "HostFactory's service user egoadmin (service_user) keeps every right"},
+		{"viewer", map[string]any{"service_user": "egoadmin", "rules": []any{map[string]any{"user": "egoadmin", "role": "viewer"}}},
+			doctor.Warn, "egoadmin (service_user) is a viewer: HostFactory's getRequestStatus, requestMachines"},
+		{"grants", map[string]any{"service_user": "egoadmin", "rules": []any{map[string]any{"user": "egoadmin", "role": "operator", "templates": []string{"gpu-*"}}}},
+			doctor.Warn, "may not request or return machines of template cpu"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			write(t, filepath.Join(conf, "access.json"), c.rules)
+			got := find(t, doctor.Run(context.Background(), env), "access rules")
+			if got.Status != c.status || !strings.Contains(got.Detail, c.says) {
+				t.Errorf("%s: %s, want %s saying %q", got.Status, got.Detail, c.status, c.says)
+			}
+		})
+	}
+	// Without service_user, the config file's owner is the service user;
+	// an owner with no user name cannot be.
+	write(t, filepath.Join(conf, "access.json"), map[string]any{"rules": []any{map[string]any{"group": "ops", "role": "admin"}}})
+	if err := os.Chown(filepath.Join(conf, "awsinstprov_config.json"), 54321, 54321); err != nil {
+		t.Skip("cannot give the config file to another user:", err)
+	}
+	got := find(t, doctor.Run(context.Background(), env), "access rules")
+	if got.Status != doctor.Warn || !strings.Contains(got.Detail, "HostFactory's service user cannot be known") || !strings.Contains(got.Hint, "service_user") {
+		t.Errorf("unknown owner: %+v", got)
+	}
+}
