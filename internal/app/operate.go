@@ -151,7 +151,11 @@ func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.In
 	case hf.OpGetRequestStatus:
 		res.Statuses, err = b.Status(ctx, in.RequestIDs)
 	case hf.OpRequestReturnMachines:
-		res.RequestID, res.Message, err = b.ReturnMachines(ctx, in.Hosts)
+		if in.ReturnOf != "" {
+			res.RequestID, res.Message, err = b.ReturnRequest(ctx, in.ReturnOf)
+		} else {
+			res.RequestID, res.Message, err = b.ReturnMachines(ctx, in.Hosts)
+		}
 	case hf.OpGetReturnRequests:
 		res.Reclaims, err = b.Reclaims(ctx, in.Hosts)
 		if err != nil && fault.CodeOf(err) == fault.Cloud {

@@ -21,8 +21,11 @@ type MachineRequest struct {
 	TemplateID string
 	Count      int
 	RCAccount  string
-	UserData   []byte // LSF's userData object; its keys are kept with the request
-	User       string // the principal asking: a policy's Consumer.user
+	// Tags are the request's own instance tags (the OHFP guides' request
+	// attributes), checked with config.CheckTag.
+	Tags     []config.Tag
+	UserData []byte // LSF's userData object; its keys are kept with the request
+	User     string // the principal asking: a policy's Consumer.user
 }
 
 // RequestMachines stores a request for as many of the machines asked for
@@ -42,6 +45,10 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Grante
 	if in.Count <= 0 {
 		return Granted{}, fault.New(fault.InvalidRequest, "machineCount must be a positive integer, got %d", in.Count)
 	}
+	if n := len(config.MergeTags(t.InstanceTags, in.Tags)); n > config.MaxInstanceTags {
+		return Granted{}, fault.New(fault.InvalidRequest, "attributes and the instanceTags of template '%s' come to %d tags, more than the %d an instance may take beside ohfp's own", t.ID, n, config.MaxInstanceTags).
+			With("field", "attributes")
+	}
 	if t.MaxNumber >= 0 && in.Count > t.MaxNumber {
 		return Granted{}, fault.New(fault.InvalidRequest, "machineCount %d is above maxNumber %d of template '%s'", in.Count, t.MaxNumber, t.ID).
 			With("maxNumber", t.MaxNumber)
@@ -59,6 +66,7 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Grante
 		MachineCount: in.Count,
 		Outstanding:  in.Count,
 		RCAccount:    in.RCAccount,
+		Tags:         in.Tags,
 		UserData:     userDataAtRest(in.UserData),
 		ClientToken:  id,
 		State:        store.StatePending,
@@ -93,6 +101,7 @@ func (b *Broker) place(ctx context.Context, r *store.Request, t config.Template)
 		Count:          r.MachineCount,
 		Template:       t,
 		RCAccount:      r.RCAccount,
+		Tags:           r.Tags,
 	}
 	if b.cfg.LSF() {
 		spec.Exports = lsf.Exports(r.RCAccount, t.ID, b.cfg.ClusterName, b.cfg.ProviderName)

@@ -45,6 +45,33 @@ func (b *Broker) ReturnMachines(ctx context.Context, refs []store.MachineRef) (i
 	return r.ID, r.Message, nil
 }
 
+// ReturnRequest returns every live machine of the create request
+// requestID that is not given back already: requestReturnMachines in the
+// OHFP guides' form, {"requestId": ...}.
+func (b *Broker) ReturnRequest(ctx context.Context, requestID string) (id, message string, err error) {
+	reqs, err := b.store.GetRequests(ctx, []string{requestID})
+	if err != nil {
+		return "", "", fault.Wrap(fault.Internal, err, "reading request %s", requestID)
+	}
+	if len(reqs) == 0 || reqs[0].Kind != store.KindCreate {
+		return "", "", fault.New(fault.RequestNotFound, "no machine request %s", requestID).With("requestId", requestID)
+	}
+	alive, err := b.store.Machines(ctx, store.MachineQuery{RequestIDs: []string{requestID}, AliveOnly: true})
+	if err != nil {
+		return "", "", fault.Wrap(fault.Internal, err, "reading the machines of request %s", requestID)
+	}
+	var refs []store.MachineRef
+	for _, m := range alive {
+		if m.ReturnID == "" {
+			refs = append(refs, store.MachineRef{Name: m.Name, InstanceID: m.InstanceID})
+		}
+	}
+	if len(refs) == 0 {
+		return "", "", fault.New(fault.InvalidRequest, "request %s holds no live machine that is not returned already", requestID).With("requestId", requestID)
+	}
+	return b.ReturnMachines(ctx, refs)
+}
+
 // allowReturn checks the principal's grants on the templates of the
 // machines among refs that ohfp knows; hosts it does not know are not
 // touched anyway.

@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
+	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -154,5 +157,77 @@ func TestReclaimsAreTheCloudsOwn(t *testing.T) {
 	}
 	if !slices.Equal(reclaims, []string{ms[1].InstanceID}) {
 		t.Fatalf("reclaim events for %v, want only %s", reclaims, ms[1].InstanceID)
+	}
+}
+
+// TestReturnRequest: the OHFP guides' requestReturnMachines
+// {"requestId": ...} returns the live machines of that request not given
+// back yet, and only those; an unknown request, a return request or one
+// with nothing left to return is refused without touching the cloud.
+func TestReturnRequest(t *testing.T) {
+	h := newHarness(t)
+	ms := h.grid(3)
+	other := h.grid(1)
+	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{{Name: ms[0].Name, InstanceID: ms[0].InstanceID}}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(h.cloud.Calls("Terminate"))
+	id, _, err := h.b.ReturnRequest(h.ctx(), ms[0].RequestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range h.stored(id).Machines {
+		got = append(got, m.InstanceID)
+	}
+	slices.Sort(got)
+	want := []string{ms[1].InstanceID, ms[2].InstanceID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("returned %v, want %v", got, want)
+	}
+	if in, _ := h.cloud.Instance(other[0].InstanceID); in.State != cloud.Running {
+		t.Fatalf("another request's host is %s", in.State)
+	}
+	for _, c := range []struct {
+		id   string
+		code fault.Code
+	}{
+		{ms[0].RequestID, fault.InvalidRequest}, // nothing left to return
+		{id, fault.RequestNotFound},             // a return request
+		{"req-unknown", fault.RequestNotFound},
+	} {
+		if _, _, err := h.b.ReturnRequest(h.ctx(), c.id); fault.CodeOf(err) != c.code {
+			t.Errorf("ReturnRequest(%s) = %v, want %s", c.id, err, c.code)
+		}
+	}
+	if n := len(h.cloud.Calls("Terminate")); n != before+1 {
+		t.Errorf("%d terminate calls, want 1", n-before)
+	}
+}
+
+// TestRequestAttributes: a request's attributes are kept with the request
+// and launched as tags; with the template's instanceTags they may not pass
+// EC2's limit.
+func TestRequestAttributes(t *testing.T) {
+	h := newHarness(t)
+	tags := []config.Tag{{Key: "priority", Value: "high"}, {Key: "environment", Value: "production"}}
+	g, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "Spot", Count: 1, Tags: tags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.stored(g.ID).Tags; !slices.Equal(got, tags) {
+		t.Errorf("stored tags %v", got)
+	}
+	launches := h.cloud.Calls("Launch")
+	if got := launches[len(launches)-1].Spec.Tags; !slices.Equal(got, tags) {
+		t.Errorf("launched with tags %v", got)
+	}
+	var many []config.Tag
+	for i := range config.MaxInstanceTags + 1 {
+		many = append(many, config.Tag{Key: fmt.Sprintf("k%d", i), Value: "v"})
+	}
+	if _, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "Spot", Count: 1, Tags: many}); fault.CodeOf(err) != fault.InvalidRequest {
+		t.Errorf("%d tags: %v, want INVALID_REQUEST", len(many), err)
 	}
 }

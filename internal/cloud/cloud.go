@@ -34,6 +34,10 @@ type LaunchSpec struct {
 	// RCAccount is LSF's rc_account of the request, tagged as RC_ACCOUNT
 	// on every instance and volume.
 	RCAccount string
+	// Tags are the request's own tags (the OHFP guides' request
+	// attributes), on every instance and volume with the template's
+	// instanceTags; see config.MergeTags.
+	Tags []config.Tag
 	// Exports are shell variables the user data exports after the
 	// template's userData pairs (what LSF's user_data.sh reads).
 	Exports []lsf.Export

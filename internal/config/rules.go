@@ -1,10 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
@@ -27,6 +29,39 @@ const (
 	// Fleet of type request or maintain, or a Spot Fleet, takes.
 	MaxFleetPools = 300
 )
+
+// CheckTag refuses a tag EC2 would refuse (a key of 1 to 128 characters,
+// a value of at most 256, no aws: prefix), or one in ohfp's own namespace
+// (ohfp:), whose tags recovery and ownership rely on. The same rule holds
+// for a template's instanceTags and a request's attributes.
+func CheckTag(t Tag) error {
+	switch {
+	case t.Key == "" || utf8.RuneCountInString(t.Key) > 128:
+		return errors.New("tag keys must have 1-128 characters")
+	case utf8.RuneCountInString(t.Value) > 256:
+		return fmt.Errorf("tag %q: values must have at most 256 characters", t.Key)
+	case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
+		return fmt.Errorf("tag %q: keys starting with aws: are reserved by AWS", t.Key)
+	case strings.HasPrefix(strings.ToLower(t.Key), "ohfp:"):
+		return fmt.Errorf("tag %q: keys starting with ohfp: are ohfp's own", t.Key)
+	}
+	return nil
+}
+
+// MergeTags is the user tags of a request's instances: the template's
+// instanceTags, then the request's own tags, which win for a key both give.
+func MergeTags(template, request []Tag) []Tag {
+	if len(request) == 0 {
+		return template
+	}
+	out := make([]Tag, 0, len(template)+len(request))
+	for _, t := range template {
+		if !slices.ContainsFunc(request, func(r Tag) bool { return r.Key == t.Key }) {
+			out = append(out, t)
+		}
+	}
+	return append(out, request...)
+}
 
 // API is the launch API the template uses: its providerApi, which
 // loading always sets, or RunInstances for a template built elsewhere.

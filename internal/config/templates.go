@@ -625,13 +625,8 @@ func tags(f field) ([]Tag, error) {
 		}
 	}
 	for i, tg := range out {
-		switch {
-		case tg.Key == "" || len(tg.Key) > 128:
-			return nil, errors.New("tag keys must have 1-128 characters")
-		case len(tg.Value) > 256:
-			return nil, fmt.Errorf("tag %q: values must have at most 256 characters", tg.Key)
-		case strings.HasPrefix(strings.ToLower(tg.Key), "aws:"):
-			return nil, fmt.Errorf("tag %q: keys starting with aws: are reserved by AWS", tg.Key)
+		if err := CheckTag(tg); err != nil {
+			return nil, err
 		}
 		for _, prev := range out[:i] {
 			if prev.Key == tg.Key {

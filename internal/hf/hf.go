@@ -28,6 +28,9 @@ type Input struct {
 	Machines   broker.MachineRequest // requestMachines
 	RequestIDs []string              // getRequestStatus
 	Hosts      []store.MachineRef    // requestReturnMachines, getReturnRequests
+	// ReturnOf is requestReturnMachines in the OHFP guides' form: return
+	// every live machine of this create request (Hosts is then nil).
+	ReturnOf string
 }
 
 // Decode decodes and validates the input of op; an unknown op or a bad
@@ -39,18 +42,11 @@ func Decode(op string, input []byte) (Input, error) {
 	case OpGetAvailableTemplates:
 		err = decode(input, &struct{}{}, keys{})
 	case OpRequestMachines:
-		var rm RequestMachinesInput
-		rm, err = DecodeRequestMachines(input)
-		in.Machines = broker.MachineRequest{
-			TemplateID: rm.Template.TemplateID,
-			Count:      rm.Template.MachineCount,
-			RCAccount:  rm.RCAccount,
-			UserData:   rm.UserData,
-		}
+		in.Machines, err = DecodeRequestMachines(input)
 	case OpGetRequestStatus:
 		in.RequestIDs, err = DecodeRequestIDs(input)
 	case OpRequestReturnMachines:
-		in.Hosts, err = DecodeMachines(input, true)
+		in.Hosts, in.ReturnOf, err = DecodeReturn(input)
 	case OpGetReturnRequests:
 		in.Hosts, err = DecodeMachines(input, false)
 	default:

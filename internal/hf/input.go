@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ohfp/ohfp/internal/broker"
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/store"
 )
@@ -95,65 +97,162 @@ func invalidJSON(err error) error {
 	return fault.Wrap(fault.InvalidRequest, err, "input is not valid JSON")
 }
 
-// RequestMachinesInput is what requestMachines receives.
-type RequestMachinesInput struct {
-	Template struct {
+// requestMachinesInput is what requestMachines receives: IBM's form
+// ({"template": {"templateId", "machineCount"}}, with LSF's rc_account and
+// userData), or the OHFP guides' flat form ({"templateId", "maxNumber"},
+// where maxNumber is the count wanted). Either may carry the guides'
+// request attributes, which become instance tags.
+type requestMachinesInput struct {
+	Template *struct {
 		TemplateID   string `json:"templateId"`
 		MachineCount int    `json:"machineCount"`
 	} `json:"template"`
-	RCAccount string          `json:"rc_account"`
-	UserData  json.RawMessage `json:"userData"`
+	TemplateID *string         `json:"templateId"`
+	MaxNumber  *int            `json:"maxNumber"`
+	Attributes json.RawMessage `json:"attributes"`
+	RCAccount  string          `json:"rc_account"`
+	UserData   json.RawMessage `json:"userData"`
 }
 
-// DecodeRequestMachines parses and validates requestMachines input.
-func DecodeRequestMachines(input []byte) (RequestMachinesInput, error) {
-	var in RequestMachinesInput
+// DecodeRequestMachines parses and validates requestMachines input, in
+// either form; errors name the fields as the input spells them.
+func DecodeRequestMachines(input []byte) (broker.MachineRequest, error) {
+	var in requestMachinesInput
+	var out broker.MachineRequest
 	if err := decode(input, &in, requestMachinesShape); err != nil {
-		return in, err
+		return out, err
 	}
-	t := in.Template
+	idField, countField := "template.templateId", "template.machineCount"
+	switch flat := in.TemplateID != nil || in.MaxNumber != nil; {
+	case flat && in.Template != nil:
+		return out, fault.New(fault.InvalidRequest, "give template {templateId, machineCount} (IBM's form) or templateId and maxNumber (the OHFP guides' form), not both").With("field", "templateId")
+	case flat:
+		idField, countField = "templateId", "maxNumber"
+		if in.TemplateID != nil {
+			out.TemplateID = *in.TemplateID
+		}
+		if in.MaxNumber == nil {
+			return out, fault.New(fault.InvalidRequest, "maxNumber, the number of machines wanted, is required").With("field", countField)
+		}
+		out.Count = *in.MaxNumber
+	case in.Template != nil:
+		out.TemplateID, out.Count = in.Template.TemplateID, in.Template.MachineCount
+	}
 	switch {
-	case t.TemplateID == "":
-		return in, fault.New(fault.InvalidRequest, "template.templateId is required").With("field", "template.templateId")
-	case !isTemplateID(t.TemplateID):
-		return in, fault.New(fault.InvalidRequest, "template.templateId %q must be 1-64 of [A-Za-z0-9_-]", clip(t.TemplateID)).With("field", "template.templateId")
-	case t.MachineCount <= 0:
-		return in, fault.New(fault.InvalidRequest, "template.machineCount must be a positive integer, got %d", t.MachineCount).With("field", "template.machineCount")
-	case t.MachineCount > maxMachines:
-		return in, fault.New(fault.InvalidRequest, "template.machineCount %d is above the limit of %d per request", t.MachineCount, maxMachines).With("field", "template.machineCount")
+	case out.TemplateID == "":
+		return out, fault.New(fault.InvalidRequest, "%s is required", idField).With("field", idField)
+	case !isTemplateID(out.TemplateID):
+		return out, fault.New(fault.InvalidRequest, "%s %q must be 1-64 of [A-Za-z0-9_-]", idField, clip(out.TemplateID)).With("field", idField)
+	case out.Count <= 0:
+		return out, fault.New(fault.InvalidRequest, "%s must be a positive integer, got %d", countField, out.Count).With("field", countField)
+	case out.Count > maxMachines:
+		return out, fault.New(fault.InvalidRequest, "%s %d is above the limit of %d per request", countField, out.Count, maxMachines).With("field", countField)
 	case len(in.RCAccount) > maxAccountName:
-		return in, fault.New(fault.InvalidRequest, "rc_account is longer than %d characters", maxAccountName).With("field", "rc_account")
+		return out, fault.New(fault.InvalidRequest, "rc_account is longer than %d characters", maxAccountName).With("field", "rc_account")
 	}
 	if len(in.UserData) > 0 && in.UserData[0] != '{' && string(in.UserData) != "null" {
-		return in, fault.New(fault.InvalidRequest, "userData must be a JSON object").With("field", "userData")
+		return out, fault.New(fault.InvalidRequest, "userData must be a JSON object").With("field", "userData")
 	}
-	return in, nil
+	tags, err := decodeAttributes(in.Attributes)
+	if err != nil {
+		return out, err
+	}
+	out.RCAccount, out.UserData, out.Tags = in.RCAccount, in.UserData, tags
+	return out, nil
+}
+
+// decodeAttributes reads the request attributes ({"priority": "high"}) as
+// instance tags, in their order, under the rules of a template's
+// instanceTags (config.CheckTag).
+func decodeAttributes(raw json.RawMessage) ([]config.Tag, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	notObject := fault.New(fault.InvalidRequest, `attributes must be an object of strings, such as {"priority": "high"}`).With("field", "attributes")
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
+	}
+	var tags []config.Tag
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		key, _ := tok.(string)
+		field := "attributes." + clip(key)
+		var value string
+		if err := dec.Decode(&value); err != nil {
+			return nil, fault.New(fault.InvalidRequest, "%s must be a string", field).With("field", field)
+		}
+		tag := config.Tag{Key: key, Value: value}
+		if err := config.CheckTag(tag); err != nil {
+			return nil, fault.Wrap(fault.InvalidRequest, err, "%s", field).With("field", field)
+		}
+		tags = append(tags, tag)
+	}
+	if len(tags) > config.MaxInstanceTags {
+		return nil, fault.New(fault.InvalidRequest, "attributes gives %d tags, more than the %d an instance may take beside ohfp's own", len(tags), config.MaxInstanceTags).With("field", "attributes")
+	}
+	return tags, nil
+}
+
+// hostEntry is one machine of a machine list.
+type hostEntry struct {
+	Name       string `json:"name"`
+	InstanceID string `json:"machineId"`
 }
 
 type machinesInput struct {
-	Machines []struct {
-		Name       string `json:"name"`
-		InstanceID string `json:"machineId"`
-	} `json:"machines"`
+	Machines []hostEntry `json:"machines"`
+	// RequestID is the OHFP guides' form of requestReturnMachines: every
+	// live machine of that request.
+	RequestID *string `json:"requestId"`
 }
 
-// DecodeMachines parses the machine list of requestReturnMachines and
-// getReturnRequests. Duplicates are dropped; required says whether an empty
-// list is an error.
+// DecodeReturn parses requestReturnMachines input: IBM's machine list, or
+// the OHFP guides' {"requestId": ...}, which returns every live machine of
+// that create request (requestID set, refs nil).
+func DecodeReturn(input []byte) (refs []store.MachineRef, requestID string, err error) {
+	var in machinesInput
+	if err := decode(input, &in, returnShape); err != nil {
+		return nil, "", err
+	}
+	if in.RequestID == nil {
+		refs, err = checkMachines(in.Machines, true)
+		return refs, "", err
+	}
+	if len(in.Machines) > 0 {
+		return nil, "", fault.New(fault.InvalidRequest, "give machines (IBM's form) or requestId (the OHFP guides' form: every live machine of that request), not both").With("field", "requestId")
+	}
+	if !isRequestID(*in.RequestID) {
+		return nil, "", fault.New(fault.InvalidRequest, "requestId %q is not a request id", clip(*in.RequestID)).With("field", "requestId")
+	}
+	return nil, *in.RequestID, nil
+}
+
+// DecodeMachines parses the machine list of getReturnRequests (and of
+// requestReturnMachines in IBM's form). Duplicates are dropped; required
+// says whether an empty list is an error.
 func DecodeMachines(input []byte, required bool) ([]store.MachineRef, error) {
 	var in machinesInput
 	if err := decode(input, &in, machinesShape); err != nil {
 		return nil, err
 	}
-	if required && len(in.Machines) == 0 {
+	return checkMachines(in.Machines, required)
+}
+
+func checkMachines(machines []hostEntry, required bool) ([]store.MachineRef, error) {
+	if required && len(machines) == 0 {
 		return nil, fault.New(fault.InvalidRequest, "machines must list at least one machine").With("field", "machines")
 	}
-	if len(in.Machines) > maxMachines {
-		return nil, fault.New(fault.InvalidRequest, "machines lists %d machines, more than the limit of %d", len(in.Machines), maxMachines).With("field", "machines")
+	if len(machines) > maxMachines {
+		return nil, fault.New(fault.InvalidRequest, "machines lists %d machines, more than the limit of %d", len(machines), maxMachines).With("field", "machines")
 	}
-	seen := make(map[string]bool, len(in.Machines))
-	out := make([]store.MachineRef, 0, len(in.Machines))
-	for i, m := range in.Machines {
+	seen := make(map[string]bool, len(machines))
+	out := make([]store.MachineRef, 0, len(machines))
+	for i, m := range machines {
 		field := fmt.Sprintf("machines[%d]", i)
 		switch {
 		case m.Name == "":
@@ -176,10 +275,12 @@ func DecodeMachines(input []byte, required bool) ([]store.MachineRef, error) {
 }
 
 // DecodeRequestIDs parses getRequestStatus input. The vendor text draws
-// "requests" as one object and real traffic sends a list: both are accepted.
+// "requests" as one object and real traffic sends a list: both are
+// accepted, and so is the OHFP guides' {"requestId": ...}.
 func DecodeRequestIDs(input []byte) ([]string, error) {
 	var in struct {
-		Requests json.RawMessage `json:"requests"`
+		Requests  json.RawMessage `json:"requests"`
+		RequestID *string         `json:"requestId"` // the OHFP guides' form
 	}
 	if err := decode(input, &in, requestIDsShape); err != nil {
 		return nil, err
@@ -190,6 +291,10 @@ func DecodeRequestIDs(input []byte) ([]string, error) {
 	var entries []entry
 	raw := bytes.TrimSpace(in.Requests)
 	switch {
+	case in.RequestID != nil && len(raw) > 0:
+		return nil, fault.New(fault.InvalidRequest, "give requests (IBM's form) or requestId (the OHFP guides' form), not both").With("field", "requestId")
+	case in.RequestID != nil:
+		entries = []entry{{RequestID: *in.RequestID}}
 	case len(raw) == 0 || string(raw) == "null":
 	case raw[0] == '{':
 		var one entry

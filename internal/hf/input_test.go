@@ -1,7 +1,10 @@
 package hf
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/fault"
@@ -90,3 +93,68 @@ func TestAmbiguousKeys(t *testing.T) {
 func requestMachines(b []byte) error { _, err := DecodeRequestMachines(b); return err }
 func returns(b []byte) error         { _, err := DecodeMachines(b, true); return err }
 func statuses(b []byte) error        { _, err := DecodeRequestIDs(b); return err }
+
+// TestGuideForms: the OHFP guides' flat inputs decode as IBM's do, with
+// the same checks, and errors name the fields as the input spells them.
+func TestGuideForms(t *testing.T) {
+	rm, err := DecodeRequestMachines([]byte(`{"templateId": "basic-template", "maxNumber": 5, "attributes": {"priority": "high", "environment": "production"}}`))
+	if err != nil || rm.TemplateID != "basic-template" || rm.Count != 5 || len(rm.Tags) != 2 || rm.Tags[0].Key != "priority" || rm.Tags[1].Value != "production" {
+		t.Fatalf("flat requestMachines = %+v, %v", rm, err)
+	}
+	ibm, err := DecodeRequestMachines([]byte(`{"template": {"templateId": "a", "machineCount": 2}, "attributes": {"team": "x"}}`))
+	if err != nil || ibm.Count != 2 || len(ibm.Tags) != 1 {
+		t.Fatalf("IBM requestMachines with attributes = %+v, %v", ibm, err)
+	}
+	ids, err := DecodeRequestIDs([]byte(`{"requestId": "req-12345"}`))
+	if err != nil || len(ids) != 1 || ids[0] != "req-12345" {
+		t.Fatalf("flat getRequestStatus = %v, %v", ids, err)
+	}
+	refs, of, err := DecodeReturn([]byte(`{"requestId": "req-12345"}`))
+	if err != nil || refs != nil || of != "req-12345" {
+		t.Fatalf("flat requestReturnMachines = %v, %q, %v", refs, of, err)
+	}
+	refs, of, err = DecodeReturn([]byte(`{"machines": [{"name": "h1", "machineId": "i-0123456789abcdef0"}]}`))
+	if err != nil || len(refs) != 1 || of != "" {
+		t.Fatalf("IBM requestReturnMachines = %v, %q, %v", refs, of, err)
+	}
+
+	cases := []struct {
+		name, input, field string
+		decode             func([]byte) error
+	}{
+		{"no maxNumber", `{"templateId": "a"}`, "maxNumber", requestMachines},
+		{"zero maxNumber", `{"templateId": "a", "maxNumber": 0}`, "maxNumber", requestMachines},
+		{"no templateId", `{"maxNumber": 1}`, "templateId", requestMachines},
+		{"bad templateId", `{"templateId": "a b", "maxNumber": 1}`, "templateId", requestMachines},
+		{"both forms", `{"template": {"templateId": "a", "machineCount": 1}, "templateId": "a", "maxNumber": 1}`, "templateId", requestMachines},
+		{"maxNumber twice", `{"templateId": "a", "maxNumber": 1, "maxNumber": 9}`, "maxNumber", requestMachines},
+		{"attributes not an object", `{"templateId": "a", "maxNumber": 1, "attributes": ["x"]}`, "attributes", requestMachines},
+		{"attribute not a string", `{"templateId": "a", "maxNumber": 1, "attributes": {"n": 1}}`, "attributes.n", requestMachines},
+		{"aws: attribute", `{"templateId": "a", "maxNumber": 1, "attributes": {"aws:x": "1"}}`, "attributes.aws:x", requestMachines},
+		{"ohfp: attribute", `{"templateId": "a", "maxNumber": 1, "attributes": {"OHFP:request-id": "1"}}`, "attributes.OHFP:request-id", requestMachines},
+		{"attribute key twice", `{"templateId": "a", "maxNumber": 1, "attributes": {"k": "1", "k": "2"}}`, "attributes.k", requestMachines},
+		{"empty attribute key", `{"templateId": "a", "maxNumber": 1, "attributes": {"": "1"}}`, "attributes.", requestMachines},
+		{"long attribute value", `{"templateId": "a", "maxNumber": 1, "attributes": {"k": "` + strings.Repeat("v", 257) + `"}}`, "attributes.k", requestMachines},
+		{"both status forms", `{"requests": [{"requestId": "req-1"}], "requestId": "req-2"}`, "requestId", statuses},
+		{"both return forms", `{"machines": [{"name": "h1"}], "requestId": "req-2"}`, "requestId", flatReturns},
+		{"bad return requestId", `{"requestId": "req 2"}`, "requestId", flatReturns},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var fe *fault.Error
+			if err := c.decode([]byte(c.input)); !errors.As(err, &fe) || fe.Code != fault.InvalidRequest || fe.Details["field"] != c.field {
+				t.Fatalf("got %v, want INVALID_REQUEST naming %s", err, c.field)
+			}
+		})
+	}
+	many := map[string]string{}
+	for i := range 45 {
+		many[fmt.Sprintf("k%d", i)] = "v"
+	}
+	b, _ := json.Marshal(map[string]any{"templateId": "a", "maxNumber": 1, "attributes": many})
+	if _, err := DecodeRequestMachines(b); fault.CodeOf(err) != fault.InvalidRequest {
+		t.Errorf("45 attributes: %v, want INVALID_REQUEST", err)
+	}
+}
+
+func flatReturns(b []byte) error { _, _, err := DecodeReturn(b); return err }

@@ -20,12 +20,16 @@ type keys map[string]keys
 // The inputs' shapes, as the contract names their keys.
 var (
 	machinesShape        = keys{"machines": {"name": nil, "machineId": nil}}
+	returnShape          = keys{"machines": machinesShape["machines"], "requestId": nil}
 	requestMachinesShape = keys{
 		"template":   {"templateId": nil, "machineCount": nil},
+		"templateId": nil, // the OHFP guides' flat form
+		"maxNumber":  nil,
+		"attributes": nil, // tag keys: any case
 		"rc_account": nil,
 		"userData":   nil,
 	}
-	requestIDsShape = keys{"requests": {"requestId": nil}}
+	requestIDsShape = keys{"requests": {"requestId": nil}, "requestId": nil}
 )
 
 // checkKeys refuses input that means two things: an object that gives a key

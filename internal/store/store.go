@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/config"
 )
 
 // Kind tells a create request from a return request.
@@ -73,15 +74,18 @@ type Request struct {
 	// more than once against, with its weight (Limit.Weight).
 	LimitWeights map[string]int
 	RCAccount    string
-	UserData     []byte       // LSF's userData object at rest: its keys, without values
-	ClientToken  string       // idempotency token the cloud call carries
-	CloudRef     string       // what the cloud calls it: reservation, fleet id, group name
-	Machines     []MachineRef // return requests: the hosts HostFactory gave back
-	State        State
-	Message      string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Version      int64 // optimistic concurrency: bumped by every update
+	// Tags are the request's own instance tags (the OHFP guides'
+	// request attributes), on top of its template's instanceTags.
+	Tags        []config.Tag
+	UserData    []byte       // LSF's userData object at rest: its keys, without values
+	ClientToken string       // idempotency token the cloud call carries
+	CloudRef    string       // what the cloud calls it: reservation, fleet id, group name
+	Machines    []MachineRef // return requests: the hosts HostFactory gave back
+	State       State
+	Message     string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64 // optimistic concurrency: bumped by every update
 }
 
 // Holds is how many slots r holds by itself: its Outstanding while it is an

@@ -151,7 +151,8 @@ func (p *Provider) rootVolume(ctx context.Context, t config.Template, imageID st
 // launchTags are the tags of every instance and volume ohfp launches: its
 // own keys, which the user cannot override since recovery relies on them,
 // LSF's RC_ACCOUNT of the request, which LSF's account policies read, then
-// the template's, then a Name if the template gives none.
+// the template's and the request's own (config.MergeTags), then a Name if
+// those give none.
 func launchTags(spec cloud.LaunchSpec) []types.Tag {
 	own := []types.Tag{
 		{Key: awssdk.String(cloud.TagRequestID), Value: awssdk.String(spec.RequestID)},
@@ -162,10 +163,11 @@ func launchTags(spec cloud.LaunchSpec) []types.Tag {
 	if spec.RCAccount != "" {
 		own = append(own, types.Tag{Key: awssdk.String(lsf.AccountTag), Value: awssdk.String(spec.RCAccount)})
 	}
-	tags := make([]types.Tag, 0, len(own)+len(spec.Template.InstanceTags)+1)
+	user := config.MergeTags(spec.Template.InstanceTags, spec.Tags)
+	tags := make([]types.Tag, 0, len(own)+len(user)+1)
 	tags = append(tags, own...)
 	named := false
-	for _, tag := range spec.Template.InstanceTags {
+	for _, tag := range user {
 		switch {
 		case tag.Key == cloud.TagRequestID, tag.Key == cloud.TagTemplateID, tag.Key == cloud.TagProvider, tag.Key == cloud.TagInstallation,
 			tag.Key == lsf.AccountTag && spec.RCAccount != "":

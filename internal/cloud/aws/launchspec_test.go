@@ -47,6 +47,19 @@ func TestLaunchTags(t *testing.T) {
 	}
 }
 
+// TestLaunchTagsRequestAttributes: the request's attributes (the OHFP
+// guides' {"priority": "high"}) are tagged beside the template's
+// instanceTags and win for a key both give; ohfp's own keys stay.
+func TestLaunchTagsRequestAttributes(t *testing.T) {
+	spec := cloud.LaunchSpec{RequestID: "req-1", ProviderName: "aws", Template: config.Template{
+		ID: "tmpl", InstanceTags: []config.Tag{{Key: "environment", Value: "test"}, {Key: "team", Value: "hpc"}},
+	}, Tags: []config.Tag{{Key: "priority", Value: "high"}, {Key: "environment", Value: "production"}}}
+	got := tagMap(launchTags(spec))
+	if got["priority"] != "high" || got["environment"] != "production" || got["team"] != "hpc" || got[cloud.TagRequestID] != "req-1" {
+		t.Errorf("tags %v", got)
+	}
+}
+
 // TestLaunchTagsRCAccount: LSF's rc_account is tagged RC_ACCOUNT, as
 // IBM's plugin tags it, and wins over a template's tag of that name; a
 // request without one keeps the template's.

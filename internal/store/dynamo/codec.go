@@ -57,6 +57,13 @@ func requestItem(r *store.Request, retention time.Duration) (item, error) {
 	setS(it, "cloud_ref", r.CloudRef)
 	setS(it, "message", r.Message)
 	setKeys(it, encodeKeys(r.LimitKeys, r.LimitWeights))
+	if len(r.Tags) > 0 {
+		tags, err := json.Marshal(r.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("request %s: encode tags: %w", r.ID, err)
+		}
+		it["tags"] = attrS(string(tags))
+	}
 	if len(r.Machines) > 0 {
 		refs, err := json.Marshal(r.Machines)
 		if err != nil {
@@ -74,7 +81,7 @@ func requestItem(r *store.Request, retention time.Duration) (item, error) {
 // out, so an update must remove them.
 var requestOptional = []string{
 	"template_id", "template", "rc_account", "user_data", "client_token",
-	"cloud_ref", "message", "machines", "expires_at",
+	"cloud_ref", "message", "machines", "tags", "expires_at",
 }
 
 // requestUpdate is the update expression that turns a stored request into
@@ -126,6 +133,11 @@ func decodeRequest(it item) (store.Request, error) {
 		Version:      num(it, "version"),
 	}
 	r.LimitKeys, r.LimitWeights = decodeKeys(keysOf(it))
+	if tags := str(it, "tags"); tags != "" {
+		if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
+			return r, fmt.Errorf("request %s: decode tags: %w", r.ID, err)
+		}
+	}
 	if refs := str(it, "machines"); refs != "" {
 		if err := json.Unmarshal([]byte(refs), &r.Machines); err != nil {
 			return r, fmt.Errorf("request %s: decode machines: %w", r.ID, err)

@@ -16,7 +16,7 @@ import (
 var requestColumns = []string{
 	"id", "kind", "template_id", "template", "machine_count", "outstanding",
 	"rc_account", "user_data", "client_token", "cloud_ref", "machines",
-	"state", "message", "created_at", "updated_at", "version", "limit_keys", "limit_weights",
+	"state", "message", "created_at", "updated_at", "version", "limit_keys", "limit_weights", "tags",
 }
 
 var (
@@ -42,7 +42,14 @@ func assignments(columns []string, prefix string) string {
 
 // requestArgs binds r to the named parameters of requestColumns.
 func requestArgs(r *store.Request) ([]any, error) {
-	var refs, keys, weights any
+	var refs, keys, weights, tags any
+	if len(r.Tags) > 0 {
+		b, err := json.Marshal(r.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("request %s: encode tags: %w", r.ID, err)
+		}
+		tags = string(b)
+	}
 	if len(r.LimitKeys) > 0 {
 		keys = jsonList(r.LimitKeys)
 	}
@@ -79,6 +86,7 @@ func requestArgs(r *store.Request) ([]any, error) {
 		sql.Named("version", r.Version),
 		sql.Named("limit_keys", keys),
 		sql.Named("limit_weights", weights),
+		sql.Named("tags", tags),
 	}, nil
 }
 
@@ -90,12 +98,13 @@ func scanRequests(rows *sql.Rows) ([]store.Request, error) {
 		var (
 			r                store.Request
 			refs, keys, wts  sql.NullString
+			tags             sql.NullString
 			created, updated int64
 			kind, state      string
 		)
 		err := rows.Scan(&r.ID, &kind, &r.TemplateID, &r.Template, &r.MachineCount, &r.Outstanding,
 			&r.RCAccount, &r.UserData, &r.ClientToken, &r.CloudRef, &refs,
-			&state, &r.Message, &created, &updated, &r.Version, &keys, &wts)
+			&state, &r.Message, &created, &updated, &r.Version, &keys, &wts, &tags)
 		if err != nil {
 			return nil, err
 		}
@@ -112,6 +121,11 @@ func scanRequests(rows *sql.Rows) ([]store.Request, error) {
 		if wts.Valid {
 			if err := json.Unmarshal([]byte(wts.String), &r.LimitWeights); err != nil {
 				return nil, fmt.Errorf("request %s: decode limit weights: %w", r.ID, err)
+			}
+		}
+		if tags.Valid {
+			if err := json.Unmarshal([]byte(tags.String), &r.Tags); err != nil {
+				return nil, fmt.Errorf("request %s: decode tags: %w", r.ID, err)
 			}
 		}
 		r.Kind, r.State = store.Kind(kind), store.State(state)

@@ -243,6 +243,11 @@ WHERE template IS NOT NULL AND json_valid(CAST(template AS TEXT))
 	`
 ALTER TABLE machines ADD COLUMN listed_at INTEGER NOT NULL DEFAULT 0;
 `,
+	// 9: a request's own instance tags (store.Request.Tags), a JSON array
+	// of config.Tag; NULL when it has none.
+	`
+ALTER TABLE requests ADD COLUMN tags TEXT;
+`,
 }
 
 // countedQueryV3 is countedQuery as migration 3 ran it, before weights.

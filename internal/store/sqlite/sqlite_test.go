@@ -396,8 +396,8 @@ func TestOlderRequestsLoseTheirSecrets(t *testing.T) {
 	if err := s.CreateRequest(t.Context(), &r, nil); err != nil {
 		t.Fatal(err)
 	}
-	// Back to schema version 6: undo migration 8 too (7 changes no schema).
-	for _, q := range []string{"ALTER TABLE machines DROP COLUMN listed_at", "PRAGMA user_version = 6"} {
+	// Back to schema version 6: undo migrations 8 and 9 too (7 changes no schema).
+	for _, q := range []string{"ALTER TABLE machines DROP COLUMN listed_at", "ALTER TABLE requests DROP COLUMN tags", "PRAGMA user_version = 6"} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

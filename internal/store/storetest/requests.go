@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -27,6 +28,7 @@ func fullRequest(id string) *store.Request {
 		MachineCount: 3,
 		Outstanding:  2,
 		RCAccount:    "project-ä",
+		Tags:         []config.Tag{{Key: "priority", Value: "high"}, {Key: "environment", Value: ""}},
 		UserData:     []byte{'{', '}', 0x00, 0xff, '\n'},
 		ClientToken:  "token-" + id,
 		CloudRef:     "r-0123456789",
@@ -265,6 +267,7 @@ func (s suite) update(t *testing.T) {
 	r.MachineCount = 4
 	r.Outstanding = 0
 	r.RCAccount = "acct"
+	r.Tags = []config.Tag{{Key: "team", Value: "grid ä"}}
 	r.UserData = []byte(`{"x":1}`)
 	r.ClientToken = "tok"
 	r.CloudRef = "fleet-1"
