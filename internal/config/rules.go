@@ -30,10 +30,10 @@ const (
 	MaxFleetPools = 300
 )
 
-// CheckTag refuses a tag EC2 would refuse (a key of 1 to 128 characters,
-// a value of at most 256, no aws: prefix), or one in ohfp's own namespace
-// (ohfp:), whose tags recovery and ownership rely on. The same rule holds
-// for a template's instanceTags and a request's attributes.
+// CheckTag refuses a tag EC2 would refuse: a key of 1 to 128 characters,
+// a value of at most 256, no aws: prefix. It holds for a template's
+// instanceTags and a request's attributes; the latter also keep out of
+// ohfp's own namespace (hf.decodeAttributes).
 func CheckTag(t Tag) error {
 	switch {
 	case t.Key == "" || utf8.RuneCountInString(t.Key) > 128:
@@ -42,8 +42,6 @@ func CheckTag(t Tag) error {
 		return fmt.Errorf("tag %q: values must have at most 256 characters", t.Key)
 	case strings.HasPrefix(strings.ToLower(t.Key), "aws:"):
 		return fmt.Errorf("tag %q: keys starting with aws: are reserved by AWS", t.Key)
-	case strings.HasPrefix(strings.ToLower(t.Key), "ohfp:"):
-		return fmt.Errorf("tag %q: keys starting with ohfp: are ohfp's own", t.Key)
 	}
 	return nil
 }

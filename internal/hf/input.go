@@ -161,9 +161,12 @@ func DecodeRequestMachines(input []byte) (broker.MachineRequest, error) {
 	return out, nil
 }
 
+// ownPrefix starts the keys of ohfp's own tags (cloud.TagRequestID...).
+const ownPrefix = "ohfp:"
+
 // decodeAttributes reads the request attributes ({"priority": "high"}) as
-// instance tags, in their order, under the rules of a template's
-// instanceTags (config.CheckTag).
+// instance tags, in their order, under AWS's rules (config.CheckTag), and
+// outside ohfp's own namespace.
 func decodeAttributes(raw json.RawMessage) ([]config.Tag, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -189,6 +192,11 @@ func decodeAttributes(raw json.RawMessage) ([]config.Tag, error) {
 		tag := config.Tag{Key: key, Value: value}
 		if err := config.CheckTag(tag); err != nil {
 			return nil, fault.Wrap(fault.InvalidRequest, err, "%s", field).With("field", field)
+		}
+		if strings.HasPrefix(strings.ToLower(key), ownPrefix) {
+			// A request must not pose as ohfp's own tags, which recovery
+			// and ownership rely on.
+			return nil, fault.New(fault.InvalidRequest, "%s: keys starting with %s are ohfp's own", field, ownPrefix).With("field", field)
 		}
 		tags = append(tags, tag)
 	}
