@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -73,7 +77,7 @@ func openSQLite(ctx context.Context, cfg *config.Config, _ *slog.Logger) (store.
 	}
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return nil, fault.Wrap(fault.Configuration, err, "opening the state store %s", cfg.Storage.Path)
+		return nil, fault.Wrap(fault.Configuration, err, "opening the state store %s", path)
 	}
 	return st, nil
 }
@@ -119,13 +123,93 @@ func setUpSQLite(ctx context.Context, cfg *config.Config, log *slog.Logger, crea
 // SQLitePath is the SQLite store's file, unless it would only be a guess:
 // then it refuses, naming what to set, rather than make an empty store in
 // the conf folder beside a grid whose real store is elsewhere.
+//
+// A SQLite store serves one provider instance: the first to use it claims
+// it (ownerSuffix), so that instances sharing a work folder, as the OHFP
+// integration guide's multi-region scenario does, share no requests,
+// machines or maxNumber use. A store from before claims goes to the first
+// instance that opens it. Another instance gets ohfp-<name>.db beside the
+// default file, or is refused the file the configuration names. cfg's
+// Storage.Path is set to the file chosen, so messages name it.
 func SQLitePath(cfg *config.Config) (string, error) {
 	if cfg.Storage.Guessed {
 		return "", fault.New(fault.Configuration,
 			"no work folder for the state store: set HF_PROVIDER_WORKDIR (or HF_WORKDIR) as HostFactory does, or an absolute OHFP_SQLITE_PATH (storage.sqlite.path) in %s; ohfp does not make a store in the conf folder %s",
 			cfg.ConfigFile, cfg.ConfDir).With("field", "HF_PROVIDER_WORKDIR")
 	}
-	return cfg.Storage.Path, nil
+	path := cfg.Storage.Path
+	owner, err := claim(path, cfg.ProviderName)
+	switch {
+	case err != nil:
+		return "", err
+	case owner == cfg.ProviderName:
+		return path, nil
+	case !cfg.Storage.Defaulted:
+		return "", fault.New(fault.Configuration,
+			"the state store %s serves provider instance %q (%s): give provider instance %q its own storage.sqlite.path (OHFP_SQLITE_PATH) in %s",
+			path, owner, path+ownerSuffix, cfg.ProviderName, cfg.ConfigFile).With("field", "storage.sqlite.path")
+	}
+	own := filepath.Join(filepath.Dir(path), "ohfp-"+cfg.ProviderName+".db")
+	if owner, err = claim(own, cfg.ProviderName); err != nil {
+		return "", err
+	}
+	if owner != cfg.ProviderName {
+		return "", fault.New(fault.Configuration, "the state store %s serves provider instance %q (%s), not %q",
+			own, owner, own+ownerSuffix, cfg.ProviderName).With("field", "storage.sqlite.path")
+	}
+	cfg.Storage.Path = own
+	return own, nil
+}
+
+// ownerSuffix names the file beside a SQLite store that holds the name of
+// the provider instance it serves.
+const ownerSuffix = ".provider"
+
+// claim returns the provider instance the SQLite store at path serves,
+// recording name as that instance when none is recorded yet. The record is
+// written whole aside, then linked in place, which fails if it exists: of
+// two instances claiming at once one wins, and no one reads half a record.
+func claim(path, name string) (string, error) {
+	file := path + ownerSuffix
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = record(file, name); errors.Is(err, fs.ErrExist) {
+			b, err = os.ReadFile(file)
+		} else if err == nil {
+			return name, nil
+		}
+	}
+	if err != nil {
+		return "", fault.Wrap(fault.Configuration, err, "which provider instance the state store %s serves (%s)", path, file)
+	}
+	owner := strings.TrimSpace(string(b))
+	if owner == "" {
+		return "", fault.New(fault.Configuration, "%s is empty: write in it the name of the provider instance the state store %s serves", file, path)
+	}
+	return owner, nil
+}
+
+// record writes name into file, unless file exists (fs.ErrExist).
+func record(file, name string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(name + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), file)
+	}
+	return err
 }
 
 func openDynamo(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {

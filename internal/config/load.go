@@ -306,6 +306,7 @@ func (c *Config) finish(s source) error {
 		c.Storage.DynamoDB.Region = c.AWS.Region
 	}
 	c.Storage.Guessed = c.Storage.Guessed && !filepath.IsAbs(c.Storage.Path)
+	c.Storage.Defaulted = c.Storage.Path == ""
 	c.Storage.Path = under(c.WorkDir, c.Storage.Path, "ohfp.db")
 	c.Logging.FilePath = under(c.LogDir, c.Logging.FilePath, c.logName())
 	c.AWS.CredentialFile = under(c.ConfDir, c.AWS.CredentialFile, "")

@@ -348,6 +348,7 @@ func TestDefaults(t *testing.T) {
 	want.ConfDir, want.WorkDir, want.LogDir, want.ConfigFile = c.ConfDir, c.ConfDir, c.ConfDir, filepath.Join(c.ConfDir, "awsprov_config.json")
 	want.Storage.Path = filepath.Join(c.ConfDir, "ohfp.db")
 	want.Storage.Guessed = true // no work folder given
+	want.Storage.Defaulted = true
 	want.Logging.FilePath = filepath.Join(c.ConfDir, "ohfp.log")
 	want.AccessFile = filepath.Join(c.ConfDir, "access.json")
 	if !reflect.DeepEqual(*c, want) {

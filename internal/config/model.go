@@ -204,7 +204,10 @@ type Storage struct {
 	// Guessed says that Path was only guessed: neither the config gives an
 	// absolute one nor the environment a work folder. ohfp then refuses to
 	// open a store there rather than make an empty one in the conf folder.
-	Guessed   bool
+	Guessed bool
+	// Defaulted says that no config gave Path: several provider instances
+	// sharing a work folder then each get their own file (app.SQLitePath).
+	Defaulted bool
 	Retention time.Duration
 	DynamoDB  DynamoDB
 }

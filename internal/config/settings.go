@@ -82,7 +82,7 @@ var settings = []setting{
 	{"OHFP_STORAGE", "storage.type", storageType, doc{example: `"dynamodb"`,
 		about: "State store: one SQLite file on this host, or DynamoDB tables shared by several hosts ([ha.md](ha.md))."}},
 	{"OHFP_SQLITE_PATH", "storage.sqlite.path", path(func(c *Config) *string { return &c.Storage.Path }), doc{example: `"/var/lib/ohfp/awsinst.db"`, def: "`<work folder>/ohfp.db`",
-		about: "SQLite state file; relative to the work folder."}},
+		about: "SQLite state file; relative to the work folder. A store serves one provider instance, named in `<file>.provider` by the first instance that uses it; with the default, other instances sharing the work folder each get `ohfp-<provider name>.db`, and a file set here that another instance holds is refused."}},
 	{"OHFP_STATE_RETENTION_DAYS", "storage.retention_days", duration(func(c *Config) *time.Duration { return &c.Storage.Retention }, 24*time.Hour, true), doc{example: "30",
 		about: "How long finished requests and their machines are kept."}},
 	{"OHFP_DYNAMODB_TABLE_PREFIX", "storage.dynamodb.table_prefix", tablePrefix, doc{example: `"hf-prod"`,
