@@ -49,7 +49,7 @@ func SDKConfig(ctx context.Context, cfg config.AWS) (awssdk.Config, error) {
 		}
 		opts = append(opts, awsconfig.WithSharedConfigProfile(profile),
 			awsconfig.WithSharedCredentialsFiles([]string{cfg.CredentialFile}))
-	case cfg.Profile != "":
+	case cfg.Profile != "" && cfg.Profile != defaultProfile:
 		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
@@ -62,6 +62,11 @@ func SDKConfig(ctx context.Context, cfg config.AWS) (awssdk.Config, error) {
 	awsCfg.HTTPClient = bodyGuard{awsCfg.HTTPClient}
 	return awsCfg, nil
 }
+
+// defaultProfile is the profile the SDK reads anyway. Named explicitly,
+// the SDK would fail on a host without shared config files (an instance
+// role's) where the OHFP integration guide's "profile: default" must work.
+const defaultProfile = "default"
 
 // Endpoint is the endpoint override of the config, nil when there is none
 // (the SDK then honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
