@@ -164,17 +164,17 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 			continue
 		}
 		createIDs = append(createIDs, r.ID)
-		if r.State.Placed() {
+		if r.State.Placed() && r.Outstanding > 0 {
+			// Its placement still launches (a fleet, a group): the instances
+			// not known yet are found by the request's tag, pending ones
+			// too, since once the cloud says it is done the request
+			// completes on what was found.
 			p.query.RequestIDs = append(p.query.RequestIDs, r.ID)
-			if r.Outstanding > 0 && r.CloudRef != "" {
+			if r.CloudRef != "" {
 				p.ongoing = append(p.ongoing, r.CloudRef)
 			}
 		}
 	}
-	// While a placement still owes machines its pending instances are read
-	// too: once the cloud says it is done, the request completes on what
-	// was found, and a pending instance left out would be lost.
-	p.query.SettledOnly = len(p.ongoing) == 0
 	for _, q := range []store.MachineQuery{{RequestIDs: createIDs}, {ReturnIDs: returnIDs}} {
 		if len(q.RequestIDs)+len(q.ReturnIDs) == 0 {
 			continue
@@ -185,6 +185,19 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 		}
 		for i := range ms {
 			p.add(ms[i])
+		}
+	}
+	// The machines of placed requests are described by id, as AWS advises;
+	// only those that left pending are read, since a pending one stays as
+	// it is. A failed machine stays failed and is not asked about.
+	for _, r := range reqs {
+		if r.Kind != store.KindCreate || !r.State.Placed() {
+			continue
+		}
+		for _, m := range p.byRequest[r.ID] {
+			if m.Result != store.ResultFail {
+				p.query.Settling = append(p.query.Settling, m.InstanceID)
+			}
 		}
 	}
 	// Hosts returned by name alone are described by the instance id the
@@ -222,7 +235,7 @@ func (p *poll) add(m store.Machine) *store.Machine {
 
 // describe asks the cloud about every instance of the poll in one batched call.
 func (p *poll) describe(ctx context.Context, b *Broker) {
-	if len(p.query.RequestIDs)+len(p.query.InstanceIDs) == 0 {
+	if len(p.query.RequestIDs)+len(p.query.InstanceIDs)+len(p.query.Settling) == 0 {
 		return
 	}
 	if len(p.ongoing) > 0 {

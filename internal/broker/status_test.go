@@ -359,3 +359,55 @@ func TestRunningWithoutAnAddress(t *testing.T) {
 		t.Errorf("machine %s named %q, want executing without a name", m.Result, m.Name)
 	}
 }
+
+// TestPollNamesKnownMachines: a poll describes the machines it knows by
+// their instance ids, only those that left pending, and never a failed
+// one (issue 9: a filter-only describe fails while an Availability Zone
+// is disrupted). Only a placement that still launches is searched by its
+// request tag, for the instances it has not named yet.
+func TestPollNamesKnownMachines(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		ongoing     bool
+		wantByTag   bool
+		wantAdopted int
+	}{
+		{name: "launched at once (RunInstances, instant fleet)"},
+		{name: "a fleet that keeps launching", ongoing: true, wantByTag: true, wantAdopted: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.cloud.Ongoing = tc.ongoing
+			n := 3
+			if tc.ongoing {
+				// It owes one more.
+				h.cloud.LaunchShort, n = 1, 4
+			}
+			id := h.request("T", n)
+			ids := h.instances(id)
+			h.cloud.Set(ids[0], cloud.Running, "")
+			h.cloud.Set(ids[1], cloud.Terminated, "Server.InternalError")
+			h.status(id) // the first fails
+			// One more instance of the request that the store does not know.
+			h.cloud.Add(cloud.Instance{ID: "i-late", State: cloud.Pending, Tags: map[string]string{cloud.TagRequestID: id}})
+			before := len(h.cloud.Calls(fake.Instances))
+
+			st := h.status(id)
+
+			calls := h.cloud.Calls(fake.Instances)[before:]
+			if len(calls) != 1 {
+				t.Fatalf("%d describes, want 1", len(calls))
+			}
+			q := calls[0].Query
+			if want := []string{ids[0], ids[2]}; !slices.Equal(q.Settling, want) || len(q.InstanceIDs) != 0 {
+				t.Errorf("described by id %v (settling) and %v, want %v settling: the failed one is not asked about", q.Settling, q.InstanceIDs, want)
+			}
+			if byTag := slices.Contains(q.RequestIDs, id); byTag != tc.wantByTag {
+				t.Errorf("searched by request tag: %v, want %v", byTag, tc.wantByTag)
+			}
+			if adopted := len(st.Machines) - 3; adopted != tc.wantAdopted {
+				t.Errorf("%d instances adopted, want %d", adopted, tc.wantAdopted)
+			}
+		})
+	}
+}

@@ -87,15 +87,17 @@ type Instance struct {
 }
 
 // Query selects instances to describe: those tagged with any of RequestIDs,
-// plus those with any of InstanceIDs. Unknown ids are simply absent from the
-// answer; they never fail the call.
+// plus those with any of InstanceIDs or Settling. Unknown ids are simply
+// absent from the answer; they never fail the call. Instances known by id
+// are named by id (AWS answers those even while an Availability Zone is
+// disrupted); tags only find instances not known yet.
 type Query struct {
 	RequestIDs  []string
 	InstanceIDs []string
-	// SettledOnly leaves out the instances found by RequestIDs that are
-	// still pending: a poll of a large launch then reads only the instances
-	// whose state moved, not the whole request every time.
-	SettledOnly bool
+	// Settling are instances known by id of which only those that have
+	// left pending are wanted: a poll of a large launch then reads only the
+	// instances whose state moved, not the whole request every time.
+	Settling []string
 	// Provider adds every live (not terminated or shutting down) instance
 	// tagged with this provider instance name: what reconciliation checks.
 	Provider string

@@ -88,16 +88,16 @@ func TestDescribeFiltersStayUnderTheLimit(t *testing.T) {
 		return &ec2.DescribeInstancesOutput{}, nil
 	}}
 	p := fakeProvider(t, fe, nil)
-	q := cloud.Query{SettledOnly: true, Provider: "awsinst"}
+	q := cloud.Query{Provider: "awsinst"}
 	for i := range 1000 {
 		q.RequestIDs = append(q.RequestIDs, fmt.Sprintf("req-%d", i))
 	}
 	if _, err := p.Instances(t.Context(), q); err != nil {
 		t.Fatalf("Instances: %v", err)
 	}
-	// 1000 request ids at 195 a call with the 5 states, and the provider's.
-	if n := len(fe.callsOf("DescribeInstances")); n != 7 {
-		t.Errorf("%d DescribeInstances calls, want 7", n)
+	// 1000 request ids at 200 a call, and the provider's.
+	if n := len(fe.callsOf("DescribeInstances")); n != 6 {
+		t.Errorf("%d DescribeInstances calls, want 6", n)
 	}
 }
 

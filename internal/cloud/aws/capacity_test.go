@@ -72,7 +72,7 @@ func TestTimeRules(t *testing.T) {
 
 	t.Run("capacity refusal", func(t *testing.T) {
 		for i, after := range around(noCapacityMemory) {
-			e := newTestEnvOn(t, still)
+			e := newTestEnvOn(t, sandbox.Options{Now: still})
 			if err := e.sb.SetCapacity("t3.micro", "us-east-1a", 0); err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +94,7 @@ func TestTimeRules(t *testing.T) {
 
 	t.Run("ssm image", func(t *testing.T) {
 		for i, after := range around(ssmImageTTL) {
-			e := newTestEnvOn(t, still)
+			e := newTestEnvOn(t, sandbox.Options{Now: still})
 			spec := baseSpec("req-a", 1)
 			spec.Template.ImageID, spec.Template.VMType = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64", "t4g.micro"
 			e.mustLaunch(t, spec)

@@ -37,15 +37,16 @@ type testEnv struct {
 // settings before the Provider is built.
 func newTestEnv(t *testing.T, edit ...func(*config.AWS)) *testEnv {
 	t.Helper()
-	return newTestEnvOn(t, time.Now, edit...)
+	return newTestEnvOn(t, sandbox.Options{}, edit...)
 }
 
-// newTestEnvOn is newTestEnv on a sandbox whose clock is now until the
-// test advances it.
-func newTestEnvOn(t *testing.T, now func() time.Time, edit ...func(*config.AWS)) *testEnv {
+// newTestEnvOn is newTestEnv on a sandbox with opts (a clock the test
+// advances, a pending delay).
+func newTestEnvOn(t *testing.T, opts sandbox.Options, edit ...func(*config.AWS)) *testEnv {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
-	sb := sandbox.New(sandbox.Options{Logger: quiet, Now: now})
+	opts.Logger = quiet
+	sb := sandbox.New(opts)
 	rec := &recorder{next: sb}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)

@@ -26,25 +26,23 @@ const (
 )
 
 // Instances describes the instances tagged with any of q.RequestIDs plus
-// those with any of q.InstanceIDs. Instances known by id are named, as AWS
-// advises (a filter-only call fails during an Availability Zone's
-// disruption); ids EC2 does not know are left out and the rest asked
-// again. Tag filters only find instances not known yet.
+// those with any of q.InstanceIDs, and those of q.Settling that have left
+// pending. Instances known by id are named, as AWS advises (a filter-only
+// call fails during an Availability Zone's disruption); ids EC2 does not
+// know are left out and the rest asked again. Tag filters only find
+// instances not known yet.
 func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instance, error) {
 	var calls []func() ([]cloud.Instance, error)
-	var states []string
-	if q.SettledOnly {
-		states = stateNames(cloud.State.Settled)
-	}
-	for values := range slices.Chunk(q.RequestIDs, filterValues-len(states)) {
+	for values := range slices.Chunk(q.RequestIDs, filterValues) {
 		f := []types.Filter{{Name: awssdk.String("tag:" + cloud.TagRequestID), Values: values}}
-		if len(states) > 0 {
-			f = append(f, types.Filter{Name: awssdk.String("instance-state-name"), Values: states})
-		}
 		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeFiltered(ctx, f) })
 	}
 	for batch := range slices.Chunk(q.InstanceIDs, idBatch) {
-		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeByID(ctx, batch) })
+		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeByID(ctx, batch, nil) })
+	}
+	settled := []types.Filter{{Name: awssdk.String("instance-state-name"), Values: stateNames(cloud.State.Settled)}}
+	for batch := range slices.Chunk(q.Settling, idBatch) {
+		calls = append(calls, func() ([]cloud.Instance, error) { return p.describeByID(ctx, batch, settled) })
 	}
 	if q.Provider != "" {
 		f := []types.Filter{
@@ -93,11 +91,11 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 	return out, nil
 }
 
-// describeByID describes the instances ids (at most idBatch); unknown
-// ids are left out.
-func (p *Provider) describeByID(ctx context.Context, ids []string) ([]cloud.Instance, error) {
+// describeByID describes those of the instances ids (at most idBatch)
+// that match every filter of f; unknown ids are left out.
+func (p *Provider) describeByID(ctx context.Context, ids []string, f []types.Filter) ([]cloud.Instance, error) {
 	return known(ids, codeInstanceNotFound, "ec2:DescribeInstances", func(ids []string) ([]cloud.Instance, error) {
-		return p.describe(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
+		return p.describe(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids, Filters: f})
 	})
 }
 

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
 func TestInstancesByRequestAndByID(t *testing.T) {
@@ -92,18 +94,39 @@ func TestInstancesKeepsFilterValuesUnderTheLimit(t *testing.T) {
 	pl := e.mustLaunch(t, baseSpec("req-199", 2))
 	e.sb.ResetCalls()
 
-	q := cloud.Query{SettledOnly: true}
+	var q cloud.Query
 	for i := range 400 {
 		q.RequestIDs = append(q.RequestIDs, fmt.Sprintf("req-%d", i))
 	}
 	got, err := e.p.Instances(t.Context(), q)
 	if err != nil {
-		t.Fatalf("Instances: %v (the values of all filters count toward the 200)", err)
+		t.Fatalf("Instances: %v", err)
 	}
 	if !slices.Equal(ids(got), ids(pl.Instances)) {
 		t.Errorf("Instances = %v, want %v", ids(got), ids(pl.Instances))
 	}
-	e.wantCalls(t, "ec2:DescribeInstances", 3, "400 request ids with 5 state values: 195 a call")
+	e.wantCalls(t, "ec2:DescribeInstances", 2, "400 request ids: 200 a call")
+}
+
+// TestSettlingByID: instances known by id whose move out of pending is
+// awaited are named by id, 1,000 a call, with a state filter, so that only
+// those that moved are read; the others stay unanswered.
+func TestSettlingByID(t *testing.T) {
+	e := newTestEnvOn(t, sandbox.Options{PendingDelay: time.Minute})
+	up := e.mustLaunch(t, baseSpec("req-up", 1200))
+	e.sb.Advance(time.Minute)
+	waiting := e.mustLaunch(t, baseSpec("req-waiting", 300))
+	e.sb.ResetCalls()
+
+	q := cloud.Query{Settling: append(ids(up.Instances), ids(waiting.Instances)...)}
+	got, err := e.p.Instances(t.Context(), q)
+	if err != nil {
+		t.Fatalf("Instances: %v", err)
+	}
+	if !slices.Equal(ids(got), ids(up.Instances)) {
+		t.Errorf("got %d instances, want the %d that left pending", len(got), len(up.Instances))
+	}
+	e.wantCalls(t, "ec2:DescribeInstances", 2, "1,500 ids, 1,000 a call, no call by tag")
 }
 
 func TestInstancesOfNothing(t *testing.T) {

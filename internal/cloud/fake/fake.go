@@ -289,9 +289,9 @@ func ids(insts []cloud.Instance) []string {
 }
 
 // Instances answers q by its rules: the instances tagged with one of
-// q.RequestIDs (settled ones only with SettledOnly), those named by
-// q.InstanceIDs, and the live ones of q.Provider. Hidden instances are
-// left out.
+// q.RequestIDs, those named by q.InstanceIDs, those named by q.Settling
+// that have left pending, and the live ones of q.Provider. Hidden
+// instances are left out.
 func (c *Cloud) Instances(_ context.Context, q cloud.Query) ([]cloud.Instance, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -304,8 +304,8 @@ func (c *Cloud) Instances(_ context.Context, q cloud.Query) ([]cloud.Instance, e
 		if c.hidden[id] {
 			continue
 		}
-		byRequest := slices.Contains(q.RequestIDs, in.Tags[cloud.TagRequestID]) && (!q.SettledOnly || in.State.Settled())
-		byID := slices.Contains(q.InstanceIDs, id)
+		byRequest := slices.Contains(q.RequestIDs, in.Tags[cloud.TagRequestID])
+		byID := slices.Contains(q.InstanceIDs, id) || slices.Contains(q.Settling, id) && in.State.Settled()
 		byProvider := q.Provider != "" && in.Tags[cloud.TagProvider] == q.Provider && in.State.Live()
 		if byRequest || byID || byProvider {
 			out = append(out, copyOf(in))
