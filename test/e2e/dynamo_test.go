@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,6 +41,21 @@ var dynamoLocal = sync.OnceValues(func() (string, error) {
 	if ep := os.Getenv(dynamotest.EndpointEnv); ep != "" {
 		return ep, nil
 	}
+	return startDynamo("")
+})
+
+// secondDynamo is dynamoLocal for the second implementation
+// (dynamotest.Second), or the endpoint in dynamotest.SecondEndpointEnv.
+var secondDynamo = sync.OnceValues(func() (string, error) {
+	if ep := os.Getenv(dynamotest.SecondEndpointEnv); ep != "" {
+		return ep, nil
+	}
+	return startDynamo(dynamotest.Second)
+})
+
+// startDynamo starts implementation impl ("" for DynamoDB Local) with
+// tools/dynamodb/start.sh, to stop when this process ends.
+func startDynamo(impl string) (string, error) {
 	runDir, err := os.MkdirTemp("", "ohfp-e2e-dynamodb-")
 	if err != nil {
 		return "", err
@@ -47,14 +63,14 @@ var dynamoLocal = sync.OnceValues(func() (string, error) {
 	// The server keeps its open log; the folder is needed only to start it.
 	defer os.RemoveAll(runDir)
 	cmd := exec.Command(filepath.Join(scriptDir, "..", "tools", "dynamodb", "start.sh"), runDir)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()), "OHFP_DYNAMODB_IMPL="+impl)
 	cmd.Stderr = os.Stderr // why it failed
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("starting DynamoDB Local: %w", err)
+		return "", fmt.Errorf("starting %s: %w", cmp.Or(impl, "DynamoDB Local"), err)
 	}
 	return strings.TrimSpace(string(out)), nil
-})
+}
 
 // dynamoTables names fresh DynamoDB Local tables for one test, deleted
 // when it ends, and returns the config keys that select them.
@@ -78,7 +94,11 @@ func dynamoImplementations(t *testing.T) []implementation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []implementation{{"DynamoDBLocal", local}}
+	second, err := secondDynamo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []implementation{{"DynamoDBLocal", local}, {dynamotest.Second, second}}
 }
 
 // dynamoTablesAt is dynamoTables on the DynamoDB API at endpoint.

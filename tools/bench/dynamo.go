@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -117,7 +118,15 @@ func dynamoRows(ctx context.Context, bin string, runs int) ([]row, error) {
 	return rows, nil
 }
 
-// races runs the admission race on DynamoDB Local.
+// raceImplementations are the implementations of the DynamoDB API the
+// tests have, with their OHFP_DYNAMODB_IMPL (tools/dynamodb/start.sh).
+var raceImplementations = []struct{ name, env string }{
+	{"DynamoDB Local", ""},
+	{"moto", "moto"},
+}
+
+// races runs the admission race on each implementation of the DynamoDB API
+// the tests have.
 func races(ctx context.Context, bin string, rounds int) error {
 	if rounds <= 0 {
 		return nil
@@ -126,38 +135,46 @@ func races(ctx context.Context, bin string, rounds int) error {
 	if err != nil {
 		return err
 	}
-	runDir, err := os.MkdirTemp("", "ohfp-bench-race-dynamodb-")
-	if err != nil {
-		return err
+	for _, impl := range raceImplementations {
+		runDir, err := os.MkdirTemp("", "ohfp-bench-race-dynamodb-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(runDir)
+		endpoint, stop, err := startDynamo(ctx, runDir, impl.env)
+		if err != nil {
+			return err
+		}
+		res, err := admissionRace(ctx, bin, endpoint, rounds)
+		stop()
+		if err != nil {
+			return fmt.Errorf("admission race on %s: %w", impl.name, err)
+		}
+		res.report(impl.name)
 	}
-	defer os.RemoveAll(runDir)
-	endpoint, stop, err := startDynamoLocal(ctx, runDir)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	res, err := admissionRace(ctx, bin, endpoint, rounds)
-	if err != nil {
-		return fmt.Errorf("admission race on DynamoDB Local: %w", err)
-	}
-	res.report("DynamoDB Local")
 	return nil
 }
 
 // startDynamoLocal starts DynamoDB Local with its pid, port and log in
-// runDir and returns its endpoint and what stops it. Should the bench die
-// first, the server follows it (OHFP_DYNAMODB_OWNER_PID).
+// runDir and returns its endpoint and what stops it.
 func startDynamoLocal(ctx context.Context, runDir string) (string, func(), error) {
+	return startDynamo(ctx, runDir, "")
+}
+
+// startDynamo starts the implementation impl of tools/dynamodb/start.sh
+// ("" for DynamoDB Local). Should the bench die first, the server follows
+// it (OHFP_DYNAMODB_OWNER_PID).
+func startDynamo(ctx context.Context, runDir, impl string) (string, func(), error) {
 	start := exec.CommandContext(ctx, "tools/dynamodb/start.sh", runDir)
-	start.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()))
+	start.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()), "OHFP_DYNAMODB_IMPL="+impl)
 	start.Stderr = os.Stderr
 	out, err := start.Output()
 	if err != nil {
-		return "", nil, fmt.Errorf("starting DynamoDB Local: %w", err)
+		return "", nil, fmt.Errorf("starting %s: %w", cmp.Or(impl, "DynamoDB Local"), err)
 	}
 	stop := func() {
 		if out, err := exec.Command("tools/dynamodb/stop.sh", runDir).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping DynamoDB Local: %v\n%s", err, out)
+			fmt.Fprintf(os.Stderr, "stopping %s: %v\n%s", cmp.Or(impl, "DynamoDB Local"), err, out)
 		}
 	}
 	return strings.TrimSpace(string(out)), stop, nil

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the DynamoDB Local that start.sh started for RUN_DIR (default ./.run).
+# Stops the server that start.sh started for RUN_DIR (default ./.run).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

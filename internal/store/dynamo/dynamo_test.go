@@ -15,3 +15,14 @@ func TestConformance(t *testing.T) {
 		return dynamotest.Open(t, name)
 	})
 }
+
+// TestConcurrencySecondImplementation runs the suite's concurrency cases
+// on an independent implementation of the DynamoDB API (dynamotest.Second):
+// the store's own transactions, checked on a second server. The rest of the
+// suite runs on DynamoDB Local only; moto copies a table for each
+// transaction, and the large sets take minutes there.
+func TestConcurrencySecondImplementation(t *testing.T) {
+	storetest.RunConcurrency(t, func(t *testing.T, name string) store.Store {
+		return dynamotest.OpenSecond(t, name)
+	})
+}

@@ -39,10 +39,7 @@ import (
 // the store when t ends (t.Cleanup); names are [A-Za-z0-9_.-]+.
 func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 	s := suite{open: open}
-	for _, tc := range []struct {
-		name string
-		run  func(*testing.T)
-	}{
+	for _, tc := range append([]testCase{
 		{"CreateGet", s.createGet},
 		{"CreateExists", s.createExists},
 		{"GetRequestsOrder", s.getRequestsOrder},
@@ -59,11 +56,7 @@ func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 		{"AliveRule", s.aliveRule},
 		{"Usage", s.usage},
 		{"Capacity", s.capacity},
-		{"CapacityRace", s.capacityRace},
 		{"Weighted", s.weighted},
-		{"WindowRace", s.windowRace},
-		{"UpdateRace", s.updateRace},
-		{"NoLostUpdate", s.noLostUpdate},
 		{"LargeSets", s.largeSets},
 		{"Facts", s.facts},
 		{"Purge", s.purge},
@@ -72,8 +65,31 @@ func Run(t *testing.T, open func(t *testing.T, name string) store.Store) {
 		{"EventsMany", s.eventsMany},
 		{"EventsPurge", s.eventsPurge},
 		{"Identity", s.identity},
-	} {
+	}, s.concurrency()...) {
 		t.Run(tc.name, tc.run)
+	}
+}
+
+// RunConcurrency runs only the cases where several handles race on one
+// store (open as for Run): the ones a second implementation of a store's
+// backend must pass too.
+func RunConcurrency(t *testing.T, open func(t *testing.T, name string) store.Store) {
+	for _, tc := range (suite{open: open}).concurrency() {
+		t.Run(tc.name, tc.run)
+	}
+}
+
+type testCase struct {
+	name string
+	run  func(*testing.T)
+}
+
+func (s suite) concurrency() []testCase {
+	return []testCase{
+		{"CapacityRace", s.capacityRace},
+		{"WindowRace", s.windowRace},
+		{"UpdateRace", s.updateRace},
+		{"NoLostUpdate", s.noLostUpdate},
 	}
 }
 

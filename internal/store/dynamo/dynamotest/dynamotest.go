@@ -4,6 +4,7 @@
 package dynamotest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,8 +28,29 @@ import (
 // instead of starting DynamoDB Local.
 const EndpointEnv = "OHFP_TEST_DYNAMODB_ENDPOINT"
 
+// SecondEndpointEnv names an already running endpoint of the second
+// implementation (Second) to use instead of starting it.
+const SecondEndpointEnv = "OHFP_TEST_DYNAMODB_SECOND_ENDPOINT"
+
+// Second is the second implementation of the DynamoDB API the concurrency
+// cases run on: moto, an independent implementation in Python, with
+// transactions, served one request at a time (tools/dynamodb).
+const Second = "moto"
+
 var (
 	endpoint string
+	// second is the endpoint of Second, started on first use.
+	second = sync.OnceValues(func() (string, error) {
+		if ep := os.Getenv(SecondEndpointEnv); ep != "" {
+			return ep, nil
+		}
+		ep, stop, err := startImpl(Second)
+		if err == nil {
+			stops = append(stops, stop)
+		}
+		return ep, err
+	})
+	stops []func()
 	// run keeps table prefixes of concurrent test processes apart on a
 	// shared endpoint.
 	run = func() string {
@@ -60,30 +82,49 @@ func main(m *testing.M) int {
 	}
 	endpoint = os.Getenv(EndpointEnv)
 	if endpoint == "" {
-		stop, err := start()
+		var stop func()
+		var err error
+		endpoint, stop, err = startImpl("")
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "dynamotest: cannot start DynamoDB Local: %v\n", err)
 			return 1
 		}
 		defer stop()
 	}
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}()
 	return m.Run()
 }
 
-// start runs tools/dynamodb/start.sh with a run folder of its own and
-// returns what stops it.
-func start() (stop func(), err error) {
+// SecondEndpoint is the endpoint of the second implementation, started
+// for this test process if need be.
+func SecondEndpoint(t testing.TB) string {
+	t.Helper()
+	ep, err := second()
+	if err != nil {
+		t.Fatalf("dynamotest: cannot start %s: %v", Second, err)
+	}
+	return ep
+}
+
+// startImpl runs tools/dynamodb/start.sh for implementation impl (""
+// for DynamoDB Local) with a run folder of its own and returns its
+// endpoint and what stops it.
+func startImpl(impl string) (ep string, stop func(), err error) {
 	tools, err := toolsDir()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	runDir, err := os.MkdirTemp("", "ohfp-dynamodb-")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	cmd := exec.Command(filepath.Join(tools, "start.sh"), runDir)
 	// Should this process die before stop runs, the server follows it.
-	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()), "OHFP_DYNAMODB_IMPL="+impl)
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -91,12 +132,11 @@ func start() (stop func(), err error) {
 			err = fmt.Errorf("%w: %s", err, ee.Stderr)
 		}
 		os.RemoveAll(runDir)
-		return nil, err
+		return "", nil, err
 	}
-	endpoint = strings.TrimSpace(string(out))
-	return func() {
+	return strings.TrimSpace(string(out)), func() {
 		if out, err := exec.Command(filepath.Join(tools, "stop.sh"), runDir).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "dynamotest: stop DynamoDB Local: %v: %s\n", err, out)
+			fmt.Fprintf(os.Stderr, "dynamotest: stop %s: %v: %s\n", cmp.Or(impl, "DynamoDB Local"), err, out)
 		}
 		os.RemoveAll(runDir)
 	}, nil
@@ -126,11 +166,24 @@ func Options(name string) dynamo.Options {
 	return dynamo.Options{TablePrefix: "ohfp-" + run + "-" + name, EndpointURL: endpoint}
 }
 
+// OpenSecond is Open on the second implementation (Second).
+func OpenSecond(t testing.TB, name string) *dynamo.Store {
+	t.Helper()
+	o := Options("second-" + name)
+	o.EndpointURL = SecondEndpoint(t)
+	return open(t, "second-"+name, o)
+}
+
 // Open initialises (when new) and opens the store named name; the same name
 // opens the same tables again, as another host would. The store is closed,
 // and its tables are deleted, when the t that first opened it ends: DynamoDB
 // Local slows down as tables pile up.
 func Open(t testing.TB, name string) *dynamo.Store {
+	t.Helper()
+	return open(t, name, Options(name))
+}
+
+func open(t testing.TB, name string, o dynamo.Options) *dynamo.Store {
 	t.Helper()
 	ctx := context.Background()
 	mu.Lock()
@@ -138,12 +191,12 @@ func Open(t testing.TB, name string) *dynamo.Store {
 	opened[name] = true
 	mu.Unlock()
 	if first {
-		if _, err := dynamo.Init(ctx, Options(name), true); err != nil {
+		if _, err := dynamo.Init(ctx, o, true); err != nil {
 			t.Fatalf("init dynamodb store %s: %v", name, err)
 		}
-		t.Cleanup(func() { Drop(t, name) })
+		t.Cleanup(func() { drop(t, name, o.EndpointURL) })
 	}
-	s, err := dynamo.Open(ctx, Options(name))
+	s, err := dynamo.Open(ctx, o)
 	if err != nil {
 		t.Fatalf("open dynamodb store %s: %v", name, err)
 	}
@@ -158,8 +211,10 @@ var (
 
 // Drop deletes every table of the store named name, whatever tables the
 // store has grown, so that a later run (go test -count) starts empty.
-func Drop(t testing.TB, name string) {
-	db := Client(t)
+func Drop(t testing.TB, name string) { drop(t, name, endpoint) }
+
+func drop(t testing.TB, name, at string) {
+	db := client(t, at)
 	prefix := Options(name).TablePrefix + "-"
 	pages := dynamodb.NewListTablesPaginator(db, &dynamodb.ListTablesInput{})
 	for pages.HasMorePages() {
@@ -184,7 +239,9 @@ func Drop(t testing.TB, name string) {
 
 // Client is a plain DynamoDB client on the test endpoint, for looking at
 // tables as they are stored.
-func Client(t testing.TB) *dynamodb.Client {
+func Client(t testing.TB) *dynamodb.Client { return client(t, endpoint) }
+
+func client(t testing.TB, endpoint string) *dynamodb.Client {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {
