@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ohfp/ohfp/internal/hostfactory"
 	"github.com/ohfp/ohfp/internal/sandbox"
 )
@@ -67,9 +69,10 @@ func raceRound(ctx context.Context, bin, endpoint string, round int) (granted, a
 	srv := httptest.NewServer(sb)
 	defer srv.Close()
 	var hosts []*hostfactory.Host
+	install := uuid.NewString() // one installation on two hosts
 	for h := range 2 {
 		host, err := hostfactory.Provider{
-			Name: "awsinst", ScriptDir: "scripts", Binary: bin,
+			Name: "awsinst", ScriptDir: "scripts", Binary: bin, InstallationID: install,
 			Config: map[string]any{
 				"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL,
 				"OHFP_STORAGE": "dynamodb", "OHFP_DYNAMODB_ENDPOINT_URL": endpoint,
