@@ -58,6 +58,7 @@ type Store struct {
 	calls     atomic.Int64
 	opts      Options
 	created   sync.Mutex // held while tables are created on first use
+	noTTL     bool       // the endpoint cannot turn TTL on (ensure)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -173,7 +174,7 @@ func (s *Store) missingTables(stack *middleware.Stack) error {
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleInitialize(ctx, in)
 			var nf *types.ResourceNotFoundException
-			if !errors.As(err, &nf) {
+			if !errors.As(err, &nf) || ctx.Value(settingUp{}) != nil {
 				return out, md, err
 			}
 			if !s.opts.AutoCreate {
@@ -187,6 +188,10 @@ func (s *Store) missingTables(stack *middleware.Stack) error {
 			return next.HandleInitialize(ctx, in)
 		}), middleware.After)
 }
+
+// settingUp marks the context of ensure's calls, which find tables missing
+// on purpose and must not create them on their own.
+type settingUp struct{}
 
 // createOnFirstUse creates what is missing of the tables, as `ohfp store
 // init` would; concurrent operations of one process wait for one another.

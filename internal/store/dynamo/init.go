@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,12 +72,21 @@ func Init(ctx context.Context, o Options, create bool) (report []string, err err
 
 // ensure is Init on an open store.
 func (s *Store) ensure(ctx context.Context, create bool) (report []string, err error) {
+	ctx = context.WithValue(ctx, settingUp{}, true)
+	// An endpoint without UpdateTimeToLive still describes TTL, as off:
+	// init notes that it cannot be turned on, so the check knows.
+	_, s.noTTL, _ = s.Fact(ctx, noTTLFact)
 	missing := 0
 	for _, t := range s.tableSpecs() {
 		lines, n, err := s.initTable(ctx, t, create)
 		report = append(report, lines...)
 		missing += n
 		if err != nil {
+			return report, err
+		}
+	}
+	if create && s.noTTL {
+		if err := s.PutFact(ctx, noTTLFact, nil); err != nil {
 			return report, err
 		}
 	}
@@ -164,6 +174,8 @@ func (s *Store) initTable(ctx context.Context, t tableSpec, create bool) ([]stri
 			(d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling)
 		switch {
 		case enabled, err != nil:
+		case s.noTTL:
+			lines = append(lines, noTTL(t.name, errors.New("noted by store init")))
 		case !create:
 			lines = append(lines, fmt.Sprintf("TTL on %s.%s not enabled", t.name, ttlAttribute))
 			missing++
@@ -256,6 +268,7 @@ func (s *Store) enableTTL(ctx context.Context, table string) (string, error) {
 	})
 	switch {
 	case unsupported(err):
+		s.noTTL = true
 		return noTTL(table, err), nil
 	case err != nil:
 		return "", failure(err, "enable TTL on %s", table)
@@ -264,8 +277,11 @@ func (s *Store) enableTTL(ctx context.Context, table string) (string, error) {
 }
 
 func noTTL(table string, err error) string {
-	return fmt.Sprintf("TTL on %s: this endpoint does not implement it (%s); the purge pass deletes expired items instead", table, apiCode(err))
+	return fmt.Sprintf("TTL on %s: this endpoint does not implement it (%s); the purge pass deletes expired items instead", table, cmp.Or(apiCode(err), err.Error()))
 }
+
+// noTTLFact notes that the endpoint cannot turn TTL on.
+const noTTLFact = "dynamodb/no-ttl"
 
 // enableRecovery turns on point-in-time recovery and says so, or that the
 // endpoint has none.

@@ -3,6 +3,11 @@ package dynamo_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -463,6 +468,44 @@ func TestInitRefusesForeignTables(t *testing.T) {
 		if fault.CodeOf(err) != fault.Configuration || !strings.Contains(err.Error(), "not an ohfp table") {
 			t.Errorf("Init(create %v) over a foreign facts table: %v", create, err)
 		}
+	}
+}
+
+// TestInitWithoutTTL: on an endpoint that describes TTL (as off) but has
+// no UpdateTimeToLive, store init reports it and sets up the rest, and the
+// check after it (doctor's) passes: the purge pass deletes what TTL would.
+func TestInitWithoutTTL(t *testing.T) {
+	ctx := t.Context()
+	o := dynamotest.Options("nottl")
+	t.Cleanup(func() { dynamotest.Drop(t, "nottl") })
+	target, err := url.Parse(o.EndpointURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".UpdateTimeToLive") {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"__type":"com.amazonaws.dynamodb.v20120810#UnknownOperationException"}`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	o.EndpointURL = srv.URL
+
+	report, err := dynamo.Init(ctx, o, true)
+	if err != nil {
+		t.Fatalf("init: %v %q", err, report)
+	}
+	if !slices.ContainsFunc(report, func(l string) bool {
+		return strings.Contains(l, "TTL on "+o.TablePrefix+"-requests: this endpoint does not implement it (UnknownOperationException)")
+	}) {
+		t.Errorf("init report %q does not say TTL is missing", report)
+	}
+	if report, err := dynamo.Init(ctx, o, false); err != nil {
+		t.Errorf("check after init: %v %q", err, report)
 	}
 }
 
