@@ -9,6 +9,9 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/autoscaling v1.80.0
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.73.2
 	github.com/aws/aws-sdk-go-v2/service/ec2 v1.344.2
+	// iam stays at v1.64.9, the last release without schema tables: v1.65.0
+	// adds 0.64 MB and 11 ms to every start for a call only doctor makes.
+	github.com/aws/aws-sdk-go-v2/service/iam v1.64.9
 	// ssm stays at v1.79.3, the last release without the schema tables that
 	// cost every process 1.4 MB and milliseconds at start.
 	github.com/aws/aws-sdk-go-v2/service/ssm v1.79.3
@@ -26,8 +29,8 @@ require (
 
 require (
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.8 // indirect
-	github.com/aws/aws-sdk-go-v2/internal/configsources v1.5.11 // indirect
-	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.11 // indirect
+	github.com/aws/aws-sdk-go-v2/internal/configsources v1.5.12 // indirect
+	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.12 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/v4a v1.5.11 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/accept-encoding v1.13.24 // indirect
 	github.com/aws/aws-sdk-go-v2/service/internal/endpoint-discovery v1.13.11 // indirect

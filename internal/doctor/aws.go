@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -61,7 +62,7 @@ func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
 		}
 	}
 	checkCalls(ctx, c, cfg, r)
-	checkSimulated(ctx, newIAMQuery(sdk, cfg.AWS.EndpointURL), cfg, awssdk.ToString(id.Arn), awssdk.ToString(id.Account), r)
+	checkSimulated(ctx, iamSimulator{iam.NewFromConfig(sdk)}, cfg, awssdk.ToString(id.Arn), awssdk.ToString(id.Account), r)
 }
 
 // errText, errCode and denied read AWS errors as the provider does.

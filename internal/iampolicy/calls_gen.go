@@ -52,6 +52,8 @@ var calls = []call{
 	{action: "ec2:RequestSpotFleet", features: []Feature{"SpotFleet"}, resources: []resourceType{{"image", false}, {"key-pair", false}, {"launch-template", false}, {"placement-group", false}, {"security-group", false}, {"snapshot", false}, {"spot-fleet-request", true}, {"subnet", false}}},
 	{action: "ec2:RunInstances", features: []Feature{"RunInstances", "always"}, resources: []resourceType{{"capacity-reservation", false}, {"elastic-gpu", false}, {"elastic-inference", false}, {"group", false}, {"image", true}, {"instance", true}, {"key-pair", false}, {"launch-template", false}, {"license-configuration", false}, {"network-interface", true}, {"placement-group", false}, {"secondary-interface", false}, {"secondary-subnet", false}, {"security-group", true}, {"snapshot", false}, {"spot-instances-request", false}, {"subnet", true}, {"volume", false}}},
 	{action: "ec2:TerminateInstances", features: []Feature{"always"}, resources: []resourceType{{"instance", true}}},
+	{action: "iam:GetRole", features: []Feature{"optional"}, resources: []resourceType{{"role", true}}},
+	{action: "iam:SimulatePrincipalPolicy", features: []Feature{"optional"}, resources: []resourceType{{"group", false}, {"role", false}, {"user", false}}},
 	{action: "ssm:GetParameter", features: []Feature{"ssm"}, resources: []resourceType{{"parameter", true}}},
 	{action: "sts:GetCallerIdentity", features: []Feature{"always"}, resources: []resourceType{}},
 }
