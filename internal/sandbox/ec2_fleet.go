@@ -25,7 +25,13 @@ func (s *Sandbox) createFleet(c *call) error {
 	if err != nil {
 		return err
 	}
-	tags, err := p.tagSpecs("TagSpecification", "fleet", "instance", "volume")
+	// CreateFleet, TagSpecification.N: only an instant fleet tags its
+	// instances; the others take instance tags from the launch template.
+	taggable := []string{"fleet"}
+	if typ == "instant" {
+		taggable = append(taggable, "instance", "volume")
+	}
+	tags, err := p.tagSpecs("TagSpecification", taggable...)
 	if err != nil {
 		return err
 	}
@@ -288,6 +294,10 @@ func (s *Sandbox) describeFleetInstances(c *call) error {
 	f, err := s.fleetNamed(c.form.get("FleetId"), false)
 	if err != nil {
 		return err
+	}
+	if f.typ == "instant" {
+		// DescribeFleetInstances: "does not support fleets of type instant".
+		return badParam("DescribeFleetInstances does not support fleets of type 'instant' (%s): use DescribeFleets.", f.id)
 	}
 	return s.writeActiveInstances(c, f, "fleetId")
 }

@@ -39,7 +39,10 @@ func (s *Sandbox) requestSpotFleet(c *call) error {
 	if total < 0 || od < 0 {
 		return badParam("Target capacities must not be negative.")
 	}
-	tags, err := p.tagSpecs(sfc+"TagSpecification", "spot-fleet-request", "instance")
+	// SpotFleetRequestConfigData, TagSpecifications: the resource type
+	// "must be spot-fleet-request"; instances take theirs from the launch
+	// template or the launch specification.
+	tags, err := p.tagSpecs(sfc+"TagSpecification", "spot-fleet-request")
 	if err != nil {
 		return err
 	}
@@ -88,7 +91,7 @@ func (s *Sandbox) requestSpotFleet(c *call) error {
 		validUntil:   validUntil, terminateAtExpiry: p.boolean(sfc + "TerminateInstancesWithExpiration"),
 		iamFleetRole: p.get(sfc + "IamFleetRole"), poolsCount: poolsCount,
 	}
-	f.extra = append(tags["instance"], tag{"aws:ec2spot:fleet-request-id", f.id})
+	f.extra = []tag{{"aws:ec2spot:fleet-request-id", f.id}}
 	s.addFleet(f, p)
 	ec2Reply(c, func(x xmlw) { x.str("spotFleetRequestId", f.id) })
 	return nil

@@ -154,6 +154,46 @@ func TestRuleFleets(t *testing.T) {
 		TargetCapacitySpecification: target(1, 1, types.DefaultTargetCapacityTypeOnDemand)}))
 }
 
+// TestRuleFleetTagsAndInstantFleets: CreateFleet tags instances only for
+// an instant fleet, a Spot Fleet request's own tag specifications name
+// spot-fleet-request alone, and DescribeFleetInstances refuses an instant
+// fleet.
+func TestRuleFleetTagsAndInstantFleets(t *testing.T) {
+	e := start(t, sandbox.Options{})
+	ctx := context.Background()
+	lt := template(t, e, "ohfp-lt")
+	tagged := func(rts ...types.ResourceType) []types.TagSpecification {
+		var out []types.TagSpecification
+		for _, rt := range rts {
+			out = append(out, types.TagSpecification{ResourceType: rt, Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("v")}}})
+		}
+		return out
+	}
+	for _, typ := range []types.FleetType{types.FleetTypeRequest, types.FleetTypeMaintain} {
+		_, err := e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{Type: typ, LaunchTemplateConfigs: ltConfig(lt, over(types.InstanceTypeM5Large, 1)),
+			TargetCapacitySpecification: target(1, 1, types.DefaultTargetCapacityTypeOnDemand), TagSpecifications: tagged(types.ResourceTypeFleet, types.ResourceTypeInstance)})
+		wantCode(t, err, "InvalidParameterValue")
+		must(e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{Type: typ, LaunchTemplateConfigs: ltConfig(lt, over(types.InstanceTypeM5Large, 1)),
+			TargetCapacitySpecification: target(1, 1, types.DefaultTargetCapacityTypeOnDemand), TagSpecifications: tagged(types.ResourceTypeFleet)}))
+	}
+	instant := must(e.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{Type: types.FleetTypeInstant, LaunchTemplateConfigs: ltConfig(lt, over(types.InstanceTypeM5Large, 1)),
+		TargetCapacitySpecification: target(1, 1, types.DefaultTargetCapacityTypeOnDemand), TagSpecifications: tagged(types.ResourceTypeFleet, types.ResourceTypeInstance)}))
+	_, err := e.ec2.DescribeFleetInstances(ctx, &ec2.DescribeFleetInstancesInput{FleetId: instant.FleetId})
+	wantCode(t, err, "InvalidParameterValue")
+
+	spot := func(rt types.ResourceType) error {
+		_, err := e.ec2.RequestSpotFleet(ctx, &ec2.RequestSpotFleetInput{SpotFleetRequestConfig: &types.SpotFleetRequestConfigData{
+			IamFleetRole: aws.String("arn:aws:iam::123456789012:role/fleet"), TargetCapacity: aws.Int32(1), Type: types.FleetTypeRequest,
+			LaunchTemplateConfigs: []types.LaunchTemplateConfig{{LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecification{LaunchTemplateId: aws.String(lt), Version: aws.String("$Latest")},
+				Overrides: []types.LaunchTemplateOverrides{{InstanceType: types.InstanceTypeM5Large, SubnetId: aws.String(sandbox.DefaultSubnetIDs[0])}}}},
+			TagSpecifications: tagged(rt),
+		}})
+		return err
+	}
+	wantCode(t, spot(types.ResourceTypeInstance), "InvalidParameterValue")
+	noErr(t, spot(types.ResourceTypeSpotFleetRequest))
+}
+
 func TestRuleAutoScaling(t *testing.T) {
 	e := start(t, sandbox.Options{ShutdownDelay: time.Minute})
 	ctx := context.Background()
