@@ -313,11 +313,11 @@ func lifecycleState(o *Options, in *instance, now time.Time) (state, health stri
 }
 
 func (s *Sandbox) describeAutoScalingGroups(c *call) error {
-	max, err := c.form.integer("MaxRecords", 50)
+	records, err := c.form.integer("MaxRecords", 50)
 	if err != nil {
 		return err
 	}
-	if max < 1 || max > 100 {
+	if records < 1 || records > 100 {
 		return validation("MaxRecords must be between 1 and 100.")
 	}
 	from, err := nextToken(c)
@@ -327,6 +327,12 @@ func (s *Sandbox) describeAutoScalingGroups(c *call) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	names := c.form.list("AutoScalingGroupNames.member")
+	if limit := max(50, records); len(names) > limit {
+		// AutoScalingGroupNames: "By default, you can only specify up to
+		// 50 names. You can optionally increase this limit using the
+		// MaxRecords property."
+		return validation("At most %d AutoScalingGroupNames can be given with MaxRecords %d; got %d.", limit, records, len(names))
+	}
 	if len(names) == 0 {
 		names = sortedKeys(s.world.asgs)
 	}
@@ -337,7 +343,7 @@ func (s *Sandbox) describeAutoScalingGroups(c *call) error {
 		}
 	}
 	from = min(from, len(list))
-	end := min(from+max, len(list))
+	end := min(from+records, len(list))
 	queryReply(c, autoscalingNamespace, func(x xmlw) {
 		x.open("AutoScalingGroups")
 		for _, g := range list[from:end] {

@@ -235,6 +235,15 @@ func TestRuleAutoScaling(t *testing.T) {
 		t.Errorf("detaching a Terminating member: %v", err)
 	}
 	must(c.DetachInstances(ctx, &autoscaling.DetachInstancesInput{AutoScalingGroupName: aws.String("g"), InstanceIds: members[1:21], ShouldDecrementDesiredCapacity: aws.Bool(true)}))
+
+	// At most 50 group names, or MaxRecords of them (at most 100).
+	names := make([]string, 51)
+	for i := range names {
+		names[i] = fmt.Sprintf("ohfp-req-%d", i)
+	}
+	_, err = c.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names})
+	wantCode(t, err, "ValidationError")
+	must(c.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: names, MaxRecords: aws.Int32(100)}))
 }
 
 // group25 lists the 25 members of group g once it has launched them.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -165,6 +166,9 @@ func (f *fakeASG) callsOf(action string) [][]string {
 
 func (f *fakeASG) DescribeAutoScalingGroups(_ context.Context, in *autoscaling.DescribeAutoScalingGroupsInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
 	f.record("DescribeAutoScalingGroups", in.AutoScalingGroupNames)
+	if limit := max(50, int(awssdk.ToInt32(in.MaxRecords))); len(in.AutoScalingGroupNames) > limit {
+		return nil, apiErr("ValidationError", "too many AutoScalingGroupNames for MaxRecords")
+	}
 	return f.describeGroups(in.AutoScalingGroupNames)
 }
 

@@ -63,3 +63,30 @@ func TestReleaseGroupTakesEachMemberOutAsAutoScalingAllows(t *testing.T) {
 		t.Errorf("terminated through the group %v, want the Pending members", got)
 	}
 }
+
+// TestGroupsAreDescribedAsAutoScalingAllows: DescribeAutoScalingGroups
+// takes at most 50 names, or as many as MaxRecords (at most 100), so a
+// poll of many groups names at most MaxRecords of them a call.
+func TestGroupsAreDescribedAsAutoScalingAllows(t *testing.T) {
+	fa := &fakeASG{describeGroups: func(names []string) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
+		out := &autoscaling.DescribeAutoScalingGroupsOutput{}
+		for _, n := range names {
+			out.AutoScalingGroups = append(out.AutoScalingGroups, astypes.AutoScalingGroup{AutoScalingGroupName: awssdk.String(n)})
+		}
+		return out, nil
+	}}
+	p := fakeProvider(t, nil, fa)
+	var refs []string
+	for i := range 130 {
+		refs = append(refs, placementRef{kind: refGroup, id: fmt.Sprintf("ohfp-req-%d", i)}.String())
+	}
+	got, err := p.Fulfilment(t.Context(), refs)
+	if err != nil || len(got) != len(refs) {
+		t.Fatalf("Fulfilment = %d answers, %v; want %d", len(got), err, len(refs))
+	}
+	for _, names := range fa.calls["DescribeAutoScalingGroups"] {
+		if len(names) > groupBatch {
+			t.Errorf("one call named %d groups, more than %d", len(names), groupBatch)
+		}
+	}
+}
