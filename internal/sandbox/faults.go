@@ -47,6 +47,7 @@ func unknownAction(service, action string) *apiError {
 // fault names only a code.
 var knownErrors = map[string]apiError{
 	"InsufficientInstanceCapacity": {http.StatusInternalServerError, "", "We currently do not have sufficient capacity in the Availability Zone you requested. Our system will be working on provisioning additional capacity."},
+	"UnfulfillableCapacity":        {http.StatusInternalServerError, "", "At this time there isn't enough spare capacity to fulfill your request for Spot Instances."},
 	"InstanceLimitExceeded":        {http.StatusBadRequest, "", "You have requested more instances than your current instance limit allows for the specified instance type. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit."},
 	"VcpuLimitExceeded":            {http.StatusBadRequest, "", "You have requested more vCPU capacity than your current vCPU limit allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit."},
 	"RequestLimitExceeded":         {http.StatusServiceUnavailable, "", "Request limit exceeded."},

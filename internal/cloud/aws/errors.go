@@ -39,6 +39,9 @@ var capacityCodes = map[string]bool{
 	"InsufficientFreeAddressesInSubnet": true,
 	"Unsupported":                       true,
 	"SpotMaxPriceTooLow":                true,
+	// Spot capacity: "include additional instance types, include
+	// additional Availability Zones" (Error codes for the EC2 API).
+	"UnfulfillableCapacity": true,
 }
 
 // quotaRule is what to do about an account quota.

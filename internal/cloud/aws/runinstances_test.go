@@ -230,6 +230,7 @@ func TestLaunchErrorCodes(t *testing.T) {
 		text  string
 	}{
 		{"quota", "InstanceLimitExceeded", fault.QuotaExceeded, 2, "instance limit"},
+		{"spot capacity", "UnfulfillableCapacity", fault.ProvisioningFailed, 2, "spare capacity"},
 		{"denied", "UnauthorizedOperation", fault.Cloud, 1, "IAM policy"},
 	}
 	for _, tc := range tests {
