@@ -52,7 +52,10 @@ const quotaRule = "an account quota: ask AWS to raise it (Service Quotas), or la
 // message: the refusal is reported with the rule, so that the message says
 // what to change.
 var rules = []struct{ code, inMessage, rule string }{
-	{"InvalidFleetConfig", "", "a fleet request can't span different subnets of the same Availability Zone: give the template one subnet per zone"},
+	// InvalidFleetConfig has other causes too (such as an instance type
+	// a pool does not support); this is the message of two subnets of one
+	// zone as public reports quote it.
+	{"InvalidFleetConfig", "duplicate instance pools", "a fleet request can't span different subnets of the same Availability Zone: give the template one subnet per zone"},
 	{"FilterLimitExceeded", "", "EC2 takes at most 200 filter values in one call, summed over its filters"},
 	{"TagLimitExceeded", "", "EC2 takes at most 50 tags per resource: give the template fewer instanceTags"},
 	{"InstanceLimitExceeded", "", quotaRule},

@@ -14,6 +14,7 @@ func TestRefusalIsReportedWithItsRule(t *testing.T) {
 		rule          string // "" for none
 	}{
 		{"InvalidFleetConfig", "The fleet configuration contains duplicate instance pools.", fault.Cloud, "one subnet per zone"},
+		{"InvalidFleetConfig", "Invalid: Parameter: InstanceTypes. Unsupported instancetypes specified in the batch request", fault.Cloud, ""},
 		{"VcpuLimitExceeded", "You have requested more vCPU capacity than your current vCPU limit of 32 allows", fault.QuotaExceeded, "Service Quotas"},
 		{"ValidationError", "At least one Availability Zone or VPC Subnet is required.", fault.Cloud, "give the template subnetId"},
 		{"ValidationError", "The instance i-1 is not in InService or Standby.", fault.Cloud, "InService and Standby"},
