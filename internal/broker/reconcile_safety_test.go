@@ -295,6 +295,11 @@ func TestFullDisk(t *testing.T) {
 	if st := h.status(done); st.Status != store.StateComplete {
 		t.Fatalf("request %s", st.Status)
 	}
+	h.cloud.LaunchState = cloud.Pending
+	stuck := h.request("T", 1) // stays pending past its timeout
+	h.status(stuck)
+	h.cloud.LaunchState = cloud.Running
+	left, _ := h.leftBehind(store.StatePlaced) // HostFactory never got its id
 	h.addStrays(3)
 	h.cloud.Types["t3.micro"] = cloud.TypeFacts{Name: "t3.micro", VCPUs: 2, Cores: 1, MemoryMiB: 1024, Arch: "x86_64"}
 	full := New(h.cfg, failingWrites{h.st}, h.cloud, WithClock(h.clock.Now))
@@ -311,6 +316,9 @@ func TestFullDisk(t *testing.T) {
 	}
 	if _, err := full.Reconcile(h.ctx(), ReconcileOptions{}); err == nil {
 		t.Fatal("reconcile went on without recording")
+	}
+	if sts, _ := full.Status(h.ctx(), []string{stuck, left.ID}); len(sts) != 2 || sts[0].Machines[0].Result != store.ResultExecuting {
+		t.Fatalf("a stuck instance was failed without being recorded: %+v", sts)
 	}
 	if _, _, err := full.ReturnMachines(h.ctx(), []store.MachineRef{{Name: h.machines(done)[0].Name, InstanceID: h.machines(done)[0].InstanceID}}); err == nil {
 		t.Fatal("a return was taken that could not be stored")

@@ -157,9 +157,6 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 		b.log.Error("recording a failed request", "request_id", r.ID, "err", err)
 	}
 	b.note(r.ID, "", ActionRequestFailed, r.Message)
-	for _, id := range ids {
-		b.note(r.ID, id, ActionMachineTerminated, "launched for a failed request")
-	}
 	b.log.Warn("request failed", "request_id", r.ID, "template_id", r.TemplateID, "err", cause, "terminated", len(ids))
 }
 
@@ -189,6 +186,13 @@ func (b *Broker) endPlacement(ctx context.Context, r *store.Request) ([]string, 
 	}
 	if len(ids) == 0 {
 		return nil, nil
+	}
+	events := make([]store.Event, len(ids))
+	for i, id := range ids {
+		events[i] = b.event(r.ID, id, ActionMachineTerminated, "launched for a failed request")
+	}
+	if err := b.recordFirst(ctx, events); err != nil {
+		return nil, err
 	}
 	if err := b.cloud.Terminate(ctx, ids); err != nil {
 		return nil, fmt.Errorf("terminating %s: %w", strings.Join(ids, " "), err)

@@ -412,7 +412,15 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 		}
 	}
 	if len(stuck) > 0 {
-		if err := b.cloud.Terminate(ctx, stuck); err != nil {
+		events := make([]store.Event, len(stuck))
+		for i, id := range stuck {
+			events[i] = b.event(r.ID, id, ActionMachineTerminated, p.machines[id].Message)
+		}
+		err := b.recordFirst(ctx, events)
+		if err == nil {
+			err = b.cloud.Terminate(ctx, stuck)
+		}
+		if err != nil {
 			// Not failed yet: the next poll tries again, so none is left running unreported.
 			for _, id := range stuck {
 				p.machines[id].Result, p.machines[id].Message = store.ResultExecuting, ""
@@ -424,9 +432,6 @@ func (b *Broker) judgeCreate(ctx context.Context, p *poll, r *store.Request) {
 			p.machines[id].State = cloud.ShuttingDown
 		}
 		b.log.Warn("terminated instances stuck pending", "request_id", r.ID, "instances", stuck)
-		for _, id := range stuck {
-			b.note(r.ID, id, ActionMachineTerminated, p.machines[id].Message)
-		}
 	}
 }
 

@@ -68,10 +68,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mark(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
+	// Best effort: a store that can be read answers even when its disk is
+	// full; the next open writes the identity file.
+	_ = s.mark(ctx)
 	return s, nil
 }
 
