@@ -55,6 +55,10 @@ func TestReturnLeavesAlone(t *testing.T) {
 			h.cloud.Add(stray("i-old", "req-old", "", epoch))
 			return store.MachineRef{Name: "ip-i-old.ec2.internal", InstanceID: "i-old"}
 		}, "carries no installation id", []int{0, 1}},
+		{"an id the store lost, named as another host", func(h *harness, ms []store.Machine) store.MachineRef {
+			h.cloud.Add(stray("i-lost", "req-lost", installationID, epoch))
+			return store.MachineRef{Name: "ip-elsewhere.ec2.internal", InstanceID: "i-lost"}
+		}, "name different hosts", []int{0, 1}},
 		{"this installation's host the store lost", func(h *harness, ms []store.Machine) store.MachineRef {
 			h.cloud.Add(stray("i-lost", "req-lost", installationID, epoch))
 			return store.MachineRef{Name: "ip-i-lost.ec2.internal", InstanceID: "i-lost"}
@@ -119,15 +123,19 @@ func TestReturnMixed(t *testing.T) {
 
 // Only the cloud's own actions are reclaims: a host HostFactory returned
 // is reported gone, as the contract wants for every host it lists, but is
-// no reclaim in the log or the audit trail; another installation's
-// instance is not reported at all.
+// no reclaim in the log or the audit trail, nor is a returned spot host
+// AWS marks before it is gone; another installation's instance is not
+// reported at all.
 func TestReclaimsAreTheCloudsOwn(t *testing.T) {
 	h := newHarness(t)
-	ms := h.grid(3)
-	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{{Name: ms[0].Name, InstanceID: ms[0].InstanceID}}); err != nil {
+	ms := h.grid(4)
+	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{{Name: ms[0].Name, InstanceID: ms[0].InstanceID},
+		{Name: ms[3].Name, InstanceID: ms[3].InstanceID}}); err != nil {
 		t.Fatal(err)
 	}
 	h.cloud.Set(ms[0].InstanceID, cloud.Terminated, "")
+	h.cloud.Set(ms[3].InstanceID, cloud.Running, "") // still up when AWS marks it
+	h.cloud.Marks[ms[3].InstanceID] = h.clock.Now()
 	h.cloud.Set(ms[1].InstanceID, cloud.Terminated, "Server.SpotInstanceTermination")
 	h.cloud.Add(stray("i-theirs", "req-theirs", "inst-elsewhere", epoch))
 	h.cloud.Set("i-theirs", cloud.Terminated, "")
@@ -135,6 +143,7 @@ func TestReclaimsAreTheCloudsOwn(t *testing.T) {
 		{Name: ms[0].Name, InstanceID: ms[0].InstanceID},
 		{Name: ms[1].Name, InstanceID: ms[1].InstanceID},
 		{Name: ms[2].Name, InstanceID: ms[2].InstanceID},
+		{Name: ms[3].Name, InstanceID: ms[3].InstanceID},
 		{Name: "ip-i-theirs.ec2.internal", InstanceID: "i-theirs"},
 	}
 	out, err := h.b.Reclaims(h.ctx(), hosts)
