@@ -70,7 +70,7 @@ func StoreName(cfg *config.Config) string {
 	return k.name(cfg)
 }
 
-func openSQLite(ctx context.Context, cfg *config.Config, _ *slog.Logger) (store.Store, error) {
+func openSQLite(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Store, error) {
 	path, err := SQLitePath(cfg)
 	if err != nil {
 		return nil, err
@@ -78,6 +78,9 @@ func openSQLite(ctx context.Context, cfg *config.Config, _ *slog.Logger) (store.
 	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		return nil, fault.Wrap(fault.Configuration, err, "opening the state store %s", path)
+	}
+	if why := st.Unwritable(); why != nil {
+		log.Error("the state store cannot be written (full disk?); it is read only: what only reads answers, and nothing is launched or terminated", "store", path, "err", why)
 	}
 	return st, nil
 }

@@ -319,6 +319,22 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// current checks, without writing, that the store's schema is the one
+// this binary knows: a store opened read-only cannot be migrated.
+func (s *Store) current(ctx context.Context) error {
+	version, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return s.openError(err)
+	}
+	if err := s.checkVersion(version); err != nil {
+		return err
+	}
+	if version < len(migrations) {
+		return fault.New(fault.Configuration, "state store %s has schema version %d and cannot be upgraded to %d while it cannot be written", s.path, version, len(migrations))
+	}
+	return nil
+}
+
 // checkVersion refuses a store written by a newer ohfp.
 func (s *Store) checkVersion(version int) error {
 	if version > len(migrations) {

@@ -36,6 +36,9 @@ const busyTimeout = 10 * time.Second
 type Store struct {
 	db   *sql.DB
 	path string
+	// unwritable is why the store was opened read-only (a full disk, a
+	// file system remounted read-only); nil when it can be written.
+	unwritable error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -47,6 +50,12 @@ var _ store.Store = (*Store)(nil)
 // write-ahead log or identity file remains, not an ohfp store, or whose
 // schema is newer than this binary knows, gives a fault.Configuration error
 // and is left as it is; the damaged kinds wrap ErrDamaged, for Init.
+//
+// A store that can be read but not written (a full disk: SQLite cannot
+// even size its shared-memory file; a file system remounted read-only) is
+// opened read-only: reads answer, every write fails, and Unwritable says
+// why. Nothing is launched or terminated that cannot be recorded first, so
+// the broker then changes nothing.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, fault.New(fault.Configuration, "state store path is empty")
@@ -64,7 +73,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, err
 		}
 	}
-	s, err := open(ctx, abs, path)
+	s, err := open(ctx, abs, path, false)
+	if unwritable(err) {
+		ro, roErr := open(ctx, abs, path, true)
+		if roErr != nil {
+			return nil, err
+		}
+		var cause *sqlite.Error
+		errors.As(err, &cause)
+		ro.unwritable = fmt.Errorf("is its disk full, or its file system read-only? %w", cause)
+		return ro, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +92,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	_ = s.mark(ctx)
 	return s, nil
 }
+
+// unwritable reports whether err is SQLite failing to write a store it
+// could otherwise read: the disk is full, the file system read-only, or
+// an I/O error on the way.
+func unwritable(err error) bool {
+	switch sqliteCode(err) & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY:
+		return true
+	}
+	return false
+}
+
+// Unwritable is why the store was opened read-only, or nil when it can be
+// written.
+func (s *Store) Unwritable() error { return s.unwritable }
 
 // ErrDamaged is wrapped by the errors of Open for a store file that is
 // damaged or lost: empty, missing while its write-ahead log or identity file
@@ -139,7 +173,7 @@ func create(ctx context.Context, abs, path string) error {
 	if err := f.Close(); err != nil {
 		return fault.Wrap(fault.Configuration, err, "state store %s", path)
 	}
-	s, err := open(ctx, tmp, path)
+	s, err := open(ctx, tmp, path, false)
 	if err != nil {
 		return err
 	}
@@ -152,8 +186,11 @@ func create(ctx context.Context, abs, path string) error {
 	return nil
 }
 
-// open opens the store file abs, named path in messages, and migrates it.
-func open(ctx context.Context, abs, path string) (*Store, error) {
+// open opens the store file abs, named path in messages, and migrates it;
+// readOnly opens it without writing anything, not even SQLite's
+// shared-memory file (readonly_shm: the WAL index is then read into the
+// process's memory), and only when its schema is current.
+func open(ctx context.Context, abs, path string, readOnly bool) (*Store, error) {
 	// _txlock=immediate makes every write transaction take the write lock
 	// when it begins, so a check and the write it guards are atomic across
 	// processes and a transaction never fails upgrading a read lock.
@@ -164,6 +201,9 @@ func open(ctx context.Context, abs, path string) (*Store, error) {
 		Path:     abs,
 		RawQuery: fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_synchronous=FULL&_txlock=immediate", busyTimeout.Milliseconds()),
 	}
+	if readOnly {
+		dsn.RawQuery += "&mode=ro&readonly_shm=1"
+	}
 	db, err := sql.Open("sqlite", dsn.String())
 	if err != nil {
 		return nil, fault.Wrap(fault.Configuration, err, "state store %s", path)
@@ -171,6 +211,13 @@ func open(ctx context.Context, abs, path string) (*Store, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	s := &Store{db: db, path: path}
+	if readOnly {
+		if err := s.current(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -233,6 +280,9 @@ func (s *Store) openError(err error) error {
 
 // inTx runs f in a write transaction and commits it when f succeeds.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	if s.unwritable != nil {
+		return fmt.Errorf("state store %s cannot be written (%w)", s.path, s.unwritable)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -287,6 +337,10 @@ func blob(b []byte) any {
 // renamed with the suffix .damaged-<UTC time>; aside lists them.
 func Init(ctx context.Context, path string, now time.Time) (s *Store, aside []string, err error) {
 	s, err = Open(ctx, path)
+	if err == nil && s.unwritable != nil {
+		s.Close()
+		return nil, nil, fault.Wrap(fault.Configuration, s.unwritable, "state store %s cannot be written", path)
+	}
 	if !errors.Is(err, ErrDamaged) {
 		return s, nil, err
 	}

@@ -413,3 +413,52 @@ func TestOlderRequestsLoseTheirSecrets(t *testing.T) {
 		t.Fatalf("after the upgrade: template %s, user data %s", got[0].Template, got[0].UserData)
 	}
 }
+
+// A store on a full disk opens read-only: reads answer, writes fail saying
+// why, store init sets nothing aside, and the file is left sound; once
+// space is freed, it opens for writing again.
+func TestFullDiskOpensReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	storetest.SmallDisk(t, dir, 1<<20)
+	path := filepath.Join(dir, "ohfp.db")
+	request := func(id string) *store.Request {
+		return &store.Request{ID: id, Kind: store.KindCreate, TemplateID: "T", MachineCount: 1, State: store.StatePending, ClientToken: id}
+	}
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateRequest(t.Context(), request("req-1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	free := storetest.FillDisk(t, dir)
+
+	ro, err := Open(t.Context(), path)
+	if err != nil || ro.Unwritable() == nil {
+		t.Fatalf("Open on a full disk: %v, unwritable %v", err, ro)
+	}
+	if rs, err := ro.ListRequests(t.Context(), store.RequestQuery{}); err != nil || len(rs) != 1 {
+		t.Fatalf("reading on a full disk: %v, %v", rs, err)
+	}
+	if err := ro.CreateRequest(t.Context(), request("req-2"), nil); err == nil || !strings.Contains(err.Error(), "cannot be written") {
+		t.Fatalf("writing on a full disk: %v", err)
+	}
+	ro.Close()
+	if _, aside, err := Init(t.Context(), path, time.Now()); err == nil || len(aside) != 0 {
+		t.Fatalf("store init on a full disk: set aside %v, %v", aside, err)
+	}
+
+	free()
+	s, err = Open(t.Context(), path)
+	if err != nil || s.Unwritable() != nil {
+		t.Fatalf("Open once space is freed: %v, %v", err, s.Unwritable())
+	}
+	defer s.Close()
+	if pragma(t, s, "integrity_check") != "ok" {
+		t.Fatal("the store is damaged")
+	}
+	if err := s.CreateRequest(t.Context(), request("req-2"), nil); err != nil {
+		t.Fatal(err)
+	}
+}
