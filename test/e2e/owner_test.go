@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"github.com/ohfp/ohfp/internal/hostfactory"
 	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
@@ -48,5 +51,35 @@ func TestInstancesCarryTheInstallationID(t *testing.T) {
 	insts := e.sb.InstancesWithTag("ohfp:installation-id", strings.TrimSpace(string(id)))
 	if len(insts) != 4 || len(e.sb.Instances()) != 4 {
 		t.Fatalf("%d of %d instances carry installation %s", len(insts), len(e.sb.Instances()), id)
+	}
+}
+
+// A store made for another installation is refused: with another
+// installation's id file (a store copied from another cluster, or an id
+// file lost and made again), every call is a CONFIGURATION_ERROR naming
+// the id file, and no host is terminated.
+func TestStoreOfAnotherInstallationIsRefused(t *testing.T) {
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("web", 5, nil)}, nil)
+	done := e.wait(e.request("web", 2))
+	idFile := filepath.Join(e.root, "conf", "ohfp-installation-id")
+	if err := os.WriteFile(idFile, []byte(uuid.NewString()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hosts := map[string]any{"machines": hostfactory.Hosts(done.Machines)}
+	for op, input := range map[string]any{
+		"getAvailableTemplates": map[string]any{},
+		"getRequestStatus":      map[string]any{"requests": []map[string]string{{"requestId": done.RequestID}}},
+		"getReturnRequests":     hosts,
+		"requestReturnMachines": hosts,
+	} {
+		if out := e.failure(op, input, 1); out.Error.Code != "CONFIGURATION_ERROR" || !strings.Contains(out.Message, "ohfp-installation-id") {
+			t.Errorf("%s with another installation's id: %+v", op, out)
+		}
+	}
+	if _, stderr, exit := e.reconcile(); exit != 1 || !strings.Contains(stderr, "ohfp-installation-id") {
+		t.Errorf("reconcile with another installation's id: exit %d: %s", exit, stderr)
+	}
+	if up, all := running(e); up != 2 || all != 2 {
+		t.Fatalf("%d of %d hosts running", up, all)
 	}
 }
