@@ -53,7 +53,7 @@ func TestReconcileOwnersAndStoreAge(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, func(cfg *config.Config) { cfg.Templates[0].UserData = "PASSWORD=hunter2" })
 			if c.storeCreated != 0 {
 				h.setStoreCreated(epoch.Add(c.storeCreated))
 			}
@@ -102,6 +102,9 @@ func TestReconcileOwnersAndStoreAge(t *testing.T) {
 				if r.State != store.StateRunning || r.TemplateID != "T" || r.MachineCount != 1 || !strings.Contains(r.Message, "rebuilt by reconcile") ||
 					len(ms) != 1 || ms[0].InstanceID != "i-stray" {
 					t.Fatalf("rebuilt request %+v, machines %+v", r, ms)
+				}
+				if strings.Contains(string(r.Template), "hunter2") || !strings.Contains(string(r.Template), "PASSWORD=") {
+					t.Fatalf("the rebuilt request keeps its template's user data values: %s", r.Template)
 				}
 				if ev := h.events(reqID); !slices.Equal(ev, []string{ActionRequestRestored, ActionMachineAdopted}) {
 					t.Fatalf("audit trail %v", ev)
