@@ -3,8 +3,11 @@ package e2e
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,13 +226,53 @@ func TestReconcileStopsAtTheBudget(t *testing.T) {
 	}
 	t.Logf("unknown instances %d, budget %d of %d live: terminated 0, exit %d", rec.Kept, rec.Budget, rec.Checked, exit)
 
+	// On a terminal it shows the plan and asks: only yes goes on.
+	for _, c := range []struct {
+		answer string
+		exit   int
+		up     int
+	}{{"no", 4, 27}, {"yes", 0, 2}} {
+		plan, exit := e.onTerminal(c.answer, "reconcile")
+		if exit != c.exit || !strings.Contains(plan, "Reconcile would terminate 25 instances") || !strings.Contains(plan, rec.kept()[0]) {
+			t.Fatalf("reconcile on a terminal, answered %s: exit %d:\n%s", c.answer, exit, plan)
+		}
+		if up, _ := running(e); up != c.up {
+			t.Fatalf("%d running after answering %s, want %d", up, c.answer, c.up)
+		}
+	}
+
+	// --force goes past the budget without asking.
+	lost = e.request("web", 21)
+	if r := e.wait(lost); r.Status != "complete" {
+		t.Fatalf("request ended %s", r.Status)
+	}
+	forget(t, filepath.Join(e.root, "work", "ohfp.db"), lost)
 	rec, stderr, exit = e.reconcile("--force")
-	if exit != 0 || rec.Terminated != 25 {
+	if exit != 0 || rec.Terminated != 21 {
 		t.Fatalf("reconcile --force: exit %d, %+v: %s", exit, rec, stderr)
 	}
 	if up, _ := running(e); up != 2 {
 		t.Fatalf("%d running after --force, want the 2 the store knows", up)
 	}
+}
+
+// onTerminal runs ohfp with args on a terminal (util-linux script gives
+// it one), typing answer, and returns what the terminal showed.
+func (e *env) onTerminal(answer string, args ...string) (screen string, exit int) {
+	e.t.Helper()
+	line := strconv.Quote(binary)
+	for _, a := range args {
+		line += " " + strconv.Quote(a)
+	}
+	cmd := exec.Command("script", "--quiet", "--return", "--command", line, "/dev/null")
+	cmd.Env = e.hf.Env
+	cmd.Stdin = strings.NewReader(answer + "\n")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		e.t.Fatalf("script: %v", err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
 }
 
 // forget deletes a request and its machines from the SQLite store at path.
