@@ -8,7 +8,7 @@ DATE     := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test vet lint fuzz bench setup clean docs release
+.PHONY: all build demo test vet lint fuzz bench bench-readme setup clean docs release
 
 all: build
 
@@ -48,6 +48,10 @@ fuzz:
 # Whole-process latency and peak memory of each operation against the sandbox.
 bench: setup build
 	$(GO) run ./tools/bench --bin $(BIN)
+
+# make bench, then the README's performance table rewritten from that run.
+bench-readme: setup build
+	$(GO) run ./tools/bench --bin $(BIN) --readme README.md
 
 # Tarball, .deb and .rpm for linux/amd64 and linux/arm64 in dist/, then the
 # package test on both, which also checks dist/ holds what this commit builds.

@@ -14,75 +14,56 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-
-	"github.com/ohfp/ohfp/internal/hostfactory"
-	"github.com/ohfp/ohfp/internal/sandbox"
 )
 
-// dynamoMachines is how many machines the DynamoDB steps poll; the target
-// is one DynamoDB read call per 100 of them.
+// dynamoMachines is how many machines the DynamoDB poll rows poll; the
+// target is one DynamoDB read call per 100 of them.
 const dynamoMachines = 1000
 
-// dynamoRows measures getRequestStatus over 1,000 machines with the state
-// on DynamoDB Local (started by tools/dynamodb/start.sh, stopped at the
-// end). Each row's calls are the DynamoDB read calls per run, counted by a
-// proxy between the binary and DynamoDB Local; its name gives the other
-// DynamoDB calls (writes) and the EC2 calls.
-func dynamoRows(ctx context.Context, bin string, runs int) ([]row, error) {
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		return nil, err
-	}
+// dynamoRows measures getRequestStatus with the state on DynamoDB Local
+// (started by tools/dynamodb/start.sh, stopped at the end): polls of 1,000
+// machines, whose calls are the DynamoDB read calls per run, counted by a
+// proxy between the binary and DynamoDB Local (the name gives the other
+// DynamoDB calls and the EC2 calls), and 100 concurrent polls of a
+// 10,000-machine request.
+func dynamoRows(ctx context.Context, bin string, runs int, floor row, concurrent bool) error {
 	root, err := os.MkdirTemp("", "ohfp-bench-dynamodb-")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.RemoveAll(root)
 	endpoint, stop, err := startDynamoLocal(ctx, filepath.Join(root, "dynamodb"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer stop()
 	counter, err := newCallCounter(endpoint)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	proxy := httptest.NewServer(counter)
 	defer proxy.Close()
 
-	sb := sandbox.New(sandbox.Options{PendingDelay: pendingDelay})
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
-	host, err := hostfactory.Provider{
-		Name:      "awsinst",
-		ScriptDir: "scripts",
-		Binary:    bin,
-		Config: map[string]any{
-			"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_INSTANCE_PENDING_TIMEOUT_SEC": 86400,
-			"OHFP_STORAGE": "dynamodb", "OHFP_DYNAMODB_TABLE_PREFIX": "ohfp-bench", "OHFP_DYNAMODB_ENDPOINT_URL": proxy.URL,
-		},
-		Templates: map[string]any{"templates": []map[string]any{{
-			"templateId": "Template-DynamoDB", "maxNumber": 10 * dynamoMachines,
-			"imageId": sandbox.DefaultImageID, "vmType": "t3.micro", "subnetId": sandbox.DefaultSubnetIDs[0],
-		}}},
-	}.Install(root)
+	const template = "Template-DynamoDB"
+	b, stopSandbox, err := newBench(bin, filepath.Join(root, "provider"), runs,
+		[]map[string]any{benchTemplate(template, "t3.micro")},
+		map[string]any{"OHFP_STORAGE": "dynamodb", "OHFP_DYNAMODB_TABLE_PREFIX": "ohfp-bench", "OHFP_DYNAMODB_ENDPOINT_URL": proxy.URL})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	host.Wrapper = timeWrapper
+	defer stopSandbox()
 	initStore := exec.CommandContext(ctx, bin, "store", "init")
-	initStore.Env = host.Env
+	initStore.Env = b.host.Env
 	if out, err := initStore.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("ohfp store init: %w\n%s", err, out)
+		return fmt.Errorf("ohfp store init: %w\n%s", err, out)
 	}
-	id, err := host.RequestMachines(ctx, "Template-DynamoDB", dynamoMachines)
+	id, err := b.host.RequestMachines(ctx, template, dynamoMachines)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
-	b := &bench{sb: sb, host: host, runs: runs}
+	t := &table{title: "DynamoDB Local as the store; for the 1,000-machine polls, AWS is the DynamoDB read calls (target: 1 per 100 machines)", floor: floor}
 	status := func(context.Context, int) (any, error) { return statusInput(id), nil }
-	var rows []row
 	for _, s := range []struct {
 		step
 		before func(ctx context.Context) error
@@ -91,8 +72,8 @@ func dynamoRows(ctx context.Context, bin string, runs int) ([]row, error) {
 		{step: step{name: "getRequestStatus 1,000 complete, DynamoDB", op: "getRequestStatus", prepare: status},
 			// Untimed: the machines come up and the request completes.
 			before: func(ctx context.Context) error {
-				sb.Advance(pendingDelay)
-				st, err := host.Status(ctx, id)
+				b.sb.Advance(pendingDelay)
+				st, err := b.host.Status(ctx, id)
 				if err == nil && st.Requests[0].Status != "complete" {
 					err = fmt.Errorf("the %d-machine request is %s once its machines are up", dynamoMachines, st.Requests[0].Status)
 				}
@@ -101,21 +82,31 @@ func dynamoRows(ctx context.Context, bin string, runs int) ([]row, error) {
 	} {
 		if s.before != nil {
 			if err := s.before(ctx); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		s.maxCalls = dynamoMachines / 100
 		before := counter.snapshot()
 		r, err := b.measure(ctx, s.step)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		reads, writes := counter.since(before)
 		r.name += fmt.Sprintf(" (+%.1f writes, %.1f EC2 calls)", float64(writes)/float64(runs), r.calls)
 		r.calls = float64(reads) / float64(runs)
-		rows = append(rows, r)
+		r.targets = []target{{"DynamoDB reads <= 1 per 100 machines", func(r *row, _ *table) (bool, string) {
+			return r.calls <= dynamoMachines/100, ""
+		}}, memory(64)}
+		t.add(r)
 	}
-	return rows, nil
+	if concurrent {
+		rows, err := b.concurrent(ctx, "DynamoDB Local", template)
+		if err != nil {
+			return err
+		}
+		t.add(rows...)
+	}
+	t.print()
+	return nil
 }
 
 // raceImplementations are the implementations of the DynamoDB API the

@@ -1,19 +1,17 @@
 // Command bench measures what HostFactory feels: the whole-process latency,
 // CPU time and peak memory of each operation, run through the real scripts
 // against the sandbox on loopback, and the AWS calls each operation makes.
+// Every target of issue 13 is a row with its target and a yes/no, judged
+// as ratios within the one run (absolute times drift on a shared machine).
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,21 +21,47 @@ import (
 
 func main() {
 	bin := flag.String("bin", "bin/ohfp", "the ohfp binary")
-	runs := flag.Int("runs", 25, "runs of each operation")
+	runs := flag.Int("runs", 15, "runs of each light operation")
+	heavy := flag.Int("heavy-runs", 5, "runs of each operation at 10,000 machines")
+	population := flag.Int("population", 100_000, "live instances of the reconcile rows")
 	rounds := flag.Int("race-rounds", 100, "rounds of the two-host admission race on each DynamoDB implementation")
 	raceOnly := flag.Bool("race-only", false, "run only the admission race")
+	skip := flag.String("skip", "", "comma-separated parts to leave out: concurrent, reconcile, dynamodb, race")
+	readme := flag.String("readme", "", "rewrite the performance table of this README from the run")
 	flag.Parse()
+	began := time.Now()
 	var err error
 	if *raceOnly {
 		err = races(context.Background(), *bin, *rounds)
 	} else {
-		err = run(*bin, *runs, *rounds)
+		set := settings{runs: *runs, heavy: *heavy, population: *population, rounds: *rounds, skip: map[string]bool{}}
+		for _, part := range strings.Split(*skip, ",") {
+			set.skip[strings.TrimSpace(part)] = true
+		}
+		err = run(*bin, set)
+	}
+	if err == nil && *readme != "" {
+		err = writeReadme(*readme, began)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
 		os.Exit(1)
 	}
 }
+
+// settings are how much the bench measures.
+type settings struct {
+	runs, heavy, population, rounds int
+	skip                            map[string]bool // parts left out
+}
+
+// The scale of issue 13: the guides' limits.
+const (
+	bigRequest   = 10_000 // machines in one request
+	manyRequests = 100    // requests in one poll
+	perRequest   = bigRequest / manyRequests
+	callers      = 100 // concurrent getRequestStatus processes
+)
 
 // fleetTemplate is the template placed through an instant EC2 Fleet.
 const fleetTemplate = "Fleet-Instant"
@@ -49,30 +73,51 @@ const benchSubnet = "subnet-0bench00000000001"
 // sandbox clock on.
 const pendingDelay = time.Hour
 
-// step is one measured operation; prepare (untimed) returns each run's input.
-type step struct {
-	name     string
-	op       string
-	target   time.Duration
-	maxCalls float64 // AWS calls per run; 0 for no target
-	prepare  func(ctx context.Context, i int) (any, error)
-}
-
-// row is what a step measured.
-type row struct {
-	step
-	wall, cpu []time.Duration
-	rss       int64
-	calls     float64 // AWS calls per run
-}
-
 type bench struct {
+	bin  string
 	sb   *sandbox.Sandbox
+	aws  *awsClock
 	host *hostfactory.Host
 	runs int
 }
 
-func run(bin string, runs, rounds int) error {
+// newBench starts a sandbox with one large subnet and installs a provider
+// instance with templates on it under root.
+func newBench(bin, root string, runs int, templates []map[string]any, config map[string]any) (*bench, func(), error) {
+	sb := sandbox.New(sandbox.Options{PendingDelay: pendingDelay})
+	clock := &awsClock{h: sb}
+	srv := httptest.NewServer(clock)
+	// Hundreds of thousands of instances are launched over the runs: one
+	// subnet large enough for all of them.
+	if err := sb.RegisterSubnet(sandbox.Subnet{ID: benchSubnet, CIDR: "10.64.0.0/11"}); err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	cfg := map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_INSTANCE_PENDING_TIMEOUT_SEC": 86400}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	host, err := hostfactory.Provider{
+		Name:      "awsinst",
+		ScriptDir: "scripts",
+		Binary:    bin,
+		Config:    cfg,
+		Templates: map[string]any{"templates": templates},
+	}.Install(root)
+	if err != nil {
+		srv.Close()
+		return nil, nil, err
+	}
+	host.Wrapper = timeWrapper
+	return &bench{bin: bin, sb: sb, aws: clock, host: host, runs: runs}, srv.Close, nil
+}
+
+// benchTemplate is a RunInstances template on the bench subnet.
+func benchTemplate(id, vmType string) map[string]any {
+	return map[string]any{"templateId": id, "maxNumber": -1, "imageId": sandbox.DefaultImageID, "vmType": vmType, "subnetId": benchSubnet}
+}
+
+func run(bin string, set settings) error {
 	ctx := context.Background()
 	bin, err := filepath.Abs(bin)
 	if err != nil {
@@ -84,24 +129,9 @@ func run(bin string, runs, rounds int) error {
 	}
 	defer os.RemoveAll(root)
 
-	sb := sandbox.New(sandbox.Options{PendingDelay: pendingDelay})
-	srv := httptest.NewServer(sb)
-	defer srv.Close()
-	// Tens of thousands of instances are launched over the runs: one subnet
-	// large enough for all of them.
-	if err := sb.RegisterSubnet(sandbox.Subnet{ID: benchSubnet, CIDR: "10.64.0.0/12"}); err != nil {
-		return err
-	}
-
 	templates := make([]map[string]any, 1000)
 	for i := range templates {
-		templates[i] = map[string]any{
-			"templateId": fmt.Sprintf("Template-%04d", i),
-			"maxNumber":  -1,
-			"imageId":    sandbox.DefaultImageID,
-			"vmType":     []string{"t3.micro", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"}[i%4],
-			"subnetId":   benchSubnet,
-		}
+		templates[i] = benchTemplate(fmt.Sprintf("Template-%04d", i), []string{"t3.micro", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"}[i%4])
 	}
 	// The last one places its machines through an EC2 Fleet.
 	templates[len(templates)-1] = map[string]any{
@@ -113,107 +143,198 @@ func run(bin string, runs, rounds int) error {
 		"vmTypes":     map[string]int{"t3.micro": 1, "t3.small": 1},
 		"subnetId":    benchSubnet,
 	}
-	host, err := hostfactory.Provider{
-		Name:      "awsinst",
-		ScriptDir: "scripts",
-		Binary:    bin,
-		Config:    map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_INSTANCE_PENDING_TIMEOUT_SEC": 86400},
-		Templates: map[string]any{"templates": templates},
-	}.Install(root)
+	b, stop, err := newBench(bin, filepath.Join(root, "sqlite"), set.runs, templates, nil)
 	if err != nil {
 		return err
 	}
-	host.Wrapper = timeWrapper
-	b := &bench{sb: sb, host: host, runs: runs}
+	defer stop()
 
-	floor, err := b.processFloor(bin)
+	t := &table{title: fmt.Sprintf("Whole processes through the scripts, sandbox on loopback, SQLite store; medians of %d runs (%d at 10,000 machines)", set.runs, set.heavy)}
+	floor, err := b.processFloor()
 	if err != nil {
 		return err
+	}
+	t.floor = floor
+	t.add(floor)
+	py, skip := b.pythonFloor(ctx)
+	if skip != "" {
+		t.note("Python floor skipped: " + skip)
+	} else {
+		t.python = py
+		t.add(*py)
 	}
 	// The first getAvailableTemplates caches the instance type facts, as in
 	// production; every later call answers from the store.
-	if _, err := host.Templates(ctx); err != nil {
+	if _, err := b.host.Templates(ctx); err != nil {
 		return err
 	}
-	pending, err := host.RequestMachines(ctx, "Template-0000", 1000)
+	r, err := b.measure(ctx, step{name: "getAvailableTemplates, 1,000 templates", op: "getAvailableTemplates",
+		targets: []target{startTimes(2), pythonTimes(30), memory(64)},
+		prepare: func(context.Context, int) (any, error) { return map[string]any{}, nil }})
 	if err != nil {
 		return err
 	}
-	st, err := host.Status(ctx, pending)
+	t.add(r)
+	rows, err := b.bigRequest(ctx, set.heavy)
 	if err != nil {
 		return err
 	}
-	if n := len(st.Requests[0].Machines); n != 1000 {
-		return fmt.Errorf("the 1,000-machine request has %d machines", n)
+	t.add(rows...)
+	r, err = b.manyRequests(ctx, min(set.heavy, 5))
+	if err != nil {
+		return err
 	}
-	hosts := hostfactory.Hosts(st.Requests[0].Machines)
-	var lastUp, fleetUp string
+	t.add(r)
+	rows, err = b.smallOps(ctx)
+	if err != nil {
+		return err
+	}
+	t.add(rows...)
+	if !set.skip["concurrent"] {
+		rows, err = b.concurrent(ctx, "SQLite", "Template-0001")
+		if err != nil {
+			return err
+		}
+		t.add(rows...)
+	}
+	t.print()
 
-	steps := []step{
-		{"getAvailableTemplates, 1,000 templates", "getAvailableTemplates", 20 * time.Millisecond, 0,
-			func(context.Context, int) (any, error) { return map[string]any{}, nil }},
-		{"getRequestStatus, 1,000 machines pending", "getRequestStatus", 20 * time.Millisecond, 0,
-			func(context.Context, int) (any, error) { return statusInput(pending), nil }},
-		{"getRequestStatus, 1,000 machines coming up", "getRequestStatus", 0, 0,
-			func(ctx context.Context, _ int) (any, error) {
-				if err := b.release(ctx, lastUp); err != nil {
-					return nil, err
-				}
-				id, err := host.RequestMachines(ctx, "Template-0001", 1000)
+	if !set.skip["reconcile"] {
+		if err := reconcileRows(ctx, bin, filepath.Join(root, "reconcile"), set.population, min(set.heavy, 5), floor); err != nil {
+			return err
+		}
+	}
+	if !set.skip["dynamodb"] {
+		if err := dynamoRows(ctx, bin, set.runs, floor, !set.skip["concurrent"]); err != nil {
+			return err
+		}
+	}
+	if set.skip["race"] {
+		return nil
+	}
+	return races(ctx, bin, set.rounds)
+}
+
+// bigRequest measures one request of 10,000 machines through its life:
+// the launch, the poll that finds them all pending, the poll that sees them
+// all come up, and the poll of the complete request.
+func (b *bench) bigRequest(ctx context.Context, runs int) ([]row, error) {
+	var id string
+	return b.cycle(ctx, runs, []step{
+		{name: "requestMachines, 10,000 machines (RunInstances)", op: "requestMachines",
+			targets: []target{beyondAWS(400 * time.Millisecond), memory(64)},
+			prepare: func(_ context.Context, i int) (any, error) {
+				return requestInput(fmt.Sprintf("Template-%04d", 1+i%4), bigRequest), nil
+			},
+			after: func(res hostfactory.Result) error {
+				var err error
+				id, err = requestID(res)
+				return err
+			}},
+		{name: "getRequestStatus, 10,000 machines pending", op: "getRequestStatus",
+			targets: []target{memory(64)},
+			prepare: func(context.Context, int) (any, error) { return statusInput(id), nil }},
+		{name: "getRequestStatus, 10,000 machines, the settling poll", op: "getRequestStatus",
+			targets: []target{wallAtMost(400 * time.Millisecond), memory(64)},
+			prepare: func(context.Context, int) (any, error) {
+				b.sb.Advance(pendingDelay)
+				return statusInput(id), nil
+			},
+			after: wantStatus(bigRequest, "complete")},
+		{name: "getRequestStatus, 10,000 machines complete", op: "getRequestStatus",
+			targets: []target{startTimes(4), memory(40)},
+			prepare: func(context.Context, int) (any, error) { return statusInput(id), nil },
+			after:   wantStatus(bigRequest, "complete")},
+	})
+}
+
+// manyRequests measures one poll carrying 100 requests of 100 machines,
+// the poll that sees them all come up, as HostFactory polls many open
+// requests at once.
+func (b *bench) manyRequests(ctx context.Context, runs int) (row, error) {
+	var ids []string
+	return b.measure(ctx, step{name: "getRequestStatus, 100 requests of 100 machines coming up", op: "getRequestStatus",
+		runs:    runs,
+		targets: []target{beyondAWSStarts(3), awsCallsPerSettling(1000, 0), memory(64)},
+		prepare: func(ctx context.Context, i int) (any, error) {
+			ids = ids[:0]
+			for range manyRequests {
+				id, err := b.host.RequestMachines(ctx, fmt.Sprintf("Template-%04d", 1+i%4), perRequest)
 				if err != nil {
 					return nil, err
 				}
-				sb.Advance(pendingDelay)
-				lastUp = id
-				return statusInput(id), nil
-			}},
-		{"getRequestStatus, 1,000 machines complete", "getRequestStatus", 20 * time.Millisecond, 0,
-			func(context.Context, int) (any, error) { return statusInput(lastUp), nil }},
-		{name: "requestMachines, 1,000 machines, EC2Fleet", op: "requestMachines",
-			prepare: func(context.Context, int) (any, error) {
-				return map[string]any{"template": map[string]any{"templateId": fleetTemplate, "machineCount": 1000}}, nil
-			}},
-		{name: "getRequestStatus, 1,000 fleet machines up", op: "getRequestStatus", maxCalls: 3,
+				ids = append(ids, id)
+			}
+			// HostFactory has polled them while they were pending.
+			if _, err := b.host.Status(ctx, ids...); err != nil {
+				return nil, err
+			}
+			b.sb.Advance(pendingDelay)
+			return statusInput(ids...), nil
+		},
+		settling: bigRequest,
+	})
+}
+
+// smallOps are the operations at smaller scales: a fleet, one machine,
+// returns and reclaims.
+func (b *bench) smallOps(ctx context.Context) ([]row, error) {
+	pending, err := b.host.RequestMachines(ctx, "Template-0000", 1000)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.host.Status(ctx, pending)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(st.Requests[0].Machines); n != 1000 {
+		return nil, fmt.Errorf("the 1,000-machine request has %d machines", n)
+	}
+	hosts := hostfactory.Hosts(st.Requests[0].Machines)
+	var fleetUp string
+	var rows []row
+	for _, s := range []step{
+		{name: "requestMachines, 1,000 machines, EC2 Fleet instant", op: "requestMachines",
+			targets: []target{memory(64)},
+			prepare: func(context.Context, int) (any, error) { return requestInput(fleetTemplate, 1000), nil }},
+		{name: "getRequestStatus, 1,000 fleet machines coming up", op: "getRequestStatus",
+			targets: []target{awsCallsPerSettling(1000, 1), memory(64)}, settling: 1000,
 			prepare: func(ctx context.Context, _ int) (any, error) {
 				if err := b.release(ctx, fleetUp); err != nil {
 					return nil, err
 				}
-				id, err := host.RequestMachines(ctx, fleetTemplate, 1000)
+				id, err := b.host.RequestMachines(ctx, fleetTemplate, 1000)
 				if err != nil {
 					return nil, err
 				}
-				sb.Advance(pendingDelay)
+				b.sb.Advance(pendingDelay)
 				fleetUp = id
 				return statusInput(id), nil
 			}},
-		{name: "getRequestStatus, 1,000 fleet machines done", op: "getRequestStatus", maxCalls: 3,
+		{name: "getRequestStatus, 1,000 fleet machines complete", op: "getRequestStatus",
+			targets: []target{startTimes(4), memory(40)},
 			prepare: func(context.Context, int) (any, error) { return statusInput(fleetUp), nil }},
-		{"requestMachines, 1 machine", "requestMachines", 0, 0,
-			func(_ context.Context, i int) (any, error) {
-				return map[string]any{"template": map[string]any{"templateId": fmt.Sprintf("Template-%04d", 2+i), "machineCount": 1}}, nil
+		{name: "requestMachines, 1 machine", op: "requestMachines",
+			targets: []target{memory(64)},
+			prepare: func(_ context.Context, i int) (any, error) {
+				return requestInput(fmt.Sprintf("Template-%04d", 2+i), 1), nil
 			}},
-		{"getReturnRequests, 1,000 hosts", "getReturnRequests", 0, 0,
-			func(context.Context, int) (any, error) { return map[string]any{"machines": hosts}, nil }},
-		{"requestReturnMachines, 10 machines", "requestReturnMachines", 0, 0,
-			func(_ context.Context, i int) (any, error) {
+		{name: "requestReturnMachines, 10 machines", op: "requestReturnMachines",
+			targets: []target{memory(64)},
+			prepare: func(_ context.Context, i int) (any, error) {
 				return map[string]any{"machines": hosts[10*i : 10*i+10]}, nil
 			}},
-	}
-	rows := []row{floor}
-	for _, s := range steps {
+		{name: "getReturnRequests, 1,000 hosts", op: "getReturnRequests",
+			targets: []target{memory(64)},
+			prepare: func(context.Context, int) (any, error) { return map[string]any{"machines": hosts}, nil }},
+	} {
 		r, err := b.measure(ctx, s)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 		rows = append(rows, r)
 	}
-	report(fmt.Sprintf("Whole process, through the scripts, %d runs each, sandbox on loopback, SQLite store (medians)", runs), "AWS calls", median(floor.wall), rows)
-	dynamoDB, err := dynamoRows(ctx, bin, runs)
-	if err != nil {
-		return err
-	}
-	report("The same with DynamoDB Local as the store; calls are DynamoDB read calls (target: 1 per 100 machines)", "DDB reads", median(floor.wall), dynamoDB)
-	return races(ctx, bin, rounds)
+	return rows, nil
 }
 
 // release returns the machines of an earlier run's request, untimed, so
@@ -230,112 +351,40 @@ func (b *bench) release(ctx context.Context, id string) error {
 	return err
 }
 
-// rssMarker starts the line /usr/bin/time adds to a script's standard
-// error. The kernel's own accounting of a child started from this large
-// process would count this process's memory too (the child shares it
-// until exec); GNU time forks from a small process and measures only its
-// child.
-const rssMarker = "ohfp-bench-max-rss-kib="
+func requestInput(template string, n int) any {
+	return map[string]any{"template": map[string]any{"templateId": template, "machineCount": n}}
+}
 
-var timeWrapper = []string{"/usr/bin/time", "-f", rssMarker + "%M"}
-
-func peakRSS(stderr []byte) (int64, error) {
-	_, after, ok := bytes.Cut(stderr, []byte(rssMarker))
-	if !ok {
-		return 0, fmt.Errorf("no peak memory from /usr/bin/time in %q", stderr)
+func statusInput(ids ...string) any {
+	reqs := make([]map[string]string, len(ids))
+	for i, id := range ids {
+		reqs[i] = map[string]string{"requestId": id}
 	}
-	kib, err := strconv.ParseInt(string(bytes.TrimSpace(after)), 10, 64)
-	return kib << 10, err
+	return map[string]any{"requests": reqs}
 }
 
-func statusInput(id string) any {
-	return map[string]any{"requests": []map[string]string{{"requestId": id}}}
-}
-
-func (b *bench) measure(ctx context.Context, s step) (row, error) {
-	r := row{step: s}
-	var calls int64
-	for i := range b.runs {
-		input, err := s.prepare(ctx, i)
-		if err != nil {
-			return r, err
-		}
-		b.sb.ResetCalls()
-		res, err := b.host.Call(ctx, s.op, input)
-		if err != nil {
-			return r, err
-		}
-		if res.Exit != 0 {
-			return r, fmt.Errorf("%s exited %d: %s", s.op, res.Exit, res.Stdout)
-		}
-		for _, n := range b.sb.Calls() {
-			calls += n
-		}
-		r.wall = append(r.wall, res.Duration)
-		r.cpu = append(r.cpu, res.CPU)
-		rss, err := peakRSS(res.Stderr)
-		if err != nil {
-			return r, fmt.Errorf("%s: %w", s.op, err)
-		}
-		r.rss = max(r.rss, rss)
+func requestID(res hostfactory.Result) (string, error) {
+	var out struct {
+		RequestID string `json:"requestId"`
+		Message   string `json:"message"`
 	}
-	r.calls = float64(calls) / float64(b.runs)
-	return r, nil
-}
-
-// processFloor is what starting the binary costs before any work: the
-// line every operation stands on.
-func (b *bench) processFloor(bin string) (row, error) {
-	r := row{step: step{name: "process start (ohfp --version)"}}
-	for range b.runs {
-		cmd := exec.Command(bin, "--version")
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			return r, err
-		}
-		r.wall = append(r.wall, time.Since(start))
-		r.cpu = append(r.cpu, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	if err := hostfactory.Decode(res.Stdout, &out); err != nil {
+		return "", fmt.Errorf("requestMachines answered %.200q: %w", res.Stdout, err)
 	}
-	return r, nil
+	return out.RequestID, nil
 }
 
-// report prints rows; "x start" is the median wall time over the process
-// start's, a ratio that holds on a noisy machine where absolute times drift.
-func report(title, calls string, floor time.Duration, rows []row) {
-	fmt.Printf("\n%s\n\n", title)
-	fmt.Printf("%-62s %9s %8s %9s %9s %9s %9s  %s\n", "operation", "wall", "x start", "p90 wall", "CPU", "peak RSS", calls, "targets")
-	fmt.Println(strings.Repeat("-", 140))
-	for _, r := range rows {
-		wall, cpu := median(r.wall), median(r.cpu)
-		verdict := ""
-		if r.target > 0 {
-			verdict = fmt.Sprintf("wall < %s: %s", r.target, yes(wall < r.target))
+// wantStatus checks that a poll answered one request of n machines in
+// state status.
+func wantStatus(n int, status string) func(hostfactory.Result) error {
+	return func(res hostfactory.Result) error {
+		var out hostfactory.Status
+		if err := hostfactory.Decode(res.Stdout, &out); err != nil {
+			return fmt.Errorf("getRequestStatus answered %.200q: %w", res.Stdout, err)
 		}
-		if r.maxCalls > 0 {
-			verdict += fmt.Sprintf("; %s <= %g: %s", calls, r.maxCalls, yes(r.calls <= r.maxCalls))
+		if len(out.Requests) != 1 || out.Requests[0].Status != status || len(out.Requests[0].Machines) != n {
+			return fmt.Errorf("getRequestStatus answered %.300q, want one request %s with %d machines", res.Stdout, status, n)
 		}
-		rss := "-"
-		if r.rss > 0 {
-			rss = fmt.Sprintf("%.1fMiB", float64(r.rss)/(1<<20))
-			verdict += fmt.Sprintf("; RSS < 40MiB: %s", yes(r.rss < 40<<20))
-		}
-		fmt.Printf("%-62s %9s %8.1f %9s %9s %9s %9.1f  %s\n", r.name, ms(wall), float64(wall)/float64(floor), ms(percentile(r.wall, 90)), ms(cpu), rss, r.calls, strings.TrimPrefix(verdict, "; "))
+		return nil
 	}
 }
-
-func median(d []time.Duration) time.Duration { return percentile(d, 50) }
-
-func percentile(d []time.Duration, p int) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)*p/100, len(s)-1)]
-}
-
-func yes(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "NO"
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
