@@ -108,24 +108,37 @@ func (p *Provider) describeFiltered(ctx context.Context, f []types.Filter) ([]cl
 	return out, nil
 }
 
-// describe reads every page of one DescribeInstances call.
+// describe reads every page of one DescribeInstances call. Each page's
+// instances are read from EC2's answer as it arrives (instancexml.go), so
+// no page is ever held whole in the SDK's form.
 func (p *Provider) describe(ctx context.Context, in *ec2.DescribeInstancesInput) ([]cloud.Instance, error) {
+	sink := &instanceSink{}
+	opts := append(slices.Clone(p.describeOpts), streamInstances(sink))
 	pages := ec2.NewDescribeInstancesPaginator(p.ec2, in)
 	var out []cloud.Instance
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx, p.describeOpts...)
+		page, err := pages.NextPage(ctx, opts...)
 		if err != nil {
 			return nil, err
 		}
-		for r := range page.Reservations {
-			res := &page.Reservations[r]
-			out = slices.Grow(out, len(res.Instances))
-			for i := range res.Instances {
-				out = append(out, toInstance(&res.Instances[i]))
-			}
+		if insts, read := sink.take(); read {
+			out = append(out, insts...)
+		} else {
+			out = append(out, fromReservations(page.Reservations)...)
 		}
 	}
 	return out, nil
+}
+
+// fromReservations maps the instances of reservations the SDK decoded.
+func fromReservations(rs []types.Reservation) []cloud.Instance {
+	var out []cloud.Instance
+	for r := range rs {
+		for i := range rs[r].Instances {
+			out = append(out, toInstance(&rs[r].Instances[i]))
+		}
+	}
+	return out
 }
 
 // toInstance maps an EC2 instance to the broker's vocabulary.

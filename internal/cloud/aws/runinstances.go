@@ -56,7 +56,8 @@ func (p *Provider) runInstances(ctx context.Context, spec cloud.LaunchSpec) (clo
 			break
 		}
 		token := attemptToken(spec.ClientToken, attempt[sl])
-		out, err := p.ec2.RunInstances(ctx, ls.runInstancesInput(sl.instanceType, sl.subnetID, remaining, token))
+		sink := &instanceSink{}
+		out, err := p.ec2.RunInstances(ctx, ls.runInstancesInput(sl.instanceType, sl.subnetID, remaining, token), streamInstances(sink))
 		if err != nil {
 			lastErr = err
 			if !tryElsewhere(err) {
@@ -68,12 +69,14 @@ func (p *Provider) runInstances(ctx context.Context, spec cloud.LaunchSpec) (clo
 			continue
 		}
 		refs = append(refs, awssdk.ToString(out.ReservationId))
-		for i := range out.Instances {
-			placed.Instances = append(placed.Instances, toInstance(&out.Instances[i]))
+		insts, read := sink.take()
+		if !read {
+			insts = fromReservations([]types.Reservation{{Instances: out.Instances}})
 		}
-		remaining -= len(out.Instances)
+		placed.Instances = append(placed.Instances, insts...)
+		remaining -= len(insts)
 		p.log.Info("launched", "request_id", spec.RequestID, "instance_type", sl.instanceType, "subnet_id", sl.subnetID,
-			"count", len(out.Instances), "reservation_id", awssdk.ToString(out.ReservationId))
+			"count", len(insts), "reservation_id", awssdk.ToString(out.ReservationId))
 	}
 	if len(placed.Instances) == 0 {
 		return cloud.Placement{}, awsError("ec2:RunInstances", lastErr)
