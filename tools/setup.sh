@@ -6,6 +6,10 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v chromium >/dev/null || missing+=(chromium)
+# The serve guard test sends what a web page would with curl too; the
+# reconcile test answers its question on a terminal that script gives.
+command -v curl >/dev/null || missing+=(curl)
+command -v script >/dev/null || missing+=(bsdutils)
 command -v npm >/dev/null || missing+=(nodejs npm)
 # The package test: dpkg unpacks the .deb, rpm lists the .rpm, systemd-analyze
 # rates the unit.

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,8 +50,8 @@ func untouched(t *testing.T, e *env) {
 	t.Logf("hosts alive after the attempts: %d of 2; instances launched by them: %d", running, len(e.sb.Instances())-2)
 }
 
-// A curl-like client on the host, without the token or with it, cannot get
-// a request through with a foreign Host, another origin or a text/plain
+// A client on the host (Go's, and curl), without the token or with it,
+// cannot get a request through with a foreign Host, another origin or a text/plain
 // body: nothing is launched or terminated.
 func TestServeRefusesForeignRequestsFromClients(t *testing.T) {
 	e, url, _, returns := guardedGrid(t)
@@ -68,17 +70,20 @@ func TestServeRefusesForeignRequestsFromClients(t *testing.T) {
 		{"text/plain return with the token", "/api/v1/returns", returns, map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer " + token.(string)}, 415},
 		{"no token", "/api/v1/returns", returns, map[string]string{"Content-Type": "application/json"}, 401},
 	}
+	refused := 0
 	for _, c := range cases {
 		req, err := http.NewRequest("POST", url+c.path, strings.NewReader(c.body))
 		if err != nil {
 			t.Fatal(err)
 		}
+		args := []string{"--silent", "--show-error", "--output", "/dev/null", "--write-out", "%{http_code}", "--data-binary", c.body}
 		for k, v := range c.header {
 			if k == "Host" {
 				req.Host = v
 			} else {
 				req.Header.Set(k, v)
 			}
+			args = append(args, "--header", k+": "+v)
 		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -89,6 +94,12 @@ func TestServeRefusesForeignRequestsFromClients(t *testing.T) {
 		if res.StatusCode != c.want {
 			t.Errorf("%s: HTTP %d, want %d: %s", c.name, res.StatusCode, c.want, b)
 		}
+		// The same from curl, as a script on the host would send it.
+		out, err := exec.Command("curl", append(args, url+c.path)...).CombinedOutput()
+		if err != nil || string(out) != strconv.Itoa(c.want) {
+			t.Errorf("%s from curl: HTTP %s, want %d (%v)", c.name, out, c.want, err)
+		}
+		refused += 2
 	}
 	// A rebound name cannot read the API either.
 	req, _ := http.NewRequest("GET", url+"/api/v1/overview", nil)
@@ -101,6 +112,7 @@ func TestServeRefusesForeignRequestsFromClients(t *testing.T) {
 	if res.StatusCode != 403 {
 		t.Errorf("read through a foreign Host: HTTP %d", res.StatusCode)
 	}
+	t.Logf("refused: %d requests (%d cases, from Go and from curl)", refused, len(cases))
 	untouched(t, e)
 }
 
