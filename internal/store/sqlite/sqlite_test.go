@@ -462,3 +462,53 @@ func TestFullDiskOpensReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// While another process holds the store open (ohfp serve), SQLite needs no
+// new space to open it again on a full disk: it opens for writing, writes
+// fail, and an identity file that cannot be written (a store older than
+// identity files) is no reason to refuse the store; it is written once
+// there is room.
+func TestFullDiskWhileOpenElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	storetest.SmallDisk(t, dir, 1<<20)
+	path := filepath.Join(dir, "ohfp.db")
+	held, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	r := &store.Request{ID: "req-1", Kind: store.KindCreate, TemplateID: "T", MachineCount: 1, State: store.StatePending, ClientToken: "req-1"}
+	if err := held.CreateRequest(t.Context(), r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path + MarkerSuffix); err != nil {
+		t.Fatal(err)
+	}
+	free := storetest.FillDisk(t, dir)
+
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open on a full disk while the store is open elsewhere: %v", err)
+	}
+	if rs, err := s.ListRequests(t.Context(), store.RequestQuery{}); err != nil || len(rs) != 1 {
+		t.Fatalf("reading on a full disk: %v, %v", rs, err)
+	}
+	r2 := &store.Request{ID: "req-2", Kind: store.KindCreate, TemplateID: "T", MachineCount: 1, State: store.StatePending, ClientToken: "req-2"}
+	if err := s.CreateRequest(t.Context(), r2, nil); err == nil {
+		t.Fatal("a write went through on a full disk")
+	}
+	s.Close()
+
+	free()
+	s, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(path + MarkerSuffix); err != nil {
+		t.Fatalf("identity file once there is room: %v", err)
+	}
+	if pragma(t, s, "integrity_check") != "ok" {
+		t.Fatal("the store is damaged")
+	}
+}
