@@ -85,10 +85,11 @@ type LSFSetting struct{ File, Name, Why string }
 // administrator meets them.
 var LSFSettings = []LSFSetting{
 	{"lsf.shared", "awshost", "a Boolean resource that marks cloud hosts; the templates' attributes set it"},
-	{"lsf.conf", "LSB_RC_EXTERNAL_HOST_FLAG", "names that resource (\"awshost\"): jobs that ask for it may borrow cloud hosts"},
+	{"lsf.conf", "LSB_RC_EXTERNAL_HOST_FLAG", "names that resource (\"awshost\"): it turns the resource connector on"},
+	{"lsb.modules", "schmod_demand", "the scheduler plug-in that asks for hosts: uncomment it (it is commented out at installation)"},
 	{"lsb.queues", "RC_HOSTS", "the queues whose jobs may borrow cloud hosts"},
-	{"lsb.params", "LSB_RC_EXTERNAL_HOST_IDLE_TIME", "how long an idle cloud host is kept before LSF returns it"},
-	{"lsb.params", "LSB_RC_EXTERNAL_HOST_MAX_TTL", "the longest a cloud host is kept at all"},
+	{"lsf.conf", "LSB_RC_EXTERNAL_HOST_IDLE_TIME", "how long an idle cloud host is kept before LSF returns it"},
+	{"lsf.conf", "LSB_RC_EXTERNAL_HOST_MAX_TTL", "the longest a cloud host is kept at all"},
 	{"lsf.conf", "LSF_DYNAMIC_HOST_WAIT_TIME", "cloud hosts join as dynamic hosts"},
 	{"lsf.conf", "LSF_DYNAMIC_HOST_TIMEOUT", "how long an unavailable dynamic host stays in the cluster"},
 	{"lsf.conf", "LSF_LOCAL_RESOURCES", "on the image: user_data.sh adds rc_account, templateID, clusterName, providerName and instanceID to it"},
