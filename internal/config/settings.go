@@ -71,7 +71,7 @@ var settings = []setting{
 	{"AWS_CREDENTIAL_RENEW_MARGIN", "provider.aws.credential_renew_margin", duration(func(c *Config) *time.Duration { return &c.AWS.CredentialRenewMargin }, time.Second, false), doc{ibm: true, example: "1770",
 		about: "How long the credentials `AWS_CREDENTIAL_SCRIPT` printed are used before it runs again; earlier when they say they expire sooner."}},
 	{"AWS_KEY_FILE", "provider.aws.key_file", path(func(c *Config) *string { return &c.AWS.KeyFile }), doc{ibm: true, example: `"hf-compute.pem"`,
-		about: "Read for compatibility and ignored: ohfp signs with the credentials alone. `ohfp init --from-ibm` reports it."}},
+		about: "Read for compatibility and ignored: IBM's Java plugin keeps there the private key of a key pair it creates when `keyName` does not exist; ohfp creates no key pairs (`ohfp doctor` checks that `keyName` exists). `ohfp init --from-ibm` reports it."}},
 	{"OHFP_RECONCILE_BUDGET_PERCENT", "provider.reconcile.budget_percent", count(func(c *Config) *int { return &c.Reconcile.BudgetPercent }, 0, 100), doc{example: "10",
 		about: "Termination budget of one reconcile pass, as a share of this installation's live instances: past the larger of this and `OHFP_RECONCILE_BUDGET_MIN`, reconcile terminates nothing, logs an ERROR naming the instances and records an audit event (`ohfp reconcile --force` goes past it)."}},
 	{"OHFP_RECONCILE_BUDGET_MIN", "provider.reconcile.budget_min", count(func(c *Config) *int { return &c.Reconcile.BudgetMin }, 0, 1000000), doc{example: "20",
