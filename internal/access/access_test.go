@@ -63,6 +63,17 @@ func TestAllow(t *testing.T) {
 		{Principal{Role: Admin}, Request, []string{"anything"}, true, ""},
 		{Principal{Role: None}, Read, nil, false, ""},
 		{Principal{Role: Admin}, Action("new"), nil, false, ""},
+		// Grants match template ids exactly, case included, or as
+		// path.Match patterns, which match whole ids only.
+		{op, Request, []string{"GPU-a"}, false, "GPU-a"},
+		{op, Request, []string{"Cpu"}, false, "Cpu"},
+		{op, Request, []string{"cpu "}, false, "cpu "},
+		{op, Request, []string{"xgpu-a"}, false, "xgpu-a"},
+		{Principal{Role: Operator, Templates: []string{"gpu-?"}}, Request, []string{"gpu-ab"}, false, "gpu-ab"},
+		{Principal{Role: Operator}, Request, []string{""}, false, ""},
+		{Principal{Role: Operator}, Return, nil, true, ""},
+		{Principal{Role: Operator, Templates: []string{"*"}}, Request, []string{"anything"}, true, ""},
+		{Principal{Role: Role("Admin")}, Read, nil, false, ""},
 	} {
 		err := c.p.Allow(c.a, c.templates...)
 		if (err == nil) != c.ok {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +227,54 @@ func TestPoliciesEditedMidFlight(t *testing.T) {
 	h.cfg.Policies[0].MaxNumber = 2
 	if g, refused := h.ask("", "", 1); refused == nil || refused.Details["policy"] != "P" || refused.Details["use"] != 5 {
 		t.Fatalf("a limit lowered below its use granted %+v (%v)", g, refused)
+	}
+}
+
+// TestGrantTricksReachNoOtherTemplate: an operator granted template T
+// tries to reach a machine of template Spot, or template Spot itself, by
+// spelling: a name without an id, its own host's name with the other's id
+// and the reverse, ids and names in another case, an id the store does not
+// know, a request for "t" or " T". Each is refused or terminates nothing,
+// and the Spot machine is never terminated.
+func TestGrantTricksReachNoOtherTemplate(t *testing.T) {
+	h := newHarness(t)
+	other := h.request("Spot", 1)
+	h.setAll(other, cloud.Running)
+	h.status(other)
+	theirs := h.machines(other)[0]
+	own := h.request("T", 1)
+	h.setAll(own, cloud.Running)
+	h.status(own)
+	mine := h.machines(own)[0]
+	WithPrincipal(access.Principal{Name: "alice", Role: access.Operator, Templates: []string{"T"}, Source: "token"})(h.b)
+	for _, c := range []struct {
+		name   string
+		refs   []store.MachineRef
+		denied bool
+	}{
+		{"their name alone", []store.MachineRef{{Name: theirs.Name}}, true},
+		{"own name, their id", []store.MachineRef{{Name: mine.Name, InstanceID: theirs.InstanceID}}, true},
+		{"their name, own id", []store.MachineRef{{Name: theirs.Name, InstanceID: mine.InstanceID}}, false},
+		{"their name, unknown id", []store.MachineRef{{Name: theirs.Name, InstanceID: "i-0123456789abcdef0"}}, false},
+		{"their name in capitals", []store.MachineRef{{Name: strings.ToUpper(theirs.Name)}}, false},
+		{"their id in capitals", []store.MachineRef{{InstanceID: strings.ToUpper(theirs.InstanceID)}}, false},
+		{"own and theirs together", []store.MachineRef{{Name: mine.Name, InstanceID: mine.InstanceID}, {Name: theirs.Name, InstanceID: theirs.InstanceID}}, true},
+	} {
+		_, _, err := h.b.ReturnMachines(h.ctx(), c.refs)
+		if denied := fault.CodeOf(err) == fault.PermissionDenied; denied != c.denied {
+			t.Errorf("%s: %v, want denied %v", c.name, err, c.denied)
+		}
+		if got := h.cloud.Terminated(); slices.Contains(got, theirs.InstanceID) || slices.Contains(got, mine.InstanceID) {
+			t.Fatalf("%s: terminated %v", c.name, got)
+		}
+	}
+	for _, id := range []string{"t", " T", "T ", "Spot*", "*"} {
+		_, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: id, Count: 1})
+		if code := fault.CodeOf(err); code != fault.TemplateNotFound && code != fault.PermissionDenied {
+			t.Errorf("request of template %q: %v", id, err)
+		}
+	}
+	if n := len(h.machines(other)) + len(h.machines(own)); n != 2 {
+		t.Errorf("%d machines after the tricks, want the 2 from before", n)
 	}
 }
