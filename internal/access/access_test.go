@@ -103,6 +103,9 @@ func TestTokens(t *testing.T) {
 	if _, err := AddToken(file, "alice", Admin, nil, time.Now()); err == nil {
 		t.Error("a second token for alice")
 	}
+	if _, err := AddToken(file, ServerPrincipal, Viewer, nil, time.Now()); fault.CodeOf(err) != fault.InvalidRequest {
+		t.Errorf("a token in the name of the server's own: %v", err)
+	}
 	ts, err := ReadTokens(file)
 	if err != nil || len(ts) != 2 {
 		t.Fatalf("tokens %+v, %v", ts, err)
@@ -218,6 +221,21 @@ func TestFilesWritableByOthers(t *testing.T) {
 		}
 		if err != nil {
 			t.Errorf("%s mode 0664: %v", name, err)
+		}
+	}
+}
+
+// TestRulesAtOddPaths: an access file named as a folder, an empty device
+// or a file that is not JSON is a CONFIGURATION_ERROR, never "no rules".
+func TestRulesAtOddPaths(t *testing.T) {
+	for _, path := range []string{t.TempDir(), "/dev/null", "/proc/self/status"} {
+		r, ok, err := ReadRules(path)
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Code != fault.Configuration || ok || r != nil {
+			t.Errorf("%s: %v, %v, %v; want a CONFIGURATION_ERROR", path, r, ok, err)
+		}
+		if _, err := Current(path, ""); fault.CodeOf(err) != fault.Configuration {
+			t.Errorf("Current(%s): %v", path, err)
 		}
 	}
 }

@@ -23,6 +23,10 @@ import (
 // lets no one in.
 const TokensFileName = "tokens.json"
 
+// ServerPrincipal is the principal of the server's own token (serve.token
+// or --token-file), an admin; no entry of the tokens file may take it.
+const ServerPrincipal = "serve-token"
+
 // Token is one entry of the tokens file.
 type Token struct {
 	Principal string    `json:"principal"`
@@ -109,6 +113,10 @@ func Hash(secret string) string {
 func AddToken(path, principal string, role Role, templates []string, now time.Time) (string, error) {
 	if principal == "" || strings.ContainsAny(principal, " \t\n") {
 		return "", fault.New(fault.InvalidRequest, "a principal is a name without spaces, got %q", principal)
+	}
+	if principal == ServerPrincipal {
+		// The audit trail could not tell its holder from the server's own.
+		return "", fault.New(fault.InvalidRequest, "%s is the principal of the server's own token; choose another name", principal)
 	}
 	if _, err := ParseRole(string(role)); err != nil {
 		return "", fault.New(fault.InvalidRequest, "%v", err)

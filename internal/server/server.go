@@ -111,7 +111,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	if token != "" {
-		s.own = access.Token{Principal: "serve-token", Role: access.Admin, SHA256: access.Hash(token)}
+		s.own = access.Token{Principal: access.ServerPrincipal, Role: access.Admin, SHA256: access.Hash(token)}
 	}
 	s.tokensFile = filepath.Join(cfg.WorkDir, access.TokensFileName)
 	for _, h := range append(slices.Clone(loopbackHosts), opts.AllowHosts...) {
