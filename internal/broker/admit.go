@@ -222,6 +222,9 @@ func describe(l *policy.Limit, now time.Time) string {
 // vcpus is what one machine of t counts against a MaxVCPUs: the most
 // vCPUs of its instance types, so that no mix of types overshoots.
 func (b *Broker) vcpus(ctx context.Context, t config.Template) (int, error) {
+	if len(typesOf(t)) == 0 {
+		return 0, fault.New(fault.Configuration, "template '%s' names no instance type (a launch template's is not read), so its machines cannot be counted against MaxVCPUs; give it vmType or vmTypes", t.ID)
+	}
 	facts, err := b.typeFacts(ctx, []config.Template{t}, nil)
 	if err != nil {
 		return 0, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/cloud/fake"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
 	"github.com/ohfp/ohfp/internal/policy"
@@ -276,5 +277,30 @@ func TestGrantTricksReachNoOtherTemplate(t *testing.T) {
 	}
 	if n := len(h.machines(other)) + len(h.machines(own)); n != 2 {
 		t.Errorf("%d machines after the tricks, want the 2 from before", n)
+	}
+}
+
+// TestMaxVCPUsOfTemplatesWithoutKnownTypes: a machine whose vCPUs cannot
+// be known is never counted as none: a template that names no instance
+// type (its launch template's is not read) or a type the cloud does not
+// describe is refused under a MaxVCPUs policy with a CONFIGURATION_ERROR
+// that says which, and nothing is launched.
+func TestMaxVCPUsOfTemplatesWithoutKnownTypes(t *testing.T) {
+	h := newHarness(t, withPolicies(pol("cpu", -1, 8, "", nil)), func(c *config.Config) {
+		c.Templates = append(c.Templates,
+			config.Template{ID: "LT", MaxNumber: 5, LaunchTemplateID: "lt-0123456789abcdef0"},
+			config.Template{ID: "Odd", MaxNumber: 5, ImageID: "ami-12345678", VMType: "x9.weird"})
+	})
+	for id, says := range map[string]string{
+		"LT":  "template 'LT' names no instance type (a launch template's is not read), so its machines cannot be counted against MaxVCPUs",
+		"Odd": "template 'Odd': the vCPUs of x9.weird are unknown",
+	} {
+		_, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: id, Count: 1})
+		if fault.CodeOf(err) != fault.Configuration || !strings.Contains(err.Error(), says) {
+			t.Errorf("%s: %v, want a CONFIGURATION_ERROR saying %q", id, err, says)
+		}
+	}
+	if n := len(h.cloud.Calls(fake.Launch)); n != 0 {
+		t.Errorf("%d launches", n)
 	}
 }
