@@ -1,30 +1,43 @@
 package app
 
 import (
-	"encoding/json"
+	"slices"
 	"testing"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/hf"
 )
 
-// A panic inside an operation is still answered as the contract says: one
-// JSON document with INTERNAL_ERROR, and exit status 1.
-func TestPanicIsAnInternalError(t *testing.T) {
-	env := func(key string) string {
-		if key == "HF_PROVIDER_NAME" {
-			panic("unexpected")
+// leastRole is, for each of HostFactory's five operations, the weakest
+// role that may call it, through the scripts or `ohfp hf`.
+var leastRole = map[string]access.Role{
+	hf.OpGetAvailableTemplates: access.Viewer,
+	hf.OpRequestMachines:       access.Operator,
+	hf.OpGetRequestStatus:      access.Operator,
+	hf.OpRequestReturnMachines: access.Operator,
+	hf.OpGetReturnRequests:     access.Operator,
+}
+
+// TestEveryOperationHasARuleForEveryRole holds OperationActions to the
+// expected least role of every operation, for each role: an operation
+// added without a rule (refused to everyone) or with another one fails.
+func TestEveryOperationHasARuleForEveryRole(t *testing.T) {
+	for _, op := range hf.Operations {
+		want, known := leastRole[op]
+		if !known {
+			t.Errorf("operation %s has no expected role in this test", op)
+			continue
 		}
-		return ""
-	}
-	out, exit := RunHF(t.Context(), hf.OpGetAvailableTemplates, func() ([]byte, error) { return []byte("{}"), nil }, env)
-	var answer struct {
-		Message string
-		Error   struct{ Code string }
-	}
-	if err := json.Unmarshal(out, &answer); err != nil {
-		t.Fatalf("answer %q: %v", out, err)
-	}
-	if exit != 1 || answer.Error.Code != "INTERNAL_ERROR" || answer.Message == "" {
-		t.Errorf("exit %d, answer %+v; want 1 and INTERNAL_ERROR", exit, answer)
+		if _, ok := OperationActions[op]; !ok {
+			t.Errorf("operation %s has no rule in OperationActions", op)
+			continue
+		}
+		for _, role := range access.Roles {
+			may := slices.Index(access.Roles, role) >= slices.Index(access.Roles, want)
+			err := access.Principal{Name: "p", Role: role, Templates: []string{"*"}}.Allow(OperationActions[op])
+			if (err == nil) != may {
+				t.Errorf("%s as %s: allowed %v, want %v (%v)", op, role, err == nil, may, err)
+			}
+		}
 	}
 }
