@@ -109,6 +109,20 @@ func TestPolicyTrimsAndAvailableNumber(t *testing.T) {
 	if got := *tl.Templates[0].AvailableNumber; got != 0 {
 		t.Errorf("availableNumber = %d with the policy's 5 held, want 0", got)
 	}
+	// ohfp templates list shows the policy's headroom beside the
+	// template's own room.
+	out, errOut, exit := run(t, e.hf.Env, "templates", "list", "-o", "json")
+	var listed []struct {
+		TemplateID      string `json:"template_id"`
+		AvailableNumber int    `json:"available_number"`
+		PolicyHeadroom  any    `json:"policy_headroom"`
+	}
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || exit != 0 || len(listed) != 1 {
+		t.Fatalf("templates list: exit %d, %v\n%s%s", exit, err, out, errOut)
+	}
+	if listed[0].PolicyHeadroom != float64(0) || listed[0].AvailableNumber != 0 {
+		t.Errorf("templates list: %+v, want policy_headroom 0 and available_number 0", listed[0])
+	}
 }
 
 func writeJSON(t *testing.T, path string, v any) {
