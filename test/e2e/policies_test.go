@@ -173,3 +173,44 @@ func TestScriptsUnderAccessRules(t *testing.T) {
 	writeJSON(t, e.confFile("access.json"), map[string]any{"rules": []any{map[string]any{"group": "no-such-group", "role": "viewer"}}})
 	e.wait(e.request("B", 1))
 }
+
+// TestBadAccessFileStopsTheScriptsClearly: an access file that cannot be
+// trusted (a key given twice, writable by every user) stops HostFactory's
+// scripts with a CONFIGURATION_ERROR naming the file, exit 1, and launches
+// nothing: never "no rules, everyone may do everything". A role written
+// "Admin" for the service user keeps it an admin.
+func TestBadAccessFileStopsTheScriptsClearly(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Skip(err)
+	}
+	e := newEnv(t, sandbox.Options{}, []map[string]any{template("A", 5, nil)}, nil)
+	file := e.confFile("access.json")
+	ask := map[string]any{"template": map[string]any{"templateId": "A", "machineCount": 1}}
+	for name, bad := range map[string]struct {
+		content string
+		mode    os.FileMode
+	}{
+		"key twice":          {`{"rules": [{"user": "` + me.Username + `", "role": "viewer"}], "rules": []}`, 0o644},
+		"writable by anyone": {`{"rules": []}`, 0o666},
+	} {
+		if err := os.WriteFile(file, []byte(bad.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(file, bad.mode); err != nil {
+			t.Fatal(err)
+		}
+		out := e.failure("requestMachines", ask, 1)
+		if out.Error.Code != "CONFIGURATION_ERROR" || !strings.Contains(out.Message, file) {
+			t.Errorf("%s: %+v, want a CONFIGURATION_ERROR naming %s", name, out, file)
+		}
+	}
+	if n := len(e.sb.Instances()); n != 0 {
+		t.Fatalf("%d instances launched under a bad access file", n)
+	}
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, file, map[string]any{"service_user": me.Username, "rules": []any{map[string]any{"user": me.Username, "role": "Admin"}}})
+	e.wait(e.request("A", 1))
+}
