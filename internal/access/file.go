@@ -9,11 +9,12 @@ import (
 	"os"
 )
 
-// readGuarded reads one of the files that say who may do what. A file
-// every user may write lets anyone give themselves any role, so it is
-// refused, as sshd refuses such an authorized_keys file; a file writable
-// by its group stays allowed, for a site's admin group.
-func readGuarded(path string) ([]byte, error) {
+// ReadGuarded reads one of the files that say who may do what: the access
+// rules, the tokens, the server's own token. A file every user may write
+// lets anyone give themselves any role, so it is refused, as sshd refuses
+// such an authorized_keys file; a file writable by its group stays
+// allowed, for a site's admin group.
+func ReadGuarded(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -38,7 +38,7 @@ type Rule struct {
 
 // ReadRules reads the rules file at path; ok is false when there is none.
 func ReadRules(path string) (r *Rules, ok bool, err error) {
-	b, err := readGuarded(path)
+	b, err := ReadGuarded(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}

@@ -47,7 +47,7 @@ type tokensFile struct {
 
 // ReadTokens reads the tokens file at path; a missing file holds none.
 func ReadTokens(path string) ([]Token, error) {
-	b, err := readGuarded(path)
+	b, err := ReadGuarded(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -45,7 +45,7 @@ const TokenFileName = "serve.token"
 // mutationToken reads the token of path, or writes a new random one there
 // (mode 0600) when the file is missing or empty.
 func mutationToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := access.ReadGuarded(path)
 	if err == nil && strings.TrimSpace(string(b)) != "" {
 		return strings.TrimSpace(string(b)), nil
 	}

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ohfp/ohfp/internal/access"
 )
 
 // TokenEnv is the environment variable that gives the bearer token when no
@@ -22,9 +24,9 @@ func LoadToken(file string, env func(string) string) (string, error) {
 	if file == "" {
 		return strings.TrimSpace(env(TokenEnv)), nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := access.ReadGuarded(file)
 	if err != nil {
-		return "", fmt.Errorf("reading the token file: %w", err)
+		return "", fmt.Errorf("the token file %s: %w", file, err)
 	}
 	token := strings.TrimSpace(string(b))
 	if token == "" {

@@ -118,3 +118,26 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestTokenFilesWritableByAnyoneRefused: the server's own token is an
+// admin's, so a token file every user may write (--token-file, or the
+// serve.token the server made) is refused rather than read.
+func TestTokenFilesWritableByAnyoneRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), TokenFileName)
+	if err := os.WriteFile(path, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := LoadToken(path, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "writable by every user") {
+		t.Errorf("--token-file mode 0666: %q, %v", tok, err)
+	}
+	if tok, err := mutationToken(path); err == nil || !strings.Contains(err.Error(), "writable by every user") {
+		t.Errorf("serve.token mode 0666: %q, %v", tok, err)
+	}
+	os.Chmod(path, 0o640)
+	if tok, err := LoadToken(path, func(string) string { return "" }); err != nil || tok != "s3cret" {
+		t.Errorf("--token-file mode 0640: %q, %v", tok, err)
+	}
+}
