@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -124,7 +125,10 @@ func startImpl(impl string) (ep string, stop func(), err error) {
 	}
 	cmd := exec.Command(filepath.Join(tools, "start.sh"), runDir)
 	// Should this process die before stop runs, the server follows it.
-	cmd.Env = append(os.Environ(), fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()), "OHFP_DYNAMODB_IMPL="+impl)
+	// main sets AWS_PROFILE to "" for the SDK; botocore (moto) reads an
+	// empty one as a profile named "" and fails, so the server gets none.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_PROFILE=") })
+	cmd.Env = append(env, fmt.Sprintf("OHFP_DYNAMODB_OWNER_PID=%d", os.Getpid()), "OHFP_DYNAMODB_IMPL="+impl)
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
