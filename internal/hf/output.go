@@ -82,6 +82,13 @@ type requestOut struct {
 }
 
 type machineOut struct {
+	Machine
+	*lsfMachineOut
+}
+
+// Machine is a machine in getRequestStatus' names: what HostFactory reads
+// of each, and what the REST listings show of a stored machine.
+type Machine struct {
 	MachineID        string       `json:"machineId"`
 	Name             string       `json:"name"`
 	Result           store.Result `json:"result"`
@@ -92,7 +99,26 @@ type machineOut struct {
 	Message          string       `json:"message"`
 	InstanceType     string       `json:"instanceType,omitempty"`
 	PriceType        string       `json:"priceType,omitempty"`
-	*lsfMachineOut
+}
+
+// MachineOf is m in getRequestStatus' names; result is its result for the
+// request asked about (see broker.MachineStatus).
+func MachineOf(m store.Machine, result store.Result) Machine {
+	out := Machine{
+		MachineID:        m.InstanceID,
+		Name:             m.Name,
+		Result:           result,
+		Status:           m.State,
+		PrivateIPAddress: m.PrivateIP,
+		PublicIPAddress:  m.PublicIP,
+		Message:          m.Message,
+		InstanceType:     m.InstanceType,
+		PriceType:        m.PriceType,
+	}
+	if !m.LaunchTime.IsZero() {
+		out.LaunchTime = m.LaunchTime.Unix()
+	}
+	return out
 }
 
 // lsfMachineOut is what LSF reads of a machine besides HostFactory's
@@ -110,20 +136,7 @@ func encodeStatus(rs []broker.RequestStatus) statusOut {
 	for i, r := range rs {
 		ro := requestOut{RequestID: r.ID, Status: string(r.Status), Message: r.Message, Machines: make([]machineOut, len(r.Machines))}
 		for j, m := range r.Machines {
-			mo := machineOut{
-				MachineID:        m.InstanceID,
-				Name:             m.Name,
-				Result:           m.Result,
-				Status:           m.State,
-				PrivateIPAddress: m.PrivateIP,
-				PublicIPAddress:  m.PublicIP,
-				Message:          m.Message,
-				InstanceType:     m.InstanceType,
-				PriceType:        m.PriceType,
-			}
-			if !m.LaunchTime.IsZero() {
-				mo.LaunchTime = m.LaunchTime.Unix()
-			}
+			mo := machineOut{Machine: MachineOf(m.Machine, m.Result)}
 			if l := m.LSF; l != nil {
 				mo.lsfMachineOut = &lsfMachineOut{RCAccount: l.RCAccount, NCores: l.Cores, NThreads: l.Threads, PublicDNSName: l.PublicDNS, LifeCycleType: l.LifeCycle}
 			}

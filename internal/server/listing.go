@@ -12,8 +12,8 @@ import (
 
 	"github.com/ohfp/ohfp/internal/app"
 	"github.com/ohfp/ohfp/internal/broker"
-	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/fault"
+	"github.com/ohfp/ohfp/internal/hf"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -32,34 +32,17 @@ type requestJSON struct {
 	Machines     []machineJSON `json:"machines"`
 }
 
-// machineJSON is a stored machine as last seen, in getRequestStatus's names.
+// machineJSON is a stored machine as last seen: in getRequestStatus'
+// names, and the requests it belongs to.
 type machineJSON struct {
-	MachineID        string       `json:"machineId"`
-	Name             string       `json:"name"`
-	RequestID        string       `json:"requestId"`
-	ReturnID         string       `json:"returnId,omitempty"`
-	TemplateID       string       `json:"templateId"`
-	Status           cloud.State  `json:"status"`
-	Result           store.Result `json:"result"`
-	PrivateIPAddress string       `json:"privateIpAddress"`
-	PublicIPAddress  string       `json:"publicIpAddress"`
-	LaunchTime       int64        `json:"launchtime"`
-	InstanceType     string       `json:"instanceType,omitempty"`
-	PriceType        string       `json:"priceType,omitempty"`
-	Message          string       `json:"message"`
+	hf.Machine
+	RequestID  string `json:"requestId"`
+	ReturnID   string `json:"returnId,omitempty"`
+	TemplateID string `json:"templateId"`
 }
 
 func toMachineJSON(m store.Machine) machineJSON {
-	out := machineJSON{
-		MachineID: m.InstanceID, Name: m.Name, RequestID: m.RequestID, ReturnID: m.ReturnID,
-		TemplateID: m.TemplateID, Status: m.State, Result: m.Result,
-		PrivateIPAddress: m.PrivateIP, PublicIPAddress: m.PublicIP,
-		InstanceType: m.InstanceType, PriceType: m.PriceType, Message: m.Message,
-	}
-	if !m.LaunchTime.IsZero() {
-		out.LaunchTime = m.LaunchTime.Unix()
-	}
-	return out
+	return machineJSON{Machine: hf.MachineOf(m, m.Result), RequestID: m.RequestID, ReturnID: m.ReturnID, TemplateID: m.TemplateID}
 }
 
 // listRequests answers
