@@ -126,6 +126,8 @@ func TestControlAPI(t *testing.T) {
 		_, err := e.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids(out.Instances[2:3])})
 		done <- err
 	}()
+	// Polls until the call's goroutine reaches the pause, as a client of
+	// the control API can only do; no time has to pass.
 	for {
 		var pauses []struct {
 			Action, At string

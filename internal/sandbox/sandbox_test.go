@@ -663,6 +663,9 @@ func TestPauseAfterApplyingBeforeAnswering(t *testing.T) {
 		})
 		done <- err
 	}()
+	// Waits for the call's goroutine to reach the pause, not for time to
+	// pass: the sandbox offers no signal for it, and the loop ends as soon
+	// as it does.
 	for e.sb.Paused("ec2:RunInstances") == 0 {
 		time.Sleep(time.Millisecond)
 	}
