@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,4 +129,37 @@ func (h *harness) runningMachine(template string) store.Machine {
 		h.t.Fatalf("%+v", st)
 	}
 	return h.machines(id)[0]
+}
+
+// A spot host AWS marked is left for AWS to take when HostFactory returns
+// it; while it runs out its notice it is HostFactory's own return, never
+// a reclaim. Marks are read for spot hosts still up, and only for those.
+func TestMarkedHostReturnedIsNoReclaim(t *testing.T) {
+	h := newHarness(t)
+	ms := h.grid(3)
+	h.cloud.Marks[ms[0].InstanceID] = epoch
+	h.cloud.Marks[ms[2].InstanceID] = epoch
+	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref(ms[0])}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.cloud.Terminated(); len(got) != 0 {
+		t.Fatalf("terminated %v; a marked spot host is left for AWS to take", got)
+	}
+	h.cloud.Set(ms[1].InstanceID, cloud.Terminated, "Server.SpotInstanceTermination")
+	h.clock.Advance(30 * time.Second)
+	asked := len(h.cloud.Calls(fake.Interruptions))
+
+	rs, err := h.b.Reclaims(h.ctx(), []store.MachineRef{ref(ms[0]), ref(ms[1]), ref(ms[2])})
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Reclaim{{Name: ms[1].Name, InstanceID: ms[1].InstanceID}, {Name: ms[2].Name, InstanceID: ms[2].InstanceID, GracePeriod: 90}}
+	if !slices.Equal(rs, want) {
+		t.Errorf("reclaims %+v, want %+v", rs, want)
+	}
+	calls := h.cloud.Calls(fake.Interruptions)[asked:]
+	if len(calls) != 1 || !slices.Equal(calls[0].IDs, []string{ms[0].InstanceID, ms[2].InstanceID}) {
+		t.Errorf("marks read for %+v, want the spot hosts still up", calls)
+	}
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -237,5 +238,31 @@ func TestReturnTerminatesAgain(t *testing.T) {
 	}
 	if again := h.cloud.Terminated()[before:]; !slices.Equal(again, []string{m.InstanceID}) {
 		t.Errorf("terminated again %v, want %s", again, m.InstanceID)
+	}
+}
+
+// failingSaves is a store whose machine writes alone fail.
+type failingSaves struct{ store.Store }
+
+func (failingSaves) SaveMachines(context.Context, []store.Machine) error { return errDiskFull }
+
+// A return finishes in one write with the last states of its hosts, as a
+// create request does: no separate write, which could fail or never come,
+// leaves a finished return with hosts recorded as still shutting down.
+func TestReturnFinishesWithItsHosts(t *testing.T) {
+	h := newHarness(t)
+	m := h.runningMachine("T")
+	retID, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cloud.Set(m.InstanceID, cloud.Terminated, "")
+	b := New(h.cfg, failingSaves{h.st}, h.cloud, WithClock(h.clock.Now))
+	sts, err := b.Status(h.ctx(), []string{retID})
+	if err != nil || sts[0].Status != store.StateComplete {
+		t.Fatalf("return %+v, %v", sts, err)
+	}
+	if got := h.machines(m.RequestID)[0]; got.State != cloud.Terminated {
+		t.Errorf("host of the finished return stored %s, want terminated", got.State)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -407,6 +408,143 @@ func TestPollNamesKnownMachines(t *testing.T) {
 			}
 			if adopted := len(st.Machines) - 3; adopted != tc.wantAdopted {
 				t.Errorf("%d instances adopted, want %d", adopted, tc.wantAdopted)
+			}
+		})
+	}
+}
+
+// A cloud that cannot be asked says nothing of the machines: however long
+// the outage, a running machine is not taken for gone, a pending one is
+// not terminated for its age, and nothing stored changes.
+func TestCloudOutageJudgesNoMachine(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 2)
+	up := h.instances(id)[0]
+	h.cloud.Set(up, cloud.Running, "")
+	h.status(id)
+	before := h.machines(id)
+	h.clock.Advance(time.Hour) // past the visibility grace and the pending timeout
+	h.cloud.Fail(fake.Instances, errors.New("RequestLimitExceeded"))
+
+	sts, err := h.b.Status(h.ctx(), []string{id})
+
+	if fault.CodeOf(err) != fault.Cloud {
+		t.Errorf("error %v, want a CLOUD_ERROR", err)
+	}
+	for _, m := range sts[0].Machines {
+		if want := map[bool]store.Result{true: store.ResultSucceed, false: store.ResultExecuting}[m.InstanceID == up]; m.Result != want {
+			t.Errorf("machine %s answered %s, want %s as last seen", m.InstanceID, m.Result, want)
+		}
+	}
+	if after := h.machines(id); !reflect.DeepEqual(after, before) {
+		t.Errorf("stored machines changed while the cloud could not be asked:\n%+v\nwas\n%+v", after, before)
+	}
+	if got := h.cloud.Terminated(); len(got) != 0 {
+		t.Errorf("terminated %v while the cloud could not be asked", got)
+	}
+}
+
+// Instances a placement launches later are adopted into the request their
+// tag names, also when one poll asks about several requests.
+func TestAdoptedIntoTheirOwnRequest(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Ongoing, h.cloud.LaunchShort = true, 1 // each fleet owes one
+	a, b := h.request("T", 2), h.request("T", 2)
+	for _, late := range []struct{ id, request string }{{"i-late-a", a}, {"i-late-b", b}} {
+		h.cloud.Add(cloud.Instance{ID: late.id, Name: late.id + ".ec2.internal", State: cloud.Running, LaunchTime: epoch,
+			Tags: map[string]string{cloud.TagRequestID: late.request, cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
+	}
+	if _, err := h.b.Status(h.ctx(), []string{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ request, late, other string }{{a, "i-late-a", "i-late-b"}, {b, "i-late-b", "i-late-a"}} {
+		ids := make([]string, 0, 3)
+		for _, m := range h.machines(c.request) {
+			ids = append(ids, m.InstanceID)
+		}
+		if !slices.Contains(ids, c.late) || slices.Contains(ids, c.other) {
+			t.Errorf("request %s holds %v; want %s and not %s", c.request, ids, c.late, c.other)
+		}
+	}
+}
+
+// While a fleet or group still owes machines, the reasons the cloud gives
+// are kept with the request as they come, before it is done.
+func TestOngoingPlacementKeepsTheCloudsReasons(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Ongoing, h.cloud.LaunchShort = true, 1
+	id := h.request("T", 2)
+	h.status(id)
+	h.cloud.Progress[h.stored(id).CloudRef] = cloud.Fulfilment{Errors: []string{"InsufficientInstanceCapacity"}}
+	h.status(id)
+	if r := h.stored(id); r.Outstanding != 1 || r.Message != "InsufficientInstanceCapacity" {
+		t.Errorf("stored outstanding %d, message %q; want 1 and the cloud's reason", r.Outstanding, r.Message)
+	}
+}
+
+// What a poll asks of the cloud is what is still open: no fulfilment for a
+// placement that owes nothing, and no search by its request tag then; no
+// describe at all for finished requests of either kind.
+func TestPollsAskOnlyWhatIsOpen(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Ongoing = true // a fleet that launched all it was asked for at once
+	id := h.request("T", 1)
+	h.status(id)
+	if calls := h.cloud.Calls(fake.Fulfilment); len(calls) != 0 {
+		t.Errorf("a placement owing nothing was asked for its fulfilment: %+v", calls)
+	}
+	if calls := h.cloud.Calls(fake.Instances); len(calls) == 0 || len(calls[len(calls)-1].Query.RequestIDs) != 0 {
+		t.Errorf("a placement owing nothing was searched by its request tag: %+v", calls)
+	}
+
+	h.setAll(id, cloud.Running)
+	if st := h.status(id); st.Status != store.StateComplete {
+		t.Fatalf("create request %s", st.Status)
+	}
+	retID, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(h.machines(id)[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.setAll(id, cloud.Terminated)
+	if st := h.status(retID); st.Status != store.StateComplete {
+		t.Fatalf("return %s", st.Status)
+	}
+	before := len(h.cloud.Calls(""))
+	if _, err := h.b.Status(h.ctx(), []string{id, retID}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := h.cloud.Calls("")[before:]; len(calls) != 0 {
+		t.Errorf("finished requests called the cloud: %+v", calls)
+	}
+}
+
+// TestSucceedRunning names a running machine for HostFactory: by its
+// private DNS name, else after nameGrace by its private IP, else its public
+// one; with no address at all it stays executing.
+func TestSucceedRunning(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		dns, private, pub string
+		age               time.Duration
+		wantResult        store.Result
+		wantName          string
+	}{
+		{"named", "ip-10-0-0-1.ec2.internal", "10.0.0.1", "54.1.2.3", 0, store.ResultSucceed, "ip-10-0-0-1.ec2.internal"},
+		{"unnamed, young", "", "10.0.0.1", "54.1.2.3", nameGrace - time.Nanosecond, store.ResultExecuting, ""},
+		{"unnamed: the private IP first", "", "10.0.0.1", "54.1.2.3", nameGrace, store.ResultSucceed, "ip-10-0-0-1"},
+		{"unnamed, public IP only", "", "", "54.1.2.3", nameGrace, store.ResultSucceed, "ip-54-1-2-3"},
+		{"no address", "", "", "", time.Hour, store.ResultExecuting, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			m := &store.Machine{InstanceID: "i-1", Name: c.dns, PrivateIP: c.private, PublicIP: c.pub, State: cloud.Running,
+				Result: store.ResultExecuting, Message: "was pending", LaunchTime: epoch}
+			h.b.succeedRunning(&store.Request{ID: "req-1"}, m, epoch.Add(c.age))
+			if m.Result != c.wantResult || m.Name != c.wantName {
+				t.Errorf("%s named %q, want %s named %q", m.Result, m.Name, c.wantResult, c.wantName)
+			}
+			if m.Result == store.ResultSucceed && m.Message != "" {
+				t.Errorf("a succeeded machine keeps message %q", m.Message)
 			}
 		})
 	}
