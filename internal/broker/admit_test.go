@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -302,5 +303,40 @@ func TestMaxVCPUsOfTemplatesWithoutKnownTypes(t *testing.T) {
 	}
 	if n := len(h.cloud.Calls(fake.Launch)); n != 0 {
 		t.Errorf("%d launches", n)
+	}
+}
+
+// TestMachineCount is the bounds of machineCount: positive, and at most
+// the template's maxNumber (none for -1); outside them, INVALID_REQUEST
+// with nothing stored or launched.
+func TestMachineCount(t *testing.T) {
+	for _, c := range []struct {
+		template string
+		count    int
+		valid    bool
+	}{
+		{"T", -1, false},
+		{"T", 0, false},
+		{"T", 1, true},
+		{"T", 10, true}, // maxNumber
+		{"T", 11, false},
+		{"Spot", 1000, true}, // maxNumber -1: no bound
+	} {
+		t.Run(fmt.Sprintf("%s %d", c.template, c.count), func(t *testing.T) {
+			h := newHarness(t)
+			g, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: c.template, Count: c.count})
+			if c.valid {
+				if err != nil || g.Machines != c.count {
+					t.Fatalf("granted %+v, %v; want %d", g, err, c.count)
+				}
+				return
+			}
+			if fault.CodeOf(err) != fault.InvalidRequest {
+				t.Errorf("error %v, want INVALID_REQUEST", err)
+			}
+			if rs, _ := h.st.ListRequests(h.ctx(), store.RequestQuery{}); len(rs) != 0 || len(h.cloud.Calls(fake.Launch)) != 0 {
+				t.Errorf("stored %d requests, launched %d times", len(rs), len(h.cloud.Calls(fake.Launch)))
+			}
+		})
 	}
 }

@@ -175,3 +175,32 @@ func TestRecoveryRetriesUntilTerminated(t *testing.T) {
 		}
 	}
 }
+
+// Recovery terminates the instances of a lost request that are still
+// alive; one already gone is not terminated again, nor recorded as
+// terminated by it.
+func TestRecoveryTerminatesOnlyTheLive(t *testing.T) {
+	h := newHarness(t)
+	r, insts := h.leftBehind(store.StatePlaced)
+	h.cloud.Set(insts[0], cloud.Terminated, "Server.SpotInstanceTermination")
+	h.clock.Set(r.CreatedAt.Add(creationTimeout))
+	h.b.recoverPending(h.ctx())
+	h.b.flushEvents(h.ctx())
+	if got := h.cloud.Terminated(); !slices.Equal(got, insts[1:]) {
+		t.Errorf("terminated %v, want only the live %v", got, insts[1:])
+	}
+	es, err := h.st.Events(h.ctx(), store.EventQuery{RequestID: r.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Action == ActionMachineTerminated && e.InstanceID != insts[1] {
+			t.Errorf("recorded as terminated by recovery: %s", e.InstanceID)
+		}
+	}
+	for _, m := range h.machines(r.ID) {
+		if m.InstanceID == insts[0] && m.State == cloud.ShuttingDown {
+			t.Errorf("the gone machine was recorded as shutting down again: %+v", m)
+		}
+	}
+}

@@ -266,3 +266,48 @@ func TestReturnFinishesWithItsHosts(t *testing.T) {
 		t.Errorf("host of the finished return stored %s, want terminated", got.State)
 	}
 }
+
+// A return retires the placement its hosts came from only once that
+// request is finished and holds no live machine: a fleet with hosts left,
+// or one still owed machines, is kept.
+func TestReturnRetiresOnlyEmptiedPlacements(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		ongoing     bool // the fleet still owes a machine
+		launch      int
+		returned    int
+		wantRetired bool
+	}{
+		{"every host returned", false, 2, 2, true},
+		{"a host left", false, 2, 1, false},
+		{"every host returned, machines still owed", true, 2, 1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.cloud.LaunchState = cloud.Running
+			if c.ongoing {
+				h.cloud.Ongoing, h.cloud.LaunchShort = true, 1
+			}
+			id := h.request("T", c.launch)
+			h.status(id)
+			ms := h.machines(id)
+			refs := make([]store.MachineRef, c.returned)
+			for i := range refs {
+				refs[i] = ref0(ms[i])
+			}
+			retID, _, err := h.b.ReturnMachines(h.ctx(), refs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range refs {
+				h.cloud.Set(r.InstanceID, cloud.Terminated, "")
+			}
+			if st := h.status(retID); st.Status != store.StateComplete {
+				t.Fatalf("return %s", st.Status)
+			}
+			if retired := len(h.cloud.Calls(fake.Retire)) > 0; retired != c.wantRetired {
+				t.Errorf("placement retired: %v, want %v", retired, c.wantRetired)
+			}
+		})
+	}
+}

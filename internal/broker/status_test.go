@@ -549,3 +549,40 @@ func TestSucceedRunning(t *testing.T) {
 		})
 	}
 }
+
+// TestObserve is what a machine keeps of the cloud's view: cores and
+// threads as the instance runs (one thread a core when the cloud does not
+// say), and what the cloud leaves out keeps its last value.
+func TestObserve(t *testing.T) {
+	before := store.Machine{InstanceID: "i-1", Name: "ip-10-0-0-1.ec2.internal", PrivateIP: "10.0.0.1", PublicIP: "54.1.2.3",
+		PublicDNS: "ec2-54-1-2-3.compute-1.amazonaws.com", InstanceType: "m5.large", Cores: 1, Threads: 2, LaunchTime: epoch}
+	for _, c := range []struct {
+		name string
+		inst cloud.Instance
+		want func(m *store.Machine)
+	}{
+		{"threads per core given", cloud.Instance{State: cloud.Running, Cores: 4, ThreadsPerCore: 2}, func(m *store.Machine) {
+			m.Cores, m.Threads, m.PublicIP = 4, 8, ""
+		}},
+		{"threads per core not said", cloud.Instance{State: cloud.Running, Cores: 4}, func(m *store.Machine) {
+			m.Cores, m.Threads, m.PublicIP = 4, 4, ""
+		}},
+		{"nothing said but the state", cloud.Instance{State: cloud.Stopped}, func(m *store.Machine) { m.PublicIP = "" }},
+		{"spot, all said", cloud.Instance{State: cloud.Running, Name: "ip-10-0-0-2.ec2.internal", PrivateIP: "10.0.0.2", PublicIP: "54.9.9.9",
+			PublicDNS: "ec2-54-9-9-9", InstanceType: "c5.large", Spot: true, LaunchTime: epoch.Add(time.Minute)}, func(m *store.Machine) {
+			m.Name, m.PrivateIP, m.PublicIP, m.PublicDNS, m.InstanceType, m.LaunchTime = "ip-10-0-0-2.ec2.internal", "10.0.0.2", "54.9.9.9", "ec2-54-9-9-9", "c5.large", epoch.Add(time.Minute)
+			m.PriceType = config.PriceSpot
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := before
+			observe(&got, c.inst)
+			want := before
+			want.State, want.PriceType = c.inst.State, config.PriceOnDemand
+			c.want(&want)
+			if got != want {
+				t.Errorf("observed\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
