@@ -340,3 +340,21 @@ func TestMachineCount(t *testing.T) {
 		})
 	}
 }
+
+// A request the cloud refuses fails and gives back what it held: nothing
+// outstanding, and its slots free for the next request.
+func TestRefusedLaunchFreesItsSlots(t *testing.T) {
+	h := newHarness(t)
+	h.cloud.Fail(fake.Launch, errors.New("InsufficientInstanceCapacity"))
+	if _, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "T", Count: 10}); err == nil {
+		t.Fatal("a refused launch was answered as placed")
+	}
+	rs, err := h.st.ListRequests(h.ctx(), store.RequestQuery{})
+	if err != nil || len(rs) != 1 || rs[0].State != store.StateFailed || rs[0].Outstanding != 0 {
+		t.Fatalf("stored %+v, %v; want one failed request owing nothing", rs, err)
+	}
+	h.cloud.Fail(fake.Launch, nil)
+	if g, refused := h.ask("", "", 10); refused != nil || g.Machines != 10 {
+		t.Errorf("after the failure, maxNumber was not free: %+v, %v", g, refused)
+	}
+}

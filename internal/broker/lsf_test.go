@@ -2,6 +2,7 @@ package broker
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ohfp/ohfp/internal/cloud"
@@ -144,5 +145,32 @@ func TestTemplatesAsLSFReadsThem(t *testing.T) {
 				t.Errorf("echoed instanceTags %q, userData %q; want %q, %q", tags, udata, tc.tags, tc.udata)
 			}
 		})
+	}
+}
+
+// TestUserDataAtRest: the store keeps the keys of LSF's userData object,
+// never its values, which may be secrets; anything but an object keeps
+// nothing.
+func TestUserDataAtRest(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"password":"s3cret","zone":"a"}`, `{"password":"` + config.NotStored + `","zone":"` + config.NotStored + `"}`},
+		{`{}`, `{}`},
+		{``, ``},
+		{`null`, ``},
+		{`["s3cret"]`, ``},
+		{`"s3cret"`, ``},
+		{`{"password":`, ``},
+	} {
+		if got := string(userDataAtRest([]byte(c.in))); got != c.want {
+			t.Errorf("%s kept as %s, want %s", c.in, got, c.want)
+		}
+	}
+	h := newHarness(t)
+	g, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "T", Count: 1, UserData: []byte(`{"password":"s3cret"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := h.stored(g.ID); strings.Contains(string(r.UserData), "s3cret") || !strings.Contains(string(r.UserData), "password") {
+		t.Errorf("stored user data %s", r.UserData)
 	}
 }

@@ -215,29 +215,33 @@ func (h *harness) markStored(m store.Machine, state cloud.State) {
 	}
 }
 
-// A host still running after its return (the termination was lost or
-// refused) is terminated again by the next status poll; terminating is
-// idempotent.
+// A host still up after its return (the termination was lost or refused),
+// running or pending, is terminated again by the next status poll;
+// terminating is idempotent.
 func TestReturnTerminatesAgain(t *testing.T) {
-	h := newHarness(t)
-	m := h.runningMachine("T")
-	h.cloud.Fail(fake.Terminate, errors.New("RequestLimitExceeded"))
-	if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)}); err == nil {
-		t.Fatal("a refused termination must fail the return")
-	}
-	h.cloud.Fail(fake.Terminate, nil)
-	// HostFactory asks again.
-	retID, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.cloud.Set(m.InstanceID, cloud.Running, "") // the termination was lost
-	before := len(h.cloud.Terminated())
-	if st := h.status(retID); st.Status != store.StateRunning {
-		t.Fatalf("%+v", st)
-	}
-	if again := h.cloud.Terminated()[before:]; !slices.Equal(again, []string{m.InstanceID}) {
-		t.Errorf("terminated again %v, want %s", again, m.InstanceID)
+	for _, state := range []cloud.State{cloud.Running, cloud.Pending} {
+		t.Run(string(state), func(t *testing.T) {
+			h := newHarness(t)
+			m := h.runningMachine("T")
+			h.cloud.Fail(fake.Terminate, errors.New("RequestLimitExceeded"))
+			if _, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)}); err == nil {
+				t.Fatal("a refused termination must fail the return")
+			}
+			h.cloud.Fail(fake.Terminate, nil)
+			// HostFactory asks again.
+			retID, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{ref0(m)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.cloud.Set(m.InstanceID, state, "") // the termination was lost
+			before := len(h.cloud.Terminated())
+			if st := h.status(retID); st.Status != store.StateRunning {
+				t.Fatalf("%+v", st)
+			}
+			if again := h.cloud.Terminated()[before:]; !slices.Equal(again, []string{m.InstanceID}) {
+				t.Errorf("terminated again %v, want %s", again, m.InstanceID)
+			}
+		})
 	}
 }
 
