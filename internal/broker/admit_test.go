@@ -81,6 +81,16 @@ func TestAdmission(t *testing.T) {
 			account, user string
 			ask, want     int
 		}{{"", "", 8, 8}, {"", "", 3, 0}}, refusedBy: "", limit: "maxNumber"},
+		{name: "template maxNumber admits an exact fit", policies: []policy.Policy{pol("P", 50, -1, "", everyone)}, steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "", 8, 8}, {"", "", 2, 2}, {"", "", 1, 0}}, refusedBy: "", limit: "maxNumber"},
+		// Without policies the store's check of maxNumber is the whole
+		// admission: its refusal is final, and says which limit.
+		{name: "no policy: template maxNumber refuses whole", steps: []struct {
+			account, user string
+			ask, want     int
+		}{{"", "", 8, 8}, {"", "", 3, 0}}, refusedBy: "", limit: "maxNumber"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, withPolicies(c.policies...))
@@ -356,5 +366,26 @@ func TestRefusedLaunchFreesItsSlots(t *testing.T) {
 	h.cloud.Fail(fake.Launch, nil)
 	if g, refused := h.ask("", "", 10); refused != nil || g.Machines != 10 {
 		t.Errorf("after the failure, maxNumber was not free: %+v, %v", g, refused)
+	}
+}
+
+// A MaxVCPUs policy counts vCPUs of the template's types: when they are
+// unknown its machines cannot be counted, and the request is refused as a
+// configuration error rather than let through uncounted.
+func TestMaxVCPUsWithUnknownTypes(t *testing.T) {
+	h := newHarness(t, withPolicies(pol("cpu", -1, 8, "", nil)))
+	_, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "Spot", Count: 100})
+	if fault.CodeOf(err) != fault.Configuration || len(h.cloud.Calls(fake.Launch)) != 0 {
+		t.Errorf("error %v, %d launches; want CONFIGURATION_ERROR and none", err, len(h.cloud.Calls(fake.Launch)))
+	}
+}
+
+// A request that names no user is the principal's: a policy on that user
+// applies to it.
+func TestPolicyOfThePrincipal(t *testing.T) {
+	h := newHarness(t, withPolicies(pol("alice", 1, -1, "", map[policy.Dimension][]string{policy.DimUser: {"alice"}})))
+	WithPrincipal(access.Principal{Name: "alice", Role: access.Admin, Source: "token"})(h.b)
+	if g, refused := h.ask("", "", 3); refused != nil || g.Machines != 1 {
+		t.Errorf("granted %+v (%v), want 1 under alice's policy", g, refused)
 	}
 }

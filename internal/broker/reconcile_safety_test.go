@@ -240,22 +240,27 @@ func TestAdoptUntagged(t *testing.T) {
 	}
 	h.cloud.Add(stray("i-leak", "req-failed", "", epoch))      // a leak of this store, from before ids
 	h.cloud.Add(stray("i-theirs", "req-elsewhere", "", epoch)) // another old installation's
-	h.cfg.InstallationID = installationID                      // upgraded
+	// A host this store knows whose request tag names no stored request.
+	h.cloud.Add(stray("i-known", "", "", epoch))
+	if err := h.st.SaveMachines(h.ctx(), []store.Machine{{InstanceID: "i-known", RequestID: reqID, TemplateID: "Spot", State: cloud.Running, Result: store.ResultSucceed}}); err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.InstallationID = installationID // upgraded
 	h.clock.Set(epoch.Add(time.Hour))
 
 	rec, err := h.b.Reconcile(h.ctx(), ReconcileOptions{})
-	if err != nil || len(rec.Untagged) != 4 || len(h.cloud.Terminated()) != 0 || len(h.cloud.Calls(fake.Tag)) != 0 {
+	if err != nil || len(rec.Untagged) != 5 || rec.Checked != 0 || len(h.cloud.Terminated()) != 0 || len(h.cloud.Calls(fake.Tag)) != 0 {
 		t.Fatalf("before the step: %+v, %v, terminated %v", rec, err, h.cloud.Terminated())
 	}
 	rec, err = h.b.Reconcile(h.ctx(), ReconcileOptions{AdoptUntagged: true, DryRun: true})
-	if err != nil || len(rec.Claimed) != 3 || len(h.cloud.Calls(fake.Tag)) != 0 {
+	if err != nil || len(rec.Claimed) != 4 || len(h.cloud.Calls(fake.Tag)) != 0 {
 		t.Fatalf("dry run of the step: %+v, %v", rec, err)
 	}
 	rec, err = h.b.Reconcile(h.ctx(), ReconcileOptions{AdoptUntagged: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(slices.Clone(ours), "i-leak")
+	want := append(slices.Clone(ours), "i-known", "i-leak")
 	slices.Sort(want)
 	slices.Sort(rec.Claimed)
 	if !slices.Equal(rec.Claimed, want) || !slices.Equal(rec.Untagged, []string{"i-theirs"}) {

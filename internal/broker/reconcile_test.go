@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -119,11 +120,14 @@ func TestReconcileDecisions(t *testing.T) {
 	}
 }
 
-// A dry run decides as a real pass does, and changes nothing.
+// A dry run decides as a real pass does, and changes nothing: not even
+// the recovery of a request HostFactory never got, which a real pass runs
+// first.
 func TestReconcileDryRun(t *testing.T) {
 	h := newHarness(t)
 	id := h.request("T", 1)
 	h.status(id)
+	lost := h.request("T", 1) // placed, never polled
 	h.cloud.Add(cloud.Instance{ID: "i-adopt", State: cloud.Running, LaunchTime: epoch,
 		Tags: map[string]string{cloud.TagRequestID: id, cloud.TagProvider: provider, cloud.TagInstallation: installationID}})
 	h.cloud.Add(cloud.Instance{ID: "i-old", State: cloud.Running, LaunchTime: epoch,
@@ -133,11 +137,11 @@ func TestReconcileDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rec.DryRun || rec.Checked != 3 || !slices.Equal(rec.Adopted, []string{"i-adopt"}) || !slices.Equal(rec.Terminated, []string{"i-old"}) {
+	if !rec.DryRun || rec.Checked != 4 || !slices.Equal(rec.Adopted, []string{"i-adopt"}) || !slices.Equal(rec.Terminated, []string{"i-old"}) {
 		t.Fatalf("dry run: %+v", rec)
 	}
-	if len(h.cloud.Terminated()) != 0 || len(h.machines(id)) != 1 {
-		t.Errorf("a dry run changed something: terminated %v, machines %+v", h.cloud.Terminated(), h.machines(id))
+	if len(h.cloud.Terminated()) != 0 || len(h.machines(id)) != 1 || h.stored(lost).State != store.StatePlaced {
+		t.Errorf("a dry run changed something: terminated %v, machines %+v, lost request %s", h.cloud.Terminated(), h.machines(id), h.stored(lost).State)
 	}
 }
 
@@ -235,14 +239,16 @@ func TestPeriodicReconcile(t *testing.T) {
 func TestPeriodicPurge(t *testing.T) {
 	const retention = 24 * time.Hour
 	for _, c := range []struct {
-		since time.Duration // from the request's last change to the pass
-		want  bool          // purged
+		retention time.Duration // 0: keep everything
+		since     time.Duration // from the request's last change to the pass
+		want      bool          // purged
 	}{
-		{retention - time.Minute, false},
-		{retention + time.Minute, true},
+		{retention, retention - time.Minute, false},
+		{retention, retention + time.Minute, true},
+		{0, 365 * 24 * time.Hour, false},
 	} {
-		t.Run(c.since.String(), func(t *testing.T) {
-			h := newHarness(t, func(cfg *config.Config) { cfg.Storage.Retention = retention })
+		t.Run(fmt.Sprintf("retention %s, since %s", c.retention, c.since), func(t *testing.T) {
+			h := newHarness(t, func(cfg *config.Config) { cfg.Storage.Retention = c.retention })
 			id := h.request("T", 1)
 			h.setAll(id, cloud.Terminated)
 			if st := h.status(id); st.Status != store.StateCompleteWithError {

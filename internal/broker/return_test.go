@@ -63,6 +63,14 @@ func TestReturnLeavesAlone(t *testing.T) {
 			h.cloud.Add(stray("i-lost", "req-lost", installationID, epoch))
 			return store.MachineRef{Name: "ip-i-lost.ec2.internal", InstanceID: "i-lost"}
 		}, "", []int{0, 1}},
+		{"this installation's host the store lost, under another name", func(h *harness, ms []store.Machine) store.MachineRef {
+			h.cloud.Add(stray("i-lost", "req-lost", installationID, epoch))
+			return store.MachineRef{Name: "ip-10-9-9-9.ec2.internal", InstanceID: "i-lost"}
+		}, "name different hosts", []int{0, 1}},
+		{"a stored host's id on an untagged instance of another request", func(h *harness, ms []store.Machine) store.MachineRef {
+			h.cloud.Add(stray(ms[0].InstanceID, "req-other", "", epoch))
+			return store.MachineRef{Name: ms[0].Name, InstanceID: ms[0].InstanceID}
+		}, "carries no installation id", []int{1}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
