@@ -47,7 +47,7 @@ type Reconciliation struct {
 type Stray struct {
 	InstanceID string
 	RequestID  string // from its ohfp:request-id tag
-	Action     string // adopted, terminated, waiting or kept
+	Action     StrayAction
 	Reason     string
 	// TerminateIn is, for a waiting instance, how long until a reconcile
 	// would terminate it if it is still unknown; 0 when that depends on
@@ -55,14 +55,17 @@ type Stray struct {
 	TerminateIn time.Duration
 }
 
+// StrayAction is what reconcile did with a stray, or would in a dry run.
+type StrayAction string
+
 // Stray actions.
 const (
-	StrayAdopted    = "adopted"
-	StrayTerminated = "terminated"
-	StrayWaiting    = "waiting"
+	StrayAdopted    StrayAction = "adopted"
+	StrayTerminated StrayAction = "terminated"
+	StrayWaiting    StrayAction = "waiting"
 	// StrayKept: it would be terminated, but more would go than the
 	// budget allows.
-	StrayKept = "kept"
+	StrayKept StrayAction = "kept"
 )
 
 // ReconcileOptions say how far a reconcile pass may go.
@@ -231,7 +234,7 @@ func (b *Broker) reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 		}
 	}
 	for _, m := range adopt {
-		b.log.Info("reconciled", "instance_id", m.InstanceID, "action", "adopted")
+		b.log.Info("reconciled", "instance_id", m.InstanceID, "action", StrayAdopted)
 		b.note(m.RequestID, m.InstanceID, ActionMachineAdopted, "found in the cloud by reconcile")
 	}
 	if err := b.terminateStrays(ctx, terminate, byID, why); err != nil {
@@ -429,7 +432,7 @@ func (b *Broker) restore(ctx context.Context, lost map[string][]cloud.Instance, 
 		b.log.Warn("request rebuilt from the cloud", "request_id", reqID, "template_id", tid, "machine_count", len(insts), "store_created", ident.Created)
 		b.note(reqID, "", ActionRequestRestored, why)
 		for _, m := range ms {
-			b.log.Info("reconciled", "instance_id", m.InstanceID, "action", "adopted")
+			b.log.Info("reconciled", "instance_id", m.InstanceID, "action", StrayAdopted)
 			b.note(reqID, m.InstanceID, ActionMachineAdopted, "older than the state store; adopted, never terminated")
 		}
 	}
@@ -467,7 +470,7 @@ func (b *Broker) terminateStrays(ctx context.Context, strays []cloud.Instance, b
 		return fault.Wrap("", err, "terminating unknown instances")
 	}
 	for _, id := range ids {
-		b.log.Warn("reconciled", "instance_id", id, "action", "terminated")
+		b.log.Warn("reconciled", "instance_id", id, "action", StrayTerminated)
 	}
 	return nil
 }

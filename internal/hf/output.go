@@ -76,7 +76,7 @@ type statusOut struct {
 
 type requestOut struct {
 	RequestID string       `json:"requestId"`
-	Status    string       `json:"status"`
+	Status    store.State  `json:"status"`
 	Message   string       `json:"message"`
 	Machines  []machineOut `json:"machines"`
 }
@@ -134,7 +134,7 @@ type lsfMachineOut struct {
 func encodeStatus(rs []broker.RequestStatus) statusOut {
 	out := statusOut{Requests: make([]requestOut, len(rs))}
 	for i, r := range rs {
-		ro := requestOut{RequestID: r.ID, Status: string(r.Status), Message: r.Message, Machines: make([]machineOut, len(r.Machines))}
+		ro := requestOut{RequestID: r.ID, Status: r.Status, Message: r.Message, Machines: make([]machineOut, len(r.Machines))}
 		for j, m := range r.Machines {
 			mo := machineOut{Machine: MachineOf(m.Machine, m.Result)}
 			if l := m.LSF; l != nil {
@@ -150,7 +150,7 @@ func encodeStatus(rs []broker.RequestStatus) statusOut {
 // reclaimsOut is getReturnRequests' answer; when the cloud could not be
 // asked it reports no host and carries the error.
 type reclaimsOut struct {
-	Status   string       `json:"status"`
+	Status   store.State  `json:"status"`
 	Message  string       `json:"message"`
 	Requests []reclaimOut `json:"requests"`
 	Error    *errorBody   `json:"error,omitempty"`
@@ -163,7 +163,7 @@ type reclaimOut struct {
 }
 
 func encodeReclaims(rs []broker.Reclaim, message string) reclaimsOut {
-	out := reclaimsOut{Status: "complete", Message: message, Requests: make([]reclaimOut, len(rs))}
+	out := reclaimsOut{Status: store.StateComplete, Message: message, Requests: make([]reclaimOut, len(rs))}
 	for i, r := range rs {
 		out.Requests[i] = reclaimOut{Machine: r.Name, MachineID: r.InstanceID, GracePeriod: r.GracePeriod}
 	}

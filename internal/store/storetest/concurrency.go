@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -47,7 +48,7 @@ func (s suite) capacityRace(t *testing.T) {
 	for i := range held + 3 {
 		m := machine("i-"+strconv.Itoa(i), r0, i)
 		if i >= held {
-			m.State = "terminated"
+			m.State = cloud.Terminated
 		}
 		ms = append(ms, m)
 	}

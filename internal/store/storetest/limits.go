@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -53,7 +54,7 @@ func (s suite) weighted(t *testing.T) {
 	if h, p := held(t, st, vcpus), held(t, st, policy); h != 12 || p != 3 {
 		t.Errorf("after placement: vcpus %d policy %d, want 12 and 3", h, p)
 	}
-	ms[0].State = "terminated"
+	ms[0].State = cloud.Terminated
 	mustSave(t, st, ms[0])
 	if h, p := held(t, st, vcpus), held(t, st, policy); h != 8 || p != 2 {
 		t.Errorf("after a machine ended: vcpus %d policy %d, want 8 and 2", h, p)

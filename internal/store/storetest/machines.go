@@ -33,7 +33,7 @@ func (s suite) machinesRoundTrip(t *testing.T) {
 	full := store.Machine{
 		InstanceID: "i-0123456789abcdef0", RequestID: "req-1", TemplateID: "tmpl-1",
 		Name: "ip-10-0-0-1.ec2.internal", PrivateIP: "10.0.0.1", PublicIP: "3.3.3.3",
-		State: "running", Result: store.ResultSucceed, Message: "ok\tfine",
+		State: cloud.Running, Result: store.ResultSucceed, Message: "ok\tfine",
 		InstanceType: "m5.large", PriceType: "spot", Cores: 2, Threads: 4,
 		PublicDNS: "ec2-3-3-3-3.compute-1.amazonaws.com", ListedAt: base.Add(time.Minute),
 		LaunchTime: base, UpdatedAt: base.Add(time.Hour),
@@ -64,10 +64,10 @@ func (s suite) machinesUpsert(t *testing.T) {
 	ret := returnReq("ret-1")
 	mustCreate(t, st, ret)
 	m := machine("i-1", r, 0)
-	m.State, m.Result = "pending", store.ResultExecuting
+	m.State, m.Result = cloud.Pending, store.ResultExecuting
 	mustSave(t, st, m)
 
-	m.State, m.Result, m.Message = "shutting-down", store.ResultSucceed, "returned"
+	m.State, m.Result, m.Message = cloud.ShuttingDown, store.ResultSucceed, "returned"
 	m.PublicIP, m.ReturnID, m.UpdatedAt = "1.2.3.4", "ret-1", base.Add(time.Minute)
 	mustSave(t, st, m)
 	got := machines(t, st, store.MachineQuery{RequestIDs: []string{"req-1"}})
@@ -93,7 +93,7 @@ func (s suite) machinesQuery(t *testing.T) {
 	mustCreate(t, st, c1)
 	mustCreate(t, st, c2)
 	m1, m2, m5 := machine("m1", c1, 2), machine("m2", c1, 1), machine("m5", c1, 3)
-	m5.State = "terminated"
+	m5.State = cloud.Terminated
 	m3, m4 := machine("m3", c2, 0), machine("m4", c2, 5)
 	r1 := returnReq("r1", m2, m3)
 	mustCreate(t, st, r1)
@@ -178,7 +178,7 @@ func (s suite) usage(t *testing.T) {
 	b.State = store.StateComplete
 	mustCreate(t, st, b)
 	dead := machine("b-dead", b, 2)
-	dead.State = "terminated"
+	dead.State = cloud.Terminated
 	mustSave(t, st, machine("b-1", b, 0), machine("b-2", b, 1), dead)
 	want["tmpl-b"] = 2
 
@@ -220,7 +220,7 @@ func (s suite) capacity(t *testing.T) {
 	mustSave(t, st, m1, m2, m3)
 	create(createReq("r1", "tmpl-a", 1), 3, store.ErrCapacity) // 3 alive + 1 > 3
 
-	m1.State, m2.State = "terminated", "shutting-down" // dead machines free their slots
+	m1.State, m2.State = cloud.Terminated, cloud.ShuttingDown // dead machines free their slots
 	mustSave(t, st, m1, m2)
 	create(createReq("r2", "tmpl-a", 2), 3, nil) // 1 + 2 = 3: exactly full
 	create(createReq("r3", "tmpl-a", 1), 3, store.ErrCapacity)
@@ -254,7 +254,7 @@ func (s suite) capacity(t *testing.T) {
 func (s suite) markListed(t *testing.T) {
 	st, _ := s.fresh(t)
 	mustCreate(t, st, createReq("req-1", "tmpl-1", 2))
-	a := store.Machine{InstanceID: "i-a", RequestID: "req-1", TemplateID: "tmpl-1", Name: "a", State: "running", Result: store.ResultSucceed, LaunchTime: base}
+	a := store.Machine{InstanceID: "i-a", RequestID: "req-1", TemplateID: "tmpl-1", Name: "a", State: cloud.Running, Result: store.ResultSucceed, LaunchTime: base}
 	b := a
 	b.InstanceID, b.Name = "i-b", "b"
 	mustSave(t, st, a, b)

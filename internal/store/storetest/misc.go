@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -33,7 +34,7 @@ func (s suite) largeSets(t *testing.T) {
 	checkMachines(t, st, store.MachineQuery{Names: names, AliveOnly: true}, want...)
 
 	for i := range ms {
-		ms[i].ReturnID, ms[i].State = "big-return", "shutting-down"
+		ms[i].ReturnID, ms[i].State = "big-return", cloud.ShuttingDown
 	}
 	mustUpdate(t, st, ret, ms...)
 	checkMachines(t, st, store.MachineQuery{ReturnIDs: []string{"big-return"}}, want...)
@@ -89,7 +90,7 @@ func (s suite) purge(t *testing.T) {
 		mustUpdate(t, st, r, ms...)
 	}
 	dead := func(m store.Machine) store.Machine {
-		m.State = "terminated"
+		m.State = cloud.Terminated
 		return m
 	}
 	create := func(id string) *store.Request {

@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -134,7 +135,7 @@ func returnReq(id string, machines ...store.Machine) *store.Request {
 func machine(id string, r *store.Request, n int) store.Machine {
 	return store.Machine{
 		InstanceID: id, RequestID: r.ID, TemplateID: r.TemplateID,
-		Name: "ip-" + id + ".ec2.internal", State: "running", Result: store.ResultSucceed,
+		Name: "ip-" + id + ".ec2.internal", State: cloud.Running, Result: store.ResultSucceed,
 		LaunchTime: base.Add(time.Duration(n) * time.Second),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -49,7 +50,7 @@ func Fill(t testing.TB, st store.Store, n int) {
 			if err := st.CreateRequest(ctx, r, nil); err != nil {
 				t.Fatal(err)
 			}
-			m.ReturnID, m.State, m.UpdatedAt = id, "terminated", launched.Add(time.Hour)
+			m.ReturnID, m.State, m.UpdatedAt = id, cloud.Terminated, launched.Add(time.Hour)
 			r.State = store.StateComplete
 			if err := st.UpdateRequest(ctx, r, m); err != nil {
 				t.Fatal(err)
@@ -67,7 +68,7 @@ func Fill(t testing.TB, st store.Store, n int) {
 			iid := fmt.Sprintf("i-%04d%d", i, j)
 			ms = append(ms, store.Machine{
 				InstanceID: iid, RequestID: id, TemplateID: r.TemplateID, Name: "ip-" + iid + ".ec2.internal",
-				PrivateIP: "10.0.0.1", State: "running", Result: store.ResultSucceed, Message: "ok",
+				PrivateIP: "10.0.0.1", State: cloud.Running, Result: store.ResultSucceed, Message: "ok",
 				InstanceType: "m5.large", PriceType: "spot",
 				LaunchTime: launched.Add(time.Duration(i) * time.Second), UpdatedAt: launched,
 			})
