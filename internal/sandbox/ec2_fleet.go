@@ -305,8 +305,13 @@ func (s *Sandbox) describeFleetInstances(c *call) error {
 // modifiable checks that a fleet's target can change.
 func modifiable(f *fleet) error {
 	switch {
+	case f.typ != "maintain" && f.spotFleet:
+		// ModifySpotFleetRequest: only maintain; the code as a public
+		// report quotes it (jenkinsci/ec2-fleet-plugin#131).
+		return apiErrorf(http.StatusBadRequest, "FleetNotInModifiableState", "Fleet Request: %s is not a modifiable fleet request type.", f.id)
 	case f.typ != "maintain":
-		// ModifyFleet, ModifySpotFleetRequest: "You can only modify ... of type maintain."
+		// ModifyFleet: "You can only modify an EC2 Fleet request of type
+		// maintain." (the code is not documented)
 		return badParam("Only fleets of type 'maintain' can be modified; this one is of type '%s'.", f.typ)
 	case f.deleted:
 		return apiErrorf(http.StatusBadRequest, "IncorrectState", "The fleet %s is deleted and cannot be modified.", f.id)

@@ -192,6 +192,11 @@ func TestRuleFleetTagsAndInstantFleets(t *testing.T) {
 	}
 	wantCode(t, spot(types.ResourceTypeInstance), "InvalidParameterValue")
 	noErr(t, spot(types.ResourceTypeSpotFleetRequest))
+
+	// A request-type Spot Fleet is not modifiable.
+	sfr := must(e.ec2.DescribeSpotFleetRequests(ctx, &ec2.DescribeSpotFleetRequestsInput{})).SpotFleetRequestConfigs[0].SpotFleetRequestId
+	_, err = e.ec2.ModifySpotFleetRequest(ctx, &ec2.ModifySpotFleetRequestInput{SpotFleetRequestId: sfr, TargetCapacity: aws.Int32(0)})
+	wantCode(t, err, "FleetNotInModifiableState")
 }
 
 func TestRuleAutoScaling(t *testing.T) {
