@@ -163,12 +163,23 @@ func startSandbox(ctx context.Context, bin string) (string, func(), error) {
 		stop()
 		return "", nil, fmt.Errorf("sandbox did not start: %w", err)
 	}
+	url, err := listenURL(line)
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return url, stop, nil
+}
+
+// listenURL takes the URL out of the sandbox's first line, which may say
+// more after it ("sandbox listening on http://… (any credentials)").
+func listenURL(line string) (string, error) {
 	i := strings.Index(line, "http://")
 	if i < 0 {
-		stop()
-		return "", nil, errors.New("sandbox printed no URL: " + line)
+		return "", errors.New("sandbox printed no URL: " + line)
 	}
-	return strings.TrimSpace(line[i:]), stop, nil
+	url, _, _ := strings.Cut(strings.TrimSpace(line[i:]), " ")
+	return url, nil
 }
 
 // sandboxStates reads the states of a request's instances from the
