@@ -92,3 +92,23 @@ const visibilityGrace = 2 * time.Minute
 // nameGrace is how long a running instance may go without a private DNS
 // name before it is named after its IP address.
 const nameGrace = time.Minute
+
+// saveMachines stores machines as seen now: their UpdatedAt is the time
+// their recorded state was last seen (the listings' seen_at).
+func (b *Broker) saveMachines(ctx context.Context, ms []store.Machine) error {
+	b.seen(ms)
+	return b.store.SaveMachines(ctx, ms)
+}
+
+// updateRequest stores r and, as seen now, machines.
+func (b *Broker) updateRequest(ctx context.Context, r *store.Request, ms ...store.Machine) error {
+	b.seen(ms)
+	return b.store.UpdateRequest(ctx, r, ms...)
+}
+
+func (b *Broker) seen(ms []store.Machine) {
+	now := b.now().UTC()
+	for i := range ms {
+		ms[i].UpdatedAt = now
+	}
+}

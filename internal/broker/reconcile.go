@@ -229,7 +229,7 @@ func (b *Broker) reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 		return rec, err
 	}
 	if len(adopt) > 0 {
-		if err := b.store.SaveMachines(ctx, adopt); err != nil {
+		if err := b.saveMachines(ctx, adopt); err != nil {
 			return rec, fault.Wrap(fault.Internal, err, "recording adopted instances")
 		}
 	}
@@ -426,7 +426,7 @@ func (b *Broker) restore(ctx context.Context, lost map[string][]cloud.Instance, 
 		for i, inst := range insts {
 			ms[i] = newMachine(&r, t, inst)
 		}
-		if err := b.store.SaveMachines(ctx, ms); err != nil {
+		if err := b.saveMachines(ctx, ms); err != nil {
 			return fault.Wrap(fault.Internal, err, "recording the instances of request %s", reqID)
 		}
 		b.log.Warn("request rebuilt from the cloud", "request_id", reqID, "template_id", tid, "machine_count", len(insts), "store_created", ident.Created)

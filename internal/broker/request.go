@@ -126,7 +126,7 @@ func (b *Broker) record(ctx context.Context, r *store.Request, t config.Template
 	if p.Ongoing {
 		r.Outstanding = max(r.MachineCount-len(machines), 0)
 	}
-	if err := b.store.UpdateRequest(ctx, r, machines...); err != nil {
+	if err := b.updateRequest(ctx, r, machines...); err != nil {
 		return fault.Wrap(fault.Internal, err, "recording the machines of request %s", r.ID)
 	}
 	b.log.Info("request placed", "request_id", r.ID, "template_id", t.ID, "machine_count", len(machines), "cloud_ref", p.Ref)
@@ -153,7 +153,7 @@ func (b *Broker) fail(ctx context.Context, r *store.Request, cause error) {
 	r.State = store.StateFailed
 	r.Message = cause.Error()
 	r.Outstanding = 0
-	if err := b.store.UpdateRequest(context.WithoutCancel(ctx), r); err != nil {
+	if err := b.updateRequest(context.WithoutCancel(ctx), r); err != nil {
 		b.log.Error("recording a failed request", "request_id", r.ID, "err", err)
 	}
 	b.note(r.ID, "", ActionRequestFailed, r.Message)
@@ -209,7 +209,7 @@ func (b *Broker) markTerminating(ctx context.Context, ids []string) {
 		for i := range ms {
 			ms[i].State = cloud.ShuttingDown
 		}
-		err = b.store.SaveMachines(ctx, ms)
+		err = b.saveMachines(ctx, ms)
 	}
 	if err != nil {
 		b.log.Error("recording terminated machines", "instances", ids, "err", err)

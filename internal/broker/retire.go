@@ -170,7 +170,7 @@ func (b *Broker) retire(ctx context.Context, r *store.Request) error {
 		}
 	}
 	r.State = store.StateRunning
-	if err := b.store.UpdateRequest(ctx, r, returned...); err != nil {
+	if err := b.updateRequest(ctx, r, returned...); err != nil {
 		return fault.Wrap(fault.Internal, err, "recording return request %s", r.ID)
 	}
 	b.log.Info("machines returned", "request_id", r.ID, "machine_count", len(r.Machines), "terminating", len(ids), "left_alone", refused)

@@ -273,7 +273,7 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request, cl
 	if r.State == store.StatePlaced && claim {
 		// HostFactory asks about it: it got the id.
 		r.State = store.StateRunning
-		if err := b.store.UpdateRequest(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := b.updateRequest(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) {
 			b.log.Error("recording that HostFactory follows a request", "request_id", r.ID, "err", err)
 		}
 	}
@@ -353,7 +353,7 @@ func (b *Broker) follow(ctx context.Context, p *poll, r *store.Request) {
 		return
 	}
 	r.Outstanding, r.Message = outstanding, message
-	if err := b.store.UpdateRequest(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) {
+	if err := b.updateRequest(ctx, r); err != nil && !errors.Is(err, store.ErrConflict) {
 		b.log.Error("recording fulfilment", "request_id", r.ID, "err", err)
 	}
 }
@@ -479,7 +479,7 @@ func (b *Broker) finish(ctx context.Context, p *poll, r *store.Request) {
 			}
 		}
 	}
-	err := b.store.UpdateRequest(ctx, r, ms...)
+	err := b.updateRequest(ctx, r, ms...)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		// Another invocation finished it first, from the same cloud facts.
@@ -501,7 +501,7 @@ func (b *Broker) save(ctx context.Context, p *poll) {
 	for id := range p.changed {
 		ms = append(ms, *p.machines[id])
 	}
-	if err := b.store.SaveMachines(ctx, ms); err != nil {
+	if err := b.saveMachines(ctx, ms); err != nil {
 		b.log.Error("recording machine states", "err", err)
 	}
 }

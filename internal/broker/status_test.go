@@ -586,3 +586,26 @@ func TestObserve(t *testing.T) {
 		})
 	}
 }
+
+// TestMachinesSeenAt: a stored machine says when its recorded state was
+// seen (the listings' seen_at): at launch, and again when a poll sees it
+// change, but not on a poll that sees nothing new.
+func TestMachinesSeenAt(t *testing.T) {
+	h := newHarness(t)
+	id := h.request("T", 1)
+	for _, m := range h.machines(id) {
+		if !m.UpdatedAt.Equal(epoch) {
+			t.Errorf("launched machine %s seen at %v, want %v", m.InstanceID, m.UpdatedAt, epoch)
+		}
+	}
+	h.clock.Advance(time.Minute)
+	h.setAll(id, cloud.Running)
+	h.status(id)
+	h.clock.Advance(time.Minute)
+	h.status(id)
+	for _, m := range h.machines(id) {
+		if want := epoch.Add(time.Minute); !m.UpdatedAt.Equal(want) {
+			t.Errorf("running machine %s seen at %v, want %v", m.InstanceID, m.UpdatedAt, want)
+		}
+	}
+}
