@@ -42,8 +42,13 @@ func checkAWS(ctx context.Context, cfg *config.Config, r *Report) {
 	c := clients{sts: sts.NewFromConfig(sdk), ec2: ec2.NewFromConfig(sdk), ssm: ssm.NewFromConfig(sdk), asg: autoscaling.NewFromConfig(sdk)}
 	id, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		r.add(Check{Name: "AWS credentials resolve", Status: Fail, Detail: errText(err),
-			Hint: "set AWS_CREDENTIAL_FILE or AWS_PROFILE in the provider config, or give the host an instance role; the remaining AWS checks need credentials"})
+		hint := "set AWS_CREDENTIAL_FILE or AWS_PROFILE in the provider config, or give the host an instance role; the remaining AWS checks need credentials"
+		if sdk.BaseEndpoint != nil {
+			// A rehearsal against `ohfp sandbox` needs credentials too,
+			// though any will do.
+			hint += "; against `ohfp sandbox` (endpoint " + *sdk.BaseEndpoint + ") any will do: export AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox"
+		}
+		r.add(Check{Name: "AWS credentials resolve", Status: Fail, Detail: errText(err), Hint: hint})
 		return
 	}
 	r.add(Check{Name: "AWS credentials resolve", Status: Pass, Detail: awssdk.ToString(id.Arn) + " in " + sdk.Region})
@@ -269,7 +274,7 @@ func checkResources(ctx context.Context, c clients, cfg *config.Config, images m
 	}
 	for _, p := range profiles.order {
 		r.add(Check{Name: "instance profile " + p + " exists (" + profiles.of(p) + ")", Status: Skip,
-			Detail: "not checked: ohfp has no IAM client; the RunInstances dry run below does check that it may be passed",
+			Detail: "not checked: ohfp's policy does not ask for iam:GetInstanceProfile; the RunInstances dry run below does check that it may be passed",
 			Hint:   "aws iam get-instance-profile --instance-profile-name NAME"})
 	}
 	return missing

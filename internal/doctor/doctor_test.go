@@ -332,3 +332,16 @@ func TestSaysWhatHostFactorysServiceUserKeeps(t *testing.T) {
 		t.Errorf("unknown owner: %+v", got)
 	}
 }
+
+// TestNoCredentialsAgainstSandbox: rehearsing against the sandbox without
+// credentials fails with a hint saying that any will do.
+func TestNoCredentialsAgainstSandbox(t *testing.T) {
+	_, env, _ := instance(t, template("plain", nil))
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	r := doctor.Run(context.Background(), env)
+	c := find(t, r, "AWS credentials resolve")
+	if r.OK || c.Status != doctor.Fail || !strings.Contains(c.Hint, "export AWS_ACCESS_KEY_ID=") {
+		t.Fatalf("no credentials against the sandbox: %+v\n%s", c, text(r))
+	}
+}
