@@ -129,7 +129,8 @@ func printLSF(w io.Writer, name string, res *install.Result) {
 	for _, s := range install.LSFSettings {
 		fmt.Fprintf(w, "  %-11s %-31s %s\n", s.File, s.Name, s.Why)
 	}
-	fmt.Fprintf(w, "\nebrokerd runs the scripts with the provider's environment; ohfp logs to $PRO_LSF_LOGDIR/%s-ohfp.log.<host>\nand keeps its state in $PRO_DATA_DIR/%s. Check it before LSF needs it:\n", name, name)
-	fmt.Fprintf(w, "  PROVIDER_NAME=%s PRO_CONF_DIR=%s PRO_DATA_DIR=$LSF_TOP/work/<cluster>/resource_connector PRO_LSF_LOGDIR=$LSF_LOGDIR %s doctor\n",
+	fmt.Fprintf(w, "\nebrokerd runs the scripts with the provider's environment; ohfp logs to $PRO_LSF_LOGDIR/%s-ohfp.log.<host>\nand keeps its state in $PRO_DATA_DIR/%s. Check it before LSF needs it, with LSF_TOP and LSF_LOGDIR\nas in lsf.conf and CLUSTER the cluster's name (lsid prints it):\n", name, name)
+	// The line runs as printed; a variable left unset stops it and says which.
+	fmt.Fprintf(w, "  PROVIDER_NAME=%s PRO_CONF_DIR=%s PRO_DATA_DIR=${LSF_TOP:?set LSF_TOP}/work/${CLUSTER:?set CLUSTER}/resource_connector PRO_LSF_LOGDIR=${LSF_LOGDIR:?set LSF_LOGDIR} %s doctor\n",
 		name, dir, filepath.Join(res.ScriptDir, "ohfp"))
 }
