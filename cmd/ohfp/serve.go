@@ -33,7 +33,7 @@ with --allow-host in their Host header; a browser request from another origin
 and a request that changes something without a JSON body are refused.
 The server's own diagnostics go to standard error; the operations it carries
 out are logged to the provider's log file, as the scripts' are.`,
-		Example: `  HF_PROVIDER_NAME=awsinst HF_PROVIDER_CONFDIR=/opt/conf ohfp serve
+		Example: `  HF_PROVIDER_NAME=awsinst HF_PROVIDER_CONFDIR=/opt/ohfp/awsinst/conf HF_PROVIDER_WORKDIR=/opt/ohfp/awsinst/work HF_PROVIDER_LOGDIR=/opt/ohfp/awsinst/log ohfp serve
   OHFP_SERVE_TOKEN=s3cret ohfp serve --addr 0.0.0.0:8443 --allow-host hf-master.example.com --tls-cert cert.pem --tls-key key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
