@@ -61,7 +61,7 @@ has launched, every way out (a failed check, Ctrl-C) returns the run's machines
 and waits until nothing is left. The exit status is 0 when the cycle passed,
 3 when a check failed or the cloud refused, 1 when nothing was launched
 because the launch was not confirmed.`,
-		Example: `  ohfp smoke --template OnDemand-Minimal
+		Example: `  ohfp smoke --template OnDemand-Starter-Template
   ohfp smoke --template spot-fleet --yes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
