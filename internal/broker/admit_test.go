@@ -189,12 +189,19 @@ func TestCheckLaunchesNothing(t *testing.T) {
 	}
 }
 
+// runningHost requests one machine of template, has it run and polled,
+// and returns it.
+func (h *harness) runningHost(template string) store.Machine {
+	h.t.Helper()
+	id := h.request(template, 1)
+	h.setAll(id, cloud.Running)
+	h.status(id)
+	return h.machines(id)[0]
+}
+
 func TestOperatorGrantsOnRequestAndReturn(t *testing.T) {
 	h := newHarness(t)
-	spot := h.request("Spot", 1)
-	h.setAll(spot, cloud.Running)
-	h.status(spot)
-	host := h.machines(spot)[0]
+	host := h.runningHost("Spot")
 	WithPrincipal(access.Principal{Name: "alice", Role: access.Operator, Templates: []string{"T"}, Source: "token"})(h.b)
 	if _, err := h.b.RequestMachines(h.ctx(), MachineRequest{TemplateID: "Spot", Count: 1}); fault.CodeOf(err) != fault.PermissionDenied {
 		t.Errorf("request of an ungranted template: %v", err)
@@ -250,14 +257,7 @@ func TestPoliciesEditedMidFlight(t *testing.T) {
 // and the Spot machine is never terminated.
 func TestGrantTricksReachNoOtherTemplate(t *testing.T) {
 	h := newHarness(t)
-	other := h.request("Spot", 1)
-	h.setAll(other, cloud.Running)
-	h.status(other)
-	theirs := h.machines(other)[0]
-	own := h.request("T", 1)
-	h.setAll(own, cloud.Running)
-	h.status(own)
-	mine := h.machines(own)[0]
+	theirs, mine := h.runningHost("Spot"), h.runningHost("T")
 	WithPrincipal(access.Principal{Name: "alice", Role: access.Operator, Templates: []string{"T"}, Source: "token"})(h.b)
 	for _, c := range []struct {
 		name   string
@@ -286,7 +286,7 @@ func TestGrantTricksReachNoOtherTemplate(t *testing.T) {
 			t.Errorf("request of template %q: %v", id, err)
 		}
 	}
-	if n := len(h.machines(other)) + len(h.machines(own)); n != 2 {
+	if n := len(h.machines(theirs.RequestID)) + len(h.machines(mine.RequestID)); n != 2 {
 		t.Errorf("%d machines after the tricks, want the 2 from before", n)
 	}
 }
