@@ -25,10 +25,12 @@ func TestWindowIsAlignedOnTheEpoch(t *testing.T) {
 	for _, c := range []struct{ at, start string }{
 		{"2026-03-01T12:00:00Z", "2026-03-01T12:00:00Z"},
 		{"2026-03-01T12:09:59Z", "2026-03-01T12:00:00Z"},
+		{"2026-03-01T12:09:59.999999999Z", "2026-03-01T12:00:00Z"}, // the last instant of a window is in it
+		{"2026-03-01T12:10:00.000000001Z", "2026-03-01T12:10:00Z"},
 		{"2026-03-01T12:10:00Z", "2026-03-01T12:10:00Z"},
 		{"1969-12-31T23:55:00Z", "1969-12-31T23:50:00Z"},
 	} {
-		at, _ := time.Parse(time.RFC3339, c.at)
+		at, _ := time.Parse(time.RFC3339Nano, c.at)
 		start, end := s.Window(at)
 		if start.Format(time.RFC3339) != c.start || end.Sub(start) != s.Every {
 			t.Errorf("Window(%s) = %s..%s, want start %s", c.at, start, end, c.start)
