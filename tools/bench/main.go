@@ -117,6 +117,25 @@ func benchTemplate(id, vmType string) map[string]any {
 	return map[string]any{"templateId": id, "maxNumber": -1, "imageId": sandbox.DefaultImageID, "vmType": vmType, "subnetId": benchSubnet}
 }
 
+// benchTemplates are the 1,000 templates of the bench: RunInstances ones
+// of four types, and last one placed through an instant EC2 Fleet.
+func benchTemplates() []map[string]any {
+	templates := make([]map[string]any, 1000)
+	for i := range templates {
+		templates[i] = benchTemplate(fmt.Sprintf("Template-%04d", i), []string{"t3.micro", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"}[i%4])
+	}
+	templates[len(templates)-1] = map[string]any{
+		"templateId":  fleetTemplate,
+		"maxNumber":   -1,
+		"providerApi": "EC2Fleet",
+		"fleetType":   "instant",
+		"imageId":     sandbox.DefaultImageID,
+		"vmTypes":     map[string]int{"t3.micro": 1, "t3.small": 1},
+		"subnetId":    benchSubnet,
+	}
+	return templates
+}
+
 func run(bin string, set settings) error {
 	ctx := context.Background()
 	bin, err := filepath.Abs(bin)
@@ -129,21 +148,7 @@ func run(bin string, set settings) error {
 	}
 	defer os.RemoveAll(root)
 
-	templates := make([]map[string]any, 1000)
-	for i := range templates {
-		templates[i] = benchTemplate(fmt.Sprintf("Template-%04d", i), []string{"t3.micro", "m5.xlarge", "c5.2xlarge", "r5.4xlarge"}[i%4])
-	}
-	// The last one places its machines through an EC2 Fleet.
-	templates[len(templates)-1] = map[string]any{
-		"templateId":  fleetTemplate,
-		"maxNumber":   -1,
-		"providerApi": "EC2Fleet",
-		"fleetType":   "instant",
-		"imageId":     sandbox.DefaultImageID,
-		"vmTypes":     map[string]int{"t3.micro": 1, "t3.small": 1},
-		"subnetId":    benchSubnet,
-	}
-	b, stop, err := newBench(bin, filepath.Join(root, "sqlite"), set.runs, templates, nil)
+	b, stop, err := newBench(bin, filepath.Join(root, "sqlite"), set.runs, benchTemplates(), nil)
 	if err != nil {
 		return err
 	}
@@ -191,7 +196,7 @@ func run(bin string, set settings) error {
 	}
 	t.add(rows...)
 	if !set.skip["concurrent"] {
-		rows, err = b.concurrent(ctx, "SQLite", "Template-0001")
+		rows, err = b.concurrent(ctx, "SQLite", "Template-0001", true)
 		if err != nil {
 			return err
 		}

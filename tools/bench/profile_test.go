@@ -36,10 +36,8 @@ func newProfiled(b *testing.B) *profiled {
 	}
 	host, err := hostfactory.Provider{
 		Name: "awsinst", ScriptDir: "scripts", Binary: "ohfp",
-		Config: map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_INSTANCE_PENDING_TIMEOUT_SEC": 86400},
-		Templates: map[string]any{"templates": []map[string]any{
-			benchTemplate("Template-0001", "m5.xlarge"),
-		}},
+		Config:    map[string]any{"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": srv.URL, "AWS_INSTANCE_PENDING_TIMEOUT_SEC": 86400},
+		Templates: map[string]any{"templates": benchTemplates()},
 	}.Install(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
@@ -74,6 +72,14 @@ func (p *profiled) request(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	return r.RequestID
+}
+
+func BenchmarkTemplates(b *testing.B) {
+	p := newProfiled(b)
+	p.call(b, "getAvailableTemplates", map[string]any{}) // caches the type facts
+	for b.Loop() {
+		p.call(b, "getAvailableTemplates", map[string]any{})
+	}
 }
 
 func BenchmarkRequestMachines(b *testing.B) {
