@@ -184,7 +184,7 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 			return nil, fault.Wrap(fault.Internal, err, "reading machines")
 		}
 		for i := range ms {
-			p.add(ms[i])
+			p.add(&ms[i])
 		}
 	}
 	// The machines of placed requests are described by id, as AWS advises;
@@ -220,17 +220,18 @@ func (b *Broker) loadPoll(ctx context.Context, reqs []store.Request) (*poll, err
 	return p, nil
 }
 
-func (p *poll) add(m store.Machine) *store.Machine {
+// add files m, which the poll then owns, unless a machine of its
+// instance is there already; it returns the one filed.
+func (p *poll) add(m *store.Machine) *store.Machine {
 	if have, ok := p.machines[m.InstanceID]; ok {
 		return have
 	}
-	mp := &m
-	p.machines[m.InstanceID] = mp
-	p.byRequest[m.RequestID] = append(p.byRequest[m.RequestID], mp)
+	p.machines[m.InstanceID] = m
+	p.byRequest[m.RequestID] = append(p.byRequest[m.RequestID], m)
 	if m.ReturnID != "" {
-		p.byReturn[m.ReturnID] = append(p.byReturn[m.ReturnID], mp)
+		p.byReturn[m.ReturnID] = append(p.byReturn[m.ReturnID], m)
 	}
-	return mp
+	return m
 }
 
 // describe asks the cloud about every instance of the poll in one batched call.
@@ -283,6 +284,9 @@ func (b *Broker) createStatus(ctx context.Context, p *poll, r *store.Request, cl
 		b.follow(ctx, p, r)
 	}
 	executing, succeeded := 0, 0
+	if n := len(p.byRequest[r.ID]); n > 0 {
+		st.Machines = make([]MachineStatus, 0, n)
+	}
 	for _, m := range p.byRequest[r.ID] {
 		st.Machines = append(st.Machines, MachineStatus{Machine: *m, Result: m.Result})
 		switch m.Result {
@@ -329,7 +333,8 @@ func (b *Broker) adopt(p *poll, r *store.Request) {
 			continue
 		}
 		t, _ := templateOf(r.Template)
-		p.add(newMachine(r, t, inst))
+		m := newMachine(r, t, inst)
+		p.add(&m)
 		p.changed[id] = true
 		b.log.Info("adopted instance", "request_id", r.ID, "instance_id", id)
 		b.note(r.ID, id, ActionMachineAdopted, "found in the cloud by its request tag")
@@ -464,7 +469,7 @@ func stateMessage(inst cloud.Instance) string {
 // finish stores a request's final state; its machines' results are frozen
 // with it, so later polls need no cloud call.
 func (b *Broker) finish(ctx context.Context, p *poll, r *store.Request) {
-	var ms []store.Machine
+	ms := make([]store.Machine, 0, min(len(p.changed), len(p.byRequest[r.ID])+len(p.byReturn[r.ID])))
 	for _, m := range p.byRequest[r.ID] {
 		if p.changed[m.InstanceID] {
 			ms = append(ms, *m)

@@ -118,8 +118,8 @@ func newPoll(ms ...store.Machine) *poll {
 		seen:      map[string]cloud.Instance{},
 		changed:   map[string]bool{},
 	}
-	for _, m := range ms {
-		p.add(m)
+	for i := range ms {
+		p.add(&ms[i])
 	}
 	return p
 }
