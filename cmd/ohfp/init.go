@@ -26,8 +26,8 @@ the entries to add to HostFactory's hostProviders.json and
 hostProviderPlugins.json.
 
 With --from-ibm, the config and templates of an existing IBM AWS plugin conf
-folder are read with ohfp's own loader and carried over, and every setting
-ohfp will not honour is listed.
+folder (or of the folder holding it as conf/) are read with ohfp's own loader
+and carried over, and every setting ohfp will not honour is listed.
 
 Existing files are kept unless --force, but --region and --endpoint-url are
 applied to an existing config: run init again with --endpoint-url to point a

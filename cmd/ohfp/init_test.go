@@ -44,3 +44,25 @@ func TestLSFDoctorLineRuns(t *testing.T) {
 		t.Errorf("without CLUSTER: %q, %v; want a failure naming CLUSTER", got, err)
 	}
 }
+
+// TestSandboxFromFolderHoldingConf: sandbox --from takes a provider folder
+// that keeps its JSON files in conf/, as init --from-ibm does.
+func TestSandboxFromFolderHoldingConf(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "awsinst")
+	if err := os.MkdirAll(filepath.Join(dir, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"awsprov_config.json", "awsprov_templates.json", "user_data.sh"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", "ibm", f))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "conf", f), b, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := loadFolder(dir)
+	if err != nil || len(cfg.Templates) != 3 {
+		t.Fatalf("loadFolder(%s): %v", dir, err)
+	}
+}

@@ -83,6 +83,7 @@ func loadFolder(dir string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	abs = install.ConfFolder(abs)
 	env := map[string]string{"HF_PROVIDER_CONFDIR": abs, "HF_PROVIDER_WORKDIR": os.TempDir()}
 	if name, err := install.InstanceName(abs); err == nil {
 		env["HF_PROVIDER_NAME"] = name

@@ -17,17 +17,15 @@ import (
 // config with --region and --endpoint-url applied, the templates file as
 // is, and the files they name inside the folder (user data scripts,
 // credentials). What ohfp will not honour, and the templates it leaves
-// out, go to res.NotHonoured. For
-// LSF the folder may also be the provider's confPath, the one holding
-// conf/; it is read as under LSF, and the config says so.
+// out, go to res.NotHonoured. The folder may also be the one holding
+// conf/ (ConfFolder); for LSF it is read as under LSF, and the config says
+// so.
 func fromIBM(opts Options, res *Result, files map[string]file) error {
 	src, err := filepath.Abs(opts.FromIBM)
 	if err != nil {
 		return err
 	}
-	if nested := filepath.Join(src, lsf.ConfFolder); opts.LSF && hasConfig(nested) && !hasConfig(src) {
-		src = nested
-	}
+	src = ConfFolder(src)
 	name, err := InstanceName(src)
 	if err != nil {
 		return err
@@ -83,6 +81,17 @@ func fromIBM(opts Options, res *Result, files map[string]file) error {
 	}
 	slices.Sort(res.NotHonoured)
 	return nil
+}
+
+// ConfFolder is the folder of an IBM provider's JSON files given dir: dir
+// itself, or its conf/ when only that holds them (LSF's confPath, and
+// Symphony sites that keep a provider's files in
+// $HF_CONFDIR/providers/<name>/conf).
+func ConfFolder(dir string) string {
+	if nested := filepath.Join(dir, lsf.ConfFolder); hasConfig(nested) && !hasConfig(dir) {
+		return nested
+	}
+	return dir
 }
 
 // hasConfig reports whether dir holds an IBM config file.

@@ -324,3 +324,24 @@ func TestInitLSFFromIBM(t *testing.T) {
 		t.Errorf("not honoured: %q", res.NotHonoured)
 	}
 }
+
+// TestInitFromIBMFolderHoldingConf: a Symphony provider folder that keeps
+// its JSON files in conf/ is taken as LSF's is.
+func TestInitFromIBMFolderHoldingConf(t *testing.T) {
+	ibm := filepath.Join(t.TempDir(), "awsinst")
+	must(t, os.MkdirAll(filepath.Join(ibm, "conf"), 0o755))
+	_, here, _, _ := runtime.Caller(0)
+	examples := filepath.Join(filepath.Dir(here), "..", "..", "examples", "ibm")
+	for _, f := range []string{"awsprov_config.json", "awsprov_templates.json", "user_data.sh"} {
+		b, err := os.ReadFile(filepath.Join(examples, f))
+		must(t, err)
+		must(t, os.WriteFile(filepath.Join(ibm, "conf", f), b, 0o644))
+	}
+	res, err := install.Init(install.Options{Name: "awsinst", FromIBM: ibm, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := loadInstance(t, res, "awsinst"); len(cfg.Templates) != 3 {
+		t.Errorf("converted instance: %d templates", len(cfg.Templates))
+	}
+}
