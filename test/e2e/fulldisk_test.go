@@ -17,8 +17,9 @@ import (
 // reads still answers (the templates, the status of a finished request);
 // a request, a return and a reconcile that would terminate two hosts the
 // store lost are refused, since none could be recorded first; nothing is
-// launched or terminated, the log says why, and the store is sound. Once
-// space is freed, all goes on.
+// launched or terminated, the log says why, and the store is sound; so
+// too when the log's disk is full as well. Once space is freed, all goes
+// on.
 func TestFullDiskChangesNothing(t *testing.T) {
 	e := newEnv(t, sandbox.Options{Now: behind(3 * time.Minute)}, []map[string]any{template("web", 20, nil)},
 		map[string]any{"INSTANCE_CREATION_TIMEOUT": 1})
@@ -66,6 +67,24 @@ func TestFullDiskChangesNothing(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(e.root, "log", "ohfp.log"))
 	if !strings.Contains(string(log), "the state store cannot be written") {
 		t.Fatalf("the log does not say why nothing was terminated:\n%s", log)
+	}
+
+	// The log's disk fills up too (both under /var, say): the answers
+	// stay the same, unlogged.
+	logs := filepath.Join(e.root, "log")
+	storetest.SmallDisk(t, logs, 1<<20)
+	storetest.FillDisk(t, logs)
+	if tl, err := e.hf.Templates(e.ctx()); err != nil || len(tl.Templates) != 1 {
+		t.Fatalf("getAvailableTemplates with the log's disk full too: %+v, %v", tl, err)
+	}
+	if st, err := e.hf.Status(e.ctx(), done.RequestID); err != nil || st.Requests[0].Status != "complete" {
+		t.Fatalf("getRequestStatus with the log's disk full too: %+v, %v", st, err)
+	}
+	if res := e.call("requestReturnMachines", map[string]any{"machines": hostfactory.Hosts(done.Machines)}); res.Exit == 0 {
+		t.Fatalf("a return went on with the log's disk full too: %s", res.Stdout)
+	}
+	if now, all := running(e); now != up || all != up {
+		t.Fatalf("%d of %d hosts running with the log's disk full too, want all %d", now, all, up)
 	}
 
 	free()
