@@ -190,7 +190,11 @@ func Init(opts Options) (*Result, error) {
 		}
 	}
 	if opts.Owner == "" && os.Geteuid() == 0 {
-		res.Chown = "chown -R <hostfactory-user>: " + dir
+		user := "<hostfactory-user>"
+		if opts.LSF {
+			user = "<lsf-admin>" // the LSF administrator runs ebrokerd's scripts
+		}
+		res.Chown = "chown -R " + user + ": " + dir
 	}
 	_, existed, err := installation.Read(res.ConfDir)
 	if err != nil {

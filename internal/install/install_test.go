@@ -291,6 +291,9 @@ func TestInitLSF(t *testing.T) {
 		cfg.Templates[0].Attributes["awshost"] != (config.Attribute{Kind: "Boolean", Value: "1"}) {
 		t.Errorf("as LSF reads it: scheduler %s, templates %+v", cfg.Scheduler, cfg.Templates)
 	}
+	if os.Geteuid() == 0 && !strings.HasPrefix(res.Chown, "chown -R <lsf-admin>: ") {
+		t.Errorf("run as root, init asks for %q; want the LSF administrator", res.Chown)
+	}
 }
 
 // TestInitLSFFromIBM carries over an IBM LSF AWS plugin folder, given as
