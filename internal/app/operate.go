@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/ohfp/ohfp/internal/access"
@@ -17,6 +19,8 @@ import (
 	"github.com/ohfp/ohfp/internal/hf"
 	"github.com/ohfp/ohfp/internal/logging"
 	"github.com/ohfp/ohfp/internal/lsf"
+	"github.com/ohfp/ohfp/internal/metrics"
+	"github.com/ohfp/ohfp/internal/store"
 )
 
 // answerBy leaves room, within an operation's budget, to record the outcome
@@ -64,6 +68,7 @@ func operation(ctx context.Context, op string, read func() ([]byte, error), env 
 	var cfg *config.Config
 	var cfgErr error
 	var logFile io.Closer
+	var alive []store.Machine
 	defer func() {
 		// Closed last, so that a panic is logged to it.
 		if logFile != nil {
@@ -99,14 +104,17 @@ func operation(ctx context.Context, op string, read func() ([]byte, error), env 
 	default:
 		ctx, cancel := context.WithTimeout(ctx, answerBy(cfg.OperationBudget()))
 		defer cancel()
-		res, err = operate(ctx, cfg, log, in)
+		res, alive, err = operate(ctx, cfg, log, in)
 		if errors.Is(err, context.DeadlineExceeded) && fault.CodeOf(err) == fault.Internal {
 			err = fault.Wrap(fault.Cloud, err, "operation timed out")
 		}
 	}
-	logOperation(ctx, log, in, res, err, time.Since(start))
+	took := time.Since(start)
+	logOperation(ctx, log, in, res, err, took)
 	if cfgErr != nil {
 		cfg = nil
+	} else {
+		countOperation(ctx, cfg, log, op, err, took, alive)
 	}
 	return res, cfg, err
 }
@@ -123,21 +131,23 @@ var OperationActions = map[string]access.Action{
 
 // operate opens the provider instance and calls the broker for in, as the
 // principal ctx carries, else as the Unix user running it.
-func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.Input) (hf.Result, error) {
+// With monitoring on, it also gives the machines alive after the
+// operation, for the resource gauges.
+func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.Input) (hf.Result, []store.Machine, error) {
 	p, ok := access.FromContext(ctx)
 	if !ok {
 		var err error
 		if p, err = access.Current(cfg.AccessFile, cfg.ConfigFile); err != nil {
-			return hf.Result{}, err
+			return hf.Result{}, nil, err
 		}
 	}
 	a, err := OpenAs(ctx, cfg, log, Actor(in.Op), p)
 	if err != nil {
-		return hf.Result{}, err
+		return hf.Result{}, nil, err
 	}
 	defer a.Close()
 	if err := p.Allow(OperationActions[in.Op]); err != nil {
-		return hf.Result{}, a.Deny(ctx, err)
+		return hf.Result{}, nil, a.Deny(ctx, err)
 	}
 	b := a.Broker
 	var res hf.Result
@@ -163,7 +173,52 @@ func operate(ctx context.Context, cfg *config.Config, log *slog.Logger, in hf.In
 			res.Reclaims = []broker.Reclaim{}
 		}
 	}
-	return res, err
+	var alive []store.Machine
+	if cfg.Monitoring.Enabled {
+		var lerr error
+		if alive, lerr = b.Machines(ctx, store.MachineQuery{AliveOnly: true}); lerr != nil {
+			log.Warn("metrics: listing the machines alive", "err", lerr)
+		}
+	}
+	return res, alive, err
+}
+
+// pushTimeout bounds a push to the Pushgateway, which happens while the
+// counts file is locked: an unreachable gateway must not hold up the
+// operations of other processes for long.
+const pushTimeout = time.Second
+
+// countOperation counts the operation in the work folder's counts file
+// (metrics.File), whatever the log level, and with monitoring on pushes
+// the counts and the resource gauges of alive to the Pushgateway. Neither
+// changes the operation's answer: a failure is a WARN line.
+func countOperation(ctx context.Context, cfg *config.Config, log *slog.Logger, op string, err error, took time.Duration, alive []store.Machine) {
+	if cfg.Storage.Guessed {
+		return // no work folder to count in
+	}
+	outcome := "success"
+	if err != nil {
+		outcome = string(fault.CodeOf(err))
+	}
+	if !slices.Contains(hf.Operations, op) {
+		// A mistyped operation name must not grow a new series.
+		op = "other"
+	}
+	var push func(metrics.Counts)
+	if cfg.Monitoring.Enabled {
+		endpoint := cmp.Or(cfg.Monitoring.MetricsEndpoint, metrics.DefaultGateway)
+		push = func(c metrics.Counts) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pushTimeout)
+			defer cancel()
+			host, _ := os.Hostname()
+			if err := metrics.Push(ctx, endpoint, cfg.ProviderName, host, append(c.Metrics(), metrics.Resources(alive)...)); err != nil {
+				log.Warn("metrics: pushing to the Pushgateway", "endpoint", endpoint, "err", err)
+			}
+		}
+	}
+	if err := metrics.CountsFile(cfg.WorkDir, cfg.ProviderName).Add(op, outcome, took, push); err != nil {
+		log.Warn("metrics: counting the operation", "err", err)
+	}
 }
 
 // logOperation writes the operation's one log line.

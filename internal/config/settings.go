@@ -108,9 +108,9 @@ var settings = []setting{
 		about: "Also write log lines to standard error (never to standard output, which HostFactory parses)."}},
 
 	{"OHFP_METRICS_ENABLED", "monitoring.enabled", flag(func(c *Config) *bool { return &c.Monitoring.Enabled }), doc{example: "true",
-		about: "The OHFP guides' monitoring switch. Read and validated; metrics are served by `ohfp serve` at `/metrics` whatever its value."}},
+		about: "Push the operation counters, durations and resource gauges (instances and vCPUs by template, price type and state) to a Prometheus Pushgateway after every operation, grouped by job `ohfp`, provider instance and host. The counts are kept whatever this value, in `metrics.<provider>.json` of the work folder, which `ohfp serve` also reads at `/metrics`."}},
 	{"OHFP_METRICS_ENDPOINT", "monitoring.metrics_endpoint", endpoint(func(c *Config) *string { return &c.Monitoring.MetricsEndpoint }), doc{example: `"http://127.0.0.1:9091"`,
-		about: "The OHFP guides' metrics endpoint. Read and validated, not used yet."}},
+		about: "The Pushgateway's URL (default `http://127.0.0.1:9091`); a trailing `/metrics`, as the OHFP integration guide writes it, is dropped. A push that fails within a second is a WARN line; the operation's answer is unchanged."}},
 
 	{"OHFP_CACHING_ENABLED", "caching.enabled", notFlag(func(c *Config) *bool { return &c.Caching.Off }), doc{example: "false",
 		about: "Keep cloud facts (instance types, image root devices, SSM image paths) in the store and the parsed YAML config in the work folder between calls. Off, every call asks AWS and parses the YAML again."}},

@@ -26,7 +26,6 @@ type logLine struct {
 	Msg        string    `json:"msg"`
 	Operation  string    `json:"operation"`
 	Status     string    `json:"status"`
-	DurationMS float64   `json:"duration_ms"`
 	RequestID  string    `json:"request_id"`
 	TemplateID string    `json:"template_id"`
 	Error      string    `json:"error"`
@@ -55,10 +54,9 @@ type Event struct {
 }
 
 // events turns log lines into the log-derived metrics and keeps the recent
-// errors and reclaims.
+// errors and reclaims. Operations are counted apart from the log
+// (metrics.File), whatever its level.
 type events struct {
-	operations *prometheus.CounterVec
-	durations  *prometheus.HistogramVec
 	awsCalls   *prometheus.CounterVec
 	reclaims   prometheus.Counter
 	reconciled *prometheus.CounterVec
@@ -69,15 +67,6 @@ type events struct {
 
 func newEvents(reg prometheus.Registerer) *events {
 	e := &events{
-		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ohfp_operations_total",
-			Help: "HostFactory operations carried out (scripts and REST), by operation and outcome (success or the error code).",
-		}, []string{"operation", "outcome"}),
-		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "ohfp_operation_duration_seconds",
-			Help:    "Duration of HostFactory operations, by operation.",
-			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"operation"}),
 		awsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ohfp_aws_calls_total",
 			Help: "AWS API calls, by API and error code (ok for success).",
@@ -91,7 +80,7 @@ func newEvents(reg prometheus.Registerer) *events {
 			Help: "Instances found in the cloud without a usable record and reconciled, by action (adopted, terminated, claimed).",
 		}, []string{"action"}),
 	}
-	reg.MustRegister(e.operations, e.durations, e.awsCalls, e.reclaims, e.reconciled)
+	reg.MustRegister(e.awsCalls, e.reclaims, e.reconciled)
 	return e
 }
 
@@ -109,8 +98,6 @@ func (e *events) line(b []byte) {
 		if !slices.Contains(hf.Operations, op) {
 			op = "other"
 		}
-		e.operations.WithLabelValues(op, l.Status).Inc()
-		e.durations.WithLabelValues(op).Observe(l.DurationMS / 1000)
 		if l.Status != "success" {
 			e.keep(&e.errors, Event{Time: l.Time, Operation: op, Status: l.Status,
 				RequestID: l.RequestID, TemplateID: l.TemplateID, Message: l.Error})

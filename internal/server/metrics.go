@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ohfp/ohfp/internal/cloud"
+	"github.com/ohfp/ohfp/internal/metrics"
 	"github.com/ohfp/ohfp/internal/store"
 )
 
@@ -29,13 +30,17 @@ var (
 		nil, nil)
 )
 
-// serveMetrics reads the log lines written since the last scrape, reads
-// the store, and answers in Prometheus's text format.
+// serveMetrics reads the log lines written since the last scrape, the
+// operation counts and the store, and answers in Prometheus's text format.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	s.pollLog()
-	snap := stateMetrics(s.storeMetrics(r.Context()))
+	snap := s.storeMetrics(r.Context())
+	counts, err := s.counts.Read()
+	if err != nil {
+		s.log.Warn("metrics: reading the operation counts", "err", err)
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(snap)
+	reg.MustRegister(metrics.Collector(append(snap, counts.Metrics()...)))
 	promhttp.HandlerFor(prometheus.Gatherers{s.metrics, reg}, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
@@ -97,16 +102,4 @@ func (s *Server) storeMetrics(ctx context.Context) []prometheus.Metric {
 		}
 	}
 	return out
-}
-
-// stateMetrics is a collector of metrics read once; it describes nothing,
-// so the registry takes it unchecked.
-type stateMetrics []prometheus.Metric
-
-func (stateMetrics) Describe(chan<- *prometheus.Desc) {}
-
-func (m stateMetrics) Collect(ch chan<- prometheus.Metric) {
-	for _, x := range m {
-		ch <- x
-	}
 }

@@ -5,15 +5,31 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/ohfp/ohfp/internal/metrics"
 )
 
 func opLine(op, status string, ms int) string {
-	return fmt.Sprintf(`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"operation","operation":%q,"duration_ms":%d,"status":%q}`, op, ms, status)
+	return fmt.Sprintf(`{"timestamp":"2026-11-23T10:00:00Z","level":"INFO","msg":"operation","operation":%q,"duration_ms":%d,"status":%q}`, op, ms, status)
 }
 
-// The counters come from the log file, lines written by other processes
-// included, across a rotation; the gauges come from the store.
-func TestMetricsFromLogAndStore(t *testing.T) {
+// count counts an operation as a script process of the provider instance
+// does, in the work folder's counts file.
+func (in *instance) count(op, outcome string, ms int) {
+	in.t.Helper()
+	f := metrics.CountsFile(in.env("HF_PROVIDER_WORKDIR"), in.env("HF_PROVIDER_NAME"))
+	if err := f.Add(op, outcome, time.Duration(ms)*time.Millisecond, nil); err != nil {
+		in.t.Fatal(err)
+	}
+}
+
+// The operation counters come from the counts file every process keeps,
+// not from the log: a log line counts no operation, whatever the log
+// level let through. The other counters come from the log file, lines
+// written by other processes included, across a rotation; the gauges come
+// from the store.
+func TestMetricsFromCountsLogAndStore(t *testing.T) {
 	in := newInstance(t, "")
 	ops := map[string]string{"operation": "getRequestStatus", "outcome": "success"}
 	before := in.scrape()
@@ -21,16 +37,18 @@ func TestMetricsFromLogAndStore(t *testing.T) {
 		t.Fatalf("status operations before any: %v", v)
 	}
 
-	// A script process logs, and so do the AWS provider and the broker.
+	// Script processes count their operations; the AWS provider and the
+	// broker log.
+	in.count("getRequestStatus", "success", 20)
+	in.count("getRequestStatus", "success", 3000)
+	in.count("requestMachines", "QUOTA_EXCEEDED", 5)
+	in.count("other", "INVALID_REQUEST", 1)
 	in.appendLog(
-		opLine("getRequestStatus", "success", 20),
-		opLine("getRequestStatus", "success", 3000),
-		opLine("requestMachines", "QUOTA_EXCEEDED", 5),
-		opLine("noSuchOperation", "INVALID_REQUEST", 1),
-		`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"aws call","api":"RunInstances","code":""}`,
-		`{"time":"2026-11-23T10:00:00Z","level":"WARN","msg":"aws call","api":"RunInstances","code":"InsufficientInstanceCapacity"}`,
-		`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"reclaim","instance_id":"i-0123456789abcdef0"}`,
-		`{"time":"2026-11-23T10:00:00Z","level":"INFO","msg":"reconciled","instance_id":"i-0123456789abcdef1","action":"terminated"}`,
+		opLine("getRequestStatus", "success", 20), // counted above, not again
+		`{"timestamp":"2026-11-23T10:00:00Z","level":"INFO","msg":"aws call","api":"RunInstances","code":""}`,
+		`{"timestamp":"2026-11-23T10:00:00Z","level":"WARN","msg":"aws call","api":"RunInstances","code":"InsufficientInstanceCapacity"}`,
+		`{"timestamp":"2026-11-23T10:00:00Z","level":"INFO","msg":"reclaim","instance_id":"i-0123456789abcdef0"}`,
+		`{"timestamp":"2026-11-23T10:00:00Z","level":"INFO","msg":"reconciled","instance_id":"i-0123456789abcdef1","action":"terminated"}`,
 		`not json at all`,
 	)
 	// A line being written when the scrape comes is counted once complete.
@@ -38,7 +56,7 @@ func TestMetricsFromLogAndStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	half := opLine("getRequestStatus", "success", 1)
+	half := `{"timestamp":"2026-11-23T10:00:00Z","level":"INFO","msg":"reclaim","instance_id":"i-0123456789abcdef2"}`
 	f.WriteString(half[:30])
 
 	m := in.scrape()
@@ -66,19 +84,22 @@ func TestMetricsFromLogAndStore(t *testing.T) {
 	}
 
 	// The rest of the half line lands, then a process rotates the file and
-	// another logs to the new one; the server's REST call logs there too.
-	f.WriteString(half[30:] + "\n" + opLine("getRequestStatus", "success", 1) + "\n")
+	// another logs to the new one; the server's REST call counts too.
+	f.WriteString(half[30:] + "\n")
 	f.Close()
 	if err := os.Rename(in.logFile(), in.logFile()+".1"); err != nil {
 		t.Fatal(err)
 	}
-	in.appendLog(opLine("getRequestStatus", "success", 1))
+	in.appendLog(`{"timestamp":"2026-11-23T10:00:00Z","level":"INFO","msg":"reclaim","instance_id":"i-0123456789abcdef3"}`)
+	in.count("getRequestStatus", "success", 1)
 	in.call("POST", "/api/v1/requests", `{"template":{"templateId":"small","machineCount":2}}`, http.StatusCreated, nil)
 
 	m = in.scrape()
-	// 2 before, 2 from the old file, 1 from the new one.
-	if got := value(m, "ohfp_operations_total", ops); got != 5 {
-		t.Errorf("status operations after the rotation: %v, want 5", got)
+	if got := value(m, "ohfp_reclaims_total", map[string]string{}); got != 3 {
+		t.Errorf("reclaims after the rotation: %v, want 3", got)
+	}
+	if got := value(m, "ohfp_operations_total", ops); got != 3 {
+		t.Errorf("status operations: %v, want 3", got)
 	}
 	if got := value(m, "ohfp_operations_total", map[string]string{"operation": "requestMachines", "outcome": "success"}); got != 1 {
 		t.Errorf("REST requestMachines counted %v times", got)
@@ -97,16 +118,16 @@ func TestMetricsFromLogAndStore(t *testing.T) {
 	if err := os.Truncate(in.logFile(), 0); err != nil {
 		t.Fatal(err)
 	}
-	in.appendLog(opLine("getReturnRequests", "success", 1))
+	in.appendLog(`{"timestamp":"2026-11-23T10:00:00Z","level":"INFO","msg":"reconciled","instance_id":"i-0123456789abcdef4","action":"adopted"}`)
 	m = in.scrape()
-	if got := value(m, "ohfp_operations_total", map[string]string{"operation": "getReturnRequests", "outcome": "success"}); got != 1 {
+	if got := value(m, "ohfp_reconciled_instances_total", map[string]string{"action": "adopted"}); got != 1 {
 		t.Errorf("after truncation: %v", got)
 	}
 }
 
 func TestMetricsWhenTheStoreCannotOpen(t *testing.T) {
 	in := newInstance(t, "")
-	in.appendLog(opLine("getAvailableTemplates", "success", 1))
+	in.count("getAvailableTemplates", "success", 1)
 	conf := in.env("HF_PROVIDER_CONFDIR") + "/awsinstprov_config.json"
 	if err := os.WriteFile(conf, []byte(`{`), 0o644); err != nil {
 		t.Fatal(err)
@@ -116,6 +137,6 @@ func TestMetricsWhenTheStoreCannotOpen(t *testing.T) {
 		t.Errorf("ohfp_store_up = %v", got)
 	}
 	if got := value(m, "ohfp_operations_total", map[string]string{"operation": "getAvailableTemplates", "outcome": "success"}); got != 1 {
-		t.Errorf("log counters without the store: %v", got)
+		t.Errorf("operation counters without the store: %v", got)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/ohfp/ohfp/internal/app"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/hf"
+	"github.com/ohfp/ohfp/internal/metrics"
 )
 
 // Options configure a Server.
@@ -67,6 +68,10 @@ type Server struct {
 	tail    *tail
 	events  *events
 	metrics *prometheus.Registry
+	// counts are the operation counters every process of the provider
+	// instance on this host keeps (metrics.File), the server's own
+	// REST operations included.
+	counts metrics.File
 }
 
 // route is one pattern the server serves; the OpenAPI document lists them all.
@@ -78,7 +83,8 @@ type route struct {
 }
 
 // New makes a Server. The configuration must load now: it names the log
-// file the metrics are counted from and the work folder of the token.
+// file the events are read from, and the work folder of the token and of
+// the operation counts.
 func New(opts Options) (*Server, error) {
 	cfg, err := config.Load(opts.Env)
 	if err != nil {
@@ -114,6 +120,7 @@ func New(opts Options) (*Server, error) {
 		s.own = access.Token{Principal: access.ServerPrincipal, Role: access.Admin, SHA256: access.Hash(token)}
 	}
 	s.tokensFile = filepath.Join(cfg.WorkDir, access.TokensFileName)
+	s.counts = metrics.CountsFile(cfg.WorkDir, cfg.ProviderName)
 	for _, h := range append(slices.Clone(loopbackHosts), opts.AllowHosts...) {
 		s.hosts[strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")] = true
 	}
