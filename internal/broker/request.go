@@ -39,6 +39,8 @@ func (b *Broker) RequestMachines(ctx context.Context, in MachineRequest) (Grante
 	if err != nil {
 		return Granted{}, err
 	}
+	b.log.Debug("template chosen", "template_id", t.ID, "api", t.API(), "price_type", t.PriceType,
+		"max_number", t.MaxNumber, "count", in.Count, "rc_account", in.RCAccount)
 	if err := b.allow(access.Request, t.ID); err != nil {
 		return Granted{}, err
 	}

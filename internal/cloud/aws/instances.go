@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -31,7 +32,17 @@ const (
 // call fails during an Availability Zone's disruption); ids EC2 does not
 // know are left out and the rest asked again. Tag filters only find
 // instances not known yet.
-func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instance, error) {
+func (p *Provider) Instances(ctx context.Context, q cloud.Query) (out []cloud.Instance, err error) {
+	defer func() {
+		if err == nil && p.log.Enabled(ctx, slog.LevelDebug) {
+			byState := map[cloud.State]int{}
+			for _, in := range out {
+				byState[in.State]++
+			}
+			p.log.Debug("describe", "request_ids", len(q.RequestIDs), "instance_ids", len(q.InstanceIDs),
+				"provider", q.Provider, "settling", len(q.Settling), "found", len(out), "by_state", byState)
+		}
+	}()
 	var calls []func() ([]cloud.Instance, error)
 	for values := range slices.Chunk(q.RequestIDs, filterValues) {
 		f := []types.Filter{{Name: awssdk.String("tag:" + cloud.TagRequestID), Values: values}}
@@ -78,7 +89,7 @@ func (p *Provider) Instances(ctx context.Context, q cloud.Query) ([]cloud.Instan
 		}
 		total += len(found[i])
 	}
-	out := make([]cloud.Instance, 0, total)
+	out = make([]cloud.Instance, 0, total)
 	seen := make(map[string]struct{}, total)
 	for _, batch := range found {
 		for _, in := range batch {

@@ -161,6 +161,11 @@ type readOnlyBody struct{ io.ReadCloser }
 
 // Launch places spec on the API its template names.
 func (p *Provider) Launch(ctx context.Context, spec cloud.LaunchSpec) (cloud.Placement, error) {
+	t := spec.Template
+	// The launch spec as decided, without user data, which may hold secrets.
+	p.log.Debug("launch spec", "request_id", spec.RequestID, "template_id", t.ID, "api", t.API(), "count", spec.Count,
+		"price_type", t.PriceType, "vm_type", t.VMType, "vm_types", t.VMTypes, "image_id", t.ImageID, "subnet_ids", t.SubnetIDs,
+		"security_group_ids", t.SecurityGroupIDs, "launch_template", t.LaunchTemplateID, "tags", len(config.MergeTags(t.InstanceTags, spec.Tags)))
 	switch api := spec.Template.API(); api {
 	case config.APIRunInstances:
 		return p.runInstances(ctx, spec)

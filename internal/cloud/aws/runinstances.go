@@ -56,6 +56,8 @@ func (p *Provider) runInstances(ctx context.Context, spec cloud.LaunchSpec) (clo
 			break
 		}
 		token := attemptToken(spec.ClientToken, attempt[sl])
+		p.log.Debug("placement attempt", "request_id", spec.RequestID, "api", config.APIRunInstances,
+			"instance_type", sl.instanceType, "subnet_id", sl.subnetID, "count", remaining)
 		sink := &instanceSink{}
 		out, err := p.ec2.RunInstances(ctx, ls.runInstancesInput(sl.instanceType, sl.subnetID, remaining, token), streamInstances(sink))
 		if err != nil {
