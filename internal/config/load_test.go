@@ -536,6 +536,33 @@ func TestSeedsLayoutInJSON(t *testing.T) {
 	}
 }
 
+// TestFlattenedYAML: YAML whose nesting is lost (the OHFP integration
+// guide's text rendering) is refused, naming the empty section and its
+// keys found at the top level, rather than read as something else. An
+// empty section beside unrelated keys is not flattened.
+func TestFlattenedYAML(t *testing.T) {
+	cases := []struct {
+		yaml, field, keys string // field "": loads
+	}{
+		{"provider:\ntype: aws\naws:\nregion: us-east-1\nprofile: default\n", "provider", "type, aws"},
+		{"provider:\n  aws: {region: us-east-1}\nlogging:\nlevel: DEBUG\nconsole_enabled: true\n", "logging", "level, console_enabled"},
+		{"provider:\n  aws: {region: us-east-1}\ncaching:\nenabled: true\ntemplate_cache_ttl: 300\n", "caching", "enabled, template_cache_ttl"},
+		{"provider:\n  aws: {region: us-east-1}\ntemplates:\n- template_id: a\nmax_number: 1\nattributes:\nvm_type: t3.micro\n", "templates", "max_number, attributes, vm_type"},
+		{"provider:\n  aws: {region: us-east-1}\nlogging:\nextra: 1\n", "", ""},
+		{"provider:\n  aws: {region: us-east-1}\nlogging:\n  level: DEBUG\n", "", ""},
+	}
+	for _, c := range cases {
+		_, err := Load(envOf(map[string]string{"HF_CONFIG_PATH": writeTemp(t, "config.yml", c.yaml), "HF_PROVIDER_WORKDIR": t.TempDir()}))
+		var fe *fault.Error
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.field != "" && (!errors.As(err, &fe) || fe.Details["field"] != c.field || !strings.Contains(fe.Message, c.keys)):
+			t.Errorf("%q: %v, want %s refused with %s", c.yaml, err, c.field, c.keys)
+		}
+	}
+}
+
 func writeTemp(t *testing.T, name, content string) string {
 	dir := t.TempDir()
 	write(t, dir, map[string]string{name: content})

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -200,6 +201,9 @@ func (c *Config) readIBM(s source, ms []field) error {
 // readSeeds applies the sections of the OHFP integration guide's layout and
 // returns its templates and policies sections (nil raw when absent).
 func (c *Config) readSeeds(s source, ms []field) (e embedded, err error) {
+	if err := flattened(s, ms); err != nil {
+		return embedded{}, err
+	}
 	for _, m := range ms {
 		switch m.key() {
 		case "templates":
@@ -213,6 +217,58 @@ func (c *Config) readSeeds(s source, ms []field) (e embedded, err error) {
 		}
 	}
 	return e, nil
+}
+
+// flattened refuses a file whose nesting is lost, as YAML copied from a
+// text rendering of the OHFP integration guide is: a section left empty
+// while keys of its own sit at the top level, or template keys at the top
+// level beside the templates. Read as written, such a file would silently
+// mean something else.
+func flattened(s source, ms []field) error {
+	for _, m := range ms {
+		section := m.key()
+		if !seedSections[section] || !absent(m) {
+			continue
+		}
+		var stray []string
+		for _, o := range ms {
+			if k := o.key(); !seedSections[k] && !slices.Contains(stray, k) && sectionHas(section, k) {
+				stray = append(stray, k)
+			}
+		}
+		if len(stray) > 0 {
+			return s.errorf(section, "is empty, while %s, keys of %s, are at the top level: indent them under %s (was the YAML's indentation lost?)",
+				strings.Join(stray, ", "), section, section)
+		}
+	}
+	if !slices.ContainsFunc(ms, func(m field) bool { return m.key() == "templates" }) {
+		return nil
+	}
+	var stray []string
+	for _, m := range ms {
+		if k := m.key(); !seedSections[k] && !slices.Contains(stray, k) {
+			if _, ok := templateFieldIndex[k]; ok {
+				stray = append(stray, k)
+			}
+		}
+	}
+	if len(stray) > 0 {
+		return s.errorf("templates", "%s, keys of a template, are at the top level: indent them under their template (was the YAML's indentation lost?)",
+			strings.Join(stray, ", "))
+	}
+	return nil
+}
+
+// sectionHas tells whether key is a setting, or a section of settings,
+// directly under section.
+func sectionHas(section, key string) bool {
+	prefix := section + "." + key
+	for path := range settingByPath {
+		if path == prefix || strings.HasPrefix(path, prefix+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // readSection applies one value of the OHFP integration guide's layout,

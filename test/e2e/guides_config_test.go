@@ -29,12 +29,15 @@ func withoutSection(text, key string) string {
 
 // refusedAsFlat: the guide's text of a YAML example, which lost its
 // nesting, does not load as the configuration the guide means: the call
-// is refused with CONFIGURATION_ERROR, or every key the flat text puts at
-// the top level is reported unused.
+// is refused with CONFIGURATION_ERROR saying the indentation is lost, or
+// the keys the flat text puts at the top level are reported unused.
 func refusedAsFlat(t *testing.T, e *env) {
 	t.Helper()
 	res := e.call("getAvailableTemplates", hostfactory.Raw("{}"))
-	if res.Exit == 1 && strings.Contains(string(res.Stdout), "CONFIGURATION_ERROR") {
+	if res.Exit == 1 {
+		if f := answer[hostfactory.Error](t, res, 1); f.Error.Code != "CONFIGURATION_ERROR" || !strings.Contains(f.Message, "indentation") {
+			t.Errorf("the flat text is refused without saying why: %s", res.Stdout)
+		}
 		return
 	}
 	if w := settingsWarnings(e, res); w == nil {
