@@ -389,3 +389,18 @@ func TestPolicyOfThePrincipal(t *testing.T) {
 		t.Errorf("granted %+v (%v), want 1 under alice's policy", g, refused)
 	}
 }
+
+// A request without rc_account is the default account's: a policy on that
+// account applies to it, and checks and refusals name it.
+func TestPolicyOfTheDefaultAccount(t *testing.T) {
+	h := newHarness(t, withPolicies(pol("default", 1, -1, "", map[policy.Dimension][]string{policy.DimAccount: {policy.DefaultAccount}})))
+	if a, err := h.b.Check(h.ctx(), MachineRequest{TemplateID: "T", Count: 3}); err != nil || a.Caller.Account != policy.DefaultAccount {
+		t.Errorf("check of a request without rc_account: %+v, %v", a.Caller, err)
+	}
+	if g, refused := h.ask("", "", 3); refused != nil || g.Machines != 1 {
+		t.Errorf("granted %+v (%v), want 1 under the default account's policy", g, refused)
+	}
+	if g, refused := h.ask("proj", "", 3); refused != nil || g.Machines != 3 {
+		t.Errorf("account proj granted %+v (%v), want 3", g, refused)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func newHarness(t *testing.T, edit ...func(*config.Config)) *harness {
 	for _, e := range edit {
 		e(cfg)
 	}
-	st, err := sqlite.Open(t.Context(), t.TempDir()+"/ohfp.db")
+	st, err := sqlite.Open(t.Context(), dbDir(t)+"/ohfp.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +82,20 @@ func newHarness(t *testing.T, edit ...func(*config.Config)) *harness {
 }
 
 func (h *harness) ctx() context.Context { return h.t.Context() }
+
+// dbDir is a folder for a test's store: in /dev/shm where there is one.
+// The store commits with synchronous=FULL, and on disk its fsyncs were
+// most of these tests' time (9 s of 10 for the package; 1.2 s in memory)
+// while they say nothing of the broker.
+func dbDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "ohfp-broker-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
 
 // request asks for n machines of template and returns the request id.
 func (h *harness) request(template string, n int) string {
