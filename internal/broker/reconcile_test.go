@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -266,5 +267,48 @@ func TestPeriodicPurge(t *testing.T) {
 				t.Errorf("purged: %v, want %v", purged, c.want)
 			}
 		})
+	}
+}
+
+// driftingStore finds counters off on every recount.
+type driftingStore struct {
+	store.Store
+	keys []string // what the last recount checked
+}
+
+func (s *driftingStore) Recount(_ context.Context, keys []string) ([]store.Drift, error) {
+	s.keys = keys
+	return []store.Drift{{Key: keys[0], Counter: 5, Counted: 3, Corrected: true}, {Key: keys[1], Counter: 2, Counted: 1}}, nil
+}
+
+// The periodic pass checks the counters of every configured template and
+// policy, and records each difference found, corrected or not.
+func TestPeriodicRecount(t *testing.T) {
+	h := newHarness(t, withPolicies(pol("P", 5, -1, "", nil)))
+	ds := &driftingStore{Store: h.st}
+	b := New(h.cfg, ds, h.cloud, WithClock(h.clock.Now))
+	if _, err := b.Reclaims(h.ctx(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(ds.keys) != 3 || ds.keys[0] != store.TemplateKey("T") || ds.keys[1] != store.TemplateKey("Spot") {
+		t.Fatalf("recounted %v, want both templates' counters and the policy's", ds.keys)
+	}
+	es, err := h.st.Events(h.ctx(), store.EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		if e.Action == ActionCounterDrift {
+			got = append(got, e.Detail)
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"counter template:Spot said 2, its requests and machines hold 1: left as it is until no change can be in flight",
+		"counter template:T said 5, its requests and machines hold 3: set to 3",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("drift events\n%q\nwant\n%q", got, want)
 	}
 }
