@@ -53,7 +53,9 @@ type Action string
 const (
 	Read Action = "read" // viewer
 	// Follow is HostFactory's polling (getRequestStatus, which claims a
-	// request as seen, and getReturnRequests): an operator's.
+	// request as seen, and getReturnRequests): an operator's, and on the
+	// requests' templates, since a claim stops recovery from terminating
+	// what a request HostFactory never got launched.
 	Follow  Action = "follow"
 	Request Action = "request" // operator, on the template
 	Return  Action = "return"  // operator, on the machines' templates
@@ -96,7 +98,7 @@ func Everyone(name string) Principal {
 	return Principal{Name: name, Role: Admin, Source: "no access rules"}
 }
 
-// Allow says whether p may do a on templates (for Request and Return);
+// Allow says whether p may do a on templates (for Request, Return and Follow);
 // else a PERMISSION_DENIED naming the grant p lacks.
 func (p Principal) Allow(a Action, templates ...string) error {
 	need, known := needs[a]
@@ -107,7 +109,7 @@ func (p Principal) Allow(a Action, templates ...string) error {
 	if p.Role.rank() < need.rank() {
 		return p.denied(a, fmt.Sprintf("role %s (has %s)", need, roleName(p.Role)), "").With("missing_role", string(need))
 	}
-	if (a == Request || a == Return) && p.Role != Admin {
+	if (a == Request || a == Return || a == Follow) && p.Role != Admin {
 		for _, t := range templates {
 			if !p.granted(t) {
 				return p.denied(a, fmt.Sprintf("a grant on template '%s' (granted: %s)", t, orNone(p.Templates)), t).

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/config"
 	"github.com/ohfp/ohfp/internal/fault"
@@ -94,6 +95,11 @@ func (b *Broker) status(ctx context.Context, ids []string, claim bool) (_ []Requ
 	if err != nil {
 		return nil, err
 	}
+	if claim {
+		if err := b.allowFollow(p, reqs); err != nil {
+			return nil, err
+		}
+	}
 	p.describe(ctx, b)
 	byID := make(map[string]RequestStatus, len(reqs))
 	for i := range reqs {
@@ -127,6 +133,32 @@ func (b *Broker) status(ctx context.Context, ids []string, claim bool) (_ []Requ
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// allowFollow lets the principal claim reqs only if it could have made
+// them: a grant on the template of each create request, and on the
+// templates of the known machines of each return request, as returning
+// them needs. A claim stops recovery from terminating what a request
+// HostFactory never got launched, so one request refused refuses the
+// whole call, before anything is claimed.
+func (b *Broker) allowFollow(p *poll, reqs []store.Request) error {
+	var templates []string
+	add := func(t string) {
+		if !slices.Contains(templates, t) {
+			templates = append(templates, t)
+		}
+	}
+	for _, r := range reqs {
+		if r.Kind != store.KindReturn {
+			add(r.TemplateID)
+			continue
+		}
+		for _, m := range p.byReturn[r.ID] {
+			add(m.TemplateID)
+		}
+	}
+	slices.Sort(templates)
+	return b.allow(access.Follow, templates...)
 }
 
 // poll is one status pass: the stored machines of the requests asked

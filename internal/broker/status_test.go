@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ohfp/ohfp/internal/access"
 	"github.com/ohfp/ohfp/internal/cloud"
 	"github.com/ohfp/ohfp/internal/cloud/fake"
 	"github.com/ohfp/ohfp/internal/config"
@@ -288,6 +289,87 @@ func TestOnlyStatusClaims(t *testing.T) {
 			}
 			if terminated := len(h.cloud.Terminated()) == 2; terminated != c.wantRecovered {
 				t.Errorf("instances terminated: %v", h.cloud.Terminated())
+			}
+		})
+	}
+}
+
+// TestStatusClaimsOnlyGrantedRequests: getRequestStatus claims a request,
+// and a claim stops recovery from terminating what it launched, so a
+// principal may ask only about requests it could have made: a create
+// request of a template it is granted, a return request of machines of
+// such templates. Otherwise the whole call is PERMISSION_DENIED, recorded
+// as access.denied, claims nothing, and recovery still takes the leaked
+// requests.
+func TestStatusClaimsOnlyGrantedRequests(t *testing.T) {
+	alice := access.Principal{Name: "alice", Role: access.Operator, Templates: []string{"T"}, Source: "token"}
+	for _, c := range []struct {
+		name      string
+		principal access.Principal
+		ask       []string // of mine, theirs (placed), returnMine, returnTheirs, unknown
+		missing   string   // the grant denied for; "" when allowed
+	}{
+		{"own request", alice, []string{"mine"}, ""},
+		{"another template's request", alice, []string{"theirs"}, "Spot"},
+		{"own and another's together", alice, []string{"mine", "theirs"}, "Spot"},
+		{"own return request", alice, []string{"returnMine"}, ""},
+		{"return of another template's machines", alice, []string{"returnTheirs"}, "Spot"},
+		{"unknown id", alice, []string{"unknown", "mine"}, ""},
+		{"pattern grant", access.Principal{Name: "bob", Role: access.Operator, Templates: []string{"*"}}, []string{"mine", "theirs"}, ""},
+		{"HostFactory's service user", access.Principal{Name: "egoadmin", Role: access.Admin, Source: "HostFactory service user"}, []string{"mine", "theirs", "returnTheirs"}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			ret := func(template string) string {
+				m := h.runningMachine(template)
+				id, _, err := h.b.ReturnMachines(h.ctx(), []store.MachineRef{{Name: m.Name, InstanceID: m.InstanceID}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return id
+			}
+			ids := map[string]string{"returnMine": ret("T"), "returnTheirs": ret("Spot"),
+				"mine": h.request("T", 1), "theirs": h.request("Spot", 1), "unknown": "req-nope"}
+			WithPrincipal(c.principal)(h.b)
+			var ask []string
+			for _, k := range c.ask {
+				ask = append(ask, ids[k])
+			}
+			_, err := h.b.Status(h.ctx(), ask)
+			var fe *fault.Error
+			switch {
+			case c.missing == "" && err != nil:
+				t.Fatalf("allowed call: %v", err)
+			case c.missing != "" && (!errors.As(err, &fe) || fe.Code != fault.PermissionDenied || fe.Details["missing_grant"] != c.missing):
+				t.Fatalf("got %v, want PERMISSION_DENIED for template %s", err, c.missing)
+			}
+			es, _ := h.st.Events(h.ctx(), store.EventQuery{})
+			denied := 0
+			for _, e := range es {
+				if e.Action == ActionAccessDenied && strings.Contains(e.Detail, c.principal.String()) {
+					denied++
+				}
+			}
+			if want := map[bool]int{true: 1}[c.missing != ""]; denied != want {
+				t.Errorf("%d access.denied events, want %d", denied, want)
+			}
+			for _, k := range []string{"mine", "theirs"} {
+				claimed := h.stored(ids[k]).State != store.StatePlaced
+				if want := c.missing == "" && slices.Contains(c.ask, k); claimed != want {
+					t.Errorf("%s claimed: %v, want %v", k, claimed, want)
+				}
+			}
+			if c.missing == "" {
+				return
+			}
+			// HostFactory's time to ask passes: recovery takes what the
+			// denied call asked about.
+			h.clock.Set(h.stored(ids["theirs"]).CreatedAt.Add(creationTimeout))
+			h.b.recoverPending(h.ctx())
+			for _, k := range c.ask {
+				if s := h.stored(ids[k]); s.Kind == store.KindCreate && s.State != store.StateFailed {
+					t.Errorf("%s not recovered: %s", k, s.State)
+				}
 			}
 		})
 	}

@@ -139,7 +139,8 @@ func writeJSON(t *testing.T, path string, v any) {
 // TestScriptsUnderAccessRules: the access file names the HostFactory
 // service user (here, the test's own user) as an operator of template A
 // only: a request for B through the scripts is PERMISSION_DENIED, exit 2,
-// launches nothing and is in the audit trail; A is served.
+// launches nothing and is in the audit trail; A is served. Asking the
+// status of a B request is refused too, and does not claim it.
 func TestScriptsUnderAccessRules(t *testing.T) {
 	me, err := user.Current()
 	if err != nil {
@@ -172,6 +173,23 @@ func TestScriptsUnderAccessRules(t *testing.T) {
 	}
 	writeJSON(t, e.confFile("access.json"), map[string]any{"rules": []any{map[string]any{"group": "no-such-group", "role": "viewer"}}})
 	e.wait(e.request("B", 1))
+
+	// A request of B that HostFactory never asked about stays recoverable:
+	// an operator of A may not claim it by asking its status.
+	leaked := e.request("B", 1)
+	if err := os.Remove(e.confFile("access.json")); err != nil {
+		t.Fatal(err)
+	}
+	writeJSON(t, e.confFile("access.json"), map[string]any{"rules": []any{
+		map[string]any{"user": me.Username, "role": "operator", "templates": []string{"A"}},
+	}})
+	out = e.failure("getRequestStatus", map[string]any{"requests": []any{map[string]any{"requestId": leaked}}}, 2)
+	if out.Error.Code != "PERMISSION_DENIED" || out.Error.Details["missing_grant"] != "B" {
+		t.Fatalf("status of B's request: %+v", out)
+	}
+	if rs, err := e.store().GetRequests(e.ctx(), []string{leaked}); err != nil || len(rs) != 1 || rs[0].State != store.StatePlaced {
+		t.Errorf("a denied status claimed the request: %+v %v", rs, err)
+	}
 }
 
 // TestBadAccessFileStopsTheScriptsClearly: an access file that cannot be
