@@ -34,14 +34,18 @@ func main() {
 	if *raceOnly {
 		err = races(context.Background(), *bin, *rounds)
 	} else {
-		set := settings{runs: *runs, heavy: *heavy, population: *population, rounds: *rounds, skip: map[string]bool{}}
+		set := settings{runs: *runs, heavy: *heavy, population: *population, skip: map[string]bool{}}
 		for _, part := range strings.Split(*skip, ",") {
 			set.skip[strings.TrimSpace(part)] = true
 		}
 		err = run(*bin, set)
-	}
-	if err == nil && *readme != "" {
-		err = writeReadme(*readme, began)
+		if err == nil && *readme != "" {
+			// The races print no table: the README is written before them.
+			err = writeReadme(*readme, began)
+		}
+		if err == nil && !set.skip["race"] {
+			err = races(context.Background(), *bin, *rounds)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
@@ -51,8 +55,8 @@ func main() {
 
 // settings are how much the bench measures.
 type settings struct {
-	runs, heavy, population, rounds int
-	skip                            map[string]bool // parts left out
+	runs, heavy, population int
+	skip                    map[string]bool // parts left out
 }
 
 // The scale of issue 13: the guides' limits.
@@ -214,10 +218,7 @@ func run(bin string, set settings) error {
 			return err
 		}
 	}
-	if set.skip["race"] {
-		return nil
-	}
-	return races(ctx, bin, set.rounds)
+	return nil
 }
 
 // bigRequest measures one request of 10,000 machines through its life:

@@ -34,11 +34,11 @@ func writeReadme(path string, began time.Time) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\nOne run of `make bench-readme`, %s, on %s (%d cores, load average %s at the start). "+
 		"\"× start\" is the median wall time over the process start's median in the same run; "+
-		"absolute times drift with the machine's load, the ratios hold.\n",
+		"absolute times drift with the machine's load, the ratios hold; CPU time drifts least.\n",
 		readmeBegin, began.UTC().Format("2006-01-02 15:04 UTC"), machine(), cores(), loadAverage())
 	for _, t := range printed {
 		fmt.Fprintf(&b, "\n%s.\n\n", t.title)
-		b.WriteString("| operation | median wall | × start | peak RSS | AWS calls | targets |\n| --- | --- | --- | --- | --- | --- |\n")
+		b.WriteString("| operation | median wall | × start | median CPU | peak RSS | AWS calls | targets |\n| --- | --- | --- | --- | --- | --- | --- |\n")
 		floor := median(t.floor.wall)
 		for i := range t.rows {
 			r := &t.rows[i]
@@ -46,8 +46,8 @@ func writeReadme(path string, began time.Time) error {
 			if r.detail != "" {
 				name += " (" + r.detail + ")"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %s | %s |\n", name, ms(median(r.wall)),
-				float64(median(r.wall))/float64(floor), rssText(r), callsText(r), strings.Join(verdicts(r, t), "; "))
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %s | %s | %s |\n", name, ms(median(r.wall)),
+				float64(median(r.wall))/float64(floor), ms(median(r.cpu)), rssText(r), callsText(r), strings.Join(verdicts(r, t), "; "))
 		}
 		for _, n := range t.notes {
 			fmt.Fprintf(&b, "\n%s\n", n)
