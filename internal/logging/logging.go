@@ -138,7 +138,7 @@ func exists(path string) bool {
 // lock takes an exclusive advisory lock on the file at path, waiting for
 // it, and returns its release. The kernel drops it if the process dies.
 func lock(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}

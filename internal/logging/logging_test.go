@@ -52,6 +52,11 @@ func TestRotationLosesNoLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range files {
+		// Only the account that runs HostFactory reads the log, its backups
+		// or its lock.
+		if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v; want 0600", name, fi.Mode().Perm(), err)
+		}
 		if filepath.Ext(name) == ".lock" {
 			continue
 		}
