@@ -84,7 +84,19 @@ func (s *Store) admit(ctx context.Context, put types.TransactWriteItem, r *store
 		if err != nil {
 			return err
 		}
-		if k, ok := windows.failed(reasons, len(writes)); ok && len(full) == 0 {
+		var held map[string]counter
+		if len(full) > 0 {
+			if held, err = s.readCounters(ctx, full); err != nil {
+				return err
+			}
+		}
+		// A counter read after the cancellation may have been seeded or
+		// freed by another host meanwhile: only one that still has no room
+		// refuses; the others are tried again.
+		moved := len(full)
+		full = slices.DeleteFunc(full, func(k string) bool { return int(held[k].held)+moves[k] <= caps[k] })
+		moved -= len(full)
+		if k, ok := windows.failed(reasons, len(writes)); ok && len(full) == 0 && moved == 0 {
 			if got, err := s.GetRequests(ctx, []string{r.ID}); err != nil || len(got) > 0 {
 				return cmp.Or(err, store.ErrExists)
 			}
@@ -100,14 +112,13 @@ func (s *Store) admit(ctx context.Context, put types.TransactWriteItem, r *store
 			if got, err := s.GetRequests(ctx, []string{r.ID}); err != nil || len(got) > 0 {
 				return cmp.Or(err, store.ErrExists)
 			}
-			held, err := s.readCounters(ctx, full[:1])
-			if err != nil {
-				return err
-			}
 			k := full[0]
 			return &store.CapacityError{Key: k, Held: int(held[k].held), Max: caps[k], Need: moves[k]}
 		}
 		if len(unseeded) == 0 {
+			if moved > 0 {
+				continue
+			}
 			return fmt.Errorf("admit request: transaction cancelled: %s", reasonCodes(reasons))
 		}
 		if err := s.seed(ctx, unseeded); err != nil {
