@@ -63,8 +63,8 @@ const (
 	StrayAdopted    StrayAction = "adopted"
 	StrayTerminated StrayAction = "terminated"
 	StrayWaiting    StrayAction = "waiting"
-	// StrayKept: it would be terminated, but more would go than the
-	// budget allows.
+	// StrayKept: left running and reported: more would go than the budget
+	// allows, or nothing proves which request launched it.
 	StrayKept StrayAction = "kept"
 )
 
@@ -211,6 +211,11 @@ func (b *Broker) reconcile(ctx context.Context, opts ReconcileOptions) (Reconcil
 		case r != nil && r.State == store.StateFailed:
 			terminate = append(terminate, inst)
 			st.Action, st.Reason = StrayTerminated, "its request failed: HostFactory never got its id"
+		case reqID == "":
+			// Its installation id alone does not prove which request, if
+			// any, launched it: every launch tags both. Reported, never
+			// terminated.
+			st.Action, st.Reason = StrayKept, "it carries this installation's id but no request tag: nothing proves ohfp launched it for a request"
 		case age > b.cfg.AWS.CreationTimeout:
 			terminate = append(terminate, inst)
 			st.Action, st.Reason = StrayTerminated, "unknown to HostFactory and older than INSTANCE_CREATION_TIMEOUT"

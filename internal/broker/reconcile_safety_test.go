@@ -50,6 +50,7 @@ func TestReconcileOwnersAndStoreAge(t *testing.T) {
 		{"older than the store by more than the skew", time.Hour, false, "", installationID, time.Hour - storeSkew - time.Nanosecond, 24 * time.Hour, "rebuilt"},
 		{"older than the store within the skew", time.Hour, false, "", installationID, time.Hour - storeSkew, 24 * time.Hour, "terminated"},
 		{"the store is empty", 0, true, "", installationID, time.Hour, 24 * time.Hour, "rebuilt"},
+		{"this installation's id but no request tag, old", 0, false, "", installationID, 0, 24 * time.Hour, "kept"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,7 +68,11 @@ func TestReconcileOwnersAndStoreAge(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			h.cloud.Add(stray("i-stray", reqID, c.owner, epoch.Add(c.launched)))
+			tag := reqID
+			if c.want == "kept" {
+				tag = ""
+			}
+			h.cloud.Add(stray("i-stray", tag, c.owner, epoch.Add(c.launched)))
 			h.clock.Set(epoch.Add(c.clock))
 
 			rec, err := h.b.Reconcile(h.ctx(), ReconcileOptions{})
@@ -88,6 +93,8 @@ func TestReconcileOwnersAndStoreAge(t *testing.T) {
 				got = "elsewhere"
 			case slices.Equal(rec.Untagged, []string{"i-stray"}):
 				got = "untagged"
+			case slices.ContainsFunc(rec.Strays, func(s Stray) bool { return s.InstanceID == "i-stray" && s.Action == StrayKept }):
+				got = "kept"
 			}
 			if got != c.want {
 				t.Fatalf("%s, want %s: %+v", got, c.want, rec)

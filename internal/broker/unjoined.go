@@ -54,9 +54,10 @@ const unjoinedReason = "never joined LSF: LSF did not name it among its hosts IN
 
 // unjoined picks, of the stored machines, the hosts that never joined LSF,
 // as IBM's LSF plugin finds them: reported up to LSF (succeed), not being
-// returned, still alive in the cloud as this installation's (live), and
-// never named by LSF although LSF last named its hosts more than timeout
-// after their launch. They are billed and never used.
+// returned, alive in the cloud as this installation's (live) and tagged
+// with the machine's request, and never named by LSF although LSF last
+// named its hosts more than timeout after their launch. They are billed
+// and never used.
 func unjoined(known []store.Machine, live map[string]cloud.Instance, lastListed time.Time, timeout time.Duration) []store.Machine {
 	var out []store.Machine
 	for _, m := range known {
@@ -65,7 +66,9 @@ func unjoined(known []store.Machine, live map[string]cloud.Instance, lastListed 
 		if launched.IsZero() {
 			launched = inst.LaunchTime
 		}
-		if alive && m.ReturnID == "" && m.Result == store.ResultSucceed && m.ListedAt.IsZero() &&
+		// The instance's own request tag must name the stored request:
+		// the installation id alone proves no request's ownership.
+		if alive && inst.Tags[cloud.TagRequestID] == m.RequestID && m.ReturnID == "" && m.Result == store.ResultSucceed && m.ListedAt.IsZero() &&
 			!launched.IsZero() && lastListed.Sub(launched) > timeout {
 			out = append(out, m)
 		}

@@ -17,7 +17,7 @@ import (
 func TestUnjoined(t *testing.T) {
 	launch := epoch
 	base := store.Machine{InstanceID: "i-1", RequestID: "req-1", Result: store.ResultSucceed, State: cloud.Running, LaunchTime: launch}
-	live := map[string]cloud.Instance{"i-1": {ID: "i-1", State: cloud.Running, LaunchTime: launch}}
+	live := map[string]cloud.Instance{"i-1": {ID: "i-1", State: cloud.Running, LaunchTime: launch, Tags: map[string]string{cloud.TagRequestID: "req-1"}}}
 	cases := []struct {
 		name   string
 		edit   func(*store.Machine)
@@ -34,6 +34,7 @@ func TestUnjoined(t *testing.T) {
 		{"never reported up", func(m *store.Machine) { m.Result = store.ResultExecuting }, time.Hour, true, false},
 		{"failed", func(m *store.Machine) { m.Result = store.ResultFail }, time.Hour, true, false},
 		{"gone from the cloud, or another installation's", nil, time.Hour, false, false},
+		{"its request tag names another request", func(m *store.Machine) { m.RequestID = "req-2" }, time.Hour, true, false},
 		{"launch time stored as unknown: the cloud's", func(m *store.Machine) { m.LaunchTime = time.Time{} }, time.Hour, true, true},
 	}
 	for _, c := range cases {
