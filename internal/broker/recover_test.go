@@ -95,7 +95,7 @@ func (h *harness) leftBehind(state store.State) (store.Request, []string) {
 		if err := h.st.CreateRequest(h.ctx(), &r, []store.Limit{store.TemplateLimit(t.ID, t.MaxNumber)}); err != nil {
 			h.t.Fatal(err)
 		}
-		p, err := h.cloud.Launch(h.ctx(), cloud.LaunchSpec{RequestID: r.ID, ProviderName: provider, ClientToken: r.ClientToken, Count: 2, Template: t})
+		p, err := h.cloud.Launch(h.ctx(), cloud.LaunchSpec{RequestID: r.ID, ProviderName: provider, InstallationID: installationID, ClientToken: r.ClientToken, Count: 2, Template: t})
 		if err != nil {
 			h.t.Fatal(err)
 		}
@@ -202,5 +202,20 @@ func TestRecoveryTerminatesOnlyTheLive(t *testing.T) {
 		if m.InstanceID == insts[0] && m.State == cloud.ShuttingDown {
 			t.Errorf("the gone machine was recorded as shutting down again: %+v", m)
 		}
+	}
+}
+
+// TestRecoveryTerminatesOnlyThisInstallations: an instance that carries the
+// request's tag but another installation's id, or none, is not proven this
+// installation's, and recovery leaves it running.
+func TestRecoveryTerminatesOnlyThisInstallations(t *testing.T) {
+	h := newHarness(t)
+	r, insts := h.leftBehind(store.StatePlaced)
+	h.cloud.Add(stray("i-elsewhere", r.ID, "inst-elsewhere", r.CreatedAt))
+	h.cloud.Add(stray("i-untagged", r.ID, "", r.CreatedAt))
+	h.clock.Set(r.CreatedAt.Add(creationTimeout))
+	h.b.recoverPending(h.ctx())
+	if got := h.cloud.Terminated(); !slices.Equal(got, insts) {
+		t.Errorf("terminated %v, want this installation's %v", got, insts)
 	}
 }

@@ -182,7 +182,9 @@ func (b *Broker) endPlacement(ctx context.Context, r *store.Request) ([]string, 
 	}
 	ids := make([]string, 0, len(strays))
 	for _, inst := range strays {
-		if inst.State.Live() {
+		// The request tag alone is no proof: another installation, or an
+		// instance without an installation id, may carry the same one.
+		if inst.State.Live() && inst.OwnerFor(b.cfg.InstallationID) == cloud.OwnedHere {
 			ids = append(ids, inst.ID)
 		}
 	}
